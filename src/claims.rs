@@ -1,0 +1,176 @@
+//! Claim checks that need no key (issuer, time, audience, subject, lifetime), in native
+//! Envoy's order, and the rendering of claims into header values.
+
+use serde_json::Value;
+
+use crate::config::Provider;
+use crate::error::AuthError;
+use crate::jwt::UnverifiedJwt;
+
+/// Longest value copied from a claim into a header.
+pub const MAX_CLAIM_HEADER_BYTES: usize = 4096;
+
+/// Issuer → time → audience → subject and lifetime, as native Envoy checks them, all before
+/// any key is looked at.
+pub fn check(provider: &Provider, jwt: &UnverifiedJwt, now: u64) -> Result<(), AuthError> {
+    if let Some(issuer) = &provider.issuer {
+        if jwt.iss.as_deref() != Some(issuer.as_str()) {
+            return Err(AuthError::JwtUnknownIssuer);
+        }
+    }
+    check_time(jwt, now, provider.clock_skew_seconds)?;
+    if !audience_allowed(&provider.audiences, &jwt.aud) {
+        return Err(AuthError::JwtAudienceNotAllowed);
+    }
+    // Native Envoy answers these three with "Jwt verification fails".
+    if let Some(subjects) = &provider.subjects {
+        if !jwt.sub.as_deref().is_some_and(|sub| subjects.matches(sub)) {
+            return Err(AuthError::JwtVerificationFail);
+        }
+    }
+    if provider.require_expiration && jwt.exp.is_none() {
+        return Err(AuthError::JwtVerificationFail);
+    }
+    if let Some(max) = provider.max_lifetime_seconds {
+        // A lifetime needs both ends; a token without them cannot prove it is short-lived.
+        match (jwt.iat, jwt.exp) {
+            (Some(iat), Some(exp)) if exp.saturating_sub(iat) <= max => {}
+            _ => return Err(AuthError::JwtVerificationFail),
+        }
+    }
+    Ok(())
+}
+
+/// `nbf` and `exp` with the clock skew on both sides. Unlike native Envoy, `exp: 0` is an
+/// expiry in 1970, not "no expiry".
+pub fn check_time(jwt: &UnverifiedJwt, now: u64, skew: u64) -> Result<(), AuthError> {
+    if let Some(nbf) = jwt.nbf {
+        if now.saturating_add(skew) < nbf {
+            return Err(AuthError::JwtNotYetValid);
+        }
+    }
+    if let Some(exp) = jwt.exp {
+        if now > exp.saturating_add(skew) {
+            return Err(AuthError::JwtExpired);
+        }
+    }
+    Ok(())
+}
+
+/// Native `CheckAudience`: no configured audiences allows any token; otherwise one of the
+/// token's audiences must match, ignoring an `http://`/`https://` scheme and a trailing `/`.
+pub fn audience_allowed(allowed: &[String], token: &[String]) -> bool {
+    if allowed.is_empty() {
+        return true;
+    }
+    token.iter().any(|aud| allowed.iter().any(|a| normalize_audience(a) == normalize_audience(aud)))
+}
+
+fn normalize_audience(aud: &str) -> &str {
+    let aud = aud.strip_prefix("http://").or_else(|| aud.strip_prefix("https://")).unwrap_or(aud);
+    aud.strip_suffix('/').unwrap_or(aud)
+}
+
+/// A claim as a header value: strings as they are, integers without a fraction, other numbers
+/// and booleans printed; `None` for objects, arrays, empty values, and anything a header
+/// cannot carry safely (control characters, over [`MAX_CLAIM_HEADER_BYTES`]).
+pub fn header_value(claims: &serde_json::Map<String, Value>, claim: &str) -> Option<String> {
+    let value = match claims.get(claim)? {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.as_u64().map(|u| u.to_string()).or_else(|| n.as_i64().map(|i| i.to_string())).unwrap_or_else(|| n.to_string()),
+        _ => return None,
+    };
+    if value.is_empty() || value.len() > MAX_CLAIM_HEADER_BYTES || value.chars().any(char::is_control) {
+        return None;
+    }
+    Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, StringMatcher};
+    use crate::jwt;
+    use serde_json::json;
+
+    fn provider(extra: Value) -> Provider {
+        let mut p = json!({"local_jwks": {"inline_string": ""}});
+        for (k, v) in extra.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        let text = json!({"providers": {"p": p}}).to_string();
+        Config::parse(&text).unwrap().providers.pop().unwrap()
+    }
+
+    fn token(payload: Value) -> String {
+        format!("{}.{}.c2ln", crate::b64::encode(br#"{"alg":"RS256"}"#), crate::b64::encode(payload.to_string().as_bytes()))
+    }
+
+    fn run(p: &Provider, payload: Value, now: u64) -> Result<(), AuthError> {
+        let t = token(payload);
+        check(p, &jwt::parse(&t).unwrap(), now)
+    }
+
+    #[test]
+    fn time_at_the_skew_boundaries() {
+        let p = provider(json!({"clock_skew_seconds": 10}));
+        assert_eq!(run(&p, json!({"exp": 100}), 110), Ok(()));
+        assert_eq!(run(&p, json!({"exp": 100}), 111), Err(AuthError::JwtExpired));
+        assert_eq!(run(&p, json!({"nbf": 100}), 90), Ok(()));
+        assert_eq!(run(&p, json!({"nbf": 100}), 89), Err(AuthError::JwtNotYetValid));
+        assert_eq!(run(&p, json!({"exp": 0}), 1000), Err(AuthError::JwtExpired), "exp 0 is not 'never'");
+        let huge = provider(json!({"clock_skew_seconds": 4294967295u64}));
+        assert_eq!(run(&huge, json!({"exp": u64::MAX}), u64::MAX), Ok(()), "no overflow");
+    }
+
+    #[test]
+    fn issuer_then_time_then_audience() {
+        let p = provider(json!({"issuer": "https://iss", "audiences": ["api"]}));
+        assert_eq!(run(&p, json!({"iss": "https://other", "exp": 1, "aud": "x"}), 1000), Err(AuthError::JwtUnknownIssuer));
+        assert_eq!(run(&p, json!({"iss": "https://iss", "exp": 1, "aud": "x"}), 1000), Err(AuthError::JwtExpired));
+        assert_eq!(run(&p, json!({"iss": "https://iss", "aud": "x"}), 1000), Err(AuthError::JwtAudienceNotAllowed));
+        assert_eq!(run(&p, json!({"iss": "https://iss"}), 1000), Err(AuthError::JwtAudienceNotAllowed));
+        assert_eq!(run(&p, json!({"iss": "https://iss", "aud": ["x", "api"]}), 1000), Ok(()));
+        assert_eq!(run(&p, json!({"aud": "api"}), 1000), Err(AuthError::JwtUnknownIssuer), "missing iss");
+    }
+
+    #[test]
+    fn audience_normalisation_like_native() {
+        let allowed = vec!["https://api.example/".to_string()];
+        assert!(audience_allowed(&allowed, &["api.example".into()]));
+        assert!(audience_allowed(&allowed, &["http://api.example".into()]));
+        assert!(!audience_allowed(&allowed, &["api.example.evil".into()]));
+        assert!(audience_allowed(&[], &[]));
+    }
+
+    #[test]
+    fn subjects_expiration_and_lifetime() {
+        let p = provider(json!({"subjects": {"suffix": "@example.com"}}));
+        assert!(matches!(p.subjects, Some(StringMatcher::Suffix(_))));
+        assert_eq!(run(&p, json!({"sub": "a@example.com"}), 1), Ok(()));
+        assert_eq!(run(&p, json!({"sub": "a@evil.com"}), 1), Err(AuthError::JwtVerificationFail));
+        assert_eq!(run(&p, json!({}), 1), Err(AuthError::JwtVerificationFail));
+        let p = provider(json!({"require_expiration": true}));
+        assert_eq!(run(&p, json!({}), 1), Err(AuthError::JwtVerificationFail));
+        let p = provider(json!({"max_lifetime": "100s"}));
+        assert_eq!(run(&p, json!({"iat": 10, "exp": 110}), 50), Ok(()));
+        assert_eq!(run(&p, json!({"iat": 10, "exp": 111}), 50), Err(AuthError::JwtVerificationFail));
+        assert_eq!(run(&p, json!({"exp": 111}), 50), Err(AuthError::JwtVerificationFail));
+    }
+
+    #[test]
+    fn header_values() {
+        let claims = json!({"s": "v", "i": 42, "n": -3, "f": 1.5, "b": true, "o": {}, "a": [1], "e": "", "c": "a\r\nx: y"});
+        let claims = claims.as_object().unwrap();
+        let v = |k| header_value(claims, k);
+        assert_eq!(v("s").as_deref(), Some("v"));
+        assert_eq!(v("i").as_deref(), Some("42"));
+        assert_eq!(v("n").as_deref(), Some("-3"));
+        assert_eq!(v("f").as_deref(), Some("1.5"));
+        assert_eq!(v("b").as_deref(), Some("true"));
+        for k in ["o", "a", "e", "c", "missing"] {
+            assert_eq!(v(k), None, "{k}");
+        }
+    }
+}

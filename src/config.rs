@@ -1,0 +1,696 @@
+//! The plugin configuration: JSON shaped like Envoy's native `jwt_authn` filter
+//! (`envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication`, proto3 JSON), validated
+//! into an immutable [`Config`].
+//!
+//! Every member is either understood or refused with a [`ConfigError`] naming its path: a
+//! security filter that silently ignores `requires_all` or `from_cookies` would let traffic in
+//! that its operator meant to keep out.
+
+use std::rc::Rc;
+
+use serde_json::{Map, Value};
+
+use crate::duration;
+use crate::error::ConfigError;
+use crate::jwks::{self, KeySet};
+
+/// Default clock skew, as native Envoy (`kClockSkewInSecond`).
+pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 60;
+/// Native Envoy's default `remote_jwks.cache_duration`: 5 minutes.
+pub const DEFAULT_CACHE_DURATION_MS: u64 = 300_000;
+/// Default callout timeout when `http_uri.timeout` is not given.
+pub const DEFAULT_FETCH_TIMEOUT_MS: u64 = 5_000;
+/// Pause between retries after a failed fetch (native `async_fetch.failed_refetch_duration`).
+pub const DEFAULT_FAILED_REFETCH_MS: u64 = 1_000;
+/// Tokens longer than this are refused before any decoding (native Envoy has no such limit;
+/// 8 KiB is the usual header-size budget of a proxy).
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Tokens looked at per request; more is refused rather than verified one by one.
+pub const MAX_TOKENS_PER_REQUEST: usize = 4;
+/// Largest plugin configuration accepted.
+pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
+
+/// The validated configuration, built once in `on_configure` and shared by all requests.
+#[derive(Debug)]
+pub struct Config {
+    pub providers: Vec<Provider>,
+    pub rules: Vec<Rule>,
+    /// Lowercase names of every header this filter may set: removed from every request first,
+    /// so a client can never forge a claim header.
+    pub generated_headers: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Provider {
+    pub name: String,
+    pub issuer: Option<String>,
+    pub audiences: Vec<String>,
+    pub subjects: Option<StringMatcher>,
+    pub jwks: JwksSource,
+    pub locations: Vec<Location>,
+    pub forward: bool,
+    pub forward_payload_header: Option<String>,
+    pub pad_forward_payload_header: bool,
+    pub claim_to_headers: Vec<ClaimToHeader>,
+    pub clock_skew_seconds: u64,
+    pub require_expiration: bool,
+    pub max_lifetime_seconds: Option<u64>,
+}
+
+#[derive(Debug)]
+pub enum JwksSource {
+    Local(Rc<KeySet>),
+    /// `local_jwks` given but empty: accepted like native Envoy, every token then fails with
+    /// "Jwks doesn't have any valid public key".
+    Empty,
+    Remote(RemoteJwks),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteJwks {
+    pub uri: String,
+    pub cluster: String,
+    pub authority: String,
+    pub path: String,
+    pub timeout_ms: u64,
+    pub cache_duration_ms: u64,
+    pub failed_refetch_ms: u64,
+}
+
+/// Where a token is looked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A header (lowercase name) and the prefix before the token (`"Bearer "`), may be empty.
+    Header { name: String, value_prefix: String },
+    /// A query parameter.
+    Param(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimToHeader {
+    pub header_name: String,
+    pub claim_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StringMatcher {
+    Exact(String),
+    Prefix(String),
+    Suffix(String),
+    Contains(String),
+}
+
+impl StringMatcher {
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            StringMatcher::Exact(s) => value == s,
+            StringMatcher::Prefix(s) => value.starts_with(s.as_str()),
+            StringMatcher::Suffix(s) => value.ends_with(s.as_str()),
+            StringMatcher::Contains(s) => value.contains(s.as_str()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub path: PathMatch,
+    /// Index into `Config::providers`; `None` lets the request through without a token.
+    pub requires: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathMatch {
+    Prefix(String),
+    Exact(String),
+}
+
+impl PathMatch {
+    /// Matches the path part of `:path` (query and fragment removed), case-sensitively as
+    /// Envoy's route matcher does by default.
+    pub fn matches(&self, path: &str) -> bool {
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        match self {
+            PathMatch::Prefix(prefix) => path.starts_with(prefix.as_str()),
+            PathMatch::Exact(exact) => path == exact,
+        }
+    }
+}
+
+impl Config {
+    /// Parses and validates the plugin configuration.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        if text.len() > MAX_CONFIG_BYTES {
+            return Err(ConfigError::new("", format!("configuration is larger than {MAX_CONFIG_BYTES} bytes")));
+        }
+        let root: Value = serde_json::from_str(text).map_err(|e| ConfigError::new("", format!("configuration is not valid JSON: {e}")))?;
+        let root = Fields::new(&root, "")?;
+        root.refuse_unknown(&["providers", "rules"], &[
+            ("requirement_map", "requirement maps"),
+            ("filter_state_rules", "filter state rules"),
+            ("bypass_cors_preflight", "CORS preflight bypass"),
+            ("stat_prefix", "stat prefixes"),
+            ("strip_failure_response", "stripping failure responses"),
+        ])?;
+
+        let mut providers = Vec::new();
+        if let Some(value) = root.get("providers") {
+            let map = value.as_object().ok_or_else(|| ConfigError::new("providers", "must be an object of named providers"))?;
+            for (name, provider) in map {
+                providers.push(parse_provider(name, provider)?);
+            }
+        }
+        let rules = match root.get("rules") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items.iter().enumerate().map(|(i, rule)| parse_rule(i, rule, &providers)).collect::<Result<_, _>>()?,
+            Some(_) => return Err(ConfigError::new("rules", "must be an array")),
+        };
+
+        let mut generated_headers: Vec<String> = Vec::new();
+        for provider in &providers {
+            let names = provider.claim_to_headers.iter().map(|c| &c.header_name).chain(provider.forward_payload_header.iter());
+            for name in names {
+                if !generated_headers.contains(name) {
+                    generated_headers.push(name.clone());
+                }
+            }
+        }
+        Ok(Config { providers, rules, generated_headers })
+    }
+
+    /// The provider the first matching rule requires; `None` when no rule matches or the
+    /// matching rule requires nothing (native Envoy lets such requests through).
+    pub fn provider_for(&self, path: &str) -> Option<&Provider> {
+        let rule = self.rules.iter().find(|rule| rule.path.matches(path))?;
+        rule.requires.and_then(|i| self.providers.get(i))
+    }
+
+    pub fn provider_index(&self, name: &str) -> Option<usize> {
+        self.providers.iter().position(|p| p.name == name)
+    }
+}
+
+impl Provider {
+    pub fn remote(&self) -> Option<&RemoteJwks> {
+        match &self.jwks {
+            JwksSource::Remote(remote) => Some(remote),
+            _ => None,
+        }
+    }
+}
+
+/// A JSON object being validated, with its path for error messages.
+struct Fields<'a> {
+    map: &'a Map<String, Value>,
+    path: String,
+}
+
+impl<'a> Fields<'a> {
+    fn new(value: &'a Value, path: &str) -> Result<Fields<'a>, ConfigError> {
+        let map = value.as_object().ok_or_else(|| ConfigError::new(path, "must be a JSON object"))?;
+        Ok(Fields { map, path: path.to_string() })
+    }
+
+    fn field(&self, name: &str) -> String {
+        if self.path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{name}", self.path)
+        }
+    }
+
+    /// Looks a member up by its snake_case name, also accepting proto3 JSON's lowerCamelCase.
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        self.map.get(name).or_else(|| self.map.get(&camel(name)))
+    }
+
+    /// Refuses members that are neither known nor expressly unsupported, and names the
+    /// unsupported ones with what they would have done.
+    fn refuse_unknown(&self, known: &[&str], unsupported: &[(&str, &str)]) -> Result<(), ConfigError> {
+        for key in self.map.keys() {
+            let snake = snake(key);
+            if known.contains(&snake.as_str()) {
+                continue;
+            }
+            if let Some((_, what)) = unsupported.iter().find(|(name, _)| *name == snake) {
+                return Err(ConfigError::new(self.field(key), format!("{what} are not supported by this filter; remove the field")));
+            }
+            return Err(ConfigError::new(self.field(key), "unknown field"));
+        }
+        Ok(())
+    }
+
+    fn string(&self, name: &str) -> Result<Option<&'a str>, ConfigError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(ConfigError::new(self.field(name), "must be a string")),
+        }
+    }
+
+    fn required_string(&self, name: &str) -> Result<&'a str, ConfigError> {
+        match self.string(name)? {
+            Some(s) if !s.is_empty() => Ok(s),
+            _ => Err(ConfigError::new(self.field(name), "is required and must be a non-empty string")),
+        }
+    }
+
+    fn bool(&self, name: &str) -> Result<bool, ConfigError> {
+        match self.get(name) {
+            None => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(ConfigError::new(self.field(name), "must be true or false")),
+        }
+    }
+
+    fn array(&self, name: &str) -> Result<&'a [Value], ConfigError> {
+        match self.get(name) {
+            None => Ok(&[]),
+            Some(Value::Array(items)) => Ok(items),
+            Some(_) => Err(ConfigError::new(self.field(name), "must be an array")),
+        }
+    }
+
+    fn string_list(&self, name: &str) -> Result<Vec<String>, ConfigError> {
+        self.array(name)?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v.as_str().map(str::to_string).ok_or_else(|| ConfigError::new(format!("{}[{i}]", self.field(name)), "must be a string")))
+            .collect()
+    }
+
+    fn duration_ms(&self, name: &str) -> Result<Option<u64>, ConfigError> {
+        self.get(name).map(|v| duration::parse_millis(v).map_err(|reason| ConfigError::new(self.field(name), reason))).transpose()
+    }
+
+    fn object(&self, name: &str) -> Result<Option<Fields<'a>>, ConfigError> {
+        self.get(name).map(|v| Fields::new(v, &self.field(name))).transpose()
+    }
+}
+
+fn snake(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn camel(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
+    let path = format!("providers.{name}");
+    let f = Fields::new(value, &path)?;
+    f.refuse_unknown(
+        &[
+            "issuer",
+            "audiences",
+            "subjects",
+            "local_jwks",
+            "remote_jwks",
+            "from_headers",
+            "from_params",
+            "forward",
+            "forward_payload_header",
+            "pad_forward_payload_header",
+            "claim_to_headers",
+            "clock_skew_seconds",
+            "require_expiration",
+            "max_lifetime",
+        ],
+        &[
+            ("from_cookies", "tokens in cookies"),
+            ("payload_in_metadata", "payloads in dynamic metadata"),
+            ("header_in_metadata", "headers in dynamic metadata"),
+            ("failed_status_in_metadata", "failure statuses in dynamic metadata"),
+            ("normalize_payload_in_metadata", "payload normalisation in dynamic metadata"),
+            ("jwt_cache_config", "JWT cache settings"),
+            ("clear_route_cache", "route cache clearing"),
+        ],
+    )?;
+    if name.is_empty() {
+        return Err(ConfigError::new("providers", "a provider name must not be empty"));
+    }
+
+    let issuer = f.string("issuer")?.filter(|s| !s.is_empty()).map(str::to_string);
+    let audiences = f.string_list("audiences")?;
+    let subjects = f.object("subjects")?.map(|s| parse_string_matcher(&s)).transpose()?;
+
+    let jwks = match (f.object("local_jwks")?, f.object("remote_jwks")?) {
+        (Some(_), Some(_)) => return Err(ConfigError::new(&path, "set either `local_jwks` or `remote_jwks`, not both")),
+        (None, None) => return Err(ConfigError::new(&path, "one of `local_jwks` or `remote_jwks` is required")),
+        (Some(local), None) => parse_local_jwks(&local)?,
+        (None, Some(remote)) => JwksSource::Remote(parse_remote_jwks(&remote)?),
+    };
+
+    let mut locations = Vec::new();
+    for (i, header) in f.array("from_headers")?.iter().enumerate() {
+        let h = Fields::new(header, &format!("{path}.from_headers[{i}]"))?;
+        h.refuse_unknown(&["name", "value_prefix"], &[])?;
+        let name = header_name(&h, "name")?;
+        let value_prefix = h.string("value_prefix")?.unwrap_or_default().to_string();
+        locations.push(Location::Header { name, value_prefix });
+    }
+    for (i, param) in f.string_list("from_params")?.into_iter().enumerate() {
+        if param.is_empty() {
+            return Err(ConfigError::new(format!("{path}.from_params[{i}]"), "must not be empty"));
+        }
+        locations.push(Location::Param(param));
+    }
+    if locations.is_empty() {
+        // Native default: `Authorization: Bearer <token>` and `?access_token=<token>`.
+        locations.push(Location::Header { name: "authorization".into(), value_prefix: "Bearer ".into() });
+        locations.push(Location::Param("access_token".into()));
+    }
+
+    let forward_payload_header = match f.get("forward_payload_header") {
+        None => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(_) => Some(header_name(&f, "forward_payload_header")?),
+    };
+
+    let mut claim_to_headers = Vec::new();
+    for (i, item) in f.array("claim_to_headers")?.iter().enumerate() {
+        let c = Fields::new(item, &format!("{path}.claim_to_headers[{i}]"))?;
+        c.refuse_unknown(&["header_name", "claim_name"], &[])?;
+        let header_name = header_name(&c, "header_name")?;
+        let claim_name = c.required_string("claim_name")?.to_string();
+        claim_to_headers.push(ClaimToHeader { header_name, claim_name });
+    }
+
+    let clock_skew_seconds = match f.get("clock_skew_seconds") {
+        None => DEFAULT_CLOCK_SKEW_SECONDS,
+        Some(v) => {
+            let n = v
+                .as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                .filter(|n| *n <= u64::from(u32::MAX))
+                .ok_or_else(|| ConfigError::new(f.field("clock_skew_seconds"), "must be an integer between 0 and 4294967295"))?;
+            // proto3 cannot tell 0 from unset; native Envoy then uses its default.
+            if n == 0 {
+                DEFAULT_CLOCK_SKEW_SECONDS
+            } else {
+                n
+            }
+        }
+    };
+    let max_lifetime_seconds = f.duration_ms("max_lifetime")?.map(|ms| ms / 1000);
+
+    Ok(Provider {
+        name: name.to_string(),
+        issuer,
+        audiences,
+        subjects,
+        jwks,
+        locations,
+        forward: f.bool("forward")?,
+        forward_payload_header,
+        pad_forward_payload_header: f.bool("pad_forward_payload_header")?,
+        claim_to_headers,
+        clock_skew_seconds,
+        require_expiration: f.bool("require_expiration")?,
+        max_lifetime_seconds,
+    })
+}
+
+/// A header name this filter reads or writes: lowercased, a valid HTTP token, and not one of
+/// the pseudo or hop-by-hop headers a filter must not touch.
+fn header_name(f: &Fields, member: &str) -> Result<String, ConfigError> {
+    let name = f.required_string(member)?.to_ascii_lowercase();
+    let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if !name.bytes().all(is_tchar) {
+        return Err(ConfigError::new(f.field(member), format!("`{name}` is not a valid HTTP header name")));
+    }
+    if ["host", "connection", "content-length", "transfer-encoding", "te", "upgrade"].contains(&name.as_str()) {
+        return Err(ConfigError::new(f.field(member), format!("`{name}` cannot be used here")));
+    }
+    Ok(name)
+}
+
+fn parse_string_matcher(f: &Fields) -> Result<StringMatcher, ConfigError> {
+    f.refuse_unknown(&["exact", "prefix", "suffix", "contains"], &[("safe_regex", "regular expressions"), ("ignore_case", "case-insensitive matches")])?;
+    let mut found = Vec::new();
+    for kind in ["exact", "prefix", "suffix", "contains"] {
+        if let Some(s) = f.string(kind)? {
+            found.push(match kind {
+                "exact" => StringMatcher::Exact(s.to_string()),
+                "prefix" => StringMatcher::Prefix(s.to_string()),
+                "suffix" => StringMatcher::Suffix(s.to_string()),
+                _ => StringMatcher::Contains(s.to_string()),
+            });
+        }
+    }
+    match found.len() {
+        1 => found.pop().ok_or_else(|| ConfigError::new(&f.path, "needs one matcher")),
+        0 => Err(ConfigError::new(&f.path, "needs one of `exact`, `prefix`, `suffix`, `contains`")),
+        _ => Err(ConfigError::new(&f.path, "set only one of `exact`, `prefix`, `suffix`, `contains`")),
+    }
+}
+
+fn parse_local_jwks(f: &Fields) -> Result<JwksSource, ConfigError> {
+    f.refuse_unknown(&["inline_string"], &[("filename", "JWKS files (a wasm VM has no file system; use `inline_string`)"), ("inline_bytes", "`inline_bytes` JWKS"), ("environment_variable", "JWKS from environment variables")])?;
+    let text = f.string("inline_string")?.ok_or_else(|| ConfigError::new(f.field("inline_string"), "is required"))?;
+    if text.trim().is_empty() {
+        return Ok(JwksSource::Empty);
+    }
+    match jwks::parse_jwks(text) {
+        Ok(keys) => Ok(JwksSource::Local(Rc::new(keys))),
+        Err(e) => Err(ConfigError::new(f.field("inline_string"), format!("invalid JWKS ({}): {}", e.status, e.message))),
+    }
+}
+
+fn parse_remote_jwks(f: &Fields) -> Result<RemoteJwks, ConfigError> {
+    f.refuse_unknown(&["http_uri", "cache_duration", "async_fetch"], &[("retry_policy", "retry policies")])?;
+    let http_uri = f.object("http_uri")?.ok_or_else(|| ConfigError::new(f.field("http_uri"), "is required"))?;
+    http_uri.refuse_unknown(&["uri", "cluster", "timeout"], &[])?;
+    let uri = http_uri.required_string("uri")?;
+    let cluster = http_uri.required_string("cluster")?.to_string();
+    let (authority, path) = split_uri(uri).ok_or_else(|| ConfigError::new(http_uri.field("uri"), format!("`{uri}` is not an absolute http(s) URI")))?;
+    let timeout_ms = http_uri.duration_ms("timeout")?.unwrap_or(DEFAULT_FETCH_TIMEOUT_MS);
+    if timeout_ms == 0 {
+        return Err(ConfigError::new(http_uri.field("timeout"), "must be greater than zero"));
+    }
+    let cache_duration_ms = match f.duration_ms("cache_duration")? {
+        None | Some(0) => DEFAULT_CACHE_DURATION_MS,
+        Some(ms) => ms,
+    };
+    let mut failed_refetch_ms = DEFAULT_FAILED_REFETCH_MS;
+    if let Some(async_fetch) = f.object("async_fetch")? {
+        // This filter always fetches in the background and never holds the listener, which is
+        // what `async_fetch` asks of native Envoy; `fast_listener` is therefore already true.
+        async_fetch.refuse_unknown(&["fast_listener", "failed_refetch_duration"], &[])?;
+        async_fetch.bool("fast_listener")?;
+        if let Some(ms) = async_fetch.duration_ms("failed_refetch_duration")? {
+            failed_refetch_ms = ms.max(100);
+        }
+    }
+    Ok(RemoteJwks { uri: uri.to_string(), cluster, authority: authority.to_string(), path: path.to_string(), timeout_ms, cache_duration_ms, failed_refetch_ms })
+}
+
+/// `http://host:port/path?q` → (`host:port`, `/path?q`).
+fn split_uri(uri: &str) -> Option<(&str, &str)> {
+    let rest = uri.strip_prefix("http://").or_else(|| uri.strip_prefix("https://"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, "/"),
+    };
+    if authority.is_empty() || authority.contains(['@', ' ', '?', '#']) {
+        return None;
+    }
+    Some((authority, path))
+}
+
+fn parse_rule(index: usize, value: &Value, providers: &[Provider]) -> Result<Rule, ConfigError> {
+    let f = Fields::new(value, &format!("rules[{index}]"))?;
+    f.refuse_unknown(&["match", "requires"], &[("requirement_name", "requirement names")])?;
+    let m = f.object("match")?.ok_or_else(|| ConfigError::new(f.field("match"), "is required"))?;
+    m.refuse_unknown(
+        &["prefix", "path"],
+        &[
+            ("safe_regex", "regex route matches"),
+            ("path_separated_prefix", "path-separated prefixes"),
+            ("path_match_policy", "path match policies"),
+            ("connect_matcher", "CONNECT matches"),
+            ("headers", "header matches"),
+            ("query_parameters", "query parameter matches"),
+            ("case_sensitive", "case-insensitive matches"),
+            ("runtime_fraction", "runtime fractions"),
+            ("grpc", "gRPC matches"),
+            ("tls_context", "TLS context matches"),
+            ("dynamic_metadata", "metadata matches"),
+            ("filter_state", "filter state matches"),
+        ],
+    )?;
+    let path = match (m.string("prefix")?, m.string("path")?) {
+        (Some(prefix), None) => PathMatch::Prefix(prefix.to_string()),
+        (None, Some(path)) => PathMatch::Exact(path.to_string()),
+        _ => return Err(ConfigError::new(m.path.clone(), "set exactly one of `prefix` or `path`")),
+    };
+    let requires = match f.object("requires")? {
+        None => None,
+        Some(r) => {
+            r.refuse_unknown(
+                &["provider_name"],
+                &[
+                    ("provider_and_audiences", "`provider_and_audiences` requirements"),
+                    ("requires_any", "`requires_any` requirements"),
+                    ("requires_all", "`requires_all` requirements"),
+                    ("allow_missing_or_failed", "`allow_missing_or_failed` requirements"),
+                    ("allow_missing", "`allow_missing` requirements"),
+                ],
+            )?;
+            let name = r.required_string("provider_name")?;
+            let index = providers.iter().position(|p| p.name == name).ok_or_else(|| ConfigError::new(r.field("provider_name"), format!("names unknown provider `{name}`")))?;
+            Some(index)
+        }
+    };
+    Ok(Rule { path, requires })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const JWKS: &str = r#"{"keys":[{"kty":"oct","kid":"k1","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]}"#;
+
+    fn with_provider(extra: Value) -> String {
+        let mut provider = json!({"issuer": "https://iss", "local_jwks": {"inline_string": JWKS}});
+        if let (Some(p), Some(e)) = (provider.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                p.insert(k.clone(), v.clone());
+            }
+        }
+        json!({"providers": {"p": provider}, "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]}).to_string()
+    }
+
+    fn error_field(text: &str) -> String {
+        Config::parse(text).expect_err("must be refused").field
+    }
+
+    #[test]
+    fn native_defaults() {
+        let config = Config::parse(&with_provider(json!({}))).unwrap();
+        let p = &config.providers[0];
+        assert_eq!(p.clock_skew_seconds, 60);
+        assert!(!p.forward);
+        assert_eq!(
+            p.locations,
+            vec![Location::Header { name: "authorization".into(), value_prefix: "Bearer ".into() }, Location::Param("access_token".into())]
+        );
+        assert!(matches!(p.jwks, JwksSource::Local(_)));
+    }
+
+    #[test]
+    fn full_provider() {
+        let config = Config::parse(&with_provider(json!({
+            "audiences": ["a", "b"],
+            "from_headers": [{"name": "X-Token", "value_prefix": "Tok "}],
+            "from_params": ["jwt"],
+            "forward": true,
+            "forward_payload_header": "X-Payload",
+            "claim_to_headers": [{"header_name": "X-Sub", "claim_name": "sub"}],
+            "clock_skew_seconds": 5,
+            "require_expiration": true,
+            "max_lifetime": {"seconds": 3600},
+        })))
+        .unwrap();
+        let p = &config.providers[0];
+        assert_eq!(p.audiences, vec!["a", "b"]);
+        assert_eq!(p.locations, vec![Location::Header { name: "x-token".into(), value_prefix: "Tok ".into() }, Location::Param("jwt".into())]);
+        assert_eq!(p.forward_payload_header.as_deref(), Some("x-payload"));
+        assert_eq!(p.clock_skew_seconds, 5);
+        assert_eq!(p.max_lifetime_seconds, Some(3600));
+        assert_eq!(config.generated_headers, vec!["x-sub", "x-payload"]);
+    }
+
+    #[test]
+    fn remote_jwks() {
+        let text = json!({"providers": {"r": {"remote_jwks": {"http_uri": {"uri": "https://idp.example:8443/keys?x=1", "cluster": "idp", "timeout": "2s"}, "cache_duration": {"seconds": 60}}}}}).to_string();
+        let config = Config::parse(&text).unwrap();
+        let remote = config.providers[0].remote().unwrap();
+        assert_eq!(remote.authority, "idp.example:8443");
+        assert_eq!(remote.path, "/keys?x=1");
+        assert_eq!(remote.timeout_ms, 2000);
+        assert_eq!(remote.cache_duration_ms, 60_000);
+    }
+
+    #[test]
+    fn camel_case_members_are_accepted() {
+        let text = json!({"providers": {"p": {"localJwks": {"inlineString": JWKS}, "clockSkewSeconds": 7}}}).to_string();
+        assert_eq!(Config::parse(&text).unwrap().providers[0].clock_skew_seconds, 7);
+    }
+
+    #[test]
+    fn rules_first_match_wins_and_unmatched_passes() {
+        let text = json!({
+            "providers": {"p": {"local_jwks": {"inline_string": JWKS}}},
+            "rules": [
+                {"match": {"prefix": "/public"}},
+                {"match": {"path": "/exact"}, "requires": {"provider_name": "p"}},
+                {"match": {"prefix": "/api"}, "requires": {"provider_name": "p"}},
+            ]
+        })
+        .to_string();
+        let config = Config::parse(&text).unwrap();
+        assert!(config.provider_for("/public/x").is_none());
+        assert!(config.provider_for("/exact?q=1").is_some());
+        assert!(config.provider_for("/exact/more").is_none());
+        assert!(config.provider_for("/api/v1").is_some());
+        assert!(config.provider_for("/other").is_none());
+    }
+
+    #[test]
+    fn refusals_name_the_field() {
+        let cases = [
+            (with_provider(json!({"bogus": 1})), "providers.p.bogus"),
+            (with_provider(json!({"from_cookies": ["c"]})), "providers.p.from_cookies"),
+            (with_provider(json!({"max_lifetime": "10m"})), "providers.p.max_lifetime"),
+            (with_provider(json!({"audiences": "a"})), "providers.p.audiences"),
+            (with_provider(json!({"claim_to_headers": [{"header_name": "bad header", "claim_name": "sub"}]})), "providers.p.claim_to_headers[0].header_name"),
+            (with_provider(json!({"local_jwks": {"inline_string": "{\"keys\": 5}"}})), "providers.p.local_jwks.inline_string"),
+            (with_provider(json!({"local_jwks": {"filename": "/etc/jwks.json"}})), "providers.p.local_jwks.filename"),
+            (json!({"providers": {}, "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "nope"}}]}).to_string(), "rules[0].requires.provider_name"),
+            (json!({"providers": {}, "rules": [{"match": {"safe_regex": {"regex": ".*"}}}]}).to_string(), "rules[0].match.safe_regex"),
+            (json!({"providers": {}, "rules": [{"match": {"prefix": "/"}, "requires": {"requires_any": {}}}]}).to_string(), "rules[0].requires.requires_any"),
+            (json!({"providers": {"r": {"remote_jwks": {"http_uri": {"uri": "idp/keys", "cluster": "c"}}}}}).to_string(), "providers.r.remote_jwks.http_uri.uri"),
+            (json!({"providers": {"r": {"remote_jwks": {"http_uri": {"uri": "http://idp/keys", "cluster": "c"}, "cache_duration": "5"}}}}).to_string(), "providers.r.remote_jwks.cache_duration"),
+            (json!({"providers": {"r": {"remote_jwks": {"http_uri": {"uri": "http://idp/keys"}}}}}).to_string(), "providers.r.remote_jwks.http_uri.cluster"),
+            (json!({"bypass_cors_preflight": true}).to_string(), "bypass_cors_preflight"),
+            (json!({"unknown_top": true}).to_string(), "unknown_top"),
+        ];
+        for (text, field) in cases {
+            assert_eq!(error_field(&text), field, "{text}");
+        }
+    }
+
+    #[test]
+    fn empty_local_jwks_is_accepted_like_native() {
+        let config = Config::parse(&with_provider(json!({"local_jwks": {"inline_string": ""}}))).unwrap();
+        assert!(matches!(config.providers[0].jwks, JwksSource::Empty));
+    }
+
+    #[test]
+    fn not_json_is_refused() {
+        assert!(Config::parse("{providers").is_err());
+        assert!(Config::parse("[]").is_err());
+    }
+}

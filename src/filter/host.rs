@@ -1,0 +1,68 @@
+//! Thin, non-panicking wrappers over the host calls the filter uses, turning host statuses
+//! into `Option`/`Result` and the clock into unix milliseconds.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::{BufferType, LogLevel, MapType, Status};
+
+pub fn log(level: LogLevel, message: &str) {
+    let _ = hostcalls::log(level, message);
+}
+
+pub fn now_ms() -> Option<u64> {
+    let now = hostcalls::get_current_time().ok()?;
+    let since = now.duration_since(UNIX_EPOCH).ok()?;
+    u64::try_from(since.as_millis()).ok()
+}
+
+pub fn request_headers() -> Option<Vec<(String, String)>> {
+    hostcalls::get_map(MapType::HttpRequestHeaders).ok()
+}
+
+pub fn remove_request_header(name: &str) -> Result<(), Status> {
+    hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None)
+}
+
+pub fn add_request_header(name: &str, value: &str) -> Result<(), Status> {
+    hostcalls::add_map_value(MapType::HttpRequestHeaders, name, value)
+}
+
+pub fn send_reply(status: u32, headers: &[(String, String)], body: &str) -> Result<(), Status> {
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    hostcalls::send_http_response(status, headers, Some(body.as_bytes()))
+}
+
+pub fn plugin_configuration() -> Option<Vec<u8>> {
+    hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX).ok().flatten()
+}
+
+/// A shared-data entry and its CAS; `(None, None)` when it does not exist.
+pub fn shared(key: &str) -> (Option<Vec<u8>>, Option<u32>) {
+    hostcalls::get_shared_data(key).unwrap_or((None, None))
+}
+
+pub fn set_shared(key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Status> {
+    hostcalls::set_shared_data(key, Some(value), cas)
+}
+
+pub fn dispatch_get(cluster: &str, authority: &str, path: &str, timeout: Duration) -> Result<u32, Status> {
+    let headers = vec![(":method", "GET"), (":path", path), (":authority", authority), (":scheme", "http"), ("accept", "application/json")];
+    hostcalls::dispatch_http_call(cluster, headers, None, vec![], timeout)
+}
+
+pub fn callout_status() -> Option<u32> {
+    hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status").ok().flatten().and_then(|s| s.parse().ok())
+}
+
+pub fn callout_body(size: usize) -> Option<Vec<u8>> {
+    hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, size).ok().flatten()
+}
+
+pub fn set_effective_context(context_id: u32) -> bool {
+    hostcalls::set_effective_context(context_id).is_ok()
+}
+
+pub fn resume_request() -> Result<(), Status> {
+    hostcalls::resume_http_request()
+}

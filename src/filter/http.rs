@@ -1,0 +1,31 @@
+//! The HTTP context: hands each request to the worker's `process` and forgets the request if
+//! it goes away while waiting for keys.
+
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::Action;
+
+use super::worker::{self, Shared};
+
+pub struct Http {
+    id: u32,
+    shared: Shared,
+}
+
+impl Http {
+    pub fn new(id: u32, shared: Shared) -> Http {
+        Http { id, shared }
+    }
+}
+
+impl Context for Http {
+    fn on_done(&mut self) -> bool {
+        worker::forget_waiter(&self.shared, self.id);
+        true
+    }
+}
+
+impl HttpContext for Http {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        worker::process(&self.shared, self.id, false)
+    }
+}

@@ -1,0 +1,16 @@
+//! The proxy-wasm adapter: the only module that talks to the host. It reads what the host
+//! offers (configuration, headers, clock, shared data, callout replies), hands it to the pure
+//! core, and carries out the answer. It decides nothing itself.
+
+mod host;
+mod http;
+mod root;
+mod worker;
+
+use proxy_wasm::traits::RootContext;
+use proxy_wasm::types::LogLevel;
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(root::Root::new()) });
+}}

@@ -1,0 +1,195 @@
+//! Compact JWS parsing (RFC 7515 §7.1) into an [`UnverifiedJwt`]: structure, header and the
+//! registered claims, with the statuses of Envoy's native parser. Nothing here is trusted
+//! until `authn` has checked the signature.
+
+use serde_json::{Map, Value};
+
+use crate::alg::Alg;
+use crate::b64;
+use crate::config::MAX_TOKEN_BYTES;
+use crate::error::AuthError;
+
+/// A token that parsed but whose signature has not been checked.
+#[derive(Debug, Clone)]
+pub struct UnverifiedJwt<'t> {
+    pub alg: Alg,
+    pub kid: Option<String>,
+    /// `header.payload`, the bytes the signature covers.
+    pub signing_input: &'t str,
+    /// The payload exactly as it arrived, for `forward_payload_header`.
+    pub payload_b64: &'t str,
+    pub signature: Vec<u8>,
+    pub claims: Map<String, Value>,
+    pub iss: Option<String>,
+    pub sub: Option<String>,
+    pub aud: Vec<String>,
+    pub exp: Option<u64>,
+    pub nbf: Option<u64>,
+    pub iat: Option<u64>,
+}
+
+/// Parses a compact JWS. Checks run in native Envoy's order so the first failure reported
+/// is the one it would report.
+pub fn parse(token: &str) -> Result<UnverifiedJwt<'_>, AuthError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(AuthError::JwtTooLarge);
+    }
+    let mut parts = token.split('.');
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(AuthError::JwtBadFormat);
+    };
+    // An empty section is never a JWT; native Envoy also skips empty sections when counting.
+    if header_b64.is_empty() || payload_b64.is_empty() || signature_b64.is_empty() {
+        return Err(AuthError::JwtBadFormat);
+    }
+    let signing_input = token.get(..header_b64.len() + 1 + payload_b64.len()).ok_or(AuthError::JwtBadFormat)?;
+
+    let header_bytes = b64::decode(header_b64).ok_or(AuthError::JwtHeaderParseErrorBadBase64)?;
+    let header = json_object(&header_bytes).ok_or(AuthError::JwtHeaderParseErrorBadJson)?;
+    let alg = match header.get("alg") {
+        Some(Value::String(name)) => Alg::parse(name).ok_or(AuthError::JwtHeaderNotImplementedAlg)?,
+        _ => return Err(AuthError::JwtHeaderBadAlg),
+    };
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.clone()),
+        Some(_) => return Err(AuthError::JwtHeaderBadKid),
+    };
+    // RFC 7515 §4.1.11: a recipient must refuse a token whose `crit` lists an extension it does
+    // not understand. This filter understands none, and an empty or malformed `crit` is invalid
+    // on its own (native Envoy ignores `crit`).
+    if header.contains_key("crit") {
+        return Err(AuthError::JwtHeaderCritUnsupported);
+    }
+
+    let payload_bytes = b64::decode(payload_b64).ok_or(AuthError::JwtPayloadParseErrorBadBase64)?;
+    let claims = json_object(&payload_bytes).ok_or(AuthError::JwtPayloadParseErrorBadJson)?;
+    let iss = string_claim(&claims, "iss", AuthError::JwtPayloadParseErrorIssNotString)?;
+    let sub = string_claim(&claims, "sub", AuthError::JwtPayloadParseErrorSubNotString)?;
+    let iat = time_claim(&claims, "iat", AuthError::JwtPayloadParseErrorIatNotInteger, AuthError::JwtPayloadParseErrorIatOutOfRange)?;
+    let nbf = time_claim(&claims, "nbf", AuthError::JwtPayloadParseErrorNbfNotInteger, AuthError::JwtPayloadParseErrorNbfOutOfRange)?;
+    let exp = time_claim(&claims, "exp", AuthError::JwtPayloadParseErrorExpNotInteger, AuthError::JwtPayloadParseErrorExpOutOfRange)?;
+    string_claim(&claims, "jti", AuthError::JwtPayloadParseErrorJtiNotString)?;
+    let aud = match claims.get("aud") {
+        None => Vec::new(),
+        Some(Value::String(aud)) => vec![aud.clone()],
+        Some(Value::Array(items)) => items.iter().map(|v| v.as_str().map(str::to_string)).collect::<Option<Vec<_>>>().ok_or(AuthError::JwtPayloadParseErrorAudNotString)?,
+        Some(_) => return Err(AuthError::JwtPayloadParseErrorAudNotString),
+    };
+
+    let signature = b64::decode(signature_b64).ok_or(AuthError::JwtSignatureParseErrorBadBase64)?;
+    Ok(UnverifiedJwt { alg, kid, signing_input, payload_b64, signature, claims, iss, sub, aud, exp, nbf, iat })
+}
+
+fn json_object(bytes: &[u8]) -> Option<Map<String, Value>> {
+    match serde_json::from_slice(bytes) {
+        Ok(Value::Object(map)) => Some(map),
+        _ => None,
+    }
+}
+
+fn string_claim(claims: &Map<String, Value>, name: &str, wrong_type: AuthError) -> Result<Option<String>, AuthError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(wrong_type),
+    }
+}
+
+/// A NumericDate (RFC 7519 §2): a JSON number, fractions truncated, negative or beyond 64 bits
+/// refused; a string such as `"1700000000"` is not a number.
+fn time_claim(claims: &Map<String, Value>, name: &str, not_integer: AuthError, out_of_range: AuthError) -> Result<Option<u64>, AuthError> {
+    let Some(value) = claims.get(name) else {
+        return Ok(None);
+    };
+    let Value::Number(n) = value else {
+        return Err(not_integer);
+    };
+    if let Some(u) = n.as_u64() {
+        return Ok(Some(u));
+    }
+    match n.as_f64() {
+        // 2^64 as f64; anything at or above it cannot be a u64.
+        Some(f) if (0.0..18_446_744_073_709_551_616.0).contains(&f) => Ok(Some(f as u64)),
+        _ => Err(out_of_range),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn token(header: Value, payload: Value) -> String {
+        format!("{}.{}.c2ln", b64::encode(header.to_string().as_bytes()), b64::encode(payload.to_string().as_bytes()))
+    }
+
+    fn err(t: &str) -> AuthError {
+        parse(t).expect_err("must fail")
+    }
+
+    #[test]
+    fn parses_registered_claims() {
+        let t = token(json!({"alg": "RS256", "kid": "k1", "typ": "JWT"}), json!({"iss": "i", "sub": "s", "aud": ["a", "b"], "exp": 10, "nbf": 1.9, "iat": 1}));
+        let jwt = parse(&t).unwrap();
+        assert_eq!(jwt.alg, Alg::Rs256);
+        assert_eq!(jwt.kid.as_deref(), Some("k1"));
+        assert_eq!(jwt.aud, vec!["a", "b"]);
+        assert_eq!((jwt.exp, jwt.nbf, jwt.iat), (Some(10), Some(1), Some(1)));
+        assert_eq!(jwt.signature, b"sig");
+        assert_eq!(jwt.signing_input, t.rsplit_once('.').unwrap().0);
+    }
+
+    #[test]
+    fn structure_errors() {
+        for bad in ["", "a", "a.b", "a.b.c.d", "a..c", ".b.c", "a.b.", "a.b.c."] {
+            assert_eq!(err(bad), AuthError::JwtBadFormat, "{bad:?}");
+        }
+        assert_eq!(err(&"a".repeat(MAX_TOKEN_BYTES + 1)), AuthError::JwtTooLarge);
+    }
+
+    #[test]
+    fn header_errors() {
+        let p = json!({});
+        assert_eq!(err("!!.e30.c2ln"), AuthError::JwtHeaderParseErrorBadBase64);
+        assert_eq!(err(&format!("{}.e30.c2ln", b64::encode(b"not json"))), AuthError::JwtHeaderParseErrorBadJson);
+        assert_eq!(err(&token(json!([1]), p.clone())), AuthError::JwtHeaderParseErrorBadJson);
+        assert_eq!(err(&token(json!({}), p.clone())), AuthError::JwtHeaderBadAlg);
+        assert_eq!(err(&token(json!({"alg": 256}), p.clone())), AuthError::JwtHeaderBadAlg);
+        assert_eq!(err(&token(json!({"alg": "none"}), p.clone())), AuthError::JwtHeaderNotImplementedAlg);
+        assert_eq!(err(&token(json!({"alg": "HS256", "kid": 1}), p.clone())), AuthError::JwtHeaderBadKid);
+        assert_eq!(err(&token(json!({"alg": "HS256", "crit": ["exp"], "exp": 1}), p.clone())), AuthError::JwtHeaderCritUnsupported);
+        assert_eq!(err(&token(json!({"alg": "HS256", "crit": []}), p)), AuthError::JwtHeaderCritUnsupported);
+    }
+
+    #[test]
+    fn payload_errors() {
+        let h = json!({"alg": "ES256"});
+        let cases = [
+            (json!({"iss": 1}), AuthError::JwtPayloadParseErrorIssNotString),
+            (json!({"sub": []}), AuthError::JwtPayloadParseErrorSubNotString),
+            (json!({"exp": "1700000000"}), AuthError::JwtPayloadParseErrorExpNotInteger),
+            (json!({"exp": -1}), AuthError::JwtPayloadParseErrorExpOutOfRange),
+            (json!({"nbf": 1e30}), AuthError::JwtPayloadParseErrorNbfOutOfRange),
+            (json!({"iat": true}), AuthError::JwtPayloadParseErrorIatNotInteger),
+            (json!({"jti": 5}), AuthError::JwtPayloadParseErrorJtiNotString),
+            (json!({"aud": 5}), AuthError::JwtPayloadParseErrorAudNotString),
+            (json!({"aud": ["a", 5]}), AuthError::JwtPayloadParseErrorAudNotString),
+            (json!([1, 2]), AuthError::JwtPayloadParseErrorBadJson),
+            (json!("string"), AuthError::JwtPayloadParseErrorBadJson),
+        ];
+        for (payload, expected) in cases {
+            assert_eq!(err(&token(h.clone(), payload.clone())), expected, "{payload}");
+        }
+        let header = b64::encode(h.to_string().as_bytes());
+        assert_eq!(err(&format!("{header}.e30+.c2ln")), AuthError::JwtPayloadParseErrorBadBase64);
+        assert_eq!(err(&format!("{header}.e30.c2ln+")), AuthError::JwtSignatureParseErrorBadBase64);
+    }
+
+    #[test]
+    fn padded_signature_is_accepted_like_native() {
+        let t = token(json!({"alg": "HS256"}), json!({}));
+        let padded = format!("{}=", t.trim_end_matches("c2ln").to_string() + "c2k");
+        assert_eq!(parse(&padded).unwrap().signature, b"si");
+    }
+}

@@ -1,0 +1,21 @@
+//! JWT authentication for Envoy as a proxy-wasm HTTP filter.
+//!
+//! Everything but `filter/` is plain Rust with no proxy-wasm dependency, so it is tested
+//! natively; `filter/` only translates between the host and [`authn::authenticate`].
+
+pub mod alg;
+pub mod authn;
+pub mod b64;
+pub mod claims;
+pub mod config;
+pub mod crypto;
+pub mod duration;
+pub mod error;
+pub mod extract;
+pub mod jwks;
+pub mod jwks_cache;
+pub mod jwt;
+pub mod response;
+
+#[cfg(target_arch = "wasm32")]
+mod filter;
