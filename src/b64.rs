@@ -7,18 +7,22 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
 
-const URL_LENIENT_PADDING: GeneralPurpose = GeneralPurpose::new(
+const URL_UNPADDED: GeneralPurpose = GeneralPurpose::new(
     &alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(false),
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::RequireNone).with_decode_allow_trailing_bits(false),
+);
+
+const URL_PADDED: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::RequireCanonical).with_decode_allow_trailing_bits(false),
 );
 
 const URL_NO_PAD: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, GeneralPurposeConfig::new().with_encode_padding(false));
 
-/// Decodes base64url, with or without `=` padding. `None` for anything else.
+/// Decodes base64url, unpadded or with complete `=` padding. `None` for anything else.
 pub fn decode(input: &str) -> Option<Vec<u8>> {
-    URL_LENIENT_PADDING.decode(input).ok()
+    let engine = if input.ends_with('=') { &URL_PADDED } else { &URL_UNPADDED };
+    engine.decode(input).ok()
 }
 
 /// Encodes base64url without padding.
@@ -43,6 +47,8 @@ mod tests {
         assert_eq!(decode("YW I"), None);
         assert_eq!(decode("Y"), None);
         assert_eq!(decode("YWJ="), None, "non-zero trailing bits");
+        assert_eq!(decode("YQ="), None, "incomplete padding");
+        assert_eq!(decode("YQ==").as_deref(), Some(&b"a"[..]));
     }
 
     #[test]
