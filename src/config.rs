@@ -16,8 +16,8 @@ use crate::jwks::{self, KeySet};
 
 /// Default clock skew, as native Envoy (`kClockSkewInSecond`).
 pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 60;
-/// Native Envoy's default `remote_jwks.cache_duration`: 5 minutes.
-pub const DEFAULT_CACHE_DURATION_MS: u64 = 300_000;
+/// Native Envoy's default `remote_jwks.cache_duration` (`PubkeyCacheExpirationSec`): 600 s.
+pub const DEFAULT_CACHE_DURATION_MS: u64 = 600_000;
 /// Default callout timeout when `http_uri.timeout` is not given.
 pub const DEFAULT_FETCH_TIMEOUT_MS: u64 = 5_000;
 /// Pause between retries after a failed fetch (native `async_fetch.failed_refetch_duration`).
