@@ -22,9 +22,10 @@ pub const DEFAULT_CACHE_DURATION_MS: u64 = 600_000;
 pub const DEFAULT_FETCH_TIMEOUT_MS: u64 = 5_000;
 /// Pause between retries after a failed fetch (native `async_fetch.failed_refetch_duration`).
 pub const DEFAULT_FAILED_REFETCH_MS: u64 = 1_000;
-/// Tokens longer than this are refused before any decoding (native Envoy has no such limit;
-/// 8 KiB is the usual header-size budget of a proxy).
-pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Tokens longer than this are refused before any decoding. Native Envoy has no such limit;
+/// 16 KiB leaves room for large but real tokens (Azure AD with many groups, long custom
+/// claims) well inside Envoy's default 60 KiB header budget.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// Tokens looked at per request; more is refused rather than verified one by one.
 pub const MAX_TOKENS_PER_REQUEST: usize = 4;
 /// Largest plugin configuration accepted.
