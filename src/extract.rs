@@ -34,8 +34,9 @@ pub fn tokens<'h>(locations: &'h [Location], headers: &'h Headers) -> Vec<Found<
     found
 }
 
-/// Native behaviour: the prefix is matched case-sensitively anywhere in the value, and the
-/// rest, without leading whitespace, is the token. With no prefix the whole value is.
+/// Native behaviour: the prefix is matched case-sensitively anywhere in the value; the token
+/// starts at the first base64url character or dot after it and runs to the end of the value
+/// (so `Bearer   x` gives `x`, and `Bearer !!!.e30.sig` gives `.e30.sig`, a malformed token).
 fn from_header_value<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
     let rest = if prefix.is_empty() {
         value
@@ -43,7 +44,7 @@ fn from_header_value<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
         let at = value.find(prefix)?;
         value.get(at + prefix.len()..)?
     };
-    let token = rest.trim_start();
+    let token = rest.trim_start_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'));
     (!token.is_empty()).then_some(token)
 }
 
@@ -82,6 +83,9 @@ mod tests {
         assert_eq!(first(&[("authorization", "Bearer abc .jjj")]).as_deref(), Some("abc .jjj"));
         assert_eq!(first(&[("authorization", "bearer abc")]), None, "prefix is case-sensitive");
         assert_eq!(first(&[("authorization", "Bearer ")]), None);
+        assert_eq!(first(&[("authorization", "Bearer !!!.e30.sig")]).as_deref(), Some(".e30.sig"));
+        assert_eq!(first(&[("authorization", "Bearer a!a.e30.sig")]).as_deref(), Some("a!a.e30.sig"));
+        assert_eq!(first(&[("authorization", "Bearer \t+/")]), None);
         assert_eq!(first(&[("authorization", "abc")]), None);
         assert_eq!(first(&[]), None);
     }
