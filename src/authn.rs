@@ -1,14 +1,19 @@
-//! One request's authentication: which provider the route needs, which tokens the request
-//! carries, the checks that need no key, key selection and the signature. Pure: the clock,
-//! the headers and the remote key sets are handed in, and a [`Decision`] comes out.
+//! One request's authentication: which rule matches, what its requirement tree asks for
+//! (providers, any/all, allow-missing), which tokens the request carries, the checks that need
+//! no key, key selection, the signature, then the rule's authorization. Pure: the clock, the
+//! request and the remote key sets are handed in, and a [`Decision`] comes out.
+
+use serde_json::{Map, Value};
 
 use crate::claims;
-use crate::config::{Config, JwksSource, Location, Provider, MAX_TOKENS_PER_REQUEST};
+use crate::config::{Config, JwksSource, Location, Provider, Requirement, MAX_TOKENS_PER_REQUEST};
 use crate::crypto::SigError;
 use crate::error::AuthError;
-use crate::extract::{self, Headers};
+use crate::extract;
 use crate::jwks::KeySet;
 use crate::jwt::{self, UnverifiedJwt};
+use crate::matcher::Request;
+use crate::policy::Forbidden;
 
 /// Signature checks one token may cost at most when its `kid` does not single out a key.
 pub const MAX_KEYS_TRIED: usize = 8;
@@ -39,53 +44,240 @@ pub struct HeaderEdits {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Allow(HeaderEdits),
+    /// The request is not authenticated: 401, or 403 for a wrong audience.
     Deny(AuthError),
+    /// Authenticated but not authorized by the rule's `authorization`: 403.
+    Forbid(Forbidden),
     /// Provider `usize` has no keys yet; ask again when it has.
     WaitForKeys(usize),
 }
 
-pub fn authenticate(config: &Config, headers: &Headers, keys: &dyn KeyLookup, now: u64) -> Decision {
+/// What a requirement came to.
+enum Step {
+    Pass(Passed),
+    Fail(AuthError),
+    Wait(usize),
+}
+
+/// The verified tokens of a requirement: their header edits and claims.
+#[derive(Default)]
+struct Passed {
+    edits: HeaderEdits,
+    claims: Vec<Map<String, Value>>,
+}
+
+impl Passed {
+    fn merge(&mut self, other: Passed) {
+        self.edits.remove.extend(other.edits.remove);
+        self.edits.add.extend(other.edits.add);
+        self.claims.extend(other.claims);
+    }
+}
+
+struct Ctx<'a> {
+    config: &'a Config,
+    request: &'a Request<'a>,
+    keys: &'a dyn KeyLookup,
+    now: u64,
+}
+
+pub fn authenticate(config: &Config, request: &Request, keys: &dyn KeyLookup, now: u64) -> Decision {
     let mut edits = HeaderEdits { remove: config.generated_headers.clone(), add: Vec::new() };
-    let path = extract::header(headers, ":path").unwrap_or("/");
-    let Some(index) = config.rules.iter().find(|rule| rule.path.matches(path)).and_then(|rule| rule.requires) else {
+    if config.bypass_cors_preflight && is_cors_preflight(request) {
+        return Decision::Allow(edits);
+    }
+    let Some(rule) = config.rules.iter().find(|rule| rule.matcher.matches(request)) else {
         return Decision::Allow(edits);
     };
-    let Some(provider) = config.providers.get(index) else {
-        return Decision::Deny(AuthError::JwksNoValidKeys);
+    let Some(requirement) = &rule.requires else {
+        return Decision::Allow(edits);
     };
+    let ctx = Ctx { config, request, keys, now };
+    let passed = match ctx.eval(requirement) {
+        Step::Pass(passed) => passed,
+        Step::Fail(e) => return Decision::Deny(e),
+        Step::Wait(index) => return Decision::WaitForKeys(index),
+    };
+    if let Some(authorization) = &rule.authorization {
+        // The identity that authorizes is any one verified token that satisfies everything.
+        let mut first_refusal = None;
+        let granted = passed.claims.iter().any(|claims| match authorization.check(claims, request) {
+            Ok(()) => true,
+            Err(refusal) => {
+                first_refusal.get_or_insert(refusal);
+                false
+            }
+        });
+        if !granted {
+            return match first_refusal {
+                Some(refusal) => Decision::Forbid(refusal),
+                // `allow_missing` let a request without a token this far: nothing to authorize.
+                None => Decision::Deny(AuthError::JwtMissed),
+            };
+        }
+    }
+    for name in passed.edits.remove {
+        if !edits.remove.contains(&name) {
+            edits.remove.push(name);
+        }
+    }
+    edits.add = passed.edits.add;
+    Decision::Allow(edits)
+}
 
-    let found = extract::tokens(&provider.locations, headers);
-    if found.is_empty() {
-        return Decision::Deny(AuthError::JwtMissed);
+/// `OPTIONS` with `Origin` and `Access-Control-Request-Method`, as native's check.
+fn is_cors_preflight(request: &Request) -> bool {
+    request.header(":method") == Some("OPTIONS") && request.header("origin").is_some_and(|o| !o.is_empty()) && request.header("access-control-request-method").is_some_and(|m| !m.is_empty())
+}
+
+impl Ctx<'_> {
+    fn eval(&self, requirement: &Requirement) -> Step {
+        match requirement {
+            Requirement::Provider { index, audiences } => self.provider(*index, audiences.as_deref()),
+            Requirement::Any(children) => {
+                let (mut error, mut wait) = (None, None);
+                for child in children {
+                    match self.eval(child) {
+                        Step::Pass(passed) => return Step::Pass(passed),
+                        Step::Fail(e) => error = Some(more_telling(error, e)),
+                        Step::Wait(i) => wait = wait.or(Some(i)),
+                    }
+                }
+                match (wait, error) {
+                    (Some(i), _) => Step::Wait(i),
+                    (None, e) => Step::Fail(e.unwrap_or(AuthError::JwtMissed)),
+                }
+            }
+            Requirement::All(children) => {
+                let (mut all, mut wait) = (Passed::default(), None);
+                for child in children {
+                    match self.eval(child) {
+                        Step::Pass(passed) => all.merge(passed),
+                        Step::Fail(e) => return Step::Fail(e),
+                        Step::Wait(i) => wait = wait.or(Some(i)),
+                    }
+                }
+                match wait {
+                    Some(i) => Step::Wait(i),
+                    None => Step::Pass(all),
+                }
+            }
+            Requirement::AllowMissing(providers) => self.by_issuer(providers, false),
+            Requirement::AllowMissingOrFailed(providers) => self.by_issuer(providers, true),
+        }
     }
-    if found.len() > MAX_TOKENS_PER_REQUEST {
-        return Decision::Deny(AuthError::JwtMultipleTokens);
-    }
-    // Every token must verify: a good token beside a bad one must not let the bad one reach a
-    // backend that might read it (native Envoy's rule).
-    for token in &found {
-        let jwt = match jwt::parse(token.token) {
-            Ok(jwt) => jwt,
-            Err(e) => return Decision::Deny(e),
+
+    /// Every token at the provider's locations must verify with it.
+    fn provider(&self, index: usize, audiences: Option<&[String]>) -> Step {
+        let Some(provider) = self.config.providers.get(index) else {
+            return Step::Fail(AuthError::JwksNoValidKeys);
         };
-        if let Err(e) = claims::check(provider, &jwt, now) {
-            return Decision::Deny(e);
+        let found = extract::tokens(&provider.locations, self.request.headers);
+        if found.is_empty() {
+            return Step::Fail(AuthError::JwtMissed);
+        }
+        if found.len() > MAX_TOKENS_PER_REQUEST {
+            return Step::Fail(AuthError::JwtMultipleTokens);
+        }
+        let mut all = Passed::default();
+        for token in &found {
+            let jwt = match jwt::parse(token.token) {
+                Ok(jwt) => jwt,
+                Err(e) => return Step::Fail(e),
+            };
+            match self.verify(index, audiences, token.location, &jwt) {
+                Step::Pass(passed) => all.merge(passed),
+                other => return other,
+            }
+        }
+        Step::Pass(all)
+    }
+
+    /// `allow_missing` and `allow_missing_or_failed`: the tokens found at any of `providers`'
+    /// locations, each verified with the provider its `iss` names (or the first provider
+    /// without an issuer), so a token is never tried against every provider in turn.
+    fn by_issuer(&self, providers: &[usize], allow_failed: bool) -> Step {
+        let mut locations: Vec<&Location> = Vec::new();
+        for p in providers.iter().filter_map(|i| self.config.providers.get(*i)) {
+            for l in &p.locations {
+                if !locations.contains(&l) {
+                    locations.push(l);
+                }
+            }
+        }
+        let mut found: Vec<extract::Found> = Vec::new();
+        for location in locations {
+            for f in extract::tokens(std::slice::from_ref(location), self.request.headers) {
+                if !found.iter().any(|g| g.token == f.token) {
+                    found.push(f);
+                }
+            }
+        }
+        if found.len() > MAX_TOKENS_PER_REQUEST && !allow_failed {
+            return Step::Fail(AuthError::JwtMultipleTokens);
+        }
+        let mut all = Passed::default();
+        for token in found.iter().take(MAX_TOKENS_PER_REQUEST) {
+            let step = match jwt::parse(token.token) {
+                Err(e) => Step::Fail(e),
+                Ok(jwt) => {
+                    let by_iss = providers.iter().copied().find(|i| self.config.providers.get(*i).is_some_and(|p| p.issuer.is_some() && p.issuer == jwt.iss));
+                    let fallback = || providers.iter().copied().find(|i| self.config.providers.get(*i).is_some_and(|p| p.issuer.is_none()));
+                    match by_iss.or_else(fallback) {
+                        Some(index) => self.verify(index, None, token.location, &jwt),
+                        None => Step::Fail(AuthError::JwtUnknownIssuer),
+                    }
+                }
+            };
+            match step {
+                Step::Pass(passed) => all.merge(passed),
+                Step::Fail(_) if allow_failed => {}
+                other => return other,
+            }
+        }
+        Step::Pass(all)
+    }
+
+    /// Claims, then keys, then the signature of one token for one provider.
+    fn verify(&self, index: usize, audiences: Option<&[String]>, location: &Location, jwt: &UnverifiedJwt) -> Step {
+        let Some(provider) = self.config.providers.get(index) else {
+            return Step::Fail(AuthError::JwksNoValidKeys);
+        };
+        if let Err(e) = claims::check(provider, audiences.unwrap_or(&provider.audiences), jwt, self.now) {
+            return Step::Fail(e);
         }
         let key_set = match &provider.jwks {
             JwksSource::Local(set) => set.as_ref(),
-            JwksSource::Empty => return Decision::Deny(AuthError::JwksNoValidKeys),
-            JwksSource::Remote(_) => match keys.remote(index) {
+            JwksSource::Empty => return Step::Fail(AuthError::JwksNoValidKeys),
+            JwksSource::Remote(_) => match self.keys.remote(index) {
                 RemoteKeys::Ready(set) => set,
-                RemoteKeys::Pending => return Decision::WaitForKeys(index),
-                RemoteKeys::Failed => return Decision::Deny(AuthError::JwksFetchFail),
+                RemoteKeys::Pending => return Step::Wait(index),
+                RemoteKeys::Failed => return Step::Fail(AuthError::JwksFetchFail),
             },
         };
-        if let Err(e) = verify_signature(&jwt, key_set) {
-            return Decision::Deny(e);
+        if let Err(e) = verify_signature(jwt, key_set) {
+            return Step::Fail(e);
         }
-        allow_edits(provider, token.location, &jwt, &mut edits);
+        let mut passed = Passed::default();
+        allow_edits(provider, location, jwt, &mut passed.edits);
+        passed.claims.push(jwt.claims.clone());
+        Step::Pass(passed)
     }
-    Decision::Allow(edits)
+}
+
+/// For `requires_any`, the error to report when every branch failed: one from a provider the
+/// token was meant for beats "missing" and "issuer not configured" from the others (native
+/// reports whichever branch came last).
+fn more_telling(current: Option<AuthError>, next: AuthError) -> AuthError {
+    let rank = |e: AuthError| match e {
+        AuthError::JwtMissed => 0,
+        AuthError::JwtUnknownIssuer => 1,
+        _ => 2,
+    };
+    match current {
+        Some(c) if rank(c) >= rank(next) => c,
+        _ => next,
+    }
 }
 
 /// Native key selection: a key whose `kid` differs from the token's is skipped (either side
@@ -196,21 +388,21 @@ mod tests {
     #[test]
     fn allows_and_edits_headers() {
         let c = config(json!({}));
-        let d = authenticate(&c, &request("/api", Some(&format!("Bearer {}", good()))), &NoRemote, 1000);
+        let d = authenticate(&c, &Request::new(&request("/api", Some(&format!("Bearer {}", good())))), &NoRemote, 1000);
         assert_eq!(d, Decision::Allow(HeaderEdits { remove: vec!["x-sub".into(), "authorization".into()], add: vec![("x-sub".into(), "alice".into())] }));
     }
 
     #[test]
     fn public_route_still_strips_generated_headers() {
         let c = config(json!({}));
-        assert_eq!(authenticate(&c, &request("/public", None), &NoRemote, 1000), Decision::Allow(HeaderEdits { remove: vec!["x-sub".into()], add: vec![] }));
+        assert_eq!(authenticate(&c, &Request::new(&request("/public", None)), &NoRemote, 1000), Decision::Allow(HeaderEdits { remove: vec!["x-sub".into()], add: vec![] }));
     }
 
     #[test]
     fn forward_keeps_the_token_and_payload_is_forwarded() {
         let c = config(json!({"forward": true, "forward_payload_header": "x-payload"}));
         let token = good();
-        let Decision::Allow(edits) = authenticate(&c, &request("/api", Some(&format!("Bearer {token}"))), &NoRemote, 1000) else { panic!() };
+        let Decision::Allow(edits) = authenticate(&c, &Request::new(&request("/api", Some(&format!("Bearer {token}")))), &NoRemote, 1000) else { panic!() };
         assert!(!edits.remove.contains(&"authorization".to_string()));
         assert_eq!(edits.add[0], ("x-payload".into(), token.split('.').nth(1).unwrap().to_string()));
     }
@@ -218,7 +410,7 @@ mod tests {
     #[test]
     fn failures() {
         let c = config(json!({"audiences": ["api"]}));
-        let deny = |auth: Option<String>| authenticate(&c, &request("/api", auth.as_deref()), &NoRemote, 1000);
+        let deny = |auth: Option<String>| authenticate(&c, &Request::new(&request("/api", auth.as_deref())), &NoRemote, 1000);
         assert_eq!(deny(None), Decision::Deny(AuthError::JwtMissed));
         assert_eq!(deny(Some(format!("Bearer {}", good()))), Decision::Deny(AuthError::JwtAudienceNotAllowed));
         let claims = json!({"iss": "https://iss", "aud": "api", "exp": 2000});
@@ -233,23 +425,124 @@ mod tests {
         bytes[0] ^= 1;
         assert_eq!(deny(Some(format!("Bearer {head}.{}", b64::encode(&bytes)))), Decision::Deny(AuthError::JwtVerificationFail));
         let two = format!("Bearer {ok}");
-        let mut headers = request(&format!("/api?access_token={wrong_kid}"), Some(&two));
-        assert_eq!(authenticate(&c, &headers, &NoRemote, 1000), Decision::Deny(AuthError::JwksKidAlgMismatch), "every token must verify");
-        headers.retain(|(n, _)| n != "authorization");
-        headers.push(("authorization".into(), format!("Bearer {ok}")));
+        let headers = request(&format!("/api?access_token={wrong_kid}"), Some(&two));
+        assert_eq!(authenticate(&c, &Request::new(&headers), &NoRemote, 1000), Decision::Deny(AuthError::JwksKidAlgMismatch), "every token must verify");
     }
 
     #[test]
     fn remote_provider_waits_for_keys() {
         let c = config(json!({}));
-        assert_eq!(authenticate(&c, &request("/remote", Some(&format!("Bearer {}", good()))), &NoRemote, 1000), Decision::WaitForKeys(1));
+        assert_eq!(authenticate(&c, &Request::new(&request("/remote", Some(&format!("Bearer {}", good())))), &NoRemote, 1000), Decision::WaitForKeys(1));
         struct Failed;
         impl KeyLookup for Failed {
             fn remote(&self, _: usize) -> RemoteKeys<'_> {
                 RemoteKeys::Failed
             }
         }
-        assert_eq!(authenticate(&c, &request("/remote", Some(&format!("Bearer {}", good()))), &Failed, 1000), Decision::Deny(AuthError::JwksFetchFail));
-        assert_eq!(authenticate(&c, &request("/remote", Some("Bearer x.y")), &Failed, 1000), Decision::Deny(AuthError::JwtBadFormat), "cheap checks first");
+        assert_eq!(authenticate(&c, &Request::new(&request("/remote", Some(&format!("Bearer {}", good())))), &Failed, 1000), Decision::Deny(AuthError::JwksFetchFail));
+        assert_eq!(authenticate(&c, &Request::new(&request("/remote", Some("Bearer x.y"))), &Failed, 1000), Decision::Deny(AuthError::JwtBadFormat), "cheap checks first");
+    }
+
+    /// Two providers with their own secrets and issuers, for the requirement forms.
+    fn two_providers(rules: Value, extra: Value) -> Config {
+        let jwks = |secret: &[u8], kid: &str| json!({"keys": [{"kty": "oct", "kid": kid, "k": b64::encode(secret)}]}).to_string();
+        let mut root = json!({
+            "providers": {
+                "a": {"issuer": "https://a", "local_jwks": {"inline_string": jwks(SECRET, "ka")}, "claim_to_headers": [{"header_name": "x-a-sub", "claim_name": "sub"}]},
+                "b": {"issuer": "https://b", "local_jwks": {"inline_string": jwks(SECRET_B, "kb")}, "from_headers": [{"name": "x-b-token"}], "claim_to_headers": [{"header_name": "x-b-sub", "claim_name": "sub"}]}
+            },
+            "rules": rules
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            root[k] = v.clone();
+        }
+        Config::parse(&root.to_string()).unwrap()
+    }
+
+    const SECRET_B: &[u8] = b"another-secret-for-provider-b-that-is-long";
+
+    fn token_a(claims: Value) -> String {
+        hs256(json!({"alg": "HS256", "kid": "ka"}), claims)
+    }
+
+    fn token_b(claims: Value) -> String {
+        let input = format!("{}.{}", b64::encode(br#"{"alg":"HS256","kid":"kb"}"#), b64::encode(claims.to_string().as_bytes()));
+        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET_B).unwrap();
+        mac.update(input.as_bytes());
+        format!("{input}.{}", b64::encode(&mac.finalize().into_bytes()))
+    }
+
+    fn run(c: &Config, headers: &[(&str, &str)]) -> Decision {
+        let headers: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        authenticate(c, &Request::new(&headers), &NoRemote, 1000)
+    }
+
+    fn allowed(d: &Decision) -> bool {
+        matches!(d, Decision::Allow(_))
+    }
+
+    #[test]
+    fn requires_any_all_and_allow_missing() {
+        let a = format!("Bearer {}", token_a(json!({"iss": "https://a", "sub": "alice"})));
+        let b = token_b(json!({"iss": "https://b", "sub": "bob"}));
+        let expired_a = format!("Bearer {}", token_a(json!({"iss": "https://a", "exp": 1})));
+        let any = two_providers(json!([{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": [{"provider_name": "a"}, {"provider_name": "b"}]}}}]), json!({}));
+        assert!(allowed(&run(&any, &[(":path", "/"), ("authorization", &a)])));
+        assert!(allowed(&run(&any, &[(":path", "/"), ("x-b-token", &b)])));
+        assert_eq!(run(&any, &[(":path", "/")]), Decision::Deny(AuthError::JwtMissed));
+        assert_eq!(run(&any, &[(":path", "/"), ("authorization", &expired_a)]), Decision::Deny(AuthError::JwtExpired), "the telling error, not b's 'missing'");
+
+        let all = two_providers(json!([{"match": {"prefix": "/"}, "requires": {"requires_all": {"requirements": [{"provider_name": "a"}, {"provider_name": "b"}]}}}]), json!({}));
+        assert_eq!(run(&all, &[(":path", "/"), ("authorization", &a)]), Decision::Deny(AuthError::JwtMissed));
+        let Decision::Allow(edits) = run(&all, &[(":path", "/"), ("authorization", &a), ("x-b-token", &b)]) else { panic!() };
+        assert_eq!(edits.add, vec![("x-a-sub".to_string(), "alice".to_string()), ("x-b-sub".to_string(), "bob".to_string())]);
+
+        let optional = two_providers(json!([{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": [{"provider_name": "a"}, {"allow_missing": {}}]}}}]), json!({}));
+        assert!(allowed(&run(&optional, &[(":path", "/")])));
+        assert!(allowed(&run(&optional, &[(":path", "/"), ("authorization", &a)])));
+        assert_eq!(run(&optional, &[(":path", "/"), ("authorization", &expired_a)]), Decision::Deny(AuthError::JwtExpired), "a token, if sent, must be good");
+
+        let lenient = two_providers(json!([{"match": {"prefix": "/"}, "requires": {"allow_missing_or_failed": {}}}]), json!({}));
+        let Decision::Allow(edits) = run(&lenient, &[(":path", "/"), ("authorization", &expired_a)]) else { panic!() };
+        assert!(edits.add.is_empty());
+        let Decision::Allow(edits) = run(&lenient, &[(":path", "/"), ("x-b-token", &b)]) else { panic!() };
+        assert_eq!(edits.add, vec![("x-b-sub".to_string(), "bob".to_string())], "picked by iss");
+    }
+
+    #[test]
+    fn provider_and_audiences_and_requirement_map() {
+        let c = two_providers(
+            json!([{"match": {"prefix": "/orders"}, "requirement_name": "orders"}, {"match": {"prefix": "/"}, "requires": {"provider_and_audiences": {"provider_name": "a", "audiences": ["web"]}}}]),
+            json!({"requirement_map": {"orders": {"provider_and_audiences": {"provider_name": "a", "audiences": ["orders-api"]}}}}),
+        );
+        let t = |aud: &str| format!("Bearer {}", token_a(json!({"iss": "https://a", "aud": aud})));
+        assert!(allowed(&run(&c, &[(":path", "/orders/1"), ("authorization", &t("orders-api"))])));
+        assert_eq!(run(&c, &[(":path", "/orders/1"), ("authorization", &t("web"))]), Decision::Deny(AuthError::JwtAudienceNotAllowed));
+        assert!(allowed(&run(&c, &[(":path", "/x"), ("authorization", &t("web"))])));
+    }
+
+    #[test]
+    fn cors_preflight_bypass() {
+        let c = two_providers(json!([{"match": {"prefix": "/"}, "requires": {"provider_name": "a"}}]), json!({"bypass_cors_preflight": true}));
+        let preflight = [(":path", "/"), (":method", "OPTIONS"), ("origin", "https://app"), ("access-control-request-method", "GET")];
+        assert!(allowed(&run(&c, &preflight)));
+        assert_eq!(run(&c, &[(":path", "/"), (":method", "OPTIONS"), ("origin", "https://app")]), Decision::Deny(AuthError::JwtMissed));
+    }
+
+    #[test]
+    fn authorization_runs_after_verification() {
+        let c = two_providers(
+            json!([{"match": {"prefix": "/"}, "requires": {"provider_name": "a"}, "authorization": {"scopes": ["orders:read"], "claims": [{"claim": "realm_access.roles", "contains_any": ["admin"]}]}}]),
+            json!({}),
+        );
+        let t = |claims: Value| format!("Bearer {}", token_a(claims));
+        assert!(allowed(&run(&c, &[(":path", "/"), ("authorization", &t(json!({"iss": "https://a", "scope": "orders:read", "realm_access": {"roles": ["admin"]}})))])));
+        let Decision::Forbid(f) = run(&c, &[(":path", "/"), ("authorization", &t(json!({"iss": "https://a", "scope": "orders:write"})))]) else { panic!() };
+        assert_eq!((f.error, f.scope.as_deref()), (AuthError::JwtInsufficientScope, Some("orders:read")));
+        let Decision::Forbid(f) = run(&c, &[(":path", "/"), ("authorization", &t(json!({"iss": "https://a", "scope": "orders:read"})))]) else { panic!() };
+        assert_eq!(f.error, AuthError::JwtClaimsNotAllowed);
+        // A forged token never reaches authorization.
+        let forged = format!("Bearer {}", token_b(json!({"iss": "https://a", "scope": "orders:read", "realm_access": {"roles": ["admin"]}})).replace("kb", "ka"));
+        assert!(matches!(run(&c, &[(":path", "/"), ("authorization", &forged)]), Decision::Deny(_)));
     }
 }

@@ -12,14 +12,15 @@ pub const MAX_CLAIM_HEADER_BYTES: usize = 4096;
 
 /// Issuer → time → audience → subject and lifetime, as native Envoy checks them, all before
 /// any key is looked at.
-pub fn check(provider: &Provider, jwt: &UnverifiedJwt, now: u64) -> Result<(), AuthError> {
+/// `audiences` are the provider's, or those of a `provider_and_audiences` requirement.
+pub fn check(provider: &Provider, audiences: &[String], jwt: &UnverifiedJwt, now: u64) -> Result<(), AuthError> {
     if let Some(issuer) = &provider.issuer {
         if jwt.iss.as_deref() != Some(issuer.as_str()) {
             return Err(AuthError::JwtUnknownIssuer);
         }
     }
     check_time(jwt, now, provider.clock_skew_seconds)?;
-    if !audience_allowed(&provider.audiences, &jwt.aud) {
+    if !audience_allowed(audiences, &jwt.aud) {
         return Err(AuthError::JwtAudienceNotAllowed);
     }
     // Native Envoy answers these three with "Jwt verification fails".
@@ -27,6 +28,9 @@ pub fn check(provider: &Provider, jwt: &UnverifiedJwt, now: u64) -> Result<(), A
         if !jwt.sub.as_deref().is_some_and(|sub| subjects.matches(sub)) {
             return Err(AuthError::JwtVerificationFail);
         }
+    }
+    if !provider.allowed_token_types.is_empty() && !jwt.typ.as_deref().is_some_and(|t| provider.allowed_token_types.contains(&crate::config::normalize_typ(t))) {
+        return Err(AuthError::JwtTypeNotAllowed);
     }
     if provider.require_expiration && jwt.exp.is_none() {
         return Err(AuthError::JwtVerificationFail);
@@ -71,15 +75,28 @@ fn normalize_audience(aud: &str) -> &str {
     aud.strip_suffix('/').unwrap_or(aud)
 }
 
+/// A claim by name, or by a dotted path into nested objects (`realm_access.roles`). The whole
+/// name is tried first, so URL-shaped claim names (`https://example.com/roles`) still work.
+pub fn lookup<'c>(claims: &'c serde_json::Map<String, Value>, path: &str) -> Option<&'c Value> {
+    if let Some(v) = claims.get(path) {
+        return Some(v);
+    }
+    let mut parts = path.split('.');
+    let mut value = claims.get(parts.next()?)?;
+    for part in parts {
+        value = value.as_object()?.get(part)?;
+    }
+    Some(value)
+}
+
 /// A claim as a header value: strings as they are, integers without a fraction, other numbers
-/// and booleans printed; `None` for objects, arrays, empty values, and anything a header
-/// cannot carry safely (control characters, over [`MAX_CLAIM_HEADER_BYTES`]).
+/// and booleans printed, arrays joined with `,`, objects as compact JSON; `None` for empty
+/// values and anything a header cannot carry safely (control characters, over
+/// [`MAX_CLAIM_HEADER_BYTES`]).
 pub fn header_value(claims: &serde_json::Map<String, Value>, claim: &str) -> Option<String> {
-    let value = match claims.get(claim)? {
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.as_u64().map(|u| u.to_string()).or_else(|| n.as_i64().map(|i| i.to_string())).unwrap_or_else(|| n.to_string()),
-        _ => return None,
+    let value = match lookup(claims, claim)? {
+        Value::Array(items) => items.iter().map(render).collect::<Vec<_>>().join(","),
+        other => render(other),
     };
     if value.is_empty() || value.len() > MAX_CLAIM_HEADER_BYTES || value.chars().any(char::is_control) {
         return None;
@@ -87,10 +104,21 @@ pub fn header_value(claims: &serde_json::Map<String, Value>, claim: &str) -> Opt
     Some(value)
 }
 
+fn render(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.as_u64().map(|u| u.to_string()).or_else(|| n.as_i64().map(|i| i.to_string())).unwrap_or_else(|| n.to_string()),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, StringMatcher};
+    use crate::config::Config;
+    use crate::matcher::StringMatcher;
     use crate::jwt;
     use serde_json::json;
 
@@ -109,7 +137,7 @@ mod tests {
 
     fn run(p: &Provider, payload: Value, now: u64) -> Result<(), AuthError> {
         let t = token(payload);
-        check(p, &jwt::parse(&t).unwrap(), now)
+        check(p, &p.audiences, &jwt::parse(&t).unwrap(), now)
     }
 
     #[test]
@@ -147,7 +175,7 @@ mod tests {
     #[test]
     fn subjects_expiration_and_lifetime() {
         let p = provider(json!({"subjects": {"suffix": "@example.com"}}));
-        assert!(matches!(p.subjects, Some(StringMatcher::Suffix(_))));
+        assert!(matches!(p.subjects, Some(StringMatcher::Suffix(..))));
         assert_eq!(run(&p, json!({"sub": "a@example.com"}), 1), Ok(()));
         assert_eq!(run(&p, json!({"sub": "a@evil.com"}), 1), Err(AuthError::JwtVerificationFail));
         assert_eq!(run(&p, json!({}), 1), Err(AuthError::JwtVerificationFail));
@@ -161,7 +189,8 @@ mod tests {
 
     #[test]
     fn header_values() {
-        let claims = json!({"s": "v", "i": 42, "n": -3, "f": 1.5, "b": true, "o": {}, "a": [1], "e": "", "c": "a\r\nx: y"});
+        let claims = json!({"s": "v", "i": 42, "n": -3, "f": 1.5, "b": true, "o": {"k": [1, "x"]}, "a": [1, "two", true], "e": "", "c": "a\r\nx: y",
+            "realm_access": {"roles": ["admin", "ops"]}, "address": {"country": "NZ"}, "https://example.com/roles": ["r"], "ca": ["ok", "bad\n"]});
         let claims = claims.as_object().unwrap();
         let v = |k| header_value(claims, k);
         assert_eq!(v("s").as_deref(), Some("v"));
@@ -169,7 +198,12 @@ mod tests {
         assert_eq!(v("n").as_deref(), Some("-3"));
         assert_eq!(v("f").as_deref(), Some("1.5"));
         assert_eq!(v("b").as_deref(), Some("true"));
-        for k in ["o", "a", "e", "c", "missing"] {
+        assert_eq!(v("a").as_deref(), Some("1,two,true"));
+        assert_eq!(v("o").as_deref(), Some(r#"{"k":[1,"x"]}"#));
+        assert_eq!(v("realm_access.roles").as_deref(), Some("admin,ops"));
+        assert_eq!(v("address.country").as_deref(), Some("NZ"));
+        assert_eq!(v("https://example.com/roles").as_deref(), Some("r"));
+        for k in ["e", "c", "ca", "missing", "address.city", "s.x"] {
             assert_eq!(v(k), None, "{k}");
         }
     }

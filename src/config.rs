@@ -13,6 +13,8 @@ use serde_json::{Map, Value};
 use crate::duration;
 use crate::error::ConfigError;
 use crate::jwks::{self, KeySet};
+use crate::matcher::{HeaderMatch, PathMatch, QueryMatch, RouteMatch, StringMatcher, ValueMatch};
+use crate::policy::{Authorization, ClaimRule, ClaimTest, ClientBinding};
 
 /// Default clock skew, as native Envoy (`kClockSkewInSecond`).
 pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 60;
@@ -39,6 +41,11 @@ pub struct Config {
     /// Lowercase names of every header this filter may set: removed from every request first,
     /// so a client can never forge a claim header.
     pub generated_headers: Vec<String>,
+    /// Let CORS preflight requests (`OPTIONS` with `Origin` and
+    /// `Access-Control-Request-Method`) through without a token.
+    pub bypass_cors_preflight: bool,
+    /// Some rule matches on the route name, so the adapter must ask the host for it.
+    pub uses_route_name: bool,
 }
 
 #[derive(Debug)]
@@ -47,6 +54,8 @@ pub struct Provider {
     pub issuer: Option<String>,
     pub audiences: Vec<String>,
     pub subjects: Option<StringMatcher>,
+    /// Extension: accepted header `typ` values (lowercase, without `application/`); empty = any.
+    pub allowed_token_types: Vec<String>,
     pub jwks: JwksSource,
     pub locations: Vec<Location>,
     pub forward: bool,
@@ -85,6 +94,8 @@ pub enum Location {
     Header { name: String, value_prefix: String },
     /// A query parameter.
     Param(String),
+    /// A cookie.
+    Cookie(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,49 +104,31 @@ pub struct ClaimToHeader {
     pub claim_name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StringMatcher {
-    Exact(String),
-    Prefix(String),
-    Suffix(String),
-    Contains(String),
-}
-
-impl StringMatcher {
-    pub fn matches(&self, value: &str) -> bool {
-        match self {
-            StringMatcher::Exact(s) => value == s,
-            StringMatcher::Prefix(s) => value.starts_with(s.as_str()),
-            StringMatcher::Suffix(s) => value.ends_with(s.as_str()),
-            StringMatcher::Contains(s) => value.contains(s.as_str()),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Rule {
-    pub path: PathMatch,
-    /// Index into `Config::providers`; `None` lets the request through without a token.
-    pub requires: Option<usize>,
+    pub matcher: RouteMatch,
+    /// `None` lets the request through without a token.
+    pub requires: Option<Requirement>,
+    /// Extension: what a verified token must grant on this route.
+    pub authorization: Option<Authorization>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PathMatch {
-    Prefix(String),
-    Exact(String),
+/// Envoy's `JwtRequirement` tree, with provider names resolved to indexes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Requirement {
+    /// A token of this provider must verify; `audiences` replaces the provider's own.
+    Provider { index: usize, audiences: Option<Vec<String>> },
+    Any(Vec<Requirement>),
+    All(Vec<Requirement>),
+    /// No token is fine; a token, if present, must verify with the provider its `iss` names
+    /// among these.
+    AllowMissing(Vec<usize>),
+    /// Tokens are verified (and their claims forwarded) when they pass; nothing is refused.
+    AllowMissingOrFailed(Vec<usize>),
 }
 
-impl PathMatch {
-    /// Matches the path part of `:path` (query and fragment removed), case-sensitively as
-    /// Envoy's route matcher does by default.
-    pub fn matches(&self, path: &str) -> bool {
-        let path = path.split(['?', '#']).next().unwrap_or_default();
-        match self {
-            PathMatch::Prefix(prefix) => path.starts_with(prefix.as_str()),
-            PathMatch::Exact(exact) => path == exact,
-        }
-    }
-}
+/// Nesting depth of `requires_any`/`requires_all` accepted.
+pub const MAX_REQUIREMENT_DEPTH: usize = 8;
 
 impl Config {
     /// Parses and validates the plugin configuration.
@@ -145,10 +138,8 @@ impl Config {
         }
         let root: Value = serde_json::from_str(text).map_err(|e| ConfigError::new("", format!("configuration is not valid JSON: {e}")))?;
         let root = Fields::new(&root, "")?;
-        root.refuse_unknown(&["providers", "rules"], &[
-            ("requirement_map", "requirement maps"),
+        root.refuse_unknown(&["providers", "rules", "requirement_map", "bypass_cors_preflight"], &[
             ("filter_state_rules", "filter state rules"),
-            ("bypass_cors_preflight", "CORS preflight bypass"),
             ("stat_prefix", "stat prefixes"),
             ("strip_failure_response", "stripping failure responses"),
         ])?;
@@ -160,11 +151,19 @@ impl Config {
                 providers.push(parse_provider(name, provider)?);
             }
         }
-        let rules = match root.get("rules") {
+        let mut requirement_map: Vec<(String, Requirement)> = Vec::new();
+        if let Some(map) = root.object("requirement_map")? {
+            for (name, value) in map.map {
+                let requirement = parse_requirement(&Fields::new(value, &map.field(name))?, &providers, 0)?;
+                requirement_map.push((name.clone(), requirement));
+            }
+        }
+        let rules: Vec<Rule> = match root.get("rules") {
             None => Vec::new(),
-            Some(Value::Array(items)) => items.iter().enumerate().map(|(i, rule)| parse_rule(i, rule, &providers)).collect::<Result<_, _>>()?,
+            Some(Value::Array(items)) => items.iter().enumerate().map(|(i, rule)| parse_rule(i, rule, &providers, &requirement_map)).collect::<Result<_, _>>()?,
             Some(_) => return Err(ConfigError::new("rules", "must be an array")),
         };
+        let uses_route_name = rules.iter().any(|r| r.matcher.route_name.is_some());
 
         let mut generated_headers: Vec<String> = Vec::new();
         for provider in &providers {
@@ -175,14 +174,7 @@ impl Config {
                 }
             }
         }
-        Ok(Config { providers, rules, generated_headers })
-    }
-
-    /// The provider the first matching rule requires; `None` when no rule matches or the
-    /// matching rule requires nothing (native Envoy lets such requests through).
-    pub fn provider_for(&self, path: &str) -> Option<&Provider> {
-        let rule = self.rules.iter().find(|rule| rule.path.matches(path))?;
-        rule.requires.and_then(|i| self.providers.get(i))
+        Ok(Config { providers, rules, generated_headers, bypass_cors_preflight: root.bool("bypass_cors_preflight")?, uses_route_name })
     }
 
     pub fn provider_index(&self, name: &str) -> Option<usize> {
@@ -336,9 +328,10 @@ fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
             "clock_skew_seconds",
             "require_expiration",
             "max_lifetime",
+            "from_cookies",
+            "allowed_token_types",
         ],
         &[
-            ("from_cookies", "tokens in cookies"),
             ("payload_in_metadata", "payloads in dynamic metadata"),
             ("header_in_metadata", "headers in dynamic metadata"),
             ("failed_status_in_metadata", "failure statuses in dynamic metadata"),
@@ -354,6 +347,7 @@ fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
     let issuer = f.string("issuer")?.filter(|s| !s.is_empty()).map(str::to_string);
     let audiences = f.string_list("audiences")?;
     let subjects = f.object("subjects")?.map(|s| parse_string_matcher(&s)).transpose()?;
+    let allowed_token_types = f.string_list("allowed_token_types")?.iter().map(|t| normalize_typ(t)).collect();
 
     let jwks = match (f.object("local_jwks")?, f.object("remote_jwks")?) {
         (Some(_), Some(_)) => return Err(ConfigError::new(&path, "set either `local_jwks` or `remote_jwks`, not both")),
@@ -375,6 +369,12 @@ fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
             return Err(ConfigError::new(format!("{path}.from_params[{i}]"), "must not be empty"));
         }
         locations.push(Location::Param(param));
+    }
+    for (i, cookie) in f.string_list("from_cookies")?.into_iter().enumerate() {
+        if cookie.is_empty() {
+            return Err(ConfigError::new(format!("{path}.from_cookies[{i}]"), "must not be empty"));
+        }
+        locations.push(Location::Cookie(cookie));
     }
     if locations.is_empty() {
         // Native default: `Authorization: Bearer <token>` and `?access_token=<token>`.
@@ -420,6 +420,7 @@ fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
         issuer,
         audiences,
         subjects,
+        allowed_token_types,
         jwks,
         locations,
         forward: f.bool("forward")?,
@@ -446,23 +447,48 @@ fn header_name(f: &Fields, member: &str) -> Result<String, ConfigError> {
     Ok(name)
 }
 
+/// RFC 7515 §4.1.9: `typ` is compared case-insensitively and `application/` may be omitted.
+pub fn normalize_typ(typ: &str) -> String {
+    let lower = typ.to_ascii_lowercase();
+    lower.strip_prefix("application/").map(str::to_string).unwrap_or(lower)
+}
+
+/// Longest regular expression accepted in a matcher.
+const MAX_REGEX_BYTES: usize = 1024;
+
+fn parse_regex(f: &Fields) -> Result<regex_lite::Regex, ConfigError> {
+    f.refuse_unknown(&["regex", "google_re2"], &[])?;
+    let pattern = f.required_string("regex")?;
+    if pattern.len() > MAX_REGEX_BYTES {
+        return Err(ConfigError::new(f.field("regex"), format!("longer than {MAX_REGEX_BYTES} bytes")));
+    }
+    regex_lite::Regex::new(pattern).map_err(|e| ConfigError::new(f.field("regex"), format!("invalid regular expression: {e}")))
+}
+
+/// Envoy's `StringMatcher`: one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`, and
+/// `ignore_case`.
 fn parse_string_matcher(f: &Fields) -> Result<StringMatcher, ConfigError> {
-    f.refuse_unknown(&["exact", "prefix", "suffix", "contains"], &[("safe_regex", "regular expressions"), ("ignore_case", "case-insensitive matches")])?;
+    f.refuse_unknown(&["exact", "prefix", "suffix", "contains", "safe_regex", "ignore_case"], &[])?;
+    let ignore_case = f.bool("ignore_case")?;
+    let fold = |s: &str| if ignore_case { s.to_ascii_lowercase() } else { s.to_string() };
     let mut found = Vec::new();
     for kind in ["exact", "prefix", "suffix", "contains"] {
         if let Some(s) = f.string(kind)? {
             found.push(match kind {
-                "exact" => StringMatcher::Exact(s.to_string()),
-                "prefix" => StringMatcher::Prefix(s.to_string()),
-                "suffix" => StringMatcher::Suffix(s.to_string()),
-                _ => StringMatcher::Contains(s.to_string()),
+                "exact" => StringMatcher::Exact(fold(s), ignore_case),
+                "prefix" => StringMatcher::Prefix(fold(s), ignore_case),
+                "suffix" => StringMatcher::Suffix(fold(s), ignore_case),
+                _ => StringMatcher::Contains(fold(s), ignore_case),
             });
         }
     }
+    if let Some(re) = f.object("safe_regex")? {
+        found.push(StringMatcher::Regex(parse_regex(&re)?));
+    }
     match found.len() {
         1 => found.pop().ok_or_else(|| ConfigError::new(&f.path, "needs one matcher")),
-        0 => Err(ConfigError::new(&f.path, "needs one of `exact`, `prefix`, `suffix`, `contains`")),
-        _ => Err(ConfigError::new(&f.path, "set only one of `exact`, `prefix`, `suffix`, `contains`")),
+        0 => Err(ConfigError::new(&f.path, "needs one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`")),
+        _ => Err(ConfigError::new(&f.path, "set only one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`")),
     }
 }
 
@@ -519,51 +545,239 @@ fn split_uri(uri: &str) -> Option<(&str, &str)> {
     Some((authority, path))
 }
 
-fn parse_rule(index: usize, value: &Value, providers: &[Provider]) -> Result<Rule, ConfigError> {
+fn parse_rule(index: usize, value: &Value, providers: &[Provider], requirement_map: &[(String, Requirement)]) -> Result<Rule, ConfigError> {
     let f = Fields::new(value, &format!("rules[{index}]"))?;
-    f.refuse_unknown(&["match", "requires"], &[("requirement_name", "requirement names")])?;
+    f.refuse_unknown(&["match", "requires", "requirement_name", "authorization"], &[])?;
     let m = f.object("match")?.ok_or_else(|| ConfigError::new(f.field("match"), "is required"))?;
+    let matcher = parse_route_match(&m)?;
+    let requires = match (f.object("requires")?, f.string("requirement_name")?) {
+        (Some(_), Some(_)) => return Err(ConfigError::new(&f.path, "set either `requires` or `requirement_name`, not both")),
+        (Some(r), None) => parse_optional_requirement(&r, providers)?,
+        (None, Some(name)) => Some(
+            requirement_map
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, r)| r.clone())
+                .ok_or_else(|| ConfigError::new(f.field("requirement_name"), format!("names unknown requirement `{name}` (not in `requirement_map`)")))?,
+        ),
+        (None, None) => None,
+    };
+    let authorization = f.object("authorization")?.map(|a| parse_authorization(&a)).transpose()?;
+    if authorization.is_some() && requires.is_none() {
+        return Err(ConfigError::new(f.field("authorization"), "needs `requires` or `requirement_name`: there is no token to authorize"));
+    }
+    Ok(Rule { matcher, requires, authorization })
+}
+
+fn parse_route_match(m: &Fields) -> Result<RouteMatch, ConfigError> {
     m.refuse_unknown(
-        &["prefix", "path"],
+        &["prefix", "path", "safe_regex", "case_sensitive", "headers", "query_parameters", "route_name"],
         &[
-            ("safe_regex", "regex route matches"),
             ("path_separated_prefix", "path-separated prefixes"),
             ("path_match_policy", "path match policies"),
             ("connect_matcher", "CONNECT matches"),
-            ("headers", "header matches"),
-            ("query_parameters", "query parameter matches"),
-            ("case_sensitive", "case-insensitive matches"),
             ("runtime_fraction", "runtime fractions"),
             ("grpc", "gRPC matches"),
             ("tls_context", "TLS context matches"),
             ("dynamic_metadata", "metadata matches"),
             ("filter_state", "filter state matches"),
+            ("cookies", "cookie matches"),
         ],
     )?;
-    let path = match (m.string("prefix")?, m.string("path")?) {
-        (Some(prefix), None) => PathMatch::Prefix(prefix.to_string()),
-        (None, Some(path)) => PathMatch::Exact(path.to_string()),
-        _ => return Err(ConfigError::new(m.path.clone(), "set exactly one of `prefix` or `path`")),
+    let path = match (m.string("prefix")?, m.string("path")?, m.object("safe_regex")?) {
+        (Some(prefix), None, None) => PathMatch::Prefix(prefix.to_string()),
+        (None, Some(path), None) => PathMatch::Exact(path.to_string()),
+        (None, None, Some(re)) => PathMatch::Regex(StringMatcher::Regex(parse_regex(&re)?)),
+        _ => return Err(ConfigError::new(&m.path, "set exactly one of `prefix`, `path` or `safe_regex`")),
     };
-    let requires = match f.object("requires")? {
+    let case_sensitive = match m.get("case_sensitive") {
+        None => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ConfigError::new(m.field("case_sensitive"), "must be true or false")),
+    };
+    let mut headers = Vec::new();
+    for (i, h) in m.array("headers")?.iter().enumerate() {
+        headers.push(parse_header_match(&Fields::new(h, &format!("{}[{i}]", m.field("headers")))?)?);
+    }
+    let mut query_parameters = Vec::new();
+    for (i, q) in m.array("query_parameters")?.iter().enumerate() {
+        let q = Fields::new(q, &format!("{}[{i}]", m.field("query_parameters")))?;
+        q.refuse_unknown(&["name", "string_match", "present_match"], &[])?;
+        let name = q.required_string("name")?.to_string();
+        let value = match (q.object("string_match")?, q.get("present_match")) {
+            (Some(sm), None) => ValueMatch::String(parse_string_matcher(&sm)?),
+            (None, Some(Value::Bool(b))) => ValueMatch::Present(*b),
+            (None, None) => ValueMatch::Present(true),
+            _ => return Err(ConfigError::new(&q.path, "set one of `string_match` or `present_match` (true or false)")),
+        };
+        query_parameters.push(QueryMatch { name, value });
+    }
+    let route_name = match m.get("route_name") {
         None => None,
-        Some(r) => {
-            r.refuse_unknown(
-                &["provider_name"],
-                &[
-                    ("provider_and_audiences", "`provider_and_audiences` requirements"),
-                    ("requires_any", "`requires_any` requirements"),
-                    ("requires_all", "`requires_all` requirements"),
-                    ("allow_missing_or_failed", "`allow_missing_or_failed` requirements"),
-                    ("allow_missing", "`allow_missing` requirements"),
-                ],
-            )?;
-            let name = r.required_string("provider_name")?;
-            let index = providers.iter().position(|p| p.name == name).ok_or_else(|| ConfigError::new(r.field("provider_name"), format!("names unknown provider `{name}`")))?;
-            Some(index)
+        Some(Value::String(name)) => Some(StringMatcher::Exact(name.clone(), false)),
+        Some(_) => Some(parse_string_matcher(&Fields::new(m.get("route_name").unwrap_or(&Value::Null), &m.field("route_name"))?)?),
+    };
+    Ok(RouteMatch { path, case_sensitive, headers, query_parameters, route_name })
+}
+
+/// Envoy's `HeaderMatcher` with the value matchers it still supports.
+fn parse_header_match(h: &Fields) -> Result<HeaderMatch, ConfigError> {
+    h.refuse_unknown(
+        &["name", "exact_match", "prefix_match", "suffix_match", "contains_match", "safe_regex_match", "present_match", "string_match", "invert_match"],
+        &[("range_match", "range matches"), ("treat_missing_header_as_empty", "`treat_missing_header_as_empty`")],
+    )?;
+    let name = h.required_string("name")?.to_ascii_lowercase();
+    let mut found = Vec::new();
+    for (member, make) in [
+        ("exact_match", StringMatcher::Exact as fn(String, bool) -> StringMatcher),
+        ("prefix_match", StringMatcher::Prefix),
+        ("suffix_match", StringMatcher::Suffix),
+        ("contains_match", StringMatcher::Contains),
+    ] {
+        if let Some(v) = h.string(member)? {
+            found.push(ValueMatch::String(make(v.to_string(), false)));
+        }
+    }
+    if let Some(re) = h.object("safe_regex_match")? {
+        found.push(ValueMatch::String(StringMatcher::Regex(parse_regex(&re)?)));
+    }
+    if let Some(sm) = h.object("string_match")? {
+        found.push(ValueMatch::String(parse_string_matcher(&sm)?));
+    }
+    match h.get("present_match") {
+        None => {}
+        Some(Value::Bool(b)) => found.push(ValueMatch::Present(*b)),
+        Some(_) => return Err(ConfigError::new(h.field("present_match"), "must be true or false")),
+    }
+    let value = match found.len() {
+        // Envoy: a header matcher with no value matcher matches when the header is present.
+        0 => ValueMatch::Present(true),
+        1 => found.pop().ok_or_else(|| ConfigError::new(&h.path, "needs one value matcher"))?,
+        _ => return Err(ConfigError::new(&h.path, "set only one value matcher")),
+    };
+    Ok(HeaderMatch { name, value, invert: h.bool("invert_match")? })
+}
+
+/// `requires` of a rule: `{}` (no requirement) is accepted like native, as no auth.
+fn parse_optional_requirement(r: &Fields, providers: &[Provider]) -> Result<Option<Requirement>, ConfigError> {
+    if r.map.is_empty() {
+        return Ok(None);
+    }
+    parse_requirement(r, providers, 0).map(Some)
+}
+
+fn parse_requirement(r: &Fields, providers: &[Provider], depth: usize) -> Result<Requirement, ConfigError> {
+    if depth > MAX_REQUIREMENT_DEPTH {
+        return Err(ConfigError::new(&r.path, format!("requirements nested deeper than {MAX_REQUIREMENT_DEPTH}")));
+    }
+    r.refuse_unknown(&["provider_name", "provider_and_audiences", "requires_any", "requires_all", "allow_missing_or_failed", "allow_missing"], &[])?;
+    if r.map.len() != 1 {
+        return Err(ConfigError::new(&r.path, "set exactly one of `provider_name`, `provider_and_audiences`, `requires_any`, `requires_all`, `allow_missing`, `allow_missing_or_failed`"));
+    }
+    let provider = |f: &Fields, member: &str| -> Result<usize, ConfigError> {
+        let name = f.required_string(member)?;
+        providers.iter().position(|p| p.name == name).ok_or_else(|| ConfigError::new(f.field(member), format!("names unknown provider `{name}`")))
+    };
+    let all_providers = || (0..providers.len()).collect::<Vec<_>>();
+    if r.get("provider_name").is_some() {
+        return Ok(Requirement::Provider { index: provider(r, "provider_name")?, audiences: None });
+    }
+    if let Some(pa) = r.object("provider_and_audiences")? {
+        pa.refuse_unknown(&["provider_name", "audiences"], &[])?;
+        return Ok(Requirement::Provider { index: provider(&pa, "provider_name")?, audiences: Some(pa.string_list("audiences")?) });
+    }
+    if r.get("allow_missing").is_some() {
+        return Ok(Requirement::AllowMissing(all_providers()));
+    }
+    if r.get("allow_missing_or_failed").is_some() {
+        return Ok(Requirement::AllowMissingOrFailed(all_providers()));
+    }
+    let (member, any) = if r.get("requires_any").is_some() { ("requires_any", true) } else { ("requires_all", false) };
+    let list = r.object(member)?.ok_or_else(|| ConfigError::new(r.field(member), "must be an object with `requirements`"))?;
+    list.refuse_unknown(&["requirements"], &[])?;
+    let items = list.array("requirements")?;
+    if items.is_empty() {
+        return Err(ConfigError::new(list.field("requirements"), "must list at least one requirement"));
+    }
+    let mut children = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        children.push(parse_requirement(&Fields::new(item, &format!("{}[{i}]", list.field("requirements")))?, providers, depth + 1)?);
+    }
+    if !any {
+        return Ok(Requirement::All(children));
+    }
+    // Native: `allow_missing*` inside `requires_any` looks for the tokens of its sibling
+    // providers only.
+    let siblings: Vec<usize> = children.iter().filter_map(|c| if let Requirement::Provider { index, .. } = c { Some(*index) } else { None }).collect();
+    if !siblings.is_empty() {
+        for child in &mut children {
+            if let Requirement::AllowMissing(p) | Requirement::AllowMissingOrFailed(p) = child {
+                p.clone_from(&siblings);
+            }
+        }
+    }
+    Ok(Requirement::Any(children))
+}
+
+/// The `authorization` extension of a rule.
+fn parse_authorization(a: &Fields) -> Result<Authorization, ConfigError> {
+    a.refuse_unknown(&["scopes", "claims", "client_id_header"], &[])?;
+    let scopes = a.string_list("scopes")?;
+    if let Some((i, _)) = scopes.iter().enumerate().find(|(_, s)| s.is_empty() || s.contains(' ')) {
+        return Err(ConfigError::new(format!("{}[{i}]", a.field("scopes")), "a scope is one non-empty word"));
+    }
+    let mut claims = Vec::new();
+    for (i, item) in a.array("claims")?.iter().enumerate() {
+        let c = Fields::new(item, &format!("{}[{i}]", a.field("claims")))?;
+        c.refuse_unknown(&["claim", "equals", "one_of", "contains_all", "contains_any", "absent"], &[])?;
+        let claim = c.required_string("claim")?.to_string();
+        let list = |member: &str| -> Result<Vec<Value>, ConfigError> {
+            match c.get(member) {
+                Some(Value::Array(items)) if !items.is_empty() => Ok(items.clone()),
+                _ => Err(ConfigError::new(c.field(member), "must be a non-empty array")),
+            }
+        };
+        let mut tests = Vec::new();
+        if let Some(v) = c.get("equals") {
+            tests.push(ClaimTest::Equals(v.clone()));
+        }
+        if c.get("one_of").is_some() {
+            tests.push(ClaimTest::OneOf(list("one_of")?));
+        }
+        if c.get("contains_all").is_some() {
+            tests.push(ClaimTest::ContainsAll(list("contains_all")?));
+        }
+        if c.get("contains_any").is_some() {
+            tests.push(ClaimTest::ContainsAny(list("contains_any")?));
+        }
+        match c.get("absent") {
+            None => {}
+            Some(Value::Bool(true)) => tests.push(ClaimTest::Absent),
+            Some(_) => return Err(ConfigError::new(c.field("absent"), "must be true")),
+        }
+        let test = match tests.len() {
+            1 => tests.pop().ok_or_else(|| ConfigError::new(&c.path, "needs one matcher"))?,
+            0 => return Err(ConfigError::new(&c.path, "needs one matcher: `equals`, `one_of`, `contains_all`, `contains_any` or `absent`")),
+            _ => return Err(ConfigError::new(&c.path, "set only one matcher per entry (add another entry for more)")),
+        };
+        claims.push(ClaimRule { claim, test });
+    }
+    let client = match a.object("client_id_header")? {
+        None => None,
+        Some(b) => {
+            b.refuse_unknown(&["header", "claims"], &[])?;
+            let header = header_name(&b, "header")?;
+            let mut names = b.string_list("claims")?;
+            if names.is_empty() {
+                names = vec!["client_id".into(), "azp".into(), "cid".into()];
+            }
+            Some(ClientBinding { header, claims: names })
         }
     };
-    Ok(Rule { path, requires })
+    if scopes.is_empty() && claims.is_empty() && client.is_none() {
+        return Err(ConfigError::new(&a.path, "needs at least one of `scopes`, `claims`, `client_id_header`"));
+    }
+    Ok(Authorization { scopes, claims, client })
 }
 
 #[cfg(test)]
@@ -652,30 +866,39 @@ mod tests {
         })
         .to_string();
         let config = Config::parse(&text).unwrap();
-        assert!(config.provider_for("/public/x").is_none());
-        assert!(config.provider_for("/exact?q=1").is_some());
-        assert!(config.provider_for("/exact/more").is_none());
-        assert!(config.provider_for("/api/v1").is_some());
-        assert!(config.provider_for("/other").is_none());
+        let requires = |path: &str| {
+            let headers = vec![(":path".to_string(), path.to_string())];
+            let request = crate::matcher::Request::new(&headers);
+            config.rules.iter().find(|r| r.matcher.matches(&request)).and_then(|r| r.requires.clone())
+        };
+        assert!(requires("/public/x").is_none());
+        assert!(requires("/exact?q=1").is_some());
+        assert!(requires("/exact/more").is_none());
+        assert!(requires("/api/v1").is_some());
+        assert!(requires("/other").is_none());
     }
 
     #[test]
     fn refusals_name_the_field() {
         let cases = [
             (with_provider(json!({"bogus": 1})), "providers.p.bogus"),
-            (with_provider(json!({"from_cookies": ["c"]})), "providers.p.from_cookies"),
+            (with_provider(json!({"from_cookies": [""]})), "providers.p.from_cookies[0]"),
+            (with_provider(json!({"payload_in_metadata": "x"})), "providers.p.payload_in_metadata"),
             (with_provider(json!({"max_lifetime": "10m"})), "providers.p.max_lifetime"),
             (with_provider(json!({"audiences": "a"})), "providers.p.audiences"),
             (with_provider(json!({"claim_to_headers": [{"header_name": "bad header", "claim_name": "sub"}]})), "providers.p.claim_to_headers[0].header_name"),
             (with_provider(json!({"local_jwks": {"inline_string": "{\"keys\": 5}"}})), "providers.p.local_jwks.inline_string"),
             (with_provider(json!({"local_jwks": {"filename": "/etc/jwks.json"}})), "providers.p.local_jwks.filename"),
             (json!({"providers": {}, "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "nope"}}]}).to_string(), "rules[0].requires.provider_name"),
-            (json!({"providers": {}, "rules": [{"match": {"safe_regex": {"regex": ".*"}}}]}).to_string(), "rules[0].match.safe_regex"),
-            (json!({"providers": {}, "rules": [{"match": {"prefix": "/"}, "requires": {"requires_any": {}}}]}).to_string(), "rules[0].requires.requires_any"),
+            (json!({"providers": {}, "rules": [{"match": {"safe_regex": {"regex": "(unclosed"}}}]}).to_string(), "rules[0].match.safe_regex.regex"),
+            (json!({"providers": {}, "rules": [{"match": {"prefix": "/"}, "requires": {"requires_any": {}}}]}).to_string(), "rules[0].requires.requires_any.requirements"),
+            (json!({"providers": {}, "rules": [{"match": {"prefix": "/"}, "requirement_name": "nope"}]}).to_string(), "rules[0].requirement_name"),
+            (json!({"providers": {}, "rules": [{"match": {"prefix": "/", "grpc": {}}}]}).to_string(), "rules[0].match.grpc"),
+            (with_provider(json!({})).replace("\"requires\"", "\"authorization\": {}, \"requires\""), "rules[0].authorization"),
             (json!({"providers": {"r": {"remote_jwks": {"http_uri": {"uri": "idp/keys", "cluster": "c"}}}}}).to_string(), "providers.r.remote_jwks.http_uri.uri"),
             (json!({"providers": {"r": {"remote_jwks": {"http_uri": {"uri": "http://idp/keys", "cluster": "c"}, "cache_duration": "5"}}}}).to_string(), "providers.r.remote_jwks.cache_duration"),
             (json!({"providers": {"r": {"remote_jwks": {"http_uri": {"uri": "http://idp/keys"}}}}}).to_string(), "providers.r.remote_jwks.http_uri.cluster"),
-            (json!({"bypass_cors_preflight": true}).to_string(), "bypass_cors_preflight"),
+            (json!({"bypass_cors_preflight": "yes"}).to_string(), "bypass_cors_preflight"),
             (json!({"unknown_top": true}).to_string(), "unknown_top"),
         ];
         for (text, field) in cases {

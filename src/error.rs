@@ -12,6 +12,10 @@ pub enum AuthError {
     JwksNoValidKeys,
     JwtAudienceNotAllowed,
     JwtBadFormat,
+    /// Authorization extension: a claim matcher of the rule did not hold (403).
+    JwtClaimsNotAllowed,
+    /// Authorization extension: the token's client is not the one the request names (403).
+    JwtClientMismatch,
     JwtEd25519SignatureWrongLength,
     JwtExpired,
     JwtHeaderBadAlg,
@@ -21,6 +25,8 @@ pub enum AuthError {
     JwtHeaderNotImplementedAlg,
     JwtHeaderParseErrorBadBase64,
     JwtHeaderParseErrorBadJson,
+    /// Authorization extension: a required scope is not granted (403).
+    JwtInsufficientScope,
     JwtMissed,
     /// More tokens in one request than the filter looks at.
     JwtMultipleTokens,
@@ -40,22 +46,29 @@ pub enum AuthError {
     JwtSignatureParseErrorBadBase64,
     /// The token is longer than the configured limit; refused before any decoding.
     JwtTooLarge,
+    /// The header `typ` is not one the provider accepts (e.g. an ID token where `at+jwt` is required).
+    JwtTypeNotAllowed,
     JwtUnknownIssuer,
     JwtVerificationFail,
 }
 
 impl AuthError {
-    /// 403 only when the token is good but not for this audience, as native Envoy does.
+    /// 403 when the token is good but not for this audience (as native Envoy) or does not
+    /// grant what the rule requires; 401 for everything else.
     pub fn http_status(self) -> u32 {
         match self {
-            AuthError::JwtAudienceNotAllowed => 403,
+            AuthError::JwtAudienceNotAllowed | AuthError::JwtInsufficientScope | AuthError::JwtClaimsNotAllowed | AuthError::JwtClientMismatch => 403,
             _ => 401,
         }
     }
 
-    /// Whether a token was presented; RFC 6750 §3 then asks for `error="invalid_token"`.
-    pub fn token_presented(self) -> bool {
-        self != AuthError::JwtMissed
+    /// The RFC 6750 §3.1 error code for `WWW-Authenticate`; `None` when no token was presented.
+    pub fn bearer_error(self) -> Option<&'static str> {
+        match self {
+            AuthError::JwtMissed => None,
+            AuthError::JwtInsufficientScope | AuthError::JwtClaimsNotAllowed | AuthError::JwtClientMismatch => Some("insufficient_scope"),
+            _ => Some("invalid_token"),
+        }
     }
 
     /// The stable status name, for logs and metrics.
@@ -66,6 +79,8 @@ impl AuthError {
             AuthError::JwksNoValidKeys => "JwksNoValidKeys",
             AuthError::JwtAudienceNotAllowed => "JwtAudienceNotAllowed",
             AuthError::JwtBadFormat => "JwtBadFormat",
+            AuthError::JwtClaimsNotAllowed => "JwtClaimsNotAllowed",
+            AuthError::JwtClientMismatch => "JwtClientMismatch",
             AuthError::JwtEd25519SignatureWrongLength => "JwtEd25519SignatureWrongLength",
             AuthError::JwtExpired => "JwtExpired",
             AuthError::JwtHeaderBadAlg => "JwtHeaderBadAlg",
@@ -74,6 +89,7 @@ impl AuthError {
             AuthError::JwtHeaderNotImplementedAlg => "JwtHeaderNotImplementedAlg",
             AuthError::JwtHeaderParseErrorBadBase64 => "JwtHeaderParseErrorBadBase64",
             AuthError::JwtHeaderParseErrorBadJson => "JwtHeaderParseErrorBadJson",
+            AuthError::JwtInsufficientScope => "JwtInsufficientScope",
             AuthError::JwtMissed => "JwtMissed",
             AuthError::JwtMultipleTokens => "JwtMultipleTokens",
             AuthError::JwtNotYetValid => "JwtNotYetValid",
@@ -91,6 +107,7 @@ impl AuthError {
             AuthError::JwtPayloadParseErrorSubNotString => "JwtPayloadParseErrorSubNotString",
             AuthError::JwtSignatureParseErrorBadBase64 => "JwtSignatureParseErrorBadBase64",
             AuthError::JwtTooLarge => "JwtTooLarge",
+            AuthError::JwtTypeNotAllowed => "JwtTypeNotAllowed",
             AuthError::JwtUnknownIssuer => "JwtUnknownIssuer",
             AuthError::JwtVerificationFail => "JwtVerificationFail",
         }
@@ -106,6 +123,8 @@ impl AuthError {
             AuthError::JwtBadFormat => {
                 "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"
             }
+            AuthError::JwtClaimsNotAllowed => "Jwt claims are not allowed for this resource",
+            AuthError::JwtClientMismatch => "Jwt client does not match the request",
             AuthError::JwtEd25519SignatureWrongLength => "Jwt ED25519 signature is wrong length",
             AuthError::JwtExpired => "Jwt is expired",
             AuthError::JwtHeaderBadAlg => "Jwt header [alg] field is required and must be a string",
@@ -114,6 +133,7 @@ impl AuthError {
             AuthError::JwtHeaderNotImplementedAlg => "Jwt header [alg] is not supported",
             AuthError::JwtHeaderParseErrorBadBase64 => "Jwt header is an invalid Base64url encoded",
             AuthError::JwtHeaderParseErrorBadJson => "Jwt header is an invalid JSON",
+            AuthError::JwtInsufficientScope => "Jwt does not have the required scope",
             AuthError::JwtMissed => "Jwt is missing",
             AuthError::JwtMultipleTokens => "Found multiple Jwt tokens",
             AuthError::JwtNotYetValid => "Jwt not yet valid",
@@ -139,6 +159,7 @@ impl AuthError {
             AuthError::JwtPayloadParseErrorSubNotString => "Jwt payload [sub] field is not a string",
             AuthError::JwtSignatureParseErrorBadBase64 => "Jwt signature is an invalid Base64url encoded",
             AuthError::JwtTooLarge => "Jwt is too large",
+            AuthError::JwtTypeNotAllowed => "Jwt header [typ] is not allowed",
             AuthError::JwtUnknownIssuer => "Jwt issuer is not configured",
             AuthError::JwtVerificationFail => "Jwt verification fails",
         }
@@ -190,7 +211,9 @@ mod tests {
 
     #[test]
     fn missing_token_is_not_an_invalid_token() {
-        assert!(!AuthError::JwtMissed.token_presented());
-        assert!(AuthError::JwtVerificationFail.token_presented());
+        assert_eq!(AuthError::JwtMissed.bearer_error(), None);
+        assert_eq!(AuthError::JwtVerificationFail.bearer_error(), Some("invalid_token"));
+        assert_eq!(AuthError::JwtInsufficientScope.bearer_error(), Some("insufficient_scope"));
+        assert_eq!(AuthError::JwtInsufficientScope.http_status(), 403);
     }
 }

@@ -24,6 +24,7 @@ pub fn tokens<'h>(locations: &'h [Location], headers: &'h Headers) -> Vec<Found<
         let token = match location {
             Location::Header { name, value_prefix } => headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).find_map(|(_, value)| from_header_value(value, value_prefix)),
             Location::Param(name) => header(headers, ":path").and_then(|path| from_query(path, name)),
+            Location::Cookie(name) => headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("cookie")).find_map(|(_, value)| from_cookie(value, name)),
         };
         if let Some(token) = token {
             if !found.iter().any(|f| f.token == token) {
@@ -55,6 +56,11 @@ fn from_query<'p>(path: &'p str, name: &str) -> Option<&'p str> {
     let query = path.split_once('?')?.1;
     let query = query.split('#').next().unwrap_or_default();
     query.split('&').filter_map(|pair| pair.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v).filter(|v| !v.is_empty())
+}
+
+/// The value of cookie `name` in one `Cookie` header (RFC 6265 §4.2), quotes removed.
+fn from_cookie<'c>(header: &'c str, name: &str) -> Option<&'c str> {
+    header.split(';').filter_map(|pair| pair.trim().split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v.trim_matches('"')).filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]
@@ -95,6 +101,17 @@ mod tests {
         assert_eq!(first(&[(":path", "/x?a=1&access_token=t.o.k&b=2")]).as_deref(), Some("t.o.k"));
         assert_eq!(first(&[(":path", "/x?access_token=")]), None);
         assert_eq!(first(&[(":path", "/x?other_access_token=t")]), None);
+    }
+
+    #[test]
+    fn cookies() {
+        let locations = vec![Location::Cookie("session".into())];
+        let headers = h(&[("cookie", "a=1; session=tok.en.x; b=2")]);
+        assert_eq!(tokens(&locations, &headers)[0].token, "tok.en.x");
+        let headers = h(&[("cookie", "a=1"), ("cookie", "session=\"q.u.o\"")]);
+        assert_eq!(tokens(&locations, &headers)[0].token, "q.u.o");
+        let headers = h(&[("cookie", "xsession=t; session=")]);
+        assert!(tokens(&locations, &headers).is_empty());
     }
 
     #[test]

@@ -14,6 +14,8 @@ use crate::error::AuthError;
 pub struct UnverifiedJwt<'t> {
     pub alg: Alg,
     pub kid: Option<String>,
+    /// Header `typ`, when it is a string.
+    pub typ: Option<String>,
     /// `header.payload`, the bytes the signature covers.
     pub signing_input: &'t str,
     /// The payload exactly as it arrived, for `forward_payload_header`.
@@ -55,6 +57,7 @@ pub fn parse(token: &str) -> Result<UnverifiedJwt<'_>, AuthError> {
         Some(Value::String(kid)) => Some(kid.clone()),
         Some(_) => return Err(AuthError::JwtHeaderBadKid),
     };
+    let typ = header.get("typ").and_then(Value::as_str).map(str::to_string);
     // RFC 7515 §4.1.11: a recipient must refuse a token whose `crit` lists an extension it does
     // not understand. This filter understands none, and an empty or malformed `crit` is invalid
     // on its own (native Envoy ignores `crit`).
@@ -78,7 +81,7 @@ pub fn parse(token: &str) -> Result<UnverifiedJwt<'_>, AuthError> {
     };
 
     let signature = b64::decode(signature_b64).ok_or(AuthError::JwtSignatureParseErrorBadBase64)?;
-    Ok(UnverifiedJwt { alg, kid, signing_input, payload_b64, signature, claims, iss, sub, aud, exp, nbf, iat })
+    Ok(UnverifiedJwt { alg, kid, typ, signing_input, payload_b64, signature, claims, iss, sub, aud, exp, nbf, iat })
 }
 
 fn json_object(bytes: &[u8]) -> Option<Map<String, Value>> {

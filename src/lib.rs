@@ -15,6 +15,8 @@ pub mod extract;
 pub mod jwks;
 pub mod jwks_cache;
 pub mod jwt;
+pub mod matcher;
+pub mod policy;
 pub mod response;
 
 #[cfg(target_arch = "wasm32")]

@@ -16,13 +16,26 @@ pub struct Reply {
 }
 
 pub fn deny(error: AuthError, request: &Headers) -> Reply {
+    reply(error, None, request)
+}
+
+/// A 403 for a verified token that lacks what the rule requires: `error="insufficient_scope"`
+/// and, when the rule names scopes, `scope="..."` (RFC 6750 §3.1).
+pub fn forbid(error: AuthError, scope: Option<&str>, request: &Headers) -> Reply {
+    reply(error, scope, request)
+}
+
+fn reply(error: AuthError, scope: Option<&str>, request: &Headers) -> Reply {
     let scheme = extract::header(request, "x-forwarded-proto").or_else(|| extract::header(request, ":scheme")).unwrap_or("http");
     let host = extract::header(request, ":authority").unwrap_or_default();
     let path = extract::header(request, ":path").unwrap_or_default();
     let path = truncate(path, MAX_REALM_PATH);
     let mut value = format!("Bearer realm=\"{}://{}{}\"", quoted(scheme), quoted(host), quoted(path));
-    if error.token_presented() {
-        value.push_str(", error=\"invalid_token\"");
+    if let Some(code) = error.bearer_error() {
+        value.push_str(&format!(", error=\"{code}\""));
+    }
+    if let Some(scope) = scope {
+        value.push_str(&format!(", scope=\"{}\"", quoted(scope)));
     }
     Reply { status: error.http_status(), headers: vec![("www-authenticate".into(), value)], body: error.message() }
 }
@@ -57,6 +70,13 @@ mod tests {
         let r = deny(AuthError::JwtMissed, &req("/"));
         assert_eq!(r.headers[0].1, "Bearer realm=\"http://api.example:8080/\"");
         assert_eq!(deny(AuthError::JwtAudienceNotAllowed, &req("/")).status, 403);
+    }
+
+    #[test]
+    fn insufficient_scope() {
+        let r = forbid(AuthError::JwtInsufficientScope, Some("orders:read orders:write"), &req("/o"));
+        assert_eq!(r.status, 403);
+        assert_eq!(r.headers[0].1, "Bearer realm=\"http://api.example:8080/o\", error=\"insufficient_scope\", scope=\"orders:read orders:write\"");
     }
 
     #[test]

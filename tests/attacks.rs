@@ -4,6 +4,7 @@
 use jwt_authn_wasm::authn::{authenticate, Decision, KeyLookup, RemoteKeys};
 use jwt_authn_wasm::config::{Config, MAX_TOKEN_BYTES};
 use jwt_authn_wasm::error::AuthError;
+use jwt_authn_wasm::matcher::Request;
 use jwt_mint::{b64url, b64url_decode, jwks, Alg, Key};
 use serde_json::{json, Value};
 
@@ -27,9 +28,10 @@ fn config_with(jwks_json: &Value) -> Config {
 
 fn check(config: &Config, token: &str) -> Result<(), AuthError> {
     let headers = vec![(":path".to_string(), "/".to_string()), ("authorization".to_string(), format!("Bearer {token}"))];
-    match authenticate(config, &headers, &NoRemote, NOW) {
+    match authenticate(config, &Request::new(&headers), &NoRemote, NOW) {
         Decision::Allow(_) => Ok(()),
         Decision::Deny(e) => Err(e),
+        Decision::Forbid(f) => Err(f.error),
         Decision::WaitForKeys(_) => panic!("local keys never wait"),
     }
 }
@@ -276,5 +278,5 @@ fn two_tokens_with_one_bad_is_refused() {
     let good = k.hs.token(&claims());
     let bad = with_sig(&good, &[0u8; 32]);
     let headers = vec![(":path".to_string(), format!("/?access_token={bad}")), ("authorization".to_string(), format!("Bearer {good}"))];
-    assert_eq!(authenticate(&config, &headers, &NoRemote, NOW), Decision::Deny(AuthError::JwtVerificationFail));
+    assert_eq!(authenticate(&config, &Request::new(&headers), &NoRemote, NOW), Decision::Deny(AuthError::JwtVerificationFail));
 }

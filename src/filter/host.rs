@@ -16,6 +16,12 @@ pub fn now_ms() -> Option<u64> {
     u64::try_from(since.as_millis()).ok()
 }
 
+/// Envoy's name for the route this request matched (`xds.route_name`).
+pub fn route_name() -> Option<String> {
+    let bytes = hostcalls::get_property(vec!["xds", "route_name"]).ok().flatten()?;
+    String::from_utf8(bytes).ok()
+}
+
 pub fn request_headers() -> Option<Vec<(String, String)>> {
     hostcalls::get_map(MapType::HttpRequestHeaders).ok()
 }

@@ -14,6 +14,7 @@ use crate::config::{Config, RemoteJwks};
 use crate::error::AuthError;
 use crate::jwks::{self, KeySet};
 use crate::jwks_cache::{self, Meta};
+use crate::matcher::Request;
 use crate::response;
 
 use super::host;
@@ -85,9 +86,10 @@ impl Worker {
         self.config = Some(Rc::new(config));
     }
 
-    fn decide(&self, headers: &[(String, String)], now_ms: u64) -> Option<Decision> {
+    fn decide(&self, headers: &[(String, String)], route_name: Option<&str>, now_ms: u64) -> Option<Decision> {
         let config = self.config.as_ref()?;
-        Some(authn::authenticate(config, headers, &Lookup { worker: self, now_ms }, now_ms / 1000))
+        let request = Request { headers, route_name };
+        Some(authn::authenticate(config, &request, &Lookup { worker: self, now_ms }, now_ms / 1000))
     }
 
     /// Whether provider `index` has keys in this worker, or its last fetch failed.
@@ -133,11 +135,14 @@ pub fn process(shared: &Shared, context_id: u32, resumed: bool) -> Action {
         host::log(LogLevel::Error, "host did not provide request headers or the clock; refusing");
         return finish_reply(500, &[], "host error", resumed);
     };
-    let mut decision = shared.borrow().decide(&headers, now_ms);
+    let uses_route_name = shared.borrow().config.as_ref().is_some_and(|c| c.uses_route_name);
+    let route_name = if uses_route_name { host::route_name() } else { None };
+    let route_name = route_name.as_deref();
+    let mut decision = shared.borrow().decide(&headers, route_name, now_ms);
     if let Some(Decision::WaitForKeys(index)) = decision {
         // Another worker may have stored keys since this one's last tick.
         sync_remote(shared, index);
-        decision = shared.borrow().decide(&headers, now_ms);
+        decision = shared.borrow().decide(&headers, route_name, now_ms);
     }
     match decision {
         None => {
@@ -157,6 +162,11 @@ pub fn process(shared: &Shared, context_id: u32, resumed: bool) -> Action {
             Action::Continue
         }
         Some(Decision::Deny(error)) => deny(error, &headers, resumed),
+        Some(Decision::Forbid(refusal)) => {
+            host::log(LogLevel::Debug, &format!("request forbidden: {}", refusal.error.name()));
+            let reply = response::forbid(refusal.error, refusal.scope.as_deref(), &headers);
+            finish_reply(reply.status, &reply.headers, reply.body, resumed)
+        }
         Some(Decision::WaitForKeys(index)) => {
             if resumed {
                 // Still nothing after the wait: fail closed like native Envoy.
