@@ -99,11 +99,11 @@ impl ClaimTest {
             (ClaimTest::OneOf(options), Some(v)) => options.contains(v),
             (ClaimTest::ContainsAll(wanted), Some(v)) => {
                 let held = members(v);
-                wanted.iter().all(|w| held.contains(&w))
+                wanted.iter().all(|w| held.contains(w))
             }
             (ClaimTest::ContainsAny(wanted), Some(v)) => {
                 let held = members(v);
-                wanted.iter().any(|w| held.contains(&w))
+                wanted.iter().any(|w| held.contains(w))
             }
         }
     }
