@@ -39,6 +39,8 @@ pub struct HeaderEdits {
     pub remove: Vec<String>,
     /// Headers to add after the removals.
     pub add: Vec<(String, String)>,
+    /// Indexes of the providers whose tokens verified (for per-provider metrics).
+    pub verified_by: Vec<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,16 +52,26 @@ pub enum Decision {
     Forbid(Forbidden),
     /// Provider `usize` has no keys yet; ask again when it has.
     WaitForKeys(usize),
+    /// A token names a `kid` provider `usize`'s keys lack: the identity provider may have
+    /// rotated its keys. A refetch may be in order (rate-limited by the adapter); otherwise the
+    /// answer is `JwksKidAlgMismatch`.
+    RefetchKeys(usize),
 }
 
 /// What a requirement came to.
 enum Step {
     Pass(Passed),
     Fail(AuthError),
-    Wait(usize),
+    Wait(Waiting),
 }
 
-/// The verified tokens of a requirement: their header edits and claims.
+#[derive(Clone, Copy)]
+enum Waiting {
+    Keys(usize),
+    Refetch(usize),
+}
+
+/// The verified tokens of a requirement: their header edits, claims and providers.
 #[derive(Default)]
 struct Passed {
     edits: HeaderEdits,
@@ -70,6 +82,7 @@ impl Passed {
     fn merge(&mut self, other: Passed) {
         self.edits.remove.extend(other.edits.remove);
         self.edits.add.extend(other.edits.add);
+        self.edits.verified_by.extend(other.edits.verified_by);
         self.claims.extend(other.claims);
     }
 }
@@ -82,7 +95,7 @@ struct Ctx<'a> {
 }
 
 pub fn authenticate(config: &Config, request: &Request, keys: &dyn KeyLookup, now: u64) -> Decision {
-    let mut edits = HeaderEdits { remove: config.generated_headers.clone(), add: Vec::new() };
+    let mut edits = HeaderEdits { remove: config.generated_headers.clone(), ..HeaderEdits::default() };
     if config.bypass_cors_preflight && is_cors_preflight(request) {
         return Decision::Allow(edits);
     }
@@ -96,7 +109,8 @@ pub fn authenticate(config: &Config, request: &Request, keys: &dyn KeyLookup, no
     let passed = match ctx.eval(requirement) {
         Step::Pass(passed) => passed,
         Step::Fail(e) => return Decision::Deny(e),
-        Step::Wait(index) => return Decision::WaitForKeys(index),
+        Step::Wait(Waiting::Keys(index)) => return Decision::WaitForKeys(index),
+        Step::Wait(Waiting::Refetch(index)) => return Decision::RefetchKeys(index),
     };
     if let Some(authorization) = &rule.authorization {
         // The identity that authorizes is any one verified token that satisfies everything.
@@ -122,6 +136,7 @@ pub fn authenticate(config: &Config, request: &Request, keys: &dyn KeyLookup, no
         }
     }
     edits.add = passed.edits.add;
+    edits.verified_by = passed.edits.verified_by;
     Decision::Allow(edits)
 }
 
@@ -251,14 +266,20 @@ impl Ctx<'_> {
             JwksSource::Empty => return Step::Fail(AuthError::JwksNoValidKeys),
             JwksSource::Remote(_) => match self.keys.remote(index) {
                 RemoteKeys::Ready(set) => set,
-                RemoteKeys::Pending => return Step::Wait(index),
+                RemoteKeys::Pending => return Step::Wait(Waiting::Keys(index)),
                 RemoteKeys::Failed => return Step::Fail(AuthError::JwksFetchFail),
             },
         };
         if let Err(e) = verify_signature(jwt, key_set) {
+            // An unknown `kid` at a remote provider may mean the keys were rotated.
+            let unknown_kid = jwt.kid.as_ref().is_some_and(|kid| !key_set.keys.iter().any(|k| k.kid.as_ref() == Some(kid)));
+            if e == AuthError::JwksKidAlgMismatch && unknown_kid && matches!(provider.jwks, JwksSource::Remote(_)) {
+                return Step::Wait(Waiting::Refetch(index));
+            }
             return Step::Fail(e);
         }
         let mut passed = Passed::default();
+        passed.edits.verified_by.push(index);
         allow_edits(provider, location, jwt, &mut passed.edits);
         passed.claims.push(jwt.claims.clone());
         Step::Pass(passed)
@@ -389,13 +410,13 @@ mod tests {
     fn allows_and_edits_headers() {
         let c = config(json!({}));
         let d = authenticate(&c, &Request::new(&request("/api", Some(&format!("Bearer {}", good())))), &NoRemote, 1000);
-        assert_eq!(d, Decision::Allow(HeaderEdits { remove: vec!["x-sub".into(), "authorization".into()], add: vec![("x-sub".into(), "alice".into())] }));
+        assert_eq!(d, Decision::Allow(HeaderEdits { remove: vec!["x-sub".into(), "authorization".into()], add: vec![("x-sub".into(), "alice".into())], verified_by: vec![0] }));
     }
 
     #[test]
     fn public_route_still_strips_generated_headers() {
         let c = config(json!({}));
-        assert_eq!(authenticate(&c, &Request::new(&request("/public", None)), &NoRemote, 1000), Decision::Allow(HeaderEdits { remove: vec!["x-sub".into()], add: vec![] }));
+        assert_eq!(authenticate(&c, &Request::new(&request("/public", None)), &NoRemote, 1000), Decision::Allow(HeaderEdits { remove: vec!["x-sub".into()], ..HeaderEdits::default() }));
     }
 
     #[test]
@@ -427,6 +448,24 @@ mod tests {
         let two = format!("Bearer {ok}");
         let headers = request(&format!("/api?access_token={wrong_kid}"), Some(&two));
         assert_eq!(authenticate(&c, &Request::new(&headers), &NoRemote, 1000), Decision::Deny(AuthError::JwksKidAlgMismatch), "every token must verify");
+    }
+
+    #[test]
+    fn unknown_kid_at_a_remote_provider_asks_for_a_refetch() {
+        let c = config(json!({}));
+        let keys = crate::jwks::parse_jwks(&json!({"keys": [{"kty": "oct", "kid": "k1", "k": b64::encode(SECRET)}]}).to_string()).unwrap();
+        struct Ready(KeySet);
+        impl KeyLookup for Ready {
+            fn remote(&self, _: usize) -> RemoteKeys<'_> {
+                RemoteKeys::Ready(&self.0)
+            }
+        }
+        let ready = Ready(keys);
+        let known = hs256(json!({"alg": "HS256", "kid": "k1"}), json!({"iss": "https://iss"}));
+        let rotated = hs256(json!({"alg": "HS256", "kid": "k9"}), json!({"iss": "https://iss"}));
+        assert!(matches!(authenticate(&c, &Request::new(&request("/remote", Some(&format!("Bearer {known}")))), &ready, 1000), Decision::Allow(_)));
+        assert_eq!(authenticate(&c, &Request::new(&request("/remote", Some(&format!("Bearer {rotated}")))), &ready, 1000), Decision::RefetchKeys(1));
+        assert_eq!(authenticate(&c, &Request::new(&request("/api", Some(&format!("Bearer {rotated}")))), &ready, 1000), Decision::Deny(AuthError::JwksKidAlgMismatch), "local keys never refetch");
     }
 
     #[test]

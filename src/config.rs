@@ -24,6 +24,12 @@ pub const DEFAULT_CACHE_DURATION_MS: u64 = 600_000;
 pub const DEFAULT_FETCH_TIMEOUT_MS: u64 = 5_000;
 /// Pause between retries after a failed fetch (native `async_fetch.failed_refetch_duration`).
 pub const DEFAULT_FAILED_REFETCH_MS: u64 = 1_000;
+/// Remote JWKS lifecycle defaults (extensions).
+pub const DEFAULT_MIN_CACHE_DURATION_MS: u64 = 30_000;
+pub const DEFAULT_MAX_CACHE_DURATION_MS: u64 = 86_400_000;
+pub const DEFAULT_MAX_STALE_MS: u64 = 86_400_000;
+pub const DEFAULT_UNKNOWN_KID_REFETCH_INTERVAL_MS: u64 = 30_000;
+pub const DEFAULT_FIRST_FETCH_WAIT_MS: u64 = 5_000;
 /// Tokens longer than this are refused before any decoding. Native Envoy has no such limit;
 /// 16 KiB leaves room for large but real tokens (Azure AD with many groups, long custom
 /// claims) well inside Envoy's default 60 KiB header budget.
@@ -85,6 +91,20 @@ pub struct RemoteJwks {
     pub timeout_ms: u64,
     pub cache_duration_ms: u64,
     pub failed_refetch_ms: u64,
+    /// Extension: bounds for the lifetime an identity provider announces with
+    /// `Cache-Control: max-age` or `Expires`.
+    pub min_cache_duration_ms: u64,
+    pub max_cache_duration_ms: u64,
+    /// Extension: how long keys stay usable past their freshness while refreshes fail.
+    pub max_stale_ms: u64,
+    /// Extension: at most one refetch per this interval for tokens naming an unknown `kid`.
+    pub unknown_kid_refetch_interval_ms: u64,
+    /// Extension: how long a request waits for a provider's first keys.
+    pub first_fetch_wait_ms: u64,
+    /// Extension: `uri` is an OpenID Connect discovery document naming the `jwks_uri`.
+    pub discovery: bool,
+    /// Extension: cluster for the discovered `jwks_uri` (default: `cluster`).
+    pub jwks_cluster: Option<String>,
 }
 
 /// Where a token is looked for.
@@ -355,6 +375,9 @@ fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
         (Some(local), None) => parse_local_jwks(&local)?,
         (None, Some(remote)) => JwksSource::Remote(parse_remote_jwks(&remote)?),
     };
+    if matches!(&jwks, JwksSource::Remote(r) if r.discovery) && issuer.is_none() {
+        return Err(ConfigError::new(format!("{path}.issuer"), "is required with `remote_jwks.oidc_discovery`: the discovery document's issuer is checked against it"));
+    }
 
     let mut locations = Vec::new();
     for (i, header) in f.array("from_headers")?.iter().enumerate() {
@@ -505,7 +528,21 @@ fn parse_local_jwks(f: &Fields) -> Result<JwksSource, ConfigError> {
 }
 
 fn parse_remote_jwks(f: &Fields) -> Result<RemoteJwks, ConfigError> {
-    f.refuse_unknown(&["http_uri", "cache_duration", "async_fetch"], &[("retry_policy", "retry policies")])?;
+    f.refuse_unknown(
+        &[
+            "http_uri",
+            "cache_duration",
+            "async_fetch",
+            "min_cache_duration",
+            "max_cache_duration",
+            "max_stale",
+            "unknown_kid_refetch_interval",
+            "first_fetch_wait",
+            "oidc_discovery",
+            "jwks_cluster",
+        ],
+        &[("retry_policy", "retry policies (failed fetches are retried with back-off; see `async_fetch.failed_refetch_duration`)")],
+    )?;
     let http_uri = f.object("http_uri")?.ok_or_else(|| ConfigError::new(f.field("http_uri"), "is required"))?;
     http_uri.refuse_unknown(&["uri", "cluster", "timeout"], &[])?;
     let uri = http_uri.required_string("uri")?;
@@ -529,11 +566,36 @@ fn parse_remote_jwks(f: &Fields) -> Result<RemoteJwks, ConfigError> {
             failed_refetch_ms = ms.max(100);
         }
     }
-    Ok(RemoteJwks { uri: uri.to_string(), cluster, authority: authority.to_string(), path: path.to_string(), timeout_ms, cache_duration_ms, failed_refetch_ms })
+    let min_cache_duration_ms = f.duration_ms("min_cache_duration")?.unwrap_or(DEFAULT_MIN_CACHE_DURATION_MS.min(cache_duration_ms));
+    let max_cache_duration_ms = f.duration_ms("max_cache_duration")?.unwrap_or(DEFAULT_MAX_CACHE_DURATION_MS.max(cache_duration_ms));
+    if max_cache_duration_ms < min_cache_duration_ms {
+        return Err(ConfigError::new(f.field("max_cache_duration"), "must not be below `min_cache_duration`"));
+    }
+    let jwks_cluster = f.string("jwks_cluster")?.map(str::to_string);
+    let discovery = f.bool("oidc_discovery")?;
+    if jwks_cluster.is_some() && !discovery {
+        return Err(ConfigError::new(f.field("jwks_cluster"), "only applies with `oidc_discovery: true`"));
+    }
+    Ok(RemoteJwks {
+        uri: uri.to_string(),
+        cluster,
+        authority: authority.to_string(),
+        path: path.to_string(),
+        timeout_ms,
+        cache_duration_ms,
+        failed_refetch_ms,
+        min_cache_duration_ms,
+        max_cache_duration_ms,
+        max_stale_ms: f.duration_ms("max_stale")?.unwrap_or(DEFAULT_MAX_STALE_MS),
+        unknown_kid_refetch_interval_ms: f.duration_ms("unknown_kid_refetch_interval")?.unwrap_or(DEFAULT_UNKNOWN_KID_REFETCH_INTERVAL_MS),
+        first_fetch_wait_ms: f.duration_ms("first_fetch_wait")?.unwrap_or(DEFAULT_FIRST_FETCH_WAIT_MS),
+        discovery,
+        jwks_cluster,
+    })
 }
 
 /// `http://host:port/path?q` → (`host:port`, `/path?q`).
-fn split_uri(uri: &str) -> Option<(&str, &str)> {
+pub fn split_uri(uri: &str) -> Option<(&str, &str)> {
     let rest = uri.strip_prefix("http://").or_else(|| uri.strip_prefix("https://"))?;
     let (authority, path) = match rest.find('/') {
         Some(i) => rest.split_at(i),

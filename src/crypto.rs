@@ -235,7 +235,7 @@ impl PublicKey {
     /// An EC key from its affine coordinates, each exactly [`Curve::field_len`] bytes.
     pub fn ec(curve: Curve, x: &[u8], y: &[u8]) -> Result<PublicKey, KeyError> {
         let len = curve.field_len();
-        if x.len() != len || y.len() != len {
+        if x.is_empty() || y.is_empty() || x.len() > len || y.len() > len {
             return Err(KeyError::EcCoordinateLength {
                 curve,
                 x: x.len(),
@@ -243,10 +243,14 @@ impl PublicKey {
             });
         }
         // SEC1 uncompressed form; decoding checks both coordinates are field elements, the point
-        // is on the curve, and it is not the identity.
+        // is on the curve, and it is not the identity. RFC 7518 §6.2.1.2 asks for full-length
+        // coordinates, but some issuers drop leading zero bytes (seen on P-521 keys) and Envoy
+        // accepts that, so a short coordinate is left-padded: it names the same point.
         let mut sec1 = Vec::with_capacity(1 + 2 * len);
         sec1.push(0x04);
+        sec1.resize(1 + len - x.len(), 0);
         sec1.extend_from_slice(x);
+        sec1.resize(1 + 2 * len - y.len(), 0);
         sec1.extend_from_slice(y);
         let bad = |_| KeyError::EcNotOnCurve { curve };
         Ok(match curve {
@@ -1055,15 +1059,11 @@ pub(crate) mod tests {
         let table: [Row; 8] = [
             ("valid", Curve::P256, x, y, None),
             (
-                "x short",
+                "x short, padded to another point",
                 Curve::P256,
                 short,
                 y,
-                Some(KeyError::EcCoordinateLength {
-                    curve: Curve::P256,
-                    x: 31,
-                    y: 32,
-                }),
+                Some(KeyError::EcNotOnCurve { curve: Curve::P256 }),
             ),
             (
                 "x long",
@@ -1081,11 +1081,7 @@ pub(crate) mod tests {
                 Curve::P384,
                 x,
                 y,
-                Some(KeyError::EcCoordinateLength {
-                    curve: Curve::P384,
-                    x: 32,
-                    y: 32,
-                }),
+                Some(KeyError::EcNotOnCurve { curve: Curve::P384 }),
             ),
             (
                 "not on curve",

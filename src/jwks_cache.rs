@@ -1,16 +1,18 @@
 //! The shared record of a remote JWKS and the decisions around it: when to fetch, who fetches,
-//! what a worker does with a fetch's outcome. Pure: the adapter stores the bytes in proxy-wasm
-//! shared data (one copy for all worker VMs) and passes the clock in.
+//! how long keys stay fresh and then usable, how failures back off, and when an unknown `kid`
+//! may trigger a refetch. Pure: the adapter stores the bytes in proxy-wasm shared data (one copy
+//! for all worker VMs) and passes the clock in.
 //!
 //! Two shared-data entries per provider: a small `meta` line read on every tick, and the JWKS
 //! `body`, read only when `meta.generation` changes. `meta` doubles as the fetch lease: a
-//! worker takes it with a compare-and-swap, so all workers together make one fetch per refresh.
+//! worker takes it with a compare-and-swap, so all workers together make one fetch per refresh
+//! and one refetch per unknown-`kid` window.
 
 use std::fmt::Write as _;
 
 use crate::config::RemoteJwks;
 
-/// Largest JWKS body accepted from an identity provider.
+/// Largest JWKS (or discovery document) body accepted from an identity provider.
 pub const MAX_JWKS_BODY_BYTES: usize = 1024 * 1024;
 /// Longest pause between retries after failed fetches.
 pub const MAX_RETRY_BACKOFF_MS: u64 = 30_000;
@@ -21,17 +23,37 @@ pub struct Meta {
     pub generation: u64,
     /// When the current body was fetched (unix ms); 0 = never.
     pub fetched_at_ms: u64,
+    /// Until then the keys are fresh (from `Cache-Control`/`Expires` or `cache_duration`).
+    pub fresh_until_ms: u64,
     /// Consecutive failed fetches since the last success.
     pub failures: u32,
     pub failed_at_ms: u64,
+    /// No retry before then (back-off with jitter, chosen by the worker that saw the failure).
+    pub retry_at_ms: u64,
     /// A fetch is under way until then (unix ms); 0 = none.
     pub lease_until_ms: u64,
+    /// A token named a `kid` the keys lack: fetch now (once per `unknown_kid_refetch_interval`).
+    pub refetch_wanted: bool,
+    /// When the last unknown-`kid` refetch was asked for.
+    pub refetch_asked_at_ms: u64,
 }
 
 impl Meta {
     pub fn encode(&self) -> Vec<u8> {
-        let mut s = String::with_capacity(64);
-        let _ = write!(s, "v1 {} {} {} {} {}", self.generation, self.fetched_at_ms, self.failures, self.failed_at_ms, self.lease_until_ms);
+        let mut s = String::with_capacity(96);
+        let _ = write!(
+            s,
+            "v2 {} {} {} {} {} {} {} {} {}",
+            self.generation,
+            self.fetched_at_ms,
+            self.fresh_until_ms,
+            self.failures,
+            self.failed_at_ms,
+            self.retry_at_ms,
+            self.lease_until_ms,
+            u8::from(self.refetch_wanted),
+            self.refetch_asked_at_ms
+        );
         s.into_bytes()
     }
 
@@ -39,17 +61,24 @@ impl Meta {
     pub fn decode(bytes: &[u8]) -> Option<Meta> {
         let text = std::str::from_utf8(bytes).ok()?;
         let mut it = text.split(' ');
-        if it.next()? != "v1" {
+        if it.next()? != "v2" {
             return None;
         }
         let mut num = || it.next().and_then(|s| s.parse::<u64>().ok());
         let meta = Meta {
             generation: num()?,
             fetched_at_ms: num()?,
+            fresh_until_ms: num()?,
             failures: u32::try_from(num()?).ok()?,
             failed_at_ms: num()?,
+            retry_at_ms: num()?,
             lease_until_ms: num()?,
+            refetch_wanted: num()? == 1,
+            refetch_asked_at_ms: num()?,
         };
+        if it.next().is_some() {
+            return None;
+        }
         Some(meta)
     }
 
@@ -61,38 +90,77 @@ impl Meta {
         self.lease_until_ms > now_ms
     }
 
-    /// Whether a fetch should start now: never while another is under way; at once when there
-    /// are no keys and nothing has failed yet; after the retry back-off when the last attempt
-    /// failed; otherwise when the keys reach 80% of `cache_duration`, so they are refreshed
-    /// before they run out and requests never wait for a refresh.
-    pub fn fetch_due(&self, remote: &RemoteJwks, now_ms: u64) -> bool {
+    /// Keys may be used until their freshness plus `max_stale`; after that the filter fails
+    /// closed rather than trust keys the identity provider may have revoked long ago.
+    pub fn keys_usable(&self, remote: &RemoteJwks, now_ms: u64) -> bool {
+        self.has_keys() && now_ms < self.fresh_until_ms.saturating_add(remote.max_stale_ms)
+    }
+
+    /// Whether a fetch should start now: never while another is under way or before the retry
+    /// time of a failure; at once when there are no keys or a refetch was asked for; otherwise
+    /// when the keys reach 80% of their freshness, so they are refreshed before they run out
+    /// and requests never wait for a refresh.
+    pub fn fetch_due(&self, now_ms: u64) -> bool {
         if self.fetch_in_flight(now_ms) {
             return false;
         }
-        if self.failures > 0 && now_ms < self.failed_at_ms.saturating_add(retry_backoff_ms(remote, self.failures)) {
+        if self.failures > 0 && now_ms < self.retry_at_ms {
             return false;
         }
-        if !self.has_keys() {
+        if !self.has_keys() || self.refetch_wanted {
             return true;
         }
-        let refresh_after = remote.cache_duration_ms.saturating_mul(4) / 5;
-        now_ms >= self.fetched_at_ms.saturating_add(refresh_after)
+        let lifetime = self.fresh_until_ms.saturating_sub(self.fetched_at_ms);
+        now_ms >= self.fetched_at_ms.saturating_add(lifetime.saturating_mul(4) / 5)
     }
 
     /// The meta that takes the fetch lease.
     pub fn leased(&self, remote: &RemoteJwks, now_ms: u64) -> Meta {
-        // The lease outlives the callout timeout a little, so a worker that vanished mid-fetch
-        // only delays the next attempt.
-        Meta { lease_until_ms: now_ms.saturating_add(remote.timeout_ms).saturating_add(1_000), ..*self }
+        // The lease outlives the callouts' timeouts a little (discovery makes two), so a worker
+        // that vanished mid-fetch only delays the next attempt.
+        let callouts = if remote.discovery { 2 } else { 1 };
+        Meta { lease_until_ms: now_ms.saturating_add(remote.timeout_ms.saturating_mul(callouts)).saturating_add(1_000), refetch_wanted: false, ..*self }
     }
 
-    pub fn succeeded(&self, now_ms: u64) -> Meta {
-        Meta { generation: self.generation.saturating_add(1), fetched_at_ms: now_ms, failures: 0, failed_at_ms: 0, lease_until_ms: 0 }
+    /// New keys stored, fresh for `lifetime_ms`.
+    pub fn succeeded(&self, now_ms: u64, lifetime_ms: u64) -> Meta {
+        Meta {
+            generation: self.generation.saturating_add(1),
+            fetched_at_ms: now_ms,
+            fresh_until_ms: now_ms.saturating_add(lifetime_ms),
+            failures: 0,
+            failed_at_ms: 0,
+            retry_at_ms: 0,
+            lease_until_ms: 0,
+            refetch_wanted: false,
+            refetch_asked_at_ms: self.refetch_asked_at_ms,
+        }
     }
 
-    /// A failed fetch keeps the last good keys and counts towards the back-off.
-    pub fn failed(&self, now_ms: u64) -> Meta {
-        Meta { failures: self.failures.saturating_add(1), failed_at_ms: now_ms, lease_until_ms: 0, ..*self }
+    /// A failed fetch keeps the last good keys and schedules a retry: `failed_refetch_duration`
+    /// doubled per consecutive failure, capped at 30 s, minus up to a quarter of jitter drawn
+    /// from `entropy`, so workers and replicas do not retry in lockstep.
+    pub fn failed(&self, remote: &RemoteJwks, now_ms: u64, entropy: u64) -> Meta {
+        let failures = self.failures.saturating_add(1);
+        let backoff = retry_backoff_ms(remote, failures);
+        let jitter = entropy % (backoff / 4).max(1);
+        Meta { failures, failed_at_ms: now_ms, retry_at_ms: now_ms.saturating_add(backoff - jitter), lease_until_ms: 0, refetch_wanted: false, ..*self }
+    }
+
+    /// Whether a token's unknown `kid` may trigger a refetch now: at most once per
+    /// `unknown_kid_refetch_interval` across all workers.
+    pub fn may_refetch_for_unknown_kid(&self, remote: &RemoteJwks, now_ms: u64) -> bool {
+        self.refetch_wanted || self.refetch_asked_at_ms == 0 || now_ms >= self.refetch_asked_at_ms.saturating_add(remote.unknown_kid_refetch_interval_ms)
+    }
+
+    pub fn with_refetch_asked(&self, now_ms: u64) -> Meta {
+        Meta { refetch_wanted: true, refetch_asked_at_ms: now_ms, ..*self }
+    }
+
+    /// Whether something a waiting request cares about happened since `before`: new keys, or a
+    /// fetch that ended in failure.
+    pub fn settled_since(&self, before: &Meta) -> bool {
+        self.generation != before.generation || self.failed_at_ms != before.failed_at_ms
     }
 }
 
@@ -100,6 +168,70 @@ impl Meta {
 pub fn retry_backoff_ms(remote: &RemoteJwks, failures: u32) -> u64 {
     let doublings = failures.saturating_sub(1).min(16);
     remote.failed_refetch_ms.saturating_mul(1u64 << doublings).min(MAX_RETRY_BACKOFF_MS)
+}
+
+/// How long fetched keys stay fresh: the response's `Cache-Control: max-age` (or `s-maxage`),
+/// else `Expires` against `Date` (or now), clamped to the configured bounds; `cache_duration`
+/// when the response says nothing usable. `no-cache`/`no-store` mean the lower bound.
+pub fn lifetime_ms(remote: &RemoteJwks, headers: &[(String, String)], now_ms: u64) -> u64 {
+    let header = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+    let from_cache_control = header("cache-control").and_then(|cc| {
+        let mut max_age = None;
+        for directive in cc.split(',').map(str::trim) {
+            let (name, value) = directive.split_once('=').unwrap_or((directive, ""));
+            match name.to_ascii_lowercase().as_str() {
+                "no-cache" | "no-store" => return Some(0),
+                "max-age" | "s-maxage" => max_age = value.trim_matches('"').parse::<u64>().ok().map(|s| s.saturating_mul(1000)),
+                _ => {}
+            }
+        }
+        max_age
+    });
+    let from_expires = || {
+        let expires = http_date_ms(header("expires")?)?;
+        let date = header("date").and_then(http_date_ms).unwrap_or(now_ms);
+        Some(expires.saturating_sub(date))
+    };
+    match from_cache_control.or_else(from_expires) {
+        Some(ms) => ms.clamp(remote.min_cache_duration_ms, remote.max_cache_duration_ms.max(remote.min_cache_duration_ms)),
+        None => remote.cache_duration_ms,
+    }
+}
+
+/// An IMF-fixdate (RFC 9110 §5.6.7: `Sun, 06 Nov 1994 08:49:37 GMT`) as unix milliseconds.
+pub fn http_date_ms(text: &str) -> Option<u64> {
+    let mut parts = text.split_whitespace();
+    let _weekday = parts.next()?;
+    let day: u64 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: u64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
+    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+    if parts.next()? != "GMT" || !(1..=31).contains(&day) || year < 1970 || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    // Days from 1970-01-01 to the civil date (Howard Hinnant's algorithm, unsigned form).
+    let (y, mo) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * mo + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = (era * 146_097 + doe).checked_sub(719_468)?;
+    Some((days * 86_400 + h * 3600 + m * 60 + s) * 1000)
 }
 
 /// Shared-data key names for a provider. The URI is part of the name so a configuration that
@@ -125,14 +257,21 @@ mod tests {
             timeout_ms: 1_000,
             cache_duration_ms: 10_000,
             failed_refetch_ms: 1_000,
+            min_cache_duration_ms: 2_000,
+            max_cache_duration_ms: 60_000,
+            max_stale_ms: 100_000,
+            unknown_kid_refetch_interval_ms: 30_000,
+            first_fetch_wait_ms: 5_000,
+            discovery: false,
+            jwks_cluster: None,
         }
     }
 
     #[test]
     fn round_trips_and_refuses_garbage() {
-        let m = Meta { generation: 3, fetched_at_ms: 10, failures: 2, failed_at_ms: 20, lease_until_ms: 30 };
+        let m = Meta { generation: 3, fetched_at_ms: 10, fresh_until_ms: 11, failures: 2, failed_at_ms: 20, retry_at_ms: 21, lease_until_ms: 30, refetch_wanted: true, refetch_asked_at_ms: 40 };
         assert_eq!(Meta::decode(&m.encode()), Some(m));
-        for bad in [&b""[..], b"v2 1 2 3 4 5", b"v1 1 2 3 4", b"v1 a 2 3 4 5", b"v1 1 2 99999999999 4 5"] {
+        for bad in [&b""[..], b"v1 1 2 3 4 5", b"v2 1 2 3 4 5 6 7 8", b"v2 a 2 3 4 5 6 7 8 9", b"v2 1 2 3 99999999999 5 6 7 8 9", b"v2 1 2 3 4 5 6 7 8 9 10"] {
             assert_eq!(Meta::decode(bad), None);
         }
     }
@@ -141,32 +280,85 @@ mod tests {
     fn cold_start_fetches_once() {
         let r = remote();
         let empty = Meta::default();
-        assert!(empty.fetch_due(&r, 1_000));
+        assert!(empty.fetch_due(1_000));
         let leased = empty.leased(&r, 1_000);
-        assert!(!leased.fetch_due(&r, 1_500), "one fetch at a time");
-        assert!(leased.fetch_due(&r, 3_001), "an abandoned lease expires");
+        assert!(!leased.fetch_due(1_500), "one fetch at a time");
+        assert!(leased.fetch_due(3_001), "an abandoned lease expires");
     }
 
     #[test]
-    fn refresh_before_expiry() {
+    fn refresh_before_expiry_and_stale_bound() {
         let r = remote();
-        let ok = Meta::default().succeeded(0);
+        let ok = Meta::default().succeeded(0, 10_000);
         assert!(ok.has_keys());
-        assert!(!ok.fetch_due(&r, 7_999));
-        assert!(ok.fetch_due(&r, 8_000));
+        assert!(!ok.fetch_due(7_999));
+        assert!(ok.fetch_due(8_000));
+        assert!(ok.keys_usable(&r, 109_999));
+        assert!(!ok.keys_usable(&r, 110_000), "fail closed after max_stale");
     }
 
     #[test]
-    fn failures_back_off_and_keep_keys() {
+    fn failures_back_off_with_jitter_and_keep_keys() {
         let r = remote();
-        let ok = Meta::default().succeeded(0);
-        let failed = ok.failed(8_000);
+        let ok = Meta::default().succeeded(0, 10_000);
+        let failed = ok.failed(&r, 8_000, 0);
         assert_eq!(failed.generation, ok.generation, "last good keys stay");
-        assert!(!failed.fetch_due(&r, 8_999));
-        assert!(failed.fetch_due(&r, 9_000));
-        let twice = failed.failed(9_000);
-        assert!(!twice.fetch_due(&r, 10_999));
-        assert!(twice.fetch_due(&r, 11_000));
+        assert!(!failed.fetch_due(8_999));
+        assert!(failed.fetch_due(9_000));
+        let twice = failed.failed(&r, 9_000, 0);
+        assert!(!twice.fetch_due(10_999));
+        assert!(twice.fetch_due(11_000));
+        let jittered = failed.failed(&r, 9_000, 499);
+        assert_eq!(jittered.retry_at_ms, 9_000 + 2_000 - 499);
         assert_eq!(retry_backoff_ms(&r, 40), MAX_RETRY_BACKOFF_MS);
+    }
+
+    #[test]
+    fn unknown_kid_refetch_is_rate_limited() {
+        let r = remote();
+        let ok = Meta::default().succeeded(0, 10_000);
+        assert!(ok.may_refetch_for_unknown_kid(&r, 1_000));
+        let asked = ok.with_refetch_asked(1_000);
+        assert!(asked.fetch_due(1_000), "asked: fetch at once");
+        let fetching = asked.leased(&r, 1_000);
+        assert!(!fetching.may_refetch_for_unknown_kid(&r, 2_000));
+        let done = fetching.succeeded(1_500, 10_000);
+        assert!(!done.may_refetch_for_unknown_kid(&r, 30_999), "a flood of kids costs one fetch per window");
+        assert!(done.may_refetch_for_unknown_kid(&r, 31_000));
+    }
+
+    #[test]
+    fn settled_since() {
+        let r = remote();
+        let start = Meta::default().leased(&r, 0);
+        assert!(!start.settled_since(&start));
+        assert!(start.succeeded(5, 1).settled_since(&start));
+        assert!(start.failed(&r, 5, 0).settled_since(&start));
+    }
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn lifetime_from_cache_headers() {
+        let r = remote();
+        assert_eq!(lifetime_ms(&r, &h(&[]), 0), 10_000, "cache_duration is the fallback");
+        assert_eq!(lifetime_ms(&r, &h(&[("cache-control", "public, max-age=30")]), 0), 30_000);
+        assert_eq!(lifetime_ms(&r, &h(&[("Cache-Control", "max-age=1")]), 0), 2_000, "clamped up");
+        assert_eq!(lifetime_ms(&r, &h(&[("cache-control", "max-age=86400")]), 0), 60_000, "clamped down");
+        assert_eq!(lifetime_ms(&r, &h(&[("cache-control", "no-store")]), 0), 2_000);
+        let date = "Sun, 06 Nov 1994 08:49:37 GMT";
+        let expires = "Sun, 06 Nov 1994 08:50:17 GMT";
+        assert_eq!(lifetime_ms(&r, &h(&[("date", date), ("expires", expires)]), 0), 40_000);
+        assert_eq!(lifetime_ms(&r, &h(&[("expires", "garbage")]), 0), 10_000);
+    }
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(http_date_ms("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777_000));
+        assert_eq!(http_date_ms("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(http_date_ms("Sun, 06 Nov 1994 08:49:37 PST"), None);
+        assert_eq!(http_date_ms("06 Nov 1994"), None);
     }
 }

@@ -47,38 +47,6 @@ const TIME_NEUTRAL_SKEW: u64 = 4_294_967_295;
 /// `(case id, our verdict, native verdict, reason)`. A row covers both routes of the case
 /// (`/case/<i>` and `/tn/<i>`) when both show that pair.
 const ALLOWED_DIFFERENCES: &[(&str, &str, &str, &str)] = &[
-    // The P-521 JWK of these cases has a 65-byte `y`; RFC 7518 §6.2.1.3 requires the full 66
-    // bytes. The filter skips the key (crypto::PublicKey::ec); native left-pads it.
-    (
-        "jvl/verify_jwk_ec/KidES512OK",
-        "JwksKidAlgMismatch",
-        "Ok",
-        SHORT_EC_COORDINATE,
-    ),
-    (
-        "jvl/verify_jwk_ec/KidES512OK/sig-bitflip",
-        "JwksKidAlgMismatch",
-        "JwtVerificationFail",
-        SHORT_EC_COORDINATE,
-    ),
-    (
-        "jvl/verify_jwk_ec/KidES512OK/sig-truncate",
-        "JwksKidAlgMismatch",
-        "JwtVerificationFail",
-        SHORT_EC_COORDINATE,
-    ),
-    (
-        "jvl/jwks_parse/JwksECUnspecifiedCrv/ES512",
-        "JwksKidAlgMismatch",
-        "Ok",
-        SHORT_EC_COORDINATE,
-    ),
-    (
-        "jvl/jwks_parse/JwksECMatchAlgES512CrvP521",
-        CONFIG_REJECTED,
-        "Ok",
-        SHORT_EC_COORDINATE,
-    ),
     // Google's X.509 "kid -> PEM certificate" maps are not supported as local_jwks.
     (
         "jvl/verify_x509/NoKidToken",
@@ -154,8 +122,6 @@ const ALLOWED_DIFFERENCES: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
-const SHORT_EC_COORDINATE: &str =
-    "EC coordinate shorter than the curve size (stricter: RFC 7518 6.2.1.2-3)";
 const X509_MAP: &str = "X.509 kid->certificate maps not supported yet";
 const ED25519_NOT_A_POINT: &str =
     "Ed25519 key that is not a curve point refused at load (stricter)";

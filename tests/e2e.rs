@@ -759,10 +759,15 @@ fn remote_jwks_failures_answer_fetch_failed_then_recover() {
     let hanging = JwksStub::start(200, jwks(&[key]).to_string());
     hanging.set_hang(true);
     let upstream = Upstream::start();
+    // A request holds for the first keys at most `first_fetch_wait`; keep it short here.
+    let mut broken_provider = remote_provider("jwks_broken", "300s", "2s");
+    broken_provider["remote_jwks"]["first_fetch_wait"] = json!("1s");
+    let mut hanging_provider = remote_provider("jwks_hanging", "300s", "1s");
+    hanging_provider["remote_jwks"]["first_fetch_wait"] = json!("1s");
     let config = json!({
         "providers": {
-            "broken": remote_provider("jwks_broken", "300s", "2s"),
-            "hanging": remote_provider("jwks_hanging", "300s", "1s")
+            "broken": broken_provider,
+            "hanging": hanging_provider
         },
         "rules": [
             {"match": {"prefix": "/broken"}, "requires": {"provider_name": "broken"}},
@@ -896,6 +901,11 @@ fn remote_jwks_rotation_and_failed_refresh_keep_working_keys() {
         "k2 not accepted 8 s after rotation (cache_duration 2s; {} fetches)",
         stub.fetches()
     );
+    // Each worker loads the shared keys on its 100 ms tick: k1 is refused everywhere soon after.
+    let k1_refused = poll_until(Duration::from_secs(2), || {
+        (proxy.bearer("/a", &t1).status == 401).then_some(())
+    });
+    assert!(k1_refused.is_some(), "k1 still accepted 2 s after rotation");
     assert_status!(proxy.bearer("/a", &t1), 401, status::JWKS_KID_ALG_MISMATCH);
 
     // The server breaks: refreshes fail, the last good keys stay in use past cache_duration.

@@ -61,6 +61,10 @@ pub fn callout_status() -> Option<u32> {
     hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status").ok().flatten().and_then(|s| s.parse().ok())
 }
 
+pub fn callout_headers() -> Vec<(String, String)> {
+    hostcalls::get_map(MapType::HttpCallResponseHeaders).unwrap_or_default()
+}
+
 pub fn callout_body(size: usize) -> Option<Vec<u8>> {
     hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, size).ok().flatten()
 }

@@ -26,6 +26,6 @@ impl Context for Http {
 
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        worker::process(&self.shared, self.id, false)
+        worker::process(&self.shared, self.id, None)
     }
 }

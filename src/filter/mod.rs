@@ -4,6 +4,7 @@
 
 mod host;
 mod http;
+mod metrics;
 mod root;
 mod worker;
 

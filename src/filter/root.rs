@@ -1,22 +1,23 @@
 //! The root context: loads the configuration, drives the background JWKS work on a tick, and
-//! receives the callout replies.
+//! receives the callout replies (discovery documents and JWKS).
 
 use std::rc::Rc;
 use std::time::Duration;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
+use serde_json::Value;
 
 use crate::config::Config;
 use crate::jwks;
-use crate::jwks_cache::MAX_JWKS_BODY_BYTES;
+use crate::jwks_cache::{self, MAX_JWKS_BODY_BYTES};
 
 use super::host;
 use super::http::Http;
-use super::worker::{self, Shared, Worker};
+use super::worker::{self, CalloutKind, Fetched, Shared, Worker};
 
 /// How often each worker looks at the shared JWKS records and its waiting requests. Short,
-/// because a request waiting for its first keys in another worker is resumed on this tick.
+/// because a request waiting for keys in another worker is resumed on this tick.
 const TICK: Duration = Duration::from_millis(100);
 
 pub struct Root {
@@ -27,45 +28,73 @@ impl Root {
     pub fn new() -> Root {
         Root { shared: Rc::new(std::cell::RefCell::new(Worker::default())) }
     }
+
+    /// A 200 response body within the size cap, or why not.
+    fn response_body(body_size: usize) -> Result<Vec<u8>, String> {
+        match host::callout_status() {
+            None => Err("no response (timeout or connection failure)".to_string()),
+            Some(200) if body_size > MAX_JWKS_BODY_BYTES => Err(format!("body of {body_size} bytes is over the {MAX_JWKS_BODY_BYTES}-byte limit")),
+            Some(200) => Ok(host::callout_body(body_size).unwrap_or_default()),
+            Some(status) => Err(format!("HTTP status {status}")),
+        }
+    }
+
+    /// A discovery document arrived: check its issuer, then fetch its `jwks_uri`.
+    fn on_discovery(&self, index: usize, body_size: usize, now_ms: u64) -> Result<(), String> {
+        let Some((name, issuer, remote)) = self.shared.borrow().remotes.get(index).and_then(Option::as_ref).map(|r| (r.name.clone(), r.issuer.clone(), r.jwks.clone())) else {
+            return Ok(());
+        };
+        let body = Self::response_body(body_size)?;
+        let doc: Value = serde_json::from_slice(&body).map_err(|e| format!("discovery document is not JSON: {e}"))?;
+        let doc_issuer = doc.get("issuer").and_then(Value::as_str).ok_or("discovery document has no `issuer`")?;
+        if Some(doc_issuer) != issuer.as_deref() {
+            return Err(format!("discovery document names issuer `{doc_issuer}`, the provider expects `{}`", issuer.unwrap_or_default()));
+        }
+        let jwks_uri = doc.get("jwks_uri").and_then(Value::as_str).ok_or("discovery document has no `jwks_uri`")?;
+        let (authority, path) = crate::config::split_uri(jwks_uri).ok_or_else(|| format!("`jwks_uri` {jwks_uri} is not an absolute http(s) URI"))?;
+        let cluster = remote.jwks_cluster.as_deref().unwrap_or(&remote.cluster);
+        worker::dispatch(&self.shared, index, &name, cluster, authority, path, remote.timeout_ms, CalloutKind::Jwks, now_ms);
+        Ok(())
+    }
+
+    /// A JWKS arrived: validate it and store it for all workers.
+    fn on_jwks(&self, index: usize, body_size: usize, now_ms: u64) -> Result<(), String> {
+        let Some((name, remote)) = self.shared.borrow().remotes.get(index).and_then(Option::as_ref).map(|r| (r.name.clone(), r.jwks.clone())) else {
+            return Ok(());
+        };
+        let body = Self::response_body(body_size)?;
+        let text = std::str::from_utf8(&body).map_err(|_| "body is not UTF-8".to_string())?;
+        let (keys, skipped) = jwks::parse_jwks_report(text).map_err(|e| format!("{}: {}", e.status, e.message))?;
+        for s in skipped {
+            host::log(LogLevel::Warn, &format!("provider {name}: JWKS key #{} (kid {:?}) skipped: {}", s.index, s.kid, s.reason));
+        }
+        let lifetime_ms = jwks_cache::lifetime_ms(&remote, &host::callout_headers(), now_ms);
+        host::log(LogLevel::Info, &format!("provider {name}: fetched JWKS with {} usable keys, fresh for {} s", keys.len(), lifetime_ms / 1000));
+        worker::record_outcome(&self.shared, index, Some(Fetched { body: &body, keys: Rc::new(keys), lifetime_ms }), now_ms, 0);
+        Ok(())
+    }
 }
 
 impl Context for Root {
     fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, body_size: usize, _num_trailers: usize) {
-        let Some(index) = ({
+        let Some(callout) = ({
             let mut w = self.shared.borrow_mut();
-            let found = w.callouts.iter().position(|(t, _)| *t == token_id);
-            found.map(|i| w.callouts.swap_remove(i).1)
+            let found = w.callouts.iter().position(|c| c.token == token_id);
+            found.map(|i| w.callouts.swap_remove(i))
         }) else {
             return;
         };
         let now_ms = host::now_ms().unwrap_or_default();
-        let name = self.shared.borrow().remotes.get(index).and_then(Option::as_ref).map(|r| r.name.clone()).unwrap_or_default();
-        let outcome = match host::callout_status() {
-            None => Err("no response (timeout or connection failure)".to_string()),
-            Some(200) if body_size > MAX_JWKS_BODY_BYTES => Err(format!("body of {body_size} bytes is over the {MAX_JWKS_BODY_BYTES}-byte limit")),
-            Some(200) => {
-                let body = host::callout_body(body_size).unwrap_or_default();
-                match std::str::from_utf8(&body).map_err(|_| "body is not UTF-8".to_string()).and_then(|t| jwks::parse_jwks_report(t).map_err(|e| format!("{}: {}", e.status, e.message))) {
-                    Ok((keys, skipped)) => {
-                        for s in skipped {
-                            host::log(LogLevel::Warn, &format!("provider {name}: JWKS key #{} (kid {:?}) skipped: {}", s.index, s.kid, s.reason));
-                        }
-                        Ok((body, Rc::new(keys)))
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-            Some(status) => Err(format!("HTTP status {status}")),
+        let result = match callout.kind {
+            CalloutKind::Discovery => self.on_discovery(callout.provider, body_size, now_ms),
+            CalloutKind::Jwks => self.on_jwks(callout.provider, body_size, now_ms),
         };
-        match outcome {
-            Ok((body, keys)) => {
-                host::log(LogLevel::Info, &format!("provider {name}: fetched JWKS with {} usable keys", keys.len()));
-                worker::record_outcome(&self.shared, index, Some((&body, keys)), now_ms);
-            }
-            Err(reason) => {
-                host::log(LogLevel::Warn, &format!("provider {name}: JWKS fetch failed, keeping the last good keys: {reason}"));
-                worker::record_outcome(&self.shared, index, None, now_ms);
-            }
+        if let Err(reason) = result {
+            let name = self.shared.borrow().provider_name(callout.provider);
+            host::log(LogLevel::Warn, &format!("provider {name}: JWKS fetch failed, keeping the last good keys: {reason}"));
+            // Jitter entropy: the clock's low bits and the callout token differ per worker.
+            let entropy = now_ms.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(token_id).rotate_left(29);
+            worker::record_outcome(&self.shared, callout.provider, None, now_ms, entropy >> 7);
         }
         worker::wake_waiters(&self.shared, now_ms);
     }

@@ -1,7 +1,7 @@
 //! One worker VM's state, shared by its root context and its HTTP contexts: the configuration,
-//! the remote key sets this worker has loaded from shared data, and the requests waiting for
-//! keys. Also the one routine that authenticates a request and carries out the answer, used
-//! both when headers arrive and when a waiting request is resumed.
+//! the remote key sets this worker has loaded from shared data, the requests waiting for keys,
+//! and the callouts in flight. Also the routine that authenticates a request and carries out
+//! the answer, used both when headers arrive and when a waiting request is resumed.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -18,8 +18,13 @@ use crate::matcher::Request;
 use crate::response;
 
 use super::host;
+use super::metrics::Metrics;
 
 pub type Shared = Rc<RefCell<Worker>>;
+
+/// Requests one worker holds while waiting for keys; more are refused at once, so a flood of
+/// tokens cannot pile up paused streams.
+const MAX_WAITERS: usize = 4096;
 
 #[derive(Default)]
 pub struct Worker {
@@ -27,12 +32,13 @@ pub struct Worker {
     /// By provider index; `None` for providers with local keys.
     pub remotes: Vec<Option<Remote>>,
     pub waiters: Vec<Waiter>,
-    /// Callouts in flight: token → provider index.
-    pub callouts: Vec<(u32, usize)>,
+    pub callouts: Vec<Callout>,
+    pub metrics: Metrics,
 }
 
 pub struct Remote {
     pub name: String,
+    pub issuer: Option<String>,
     pub jwks: RemoteJwks,
     pub meta_key: String,
     pub body_key: String,
@@ -46,6 +52,21 @@ pub struct Waiter {
     pub context_id: u32,
     pub provider: usize,
     pub deadline_ms: u64,
+    /// The provider's record when the request started waiting; it is resumed when that changes.
+    pub since: Meta,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalloutKind {
+    Discovery,
+    Jwks,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Callout {
+    pub token: u32,
+    pub provider: usize,
+    pub kind: CalloutKind,
 }
 
 struct Lookup<'w> {
@@ -58,10 +79,13 @@ impl KeyLookup for Lookup<'_> {
         let Some(Some(remote)) = self.worker.remotes.get(provider) else {
             return RemoteKeys::Failed;
         };
+        let meta = &remote.meta;
         match &remote.keys {
-            Some(keys) => RemoteKeys::Ready(keys),
-            None if remote.meta.failures > 0 && !remote.meta.fetch_in_flight(self.now_ms) => RemoteKeys::Failed,
-            None => RemoteKeys::Pending,
+            Some(keys) if meta.keys_usable(&remote.jwks, self.now_ms) => RemoteKeys::Ready(keys),
+            // No usable keys: wait while a fetch is under way or due soon enough to help.
+            _ if meta.fetch_in_flight(self.now_ms) || meta.failures == 0 => RemoteKeys::Pending,
+            _ if meta.retry_at_ms <= self.now_ms.saturating_add(remote.jwks.first_fetch_wait_ms) => RemoteKeys::Pending,
+            _ => RemoteKeys::Failed,
         }
     }
 }
@@ -74,6 +98,7 @@ impl Worker {
             .map(|p| {
                 p.remote().map(|r| Remote {
                     name: p.name.clone(),
+                    issuer: p.issuer.clone(),
                     jwks: r.clone(),
                     meta_key: jwks_cache::meta_key(&p.name, r),
                     body_key: jwks_cache::body_key(&p.name, r),
@@ -92,22 +117,22 @@ impl Worker {
         Some(authn::authenticate(config, &request, &Lookup { worker: self, now_ms }, now_ms / 1000))
     }
 
-    /// Whether provider `index` has keys in this worker, or its last fetch failed.
-    fn settled(&self, index: usize, now_ms: u64) -> bool {
-        !matches!(Lookup { worker: self, now_ms }.remote(index), RemoteKeys::Pending)
+    fn remote(&self, index: usize) -> Option<&Remote> {
+        self.remotes.get(index).and_then(Option::as_ref)
+    }
+
+    pub fn provider_name(&self, index: usize) -> String {
+        self.config.as_ref().and_then(|c| c.providers.get(index)).map(|p| p.name.clone()).unwrap_or_default()
     }
 }
 
 /// Reads provider `index`'s shared record and loads a new key set when its generation moved.
 /// Host calls happen outside any borrow of the worker.
 pub fn sync_remote(shared: &Shared, index: usize) {
-    let Some((meta_key, body_key, loaded)) = shared.borrow().remotes.get(index).and_then(Option::as_ref).map(|r| (r.meta_key.clone(), r.body_key.clone(), r.loaded_generation)) else {
+    let Some((meta_key, body_key, loaded)) = shared.borrow().remote(index).map(|r| (r.meta_key.clone(), r.body_key.clone(), r.loaded_generation)) else {
         return;
     };
-    let meta = match host::shared(&meta_key).0 {
-        Some(bytes) => Meta::decode(&bytes).unwrap_or_default(),
-        None => Meta::default(),
-    };
+    let meta = host::shared(&meta_key).0.as_deref().and_then(Meta::decode).unwrap_or_default();
     let mut keys = None;
     if meta.has_keys() && meta.generation != loaded {
         if let Some(body) = host::shared(&body_key).0 {
@@ -128,18 +153,18 @@ pub fn sync_remote(shared: &Shared, index: usize) {
 }
 
 /// Authenticates the current request and carries out the answer. `context_id` is the HTTP
-/// context (already the host's effective context); `resumed` is true when a paused request
-/// is being finished from the root context.
-pub fn process(shared: &Shared, context_id: u32, resumed: bool) -> Action {
+/// context (already the host's effective context); `resumed` is the wait being ended when a
+/// paused request is finished from the root context.
+pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Action {
     let (Some(headers), Some(now_ms)) = (host::request_headers(), host::now_ms()) else {
         host::log(LogLevel::Error, "host did not provide request headers or the clock; refusing");
-        return finish_reply(500, &[], "host error", resumed);
+        return finish_reply(500, &[], "jwt_authn: host error");
     };
     let uses_route_name = shared.borrow().config.as_ref().is_some_and(|c| c.uses_route_name);
     let route_name = if uses_route_name { host::route_name() } else { None };
     let route_name = route_name.as_deref();
     let mut decision = shared.borrow().decide(&headers, route_name, now_ms);
-    if let Some(Decision::WaitForKeys(index)) = decision {
+    if let Some(Decision::WaitForKeys(index) | Decision::RefetchKeys(index)) = decision {
         // Another worker may have stored keys since this one's last tick.
         sync_remote(shared, index);
         decision = shared.borrow().decide(&headers, route_name, now_ms);
@@ -147,7 +172,7 @@ pub fn process(shared: &Shared, context_id: u32, resumed: bool) -> Action {
     match decision {
         None => {
             host::log(LogLevel::Error, "no configuration loaded; refusing");
-            finish_reply(500, &[], "not configured", resumed)
+            finish_reply(500, &[], "jwt_authn: not configured")
         }
         Some(Decision::Allow(edits)) => {
             for name in &edits.remove {
@@ -156,56 +181,120 @@ pub fn process(shared: &Shared, context_id: u32, resumed: bool) -> Action {
             for (name, value) in &edits.add {
                 let _ = host::add_request_header(name, value);
             }
-            if resumed {
+            {
+                let mut worker = shared.borrow_mut();
+                worker.metrics.inc("jwt_authn.allowed");
+                for index in edits.verified_by {
+                    let name = worker.provider_name(index);
+                    worker.metrics.inc(&format!("jwt_authn.provider.{name}.allowed"));
+                }
+            }
+            if resumed.is_some() {
                 let _ = host::resume_request();
             }
             Action::Continue
         }
-        Some(Decision::Deny(error)) => deny(error, &headers, resumed),
+        Some(Decision::Deny(error)) => deny(shared, error, &headers),
         Some(Decision::Forbid(refusal)) => {
-            host::log(LogLevel::Debug, &format!("request forbidden: {}", refusal.error.name()));
+            count_denied(shared, refusal.error);
             let reply = response::forbid(refusal.error, refusal.scope.as_deref(), &headers);
-            finish_reply(reply.status, &reply.headers, reply.body, resumed)
+            finish_reply(reply.status, &reply.headers, reply.body)
         }
         Some(Decision::WaitForKeys(index)) => {
-            if resumed {
-                // Still nothing after the wait: fail closed like native Envoy.
-                return deny(AuthError::JwksFetchFail, &headers, true);
+            // First keys: wait until they come or the wait configured for them runs out.
+            let deadline = match resumed {
+                Some(w) => w.deadline_ms,
+                None => now_ms.saturating_add(shared.borrow().remote(index).map_or(0, |r| r.jwks.first_fetch_wait_ms)),
+            };
+            if now_ms >= deadline || !park(shared, context_id, index, deadline) {
+                return deny(shared, AuthError::JwksFetchFail, &headers);
             }
-            let mut worker = shared.borrow_mut();
-            let wait_ms = worker.remotes.get(index).and_then(Option::as_ref).map_or(0, |r| r.jwks.timeout_ms.saturating_add(2_000));
-            worker.waiters.push(Waiter { context_id, provider: index, deadline_ms: now_ms.saturating_add(wait_ms) });
+            Action::Pause
+        }
+        Some(Decision::RefetchKeys(index)) => {
+            if resumed.is_some() || !ask_refetch(shared, index, now_ms) {
+                return deny(shared, AuthError::JwksKidAlgMismatch, &headers);
+            }
+            let wait = shared.borrow().remote(index).map_or(0, |r| r.jwks.timeout_ms.saturating_mul(2).saturating_add(1_500));
+            if !park(shared, context_id, index, now_ms.saturating_add(wait)) {
+                return deny(shared, AuthError::JwksKidAlgMismatch, &headers);
+            }
             Action::Pause
         }
     }
 }
 
-fn deny(error: AuthError, headers: &[(String, String)], resumed: bool) -> Action {
-    host::log(LogLevel::Debug, &format!("request refused: {}", error.name()));
-    let reply = response::deny(error, headers);
-    finish_reply(reply.status, &reply.headers, reply.body, resumed)
+/// Holds the request until provider `index`'s record changes or `deadline_ms`.
+fn park(shared: &Shared, context_id: u32, index: usize, deadline_ms: u64) -> bool {
+    let mut worker = shared.borrow_mut();
+    if worker.waiters.len() >= MAX_WAITERS {
+        return false;
+    }
+    let Some(since) = worker.remote(index).map(|r| r.meta) else {
+        return false;
+    };
+    worker.waiters.push(Waiter { context_id, provider: index, deadline_ms, since });
+    true
 }
 
-fn finish_reply(status: u32, headers: &[(String, String)], body: &str, _resumed: bool) -> Action {
+/// Asks all workers for one refetch of provider `index`'s keys because a token named a `kid`
+/// they lack, unless one was asked for within `unknown_kid_refetch_interval`: a flood of
+/// random kids costs one fetch per window. True when this request should wait for it.
+fn ask_refetch(shared: &Shared, index: usize, now_ms: u64) -> bool {
+    let Some((meta_key, jwks, name)) = shared.borrow().remote(index).map(|r| (r.meta_key.clone(), r.jwks.clone(), r.name.clone())) else {
+        return false;
+    };
+    let (bytes, cas) = host::shared(&meta_key);
+    let meta = bytes.as_deref().and_then(Meta::decode).unwrap_or_default();
+    if !meta.may_refetch_for_unknown_kid(&jwks, now_ms) {
+        return false;
+    }
+    if !meta.refetch_wanted {
+        if host::set_shared(&meta_key, &meta.with_refetch_asked(now_ms).encode(), cas).is_err() {
+            // Another worker wrote first; if it asked for the refetch, wait for that one.
+            let again = host::shared(&meta_key).0.as_deref().and_then(Meta::decode).unwrap_or_default();
+            return again.refetch_wanted;
+        }
+        host::log(LogLevel::Info, &format!("provider {name}: token names an unknown kid; refetching the JWKS"));
+        shared.borrow_mut().metrics.inc(&format!("jwt_authn.provider.{name}.jwks_refetch_unknown_kid"));
+    }
+    sync_remote(shared, index);
+    true
+}
+
+fn deny(shared: &Shared, error: AuthError, headers: &[(String, String)]) -> Action {
+    host::log(LogLevel::Debug, &format!("request refused: {}", error.name()));
+    count_denied(shared, error);
+    let reply = response::deny(error, headers);
+    finish_reply(reply.status, &reply.headers, reply.body)
+}
+
+fn count_denied(shared: &Shared, error: AuthError) {
+    let mut worker = shared.borrow_mut();
+    worker.metrics.inc("jwt_authn.denied");
+    worker.metrics.inc(&format!("jwt_authn.denied.{}", error.name()));
+}
+
+fn finish_reply(status: u32, headers: &[(String, String)], body: &str) -> Action {
     if host::send_reply(status, headers, body).is_err() {
         host::log(LogLevel::Error, "could not send the local reply");
     }
     Action::Pause
 }
 
-/// Finishes the waiting requests whose provider has settled (keys or a failed fetch) or whose
-/// wait ran out.
+/// Finishes the waiting requests whose provider's record changed (new keys, or a fetch that
+/// ended) or whose wait ran out.
 pub fn wake_waiters(shared: &Shared, now_ms: u64) {
     let ready: Vec<Waiter> = {
         let mut worker = shared.borrow_mut();
         let waiters = std::mem::take(&mut worker.waiters);
-        let (ready, waiting): (Vec<Waiter>, Vec<Waiter>) = waiters.into_iter().partition(|w| worker.settled(w.provider, now_ms) || now_ms >= w.deadline_ms);
+        let (ready, waiting): (Vec<Waiter>, Vec<Waiter>) = waiters.into_iter().partition(|w| now_ms >= w.deadline_ms || worker.remote(w.provider).is_none_or(|r| r.meta.settled_since(&w.since)));
         worker.waiters = waiting;
         ready
     };
     for waiter in ready {
         if host::set_effective_context(waiter.context_id) {
-            process(shared, waiter.context_id, true);
+            process(shared, waiter.context_id, Some(waiter));
         }
     }
 }
@@ -215,53 +304,80 @@ pub fn forget_waiter(shared: &Shared, context_id: u32) {
 }
 
 /// Starts a fetch for every remote provider that is due, taking the shared lease first so
-/// that one worker fetches for all.
+/// that one worker fetches for all; also keeps the JWKS age gauges current.
 pub fn start_due_fetches(shared: &Shared, now_ms: u64) {
     let count = shared.borrow().remotes.len();
     for index in 0..count {
         sync_remote(shared, index);
-        let Some((name, jwks, meta_key)) = shared.borrow().remotes.get(index).and_then(Option::as_ref).map(|r| (r.name.clone(), r.jwks.clone(), r.meta_key.clone())) else {
+        let Some((name, jwks, meta_key)) = shared.borrow().remote(index).map(|r| (r.name.clone(), r.jwks.clone(), r.meta_key.clone())) else {
             continue;
         };
         let (bytes, cas) = host::shared(&meta_key);
         let meta = bytes.as_deref().and_then(Meta::decode).unwrap_or_default();
-        if !meta.fetch_due(&jwks, now_ms) {
+        {
+            let mut worker = shared.borrow_mut();
+            if meta.has_keys() {
+                worker.metrics.set(&format!("jwt_authn.provider.{name}.jwks_age_seconds"), now_ms.saturating_sub(meta.fetched_at_ms) / 1000);
+            }
+            let keys = worker.remote(index).and_then(|r| r.keys.as_ref()).map_or(0, |k| k.len());
+            worker.metrics.set(&format!("jwt_authn.provider.{name}.jwks_keys"), keys as u64);
+        }
+        if !meta.fetch_due(now_ms) {
             continue;
         }
         if host::set_shared(&meta_key, &meta.leased(&jwks, now_ms).encode(), cas).is_err() {
             continue; // another worker took the lease first
         }
-        match host::dispatch_get(&jwks.cluster, &jwks.authority, &jwks.path, Duration::from_millis(jwks.timeout_ms)) {
-            Ok(token) => shared.borrow_mut().callouts.push((token, index)),
-            Err(status) => {
-                host::log(LogLevel::Warn, &format!("provider {name}: cannot fetch JWKS from cluster `{}` ({status:?}); is the cluster defined?", jwks.cluster));
-                record_outcome(shared, index, None, now_ms);
-            }
+        // With discovery, `uri` is the discovery document; its `jwks_uri` is fetched next.
+        let kind = if jwks.discovery { CalloutKind::Discovery } else { CalloutKind::Jwks };
+        dispatch(shared, index, &name, &jwks.cluster, &jwks.authority, &jwks.path, jwks.timeout_ms, kind, now_ms);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn dispatch(shared: &Shared, index: usize, name: &str, cluster: &str, authority: &str, path: &str, timeout_ms: u64, kind: CalloutKind, now_ms: u64) {
+    match host::dispatch_get(cluster, authority, path, Duration::from_millis(timeout_ms)) {
+        Ok(token) => shared.borrow_mut().callouts.push(Callout { token, provider: index, kind }),
+        Err(status) => {
+            host::log(LogLevel::Warn, &format!("provider {name}: cannot call cluster `{cluster}` ({status:?}); is the cluster defined?"));
+            record_outcome(shared, index, None, now_ms, u64::from(now_ms as u32));
         }
     }
 }
 
-/// Stores a fetch's outcome in shared data: new keys (`Some(body)`, already validated) or a
-/// failure that keeps the last good keys. Compare-and-swap, retried if another worker wrote.
-pub fn record_outcome(shared: &Shared, index: usize, body: Option<(&[u8], Rc<KeySet>)>, now_ms: u64) {
-    let Some((meta_key, body_key)) = shared.borrow().remotes.get(index).and_then(Option::as_ref).map(|r| (r.meta_key.clone(), r.body_key.clone())) else {
+/// A successful fetch: the validated body, its key set and how long it stays fresh.
+pub struct Fetched<'b> {
+    pub body: &'b [u8],
+    pub keys: Rc<KeySet>,
+    pub lifetime_ms: u64,
+}
+
+/// Stores a fetch's outcome in shared data: new keys, or a failure that keeps the last good
+/// keys and schedules a retry. Compare-and-swap, retried if another worker wrote meanwhile.
+pub fn record_outcome(shared: &Shared, index: usize, fetched: Option<Fetched>, now_ms: u64, entropy: u64) {
+    let Some((meta_key, body_key, jwks, name)) = shared.borrow().remote(index).map(|r| (r.meta_key.clone(), r.body_key.clone(), r.jwks.clone(), r.name.clone())) else {
         return;
     };
-    if let Some((bytes, _)) = &body {
-        if host::set_shared(&body_key, bytes, None).is_err() {
+    if let Some(f) = &fetched {
+        if host::set_shared(&body_key, f.body, None).is_err() {
             host::log(LogLevel::Warn, "could not store the JWKS in shared data");
         }
     }
     for _ in 0..8 {
         let (current, cas) = host::shared(&meta_key);
         let meta = current.as_deref().and_then(Meta::decode).unwrap_or_default();
-        let next = if body.is_some() { meta.succeeded(now_ms) } else { meta.failed(now_ms) };
+        let next = match &fetched {
+            Some(f) => meta.succeeded(now_ms, f.lifetime_ms),
+            None => meta.failed(&jwks, now_ms, entropy),
+        };
         if host::set_shared(&meta_key, &next.encode(), cas).is_ok() {
             let mut worker = shared.borrow_mut();
+            let outcome = if fetched.is_some() { "jwks_fetch_success" } else { "jwks_fetch_failed" };
+            worker.metrics.inc(&format!("jwt_authn.provider.{name}.{outcome}"));
             if let Some(Some(remote)) = worker.remotes.get_mut(index) {
                 remote.meta = next;
-                if let Some((_, keys)) = body {
-                    remote.keys = Some(keys);
+                if let Some(f) = fetched {
+                    remote.keys = Some(f.keys);
                     remote.loaded_generation = next.generation;
                 }
             }
