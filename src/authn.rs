@@ -286,9 +286,9 @@ impl Ctx<'_> {
     }
 }
 
-/// For `requires_any`, the error to report when every branch failed: one from a provider the
-/// token was meant for beats "missing" and "issuer not configured" from the others (native
-/// reports whichever branch came last).
+/// For `requires_any`, the error to report when every branch failed, as native Envoy picks it:
+/// a real failure beats "issuer not configured", which beats "missing"; among equals the last
+/// branch's.
 fn more_telling(current: Option<AuthError>, next: AuthError) -> AuthError {
     let rank = |e: AuthError| match e {
         AuthError::JwtMissed => 0,
@@ -296,7 +296,7 @@ fn more_telling(current: Option<AuthError>, next: AuthError) -> AuthError {
         _ => 2,
     };
     match current {
-        Some(c) if rank(c) >= rank(next) => c,
+        Some(c) if rank(c) > rank(next) => c,
         _ => next,
     }
 }

@@ -134,15 +134,16 @@ impl RouteMatch {
 
 impl HeaderMatch {
     /// Envoy's header matching: several values of one header are matched joined with `,`;
-    /// a missing header matches only `present_match: false`; `invert_match` flips the result.
+    /// `invert_match` flips the result, except that a missing header never matches a value
+    /// matcher, inverted or not (so an inverted matcher cannot be satisfied by leaving the
+    /// header out).
     fn matches(&self, request: &Request) -> bool {
         let values: Vec<&str> = request.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(&self.name)).map(|(_, v)| v.as_str()).collect();
-        let result = match (&self.value, values.is_empty()) {
-            (ValueMatch::Present(want), missing) => *want != missing,
+        match (&self.value, values.is_empty()) {
+            (ValueMatch::Present(want), missing) => (*want != missing) != self.invert,
             (ValueMatch::String(_), true) => false,
-            (ValueMatch::String(m), false) => m.matches(&values.join(",")),
-        };
-        result != self.invert
+            (ValueMatch::String(m), false) => m.matches(&values.join(",")) != self.invert,
+        }
     }
 }
 
@@ -192,6 +193,11 @@ mod tests {
         assert!(hm(ValueMatch::Present(true), false).matches(&r));
         assert!(!hm(ValueMatch::Present(true), true).matches(&r));
         assert!(hm(ValueMatch::String(StringMatcher::Prefix("staging".into(), false)), true).matches(&r));
+        let bare = headers("/x", &[]);
+        let bare = Request::new(&bare);
+        assert!(!hm(ValueMatch::String(StringMatcher::Exact("prod".into(), false)), true).matches(&bare), "a missing header never matches, inverted or not");
+        assert!(hm(ValueMatch::Present(true), true).matches(&bare));
+        assert!(hm(ValueMatch::Present(false), false).matches(&bare));
         let qm = |name: &str, value| RouteMatch { query_parameters: vec![QueryMatch { name: name.into(), value }], ..route(PathMatch::Prefix("/".into())) };
         assert!(qm("tenant", ValueMatch::String(StringMatcher::Exact("a".into(), false))).matches(&r));
         assert!(qm("debug", ValueMatch::Present(true)).matches(&r));

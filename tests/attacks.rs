@@ -34,7 +34,7 @@ fn check(config: &Config, token: &str) -> Result<(), AuthError> {
         Decision::Allow(_) => Ok(()),
         Decision::Deny(e) => Err(e),
         Decision::Forbid(f) => Err(f.error),
-        Decision::WaitForKeys(_) => panic!("local keys never wait"),
+        Decision::WaitForKeys(_) | Decision::RefetchKeys(_) => panic!("local keys never wait"),
     }
 }
 

@@ -317,13 +317,25 @@ pub fn http_get(
     headers: &[(&str, &str)],
     timeout: Duration,
 ) -> Result<Response, String> {
+    http_request(port, "GET", path, headers, timeout)
+}
+
+/// One body-less request with any method but `HEAD` (`OPTIONS`, `DELETE`, ...) over a fresh
+/// connection (`Connection: close`), with a timeout on every read/write.
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<Response, String> {
     let exchange = || -> io::Result<Response> {
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
         let mut req =
-            format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\n");
+            format!("{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\n");
         for (n, v) in headers {
             req.push_str(&format!("{n}: {v}\r\n"));
         }
@@ -353,7 +365,7 @@ pub fn http_get(
             body: String::from_utf8_lossy(&body).into_owned(),
         })
     };
-    exchange().map_err(|e| format!("GET 127.0.0.1:{port}{path}: {e}"))
+    exchange().map_err(|e| format!("{method} 127.0.0.1:{port}{path}: {e}"))
 }
 
 fn reason(status: u16) -> &'static str {
@@ -1063,6 +1075,13 @@ impl Proxy {
 
     pub fn get_timeout(&self, path: &str, headers: &[(&str, &str)], timeout: Duration) -> Response {
         http_get(self.port, path, headers, timeout).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// `method path` with extra request headers (no body). Panics (printing Envoy's log) on
+    /// transport errors.
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+        http_request(self.port, method, path, headers, HTTP_TIMEOUT)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// `GET path` with `Authorization: Bearer <token>`.
