@@ -3,6 +3,9 @@
 //! no key, key selection, the signature, then the rule's authorization. Pure: the clock, the
 //! request and the remote key sets are handed in, and a [`Decision`] comes out.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use serde_json::{Map, Value};
 
 use crate::claims;
@@ -14,6 +17,7 @@ use crate::jwks::KeySet;
 use crate::jwt::{self, UnverifiedJwt};
 use crate::matcher::Request;
 use crate::policy::Forbidden;
+use crate::token_cache::{TokenCache, Verdict};
 
 /// Signature checks one token may cost at most when its `kid` does not single out a key.
 pub const MAX_KEYS_TRIED: usize = 8;
@@ -92,9 +96,15 @@ struct Ctx<'a> {
     request: &'a Request<'a>,
     keys: &'a dyn KeyLookup,
     now: u64,
+    cache: Option<&'a RefCell<TokenCache>>,
 }
 
 pub fn authenticate(config: &Config, request: &Request, keys: &dyn KeyLookup, now: u64) -> Decision {
+    authenticate_cached(config, request, keys, now, None)
+}
+
+/// [`authenticate`] with the worker's cache of signature verdicts.
+pub fn authenticate_cached(config: &Config, request: &Request, keys: &dyn KeyLookup, now: u64, cache: Option<&RefCell<TokenCache>>) -> Decision {
     let mut edits = HeaderEdits { remove: config.generated_headers.clone(), ..HeaderEdits::default() };
     if config.bypass_cors_preflight && is_cors_preflight(request) {
         return Decision::Allow(edits);
@@ -105,7 +115,7 @@ pub fn authenticate(config: &Config, request: &Request, keys: &dyn KeyLookup, no
     let Some(requirement) = &rule.requires else {
         return Decision::Allow(edits);
     };
-    let ctx = Ctx { config, request, keys, now };
+    let ctx = Ctx { config, request, keys, now, cache };
     let passed = match ctx.eval(requirement) {
         Step::Pass(passed) => passed,
         Step::Fail(e) => return Decision::Deny(e),
@@ -196,11 +206,7 @@ impl Ctx<'_> {
         }
         let mut all = Passed::default();
         for token in &found {
-            let jwt = match jwt::parse(token.token) {
-                Ok(jwt) => jwt,
-                Err(e) => return Step::Fail(e),
-            };
-            match self.verify(index, audiences, token.location, &jwt) {
+            match self.verify(index, audiences, token.location, token.token, None) {
                 Step::Pass(passed) => all.merge(passed),
                 other => return other,
             }
@@ -239,7 +245,7 @@ impl Ctx<'_> {
                     let by_iss = providers.iter().copied().find(|i| self.config.providers.get(*i).is_some_and(|p| p.issuer.is_some() && p.issuer == jwt.iss));
                     let fallback = || providers.iter().copied().find(|i| self.config.providers.get(*i).is_some_and(|p| p.issuer.is_none()));
                     match by_iss.or_else(fallback) {
-                        Some(index) => self.verify(index, None, token.location, &jwt),
+                        Some(index) => self.verify(index, None, token.location, token.token, Some(jwt)),
                         None => Step::Fail(AuthError::JwtUnknownIssuer),
                     }
                 }
@@ -253,36 +259,73 @@ impl Ctx<'_> {
         Step::Pass(all)
     }
 
-    /// Claims, then keys, then the signature of one token for one provider.
-    fn verify(&self, index: usize, audiences: Option<&[String]>, location: &Location, jwt: &UnverifiedJwt) -> Step {
+    /// Claims, then keys, then the signature of one token for one provider. A cached verdict
+    /// for this token, provider and key set saves the parse and the signature; the claims are
+    /// checked on every request.
+    fn verify(&self, index: usize, audiences: Option<&[String]>, location: &Location, token: &str, parsed: Option<UnverifiedJwt>) -> Step {
         let Some(provider) = self.config.providers.get(index) else {
             return Step::Fail(AuthError::JwksNoValidKeys);
         };
-        if let Err(e) = claims::check(provider, audiences.unwrap_or(&provider.audiences), jwt, self.now) {
-            return Step::Fail(e);
-        }
-        let key_set = match &provider.jwks {
-            JwksSource::Local(set) => set.as_ref(),
-            JwksSource::Empty => return Step::Fail(AuthError::JwksNoValidKeys),
+        let audiences = audiences.unwrap_or(&provider.audiences);
+        let keys = match &provider.jwks {
+            JwksSource::Local(set) => Ok(set.as_ref()),
+            JwksSource::Empty => Err(Step::Fail(AuthError::JwksNoValidKeys)),
             JwksSource::Remote(_) => match self.keys.remote(index) {
-                RemoteKeys::Ready(set) => set,
-                RemoteKeys::Pending => return Step::Wait(Waiting::Keys(index)),
-                RemoteKeys::Failed => return Step::Fail(AuthError::JwksFetchFail),
+                RemoteKeys::Ready(set) => Ok(set),
+                RemoteKeys::Pending => Err(Step::Wait(Waiting::Keys(index))),
+                RemoteKeys::Failed => Err(Step::Fail(AuthError::JwksFetchFail)),
             },
         };
-        if let Err(e) = verify_signature(jwt, key_set) {
-            // An unknown `kid` at a remote provider may mean the keys were rotated.
-            let unknown_kid = jwt.kid.as_ref().is_some_and(|kid| !key_set.keys.iter().any(|k| k.kid.as_ref() == Some(kid)));
-            if e == AuthError::JwksKidAlgMismatch && unknown_kid && matches!(provider.jwks, JwksSource::Remote(_)) {
-                return Step::Wait(Waiting::Refetch(index));
+        let cached = match (&keys, self.cache) {
+            (Ok(set), Some(cache)) => cache.borrow_mut().get(token, index, set.id, self.now),
+            _ => None,
+        };
+        if let Some(verdict) = cached {
+            if let Err(e) = claims::check(provider, audiences, &verdict.jwt, self.now) {
+                return Step::Fail(e);
             }
+            return match verdict.signature {
+                Ok(()) => Step::Pass(self.passed(index, provider, location, &verdict.jwt)),
+                Err(e) => Step::Fail(e),
+            };
+        }
+        let jwt = match parsed.map_or_else(|| jwt::parse(token), Ok) {
+            Ok(jwt) => jwt,
+            Err(e) => return Step::Fail(e),
+        };
+        // Native order: every check that needs no key comes before the keys.
+        if let Err(e) = claims::check(provider, audiences, &jwt, self.now) {
             return Step::Fail(e);
         }
+        let key_set = match keys {
+            Ok(set) => set,
+            Err(step) => return step,
+        };
+        let signature = verify_signature(&jwt, key_set);
+        if signature == Err(AuthError::JwksKidAlgMismatch) {
+            // An unknown `kid` at a remote provider may mean the keys were rotated.
+            let unknown_kid = jwt.kid.as_ref().is_some_and(|kid| !key_set.keys.iter().any(|k| k.kid.as_ref() == Some(kid)));
+            if unknown_kid && matches!(provider.jwks, JwksSource::Remote(_)) {
+                return Step::Wait(Waiting::Refetch(index));
+            }
+        }
+        let jwt = Rc::new(jwt);
+        // Worth remembering: good signatures, and refusals that cost a signature check.
+        if let (Some(cache), Ok(()) | Err(AuthError::JwtVerificationFail | AuthError::JwtEd25519SignatureWrongLength)) = (self.cache, &signature) {
+            cache.borrow_mut().insert(token, index, key_set.id, Verdict { jwt: jwt.clone(), signature }, self.now);
+        }
+        match signature {
+            Ok(()) => Step::Pass(self.passed(index, provider, location, &jwt)),
+            Err(e) => Step::Fail(e),
+        }
+    }
+
+    fn passed(&self, index: usize, provider: &Provider, location: &Location, jwt: &UnverifiedJwt) -> Passed {
         let mut passed = Passed::default();
         passed.edits.verified_by.push(index);
         allow_edits(provider, location, jwt, &mut passed.edits);
         passed.claims.push(jwt.claims.clone());
-        Step::Pass(passed)
+        passed
     }
 }
 
@@ -336,7 +379,7 @@ pub fn verify_signature(jwt: &UnverifiedJwt, keys: &KeySet) -> Result<(), AuthEr
 
 fn allow_edits(provider: &Provider, location: &Location, jwt: &UnverifiedJwt, edits: &mut HeaderEdits) {
     if let Some(header) = &provider.forward_payload_header {
-        let mut payload = jwt.payload_b64.trim_end_matches('=').to_string();
+        let mut payload = jwt.payload_b64().trim_end_matches('=').to_string();
         if provider.pad_forward_payload_header {
             while !payload.len().is_multiple_of(4) {
                 payload.push('=');
@@ -583,5 +626,27 @@ mod tests {
         // A forged token never reaches authorization.
         let forged = format!("Bearer {}", token_b(json!({"iss": "https://a", "scope": "orders:read", "realm_access": {"roles": ["admin"]}})).replace("kb", "ka"));
         assert!(matches!(run(&c, &[(":path", "/"), ("authorization", &forged)]), Decision::Deny(_)));
+    }
+
+    #[test]
+    fn cached_verdicts_still_check_claims_and_die_with_their_keys() {
+        let c = config(json!({}));
+        let cache = RefCell::new(TokenCache::new(16));
+        let token = format!("Bearer {}", good()); // exp 2000
+        let run = |now: u64| authenticate_cached(&c, &Request::new(&request("/api", Some(&token))), &NoRemote, now, Some(&cache));
+        assert!(matches!(run(1000), Decision::Allow(_)));
+        assert_eq!(cache.borrow().len(), 1);
+        assert!(matches!(run(1500), Decision::Allow(_)), "hit");
+        assert_eq!(run(3000), Decision::Deny(AuthError::JwtExpired), "claims are checked on every hit");
+        let (head, sig) = good().rsplit_once('.').map(|(h, s)| (h.to_string(), s.to_string())).unwrap();
+        let mut bytes = b64::decode(&sig).unwrap();
+        bytes[0] ^= 1;
+        let forged = format!("Bearer {head}.{}", b64::encode(&bytes));
+        let run_forged = || authenticate_cached(&c, &Request::new(&request("/api", Some(&forged))), &NoRemote, 1000, Some(&cache));
+        assert_eq!(run_forged(), Decision::Deny(AuthError::JwtVerificationFail));
+        assert_eq!(run_forged(), Decision::Deny(AuthError::JwtVerificationFail), "a cached refusal stays a refusal");
+        // The same token under another configuration (another key set) is verified afresh.
+        let other = config(json!({"issuer": "https://other"}));
+        assert_eq!(authenticate_cached(&other, &Request::new(&request("/api", Some(&token))), &NoRemote, 1000, Some(&cache)), Decision::Deny(AuthError::JwtUnknownIssuer));
     }
 }

@@ -52,6 +52,8 @@ pub struct Config {
     pub bypass_cors_preflight: bool,
     /// Some rule matches on the route name, so the adapter must ask the host for it.
     pub uses_route_name: bool,
+    /// Extension: entries of the per-worker cache of signature verdicts (0 turns it off).
+    pub token_cache_size: usize,
 }
 
 #[derive(Debug)]
@@ -158,7 +160,7 @@ impl Config {
         }
         let root: Value = serde_json::from_str(text).map_err(|e| ConfigError::new("", format!("configuration is not valid JSON: {e}")))?;
         let root = Fields::new(&root, "")?;
-        root.refuse_unknown(&["providers", "rules", "requirement_map", "bypass_cors_preflight"], &[
+        root.refuse_unknown(&["providers", "rules", "requirement_map", "bypass_cors_preflight", "token_cache_size"], &[
             ("filter_state_rules", "filter state rules"),
             ("stat_prefix", "stat prefixes"),
             ("strip_failure_response", "stripping failure responses"),
@@ -194,7 +196,15 @@ impl Config {
                 }
             }
         }
-        Ok(Config { providers, rules, generated_headers, bypass_cors_preflight: root.bool("bypass_cors_preflight")?, uses_route_name })
+        let token_cache_size = match root.get("token_cache_size") {
+            None => crate::token_cache::DEFAULT_CAPACITY,
+            Some(v) => v
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| *n <= 1_000_000)
+                .ok_or_else(|| ConfigError::new("token_cache_size", "must be an integer from 0 (off) to 1000000"))?,
+        };
+        Ok(Config { providers, rules, generated_headers, bypass_cors_preflight: root.bool("bypass_cors_preflight")?, uses_route_name, token_cache_size })
     }
 
     pub fn provider_index(&self, name: &str) -> Option<usize> {

@@ -35,7 +35,12 @@ pub struct Jwk {
 #[derive(Debug, Clone, Default)]
 pub struct KeySet {
     pub keys: Vec<Jwk>,
+    /// Unique per parsed key set in this VM, so cached verdicts die with the keys they were
+    /// reached with (a pointer could be reused by a later key set).
+    pub id: u64,
 }
+
+static NEXT_KEY_SET_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl KeySet {
     pub fn len(&self) -> usize {
@@ -132,7 +137,7 @@ pub fn parse_jwks_report(text: &str) -> Result<(KeySet, Vec<Skipped>), JwksError
         ));
     }
 
-    let mut set = KeySet::default();
+    let mut set = KeySet { keys: Vec::new(), id: NEXT_KEY_SET_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed) };
     let mut skipped = Vec::new();
     for (index, value) in keys.iter().enumerate() {
         let Value::Object(member) = value else {

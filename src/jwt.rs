@@ -11,15 +11,14 @@ use crate::error::AuthError;
 
 /// A token that parsed but whose signature has not been checked.
 #[derive(Debug, Clone)]
-pub struct UnverifiedJwt<'t> {
+pub struct UnverifiedJwt {
     pub alg: Alg,
     pub kid: Option<String>,
     /// Header `typ`, when it is a string.
     pub typ: Option<String>,
-    /// `header.payload`, the bytes the signature covers.
-    pub signing_input: &'t str,
-    /// The payload exactly as it arrived, for `forward_payload_header`.
-    pub payload_b64: &'t str,
+    /// `header.payload`, the bytes the signature covers. Owned, so a verified token can be
+    /// kept in the per-worker cache.
+    pub signing_input: String,
     pub signature: Vec<u8>,
     pub claims: Map<String, Value>,
     pub iss: Option<String>,
@@ -32,7 +31,7 @@ pub struct UnverifiedJwt<'t> {
 
 /// Parses a compact JWS. Checks run in native Envoy's order so the first failure reported
 /// is the one it would report.
-pub fn parse(token: &str) -> Result<UnverifiedJwt<'_>, AuthError> {
+pub fn parse(token: &str) -> Result<UnverifiedJwt, AuthError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(AuthError::JwtTooLarge);
     }
@@ -81,7 +80,14 @@ pub fn parse(token: &str) -> Result<UnverifiedJwt<'_>, AuthError> {
     };
 
     let signature = b64::decode(signature_b64).ok_or(AuthError::JwtSignatureParseErrorBadBase64)?;
-    Ok(UnverifiedJwt { alg, kid, typ, signing_input, payload_b64, signature, claims, iss, sub, aud, exp, nbf, iat })
+    Ok(UnverifiedJwt { alg, kid, typ, signing_input: signing_input.to_string(), signature, claims, iss, sub, aud, exp, nbf, iat })
+}
+
+impl UnverifiedJwt {
+    /// The payload exactly as it arrived, for `forward_payload_header`.
+    pub fn payload_b64(&self) -> &str {
+        self.signing_input.split_once('.').map_or("", |(_, payload)| payload)
+    }
 }
 
 fn json_object(bytes: &[u8]) -> Option<Map<String, Value>> {

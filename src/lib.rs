@@ -18,6 +18,7 @@ pub mod jwt;
 pub mod matcher;
 pub mod policy;
 pub mod response;
+pub mod token_cache;
 
 #[cfg(target_arch = "wasm32")]
 mod filter;

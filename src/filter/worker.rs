@@ -16,6 +16,7 @@ use crate::jwks::{self, KeySet};
 use crate::jwks_cache::{self, Meta};
 use crate::matcher::Request;
 use crate::response;
+use crate::token_cache::TokenCache;
 
 use super::host;
 use super::metrics::Metrics;
@@ -26,7 +27,6 @@ pub type Shared = Rc<RefCell<Worker>>;
 /// tokens cannot pile up paused streams.
 const MAX_WAITERS: usize = 4096;
 
-#[derive(Default)]
 pub struct Worker {
     pub config: Option<Rc<Config>>,
     /// By provider index; `None` for providers with local keys.
@@ -34,6 +34,7 @@ pub struct Worker {
     pub waiters: Vec<Waiter>,
     pub callouts: Vec<Callout>,
     pub metrics: Metrics,
+    pub token_cache: RefCell<TokenCache>,
 }
 
 pub struct Remote {
@@ -90,8 +91,15 @@ impl KeyLookup for Lookup<'_> {
     }
 }
 
+impl Default for Worker {
+    fn default() -> Worker {
+        Worker { config: None, remotes: Vec::new(), waiters: Vec::new(), callouts: Vec::new(), metrics: Metrics::default(), token_cache: RefCell::new(TokenCache::new(0)) }
+    }
+}
+
 impl Worker {
     pub fn configure(&mut self, config: Config) {
+        self.token_cache = RefCell::new(TokenCache::new(config.token_cache_size));
         self.remotes = config
             .providers
             .iter()
@@ -114,7 +122,7 @@ impl Worker {
     fn decide(&self, headers: &[(String, String)], route_name: Option<&str>, now_ms: u64) -> Option<Decision> {
         let config = self.config.as_ref()?;
         let request = Request { headers, route_name };
-        Some(authn::authenticate(config, &request, &Lookup { worker: self, now_ms }, now_ms / 1000))
+        Some(authn::authenticate_cached(config, &request, &Lookup { worker: self, now_ms }, now_ms / 1000, Some(&self.token_cache)))
     }
 
     fn remote(&self, index: usize) -> Option<&Remote> {
