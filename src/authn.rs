@@ -242,7 +242,7 @@ impl Ctx<'_> {
             let step = match jwt::parse(token.token) {
                 Err(e) => Step::Fail(e),
                 Ok(jwt) => {
-                    let by_iss = providers.iter().copied().find(|i| self.config.providers.get(*i).is_some_and(|p| p.issuer.is_some() && p.issuer == jwt.iss));
+                    let by_iss = providers.iter().copied().find(|i| self.config.providers.get(*i).is_some_and(|p| p.issuer.is_some() && claims::issuer_allowed(p, &jwt)));
                     let fallback = || providers.iter().copied().find(|i| self.config.providers.get(*i).is_some_and(|p| p.issuer.is_none()));
                     match by_iss.or_else(fallback) {
                         Some(index) => self.verify(index, None, token.location, token.token, Some(jwt)),

@@ -14,10 +14,8 @@ pub const MAX_CLAIM_HEADER_BYTES: usize = 4096;
 /// any key is looked at.
 /// `audiences` are the provider's, or those of a `provider_and_audiences` requirement.
 pub fn check(provider: &Provider, audiences: &[String], jwt: &UnverifiedJwt, now: u64) -> Result<(), AuthError> {
-    if let Some(issuer) = &provider.issuer {
-        if jwt.iss.as_deref() != Some(issuer.as_str()) {
-            return Err(AuthError::JwtUnknownIssuer);
-        }
+    if !issuer_allowed(provider, jwt) {
+        return Err(AuthError::JwtUnknownIssuer);
     }
     check_time(jwt, now, provider.clock_skew_seconds)?;
     if !audience_allowed(audiences, &jwt.aud) {
@@ -43,6 +41,20 @@ pub fn check(provider: &Provider, audiences: &[String], jwt: &UnverifiedJwt, now
         }
     }
     Ok(())
+}
+
+/// The provider's `issuer` (none: any) equals the token's `iss`; for a multi-tenant template,
+/// `iss` names an allowed tenant and the token's `tid` is that same tenant, so a token of one
+/// tenant cannot pass under another tenant's issuer.
+pub fn issuer_allowed(provider: &Provider, jwt: &UnverifiedJwt) -> bool {
+    match (&provider.issuer, &provider.tenants) {
+        (None, _) => true,
+        (Some(issuer), None) => jwt.iss.as_deref() == Some(issuer.as_str()),
+        (Some(_), Some(tenants)) => {
+            let tenant = jwt.iss.as_deref().and_then(|iss| tenants.tenant_of(iss));
+            tenant.is_some_and(|t| jwt.claims.get("tid").and_then(Value::as_str) == Some(t))
+        }
+    }
 }
 
 /// `nbf` and `exp` with the clock skew on both sides. Unlike native Envoy, `exp: 0` is an
@@ -161,6 +173,21 @@ mod tests {
         assert_eq!(run(&p, json!({"iss": "https://iss"}), 1000), Err(AuthError::JwtAudienceNotAllowed));
         assert_eq!(run(&p, json!({"iss": "https://iss", "aud": ["x", "api"]}), 1000), Ok(()));
         assert_eq!(run(&p, json!({"aud": "api"}), 1000), Err(AuthError::JwtUnknownIssuer), "missing iss");
+    }
+
+    #[test]
+    fn multi_tenant_issuer() {
+        let any = provider(json!({"issuer": "https://login.example/{tenantid}/v2.0", "allowed_tenants": ["*"]}));
+        let listed = provider(json!({"issuer": "https://login.example/{tenantid}/v2.0", "allowed_tenants": ["t1", "t2"]}));
+        let ok = |p: &Provider, iss: &str, tid: Value| run(p, json!({"iss": iss, "tid": tid}), 1).is_ok();
+        assert!(ok(&any, "https://login.example/t9/v2.0", json!("t9")));
+        assert!(ok(&listed, "https://login.example/t2/v2.0", json!("t2")));
+        assert!(!ok(&listed, "https://login.example/t3/v2.0", json!("t3")), "unlisted tenant");
+        assert!(!ok(&listed, "https://login.example/t1/v2.0", json!("t2")), "tid differs from the issuer's tenant");
+        assert!(!ok(&any, "https://login.example/t1/x/v2.0", json!("t1/x")), "two path segments");
+        assert!(!ok(&any, "https://login.example//v2.0", json!("")), "empty tenant");
+        assert!(!ok(&any, "https://login.example/t1/v2.0", json!(null)), "no tid");
+        assert!(!ok(&any, "https://evil.example/t1/v2.0", json!("t1")));
     }
 
     #[test]

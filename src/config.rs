@@ -60,6 +60,8 @@ pub struct Config {
 pub struct Provider {
     pub name: String,
     pub issuer: Option<String>,
+    /// Extension: the issuer is a multi-tenant template (`.../{tenantid}/...`).
+    pub tenants: Option<Tenants>,
     pub audiences: Vec<String>,
     pub subjects: Option<StringMatcher>,
     /// Extension: accepted header `typ` values (lowercase, without `application/`); empty = any.
@@ -73,6 +75,33 @@ pub struct Provider {
     pub clock_skew_seconds: u64,
     pub require_expiration: bool,
     pub max_lifetime_seconds: Option<u64>,
+}
+
+/// A multi-tenant issuer such as `https://login.microsoftonline.com/{tenantid}/v2.0`: the
+/// placeholder matches one path segment, which must be an allowed tenant and equal the
+/// token's `tid` claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenants {
+    pub prefix: String,
+    pub suffix: String,
+    /// `None` for `["*"]`: any tenant.
+    pub allowed: Option<Vec<String>>,
+}
+
+impl Tenants {
+    pub const PLACEHOLDER: &'static str = "{tenantid}";
+
+    /// The tenant an issuer names, when it fits the template and is allowed.
+    pub fn tenant_of<'i>(&self, iss: &'i str) -> Option<&'i str> {
+        let tenant = iss.strip_prefix(self.prefix.as_str())?.strip_suffix(self.suffix.as_str())?;
+        if tenant.is_empty() || tenant.contains('/') {
+            return None;
+        }
+        match &self.allowed {
+            None => Some(tenant),
+            Some(list) => list.iter().any(|t| t == tenant).then_some(tenant),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -360,6 +389,7 @@ fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
             "max_lifetime",
             "from_cookies",
             "allowed_token_types",
+            "allowed_tenants",
         ],
         &[
             ("payload_in_metadata", "payloads in dynamic metadata"),
@@ -375,6 +405,7 @@ fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
     }
 
     let issuer = f.string("issuer")?.filter(|s| !s.is_empty()).map(str::to_string);
+    let tenants = parse_tenants(&f, issuer.as_deref())?;
     let audiences = f.string_list("audiences")?;
     let subjects = f.object("subjects")?.map(|s| parse_string_matcher(&s)).transpose()?;
     let allowed_token_types = f.string_list("allowed_token_types")?.iter().map(|t| normalize_typ(t)).collect();
@@ -451,6 +482,7 @@ fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
     Ok(Provider {
         name: name.to_string(),
         issuer,
+        tenants,
         audiences,
         subjects,
         allowed_token_types,
@@ -478,6 +510,38 @@ fn header_name(f: &Fields, member: &str) -> Result<String, ConfigError> {
         return Err(ConfigError::new(f.field(member), format!("`{name}` cannot be used here")));
     }
     Ok(name)
+}
+
+/// `issuer` with `{tenantid}` needs `allowed_tenants`, and `allowed_tenants` needs the
+/// placeholder: a multi-tenant provider must say which tenants it trusts.
+fn parse_tenants(f: &Fields, issuer: Option<&str>) -> Result<Option<Tenants>, ConfigError> {
+    let placeholder = Tenants::PLACEHOLDER;
+    let listed = f.get("allowed_tenants").is_some();
+    let Some((prefix, suffix)) = issuer.and_then(|i| i.split_once(placeholder)) else {
+        if listed {
+            return Err(ConfigError::new(f.field("allowed_tenants"), format!("only applies to an `issuer` containing `{placeholder}`")));
+        }
+        return Ok(None);
+    };
+    if suffix.contains(placeholder) {
+        return Err(ConfigError::new(f.field("issuer"), format!("`{placeholder}` may appear only once")));
+    }
+    if !listed {
+        return Err(ConfigError::new(f.field("allowed_tenants"), format!("is required with `{placeholder}` in `issuer`: list the tenant ids to trust, or [\"*\"] for any tenant")));
+    }
+    let list = f.string_list("allowed_tenants")?;
+    if list.is_empty() || list.iter().any(|t| t.is_empty() || t.contains('/')) {
+        return Err(ConfigError::new(f.field("allowed_tenants"), "must list tenant ids (one path segment each), or be [\"*\"]"));
+    }
+    let allowed = if list.iter().any(|t| t == "*") {
+        if list.len() > 1 {
+            return Err(ConfigError::new(f.field("allowed_tenants"), "`*` stands alone"));
+        }
+        None
+    } else {
+        Some(list)
+    };
+    Ok(Some(Tenants { prefix: prefix.to_string(), suffix: suffix.to_string(), allowed }))
 }
 
 /// RFC 7515 §4.1.9: `typ` is compared case-insensitively and `application/` may be omitted.
@@ -956,6 +1020,10 @@ mod tests {
             (with_provider(json!({"bogus": 1})), "providers.p.bogus"),
             (with_provider(json!({"from_cookies": [""]})), "providers.p.from_cookies[0]"),
             (with_provider(json!({"payload_in_metadata": "x"})), "providers.p.payload_in_metadata"),
+            (with_provider(json!({"issuer": "https://login.example/{tenantid}/v2.0"})), "providers.p.allowed_tenants"),
+            (with_provider(json!({"allowed_tenants": ["t1"]})), "providers.p.allowed_tenants"),
+            (with_provider(json!({"issuer": "https://x/{tenantid}/{tenantid}", "allowed_tenants": ["*"]})), "providers.p.issuer"),
+            (with_provider(json!({"issuer": "https://x/{tenantid}", "allowed_tenants": ["*", "t1"]})), "providers.p.allowed_tenants"),
             (with_provider(json!({"max_lifetime": "10m"})), "providers.p.max_lifetime"),
             (with_provider(json!({"audiences": "a"})), "providers.p.audiences"),
             (with_provider(json!({"claim_to_headers": [{"header_name": "bad header", "claim_name": "sub"}]})), "providers.p.claim_to_headers[0].header_name"),
