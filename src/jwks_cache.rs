@@ -132,7 +132,9 @@ impl Meta {
             failed_at_ms: 0,
             retry_at_ms: 0,
             lease_until_ms: 0,
-            refetch_wanted: false,
+            // An unknown-kid refetch asked for while this fetch was under way is still owed:
+            // this fetch may have started before the identity provider rotated its keys.
+            refetch_wanted: self.refetch_wanted,
             refetch_asked_at_ms: self.refetch_asked_at_ms,
         }
     }
@@ -144,7 +146,7 @@ impl Meta {
         let failures = self.failures.saturating_add(1);
         let backoff = retry_backoff_ms(remote, failures);
         let jitter = entropy % (backoff / 4).max(1);
-        Meta { failures, failed_at_ms: now_ms, retry_at_ms: now_ms.saturating_add(backoff - jitter), lease_until_ms: 0, refetch_wanted: false, ..*self }
+        Meta { failures, failed_at_ms: now_ms, retry_at_ms: now_ms.saturating_add(backoff - jitter), lease_until_ms: 0, ..*self }
     }
 
     /// Whether a token's unknown `kid` may trigger a refetch now: at most once per
@@ -323,7 +325,10 @@ mod tests {
         let fetching = asked.leased(&r, 1_000);
         assert!(!fetching.may_refetch_for_unknown_kid(&r, 2_000));
         let done = fetching.succeeded(1_500, 10_000);
+        assert!(!done.fetch_due(1_600));
         assert!(!done.may_refetch_for_unknown_kid(&r, 30_999), "a flood of kids costs one fetch per window");
+        let asked_mid_fetch = fetching.with_refetch_asked(1_200).succeeded(1_500, 10_000);
+        assert!(asked_mid_fetch.fetch_due(1_600), "an ask during a fetch is served by the next one");
         assert!(done.may_refetch_for_unknown_kid(&r, 31_000));
     }
 

@@ -327,7 +327,8 @@ pub fn start_due_fetches(shared: &Shared, now_ms: u64) {
             if meta.has_keys() {
                 worker.metrics.set(&format!("jwt_authn.provider.{name}.jwks_age_seconds"), now_ms.saturating_sub(meta.fetched_at_ms) / 1000);
             }
-            let keys = worker.remote(index).and_then(|r| r.keys.as_ref()).map_or(0, |k| k.len());
+            // Keys past freshness + max_stale are not used: report them as none.
+            let keys = if meta.keys_usable(&jwks, now_ms) { worker.remote(index).and_then(|r| r.keys.as_ref()).map_or(0, |k| k.len()) } else { 0 };
             worker.metrics.set(&format!("jwt_authn.provider.{name}.jwks_keys"), keys as u64);
         }
         if !meta.fetch_due(now_ms) {

@@ -602,6 +602,10 @@ struct StubState {
     behaviour: Mutex<Behaviour>,
     fetches: AtomicUsize,
     seen: Mutex<Vec<(Instant, String)>>,
+    /// Per-path answers (status, body) that override `behaviour`'s for that exact path.
+    path_replies: Mutex<BTreeMap<String, (u16, String)>>,
+    /// Every request as received (method, path, headers), in arrival order.
+    requests: Mutex<Vec<Request>>,
 }
 
 /// A JWKS server the test controls. Cloning gives another handle to the same server; it stops
@@ -625,6 +629,8 @@ impl JwksStub {
             }),
             fetches: AtomicUsize::new(0),
             seen: Mutex::new(Vec::new()),
+            path_replies: Mutex::new(BTreeMap::new()),
+            requests: Mutex::new(Vec::new()),
         });
         let st = Arc::clone(&state);
         let handler: Arc<Handler> = Arc::new(move |req: &Request, stop: &AtomicBool| {
@@ -633,6 +639,7 @@ impl JwksStub {
                 .lock()
                 .unwrap()
                 .push((Instant::now(), req.path.clone()));
+            st.requests.lock().unwrap().push(req.clone());
             let delay = st.behaviour.lock().unwrap().delay;
             if !sleep_unless_stopped(delay, stop) {
                 return None;
@@ -642,7 +649,11 @@ impl JwksStub {
                     return None;
                 }
             }
-            let b = st.behaviour.lock().unwrap().clone();
+            let mut b = st.behaviour.lock().unwrap().clone();
+            if let Some((status, body)) = st.path_replies.lock().unwrap().get(&req.path) {
+                b.status = *status;
+                b.body = body.clone();
+            }
             Some(Reply {
                 status: b.status,
                 headers: b.headers,
@@ -684,6 +695,22 @@ impl JwksStub {
 
     pub fn behaviour(&self) -> Behaviour {
         self.state.behaviour.lock().unwrap().clone()
+    }
+
+    /// Answers requests for exactly `path` (query included) with `status` and `body` instead
+    /// of the default behaviour's (headers, delay and hang still apply): one stub can serve an
+    /// OpenID discovery document and the JWKS it points to.
+    pub fn set_path_reply(&self, path: &str, status: u16, body: impl Into<String>) {
+        self.state
+            .path_replies
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), (status, body.into()));
+    }
+
+    /// Every request received so far (method, path, headers), in arrival order.
+    pub fn requests(&self) -> Vec<Request> {
+        self.state.requests.lock().unwrap().clone()
     }
 
     /// Requests received so far (counted on arrival, before any delay).
