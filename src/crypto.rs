@@ -9,10 +9,10 @@ use std::fmt;
 use ed25519_dalek::Signature as EdSignature;
 use hmac::{Hmac, KeyInit, Mac};
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
-use rsa::{BoxedUint, Pkcs1v15Sign, Pss, RsaPublicKey};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::alg::{Alg, Family};
+use crate::rsa_verify::{self, Exponent, Padding, RsaPublic};
 
 /// Smallest RSA modulus accepted, in bits (as jwt-compact's `StrongAlg`).
 pub const RSA_MIN_BITS: usize = 2048;
@@ -79,15 +79,12 @@ impl Curve {
 
 /// An RSA public key with a 2048..=8192-bit modulus and `e` of 3 or 65537.
 #[derive(Debug, Clone)]
-pub struct RsaKey {
-    key: RsaPublicKey,
-    bits: usize,
-}
+pub struct RsaKey(RsaPublic);
 
 impl RsaKey {
     /// Modulus size in bits.
     pub fn bits(&self) -> usize {
-        self.bits
+        self.0.bits()
     }
 }
 
@@ -211,7 +208,6 @@ impl PublicKey {
     /// An RSA key from the big-endian modulus and exponent (leading zero bytes allowed).
     pub fn rsa(n: &[u8], e: &[u8]) -> Result<PublicKey, KeyError> {
         let n = strip_leading_zeros(n);
-        let e = strip_leading_zeros(e);
         let bits = bit_len(n);
         if bits < RSA_MIN_BITS {
             return Err(KeyError::RsaModulusTooSmall { bits });
@@ -219,17 +215,9 @@ impl PublicKey {
         if bits > RSA_MAX_BITS {
             return Err(KeyError::RsaModulusTooLarge { bits });
         }
-        if e != [3] && e != [1, 0, 1] {
-            return Err(KeyError::RsaExponent);
-        }
-        // Precision rounded up to whole 64-bit limbs: the `rsa` crate expects that on every target.
-        let precision =
-            u32::try_from(n.len().div_ceil(8) * 64).map_err(|_| KeyError::RsaInvalid)?;
-        let n_int = BoxedUint::from_be_slice(n, precision).map_err(|_| KeyError::RsaInvalid)?;
-        let e_int = BoxedUint::from_be_slice(e, 64).map_err(|_| KeyError::RsaInvalid)?;
-        let key = RsaPublicKey::new_with_size_limits(n_int, e_int, RSA_MIN_BITS..=RSA_MAX_BITS)
-            .map_err(|_| KeyError::RsaInvalid)?;
-        Ok(PublicKey::Rsa(RsaKey { key, bits }))
+        let e = Exponent::from_be_bytes(e).ok_or(KeyError::RsaExponent)?;
+        let key = RsaPublic::new(n, e).ok_or(KeyError::RsaInvalid)?;
+        Ok(PublicKey::Rsa(RsaKey(key)))
     }
 
     /// An EC key from its affine coordinates, each exactly [`Curve::field_len`] bytes.
@@ -383,36 +371,20 @@ impl PublicKey {
 }
 
 /// RS*: PKCS#1 v1.5. PS*: PSS with MGF1 of the same hash and a salt as long as the hash
-/// (RFC 7518 §3.5). The `rsa` crate checks the signature is exactly the modulus length.
+/// (RFC 7518 §3.5). The signature must be exactly the modulus length and below the modulus.
 fn verify_rsa(key: &RsaKey, alg: Alg, input: &[u8], signature: &[u8]) -> Result<(), SigError> {
-    let result = match alg {
-        Alg::Rs256 => key.key.verify(
-            Pkcs1v15Sign::new::<Sha256>(),
-            &Sha256::digest(input),
-            signature,
-        ),
-        Alg::Rs384 => key.key.verify(
-            Pkcs1v15Sign::new::<Sha384>(),
-            &Sha384::digest(input),
-            signature,
-        ),
-        Alg::Rs512 => key.key.verify(
-            Pkcs1v15Sign::new::<Sha512>(),
-            &Sha512::digest(input),
-            signature,
-        ),
-        Alg::Ps256 => key
-            .key
-            .verify(Pss::<Sha256>::new(), &Sha256::digest(input), signature),
-        Alg::Ps384 => key
-            .key
-            .verify(Pss::<Sha384>::new(), &Sha384::digest(input), signature),
-        Alg::Ps512 => key
-            .key
-            .verify(Pss::<Sha512>::new(), &Sha512::digest(input), signature),
+    let (padding, hash) = match alg {
+        Alg::Rs256 => (Padding::Pkcs1v15, rsa_verify::Hash::Sha256),
+        Alg::Rs384 => (Padding::Pkcs1v15, rsa_verify::Hash::Sha384),
+        Alg::Rs512 => (Padding::Pkcs1v15, rsa_verify::Hash::Sha512),
+        Alg::Ps256 => (Padding::Pss, rsa_verify::Hash::Sha256),
+        Alg::Ps384 => (Padding::Pss, rsa_verify::Hash::Sha384),
+        Alg::Ps512 => (Padding::Pss, rsa_verify::Hash::Sha512),
         _ => return Err(SigError::Invalid),
     };
-    result.map_err(|_| SigError::Invalid)
+    key.0
+        .verify(padding, hash, input, signature)
+        .map_err(|_| SigError::Invalid)
 }
 
 /// `verify_slice` refuses any tag that is not the full hash output (a truncated MAC is not a
@@ -446,7 +418,7 @@ pub(crate) mod tests {
 
     use p256::ecdsa::signature::Signer;
     use rsa::traits::PublicKeyParts;
-    use rsa::RsaPrivateKey;
+    use rsa::{BoxedUint, Pkcs1v15Sign, Pss, RsaPrivateKey};
 
     use super::*;
 
@@ -458,7 +430,7 @@ pub(crate) mod tests {
     const HMAC_SECRET: &[u8] = b"a 32-byte secret for the tests!!";
 
     /// Deterministic stand-in for an RNG: PSS salts only need to be well-formed here.
-    struct TestRng(u64);
+    pub(crate) struct TestRng(pub(crate) u64);
 
     impl rand_core::TryRng for TestRng {
         type Error = Infallible;

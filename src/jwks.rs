@@ -3,14 +3,37 @@
 //! that is malformed, unsupported or unsafe is skipped (and reported in [`Skipped`]) while the
 //! others stay usable; the set is an error only when no key is left. Choosing a key for a token
 //! (by `kid` / `alg`) is left to the caller; this module only parses and validates.
+//!
+//! Besides JWKS, two more key documents are read (the X.509 and PEM decoding is [`crate::x509`]):
+//! - Google's X.509 key documents (service accounts, Firebase): a JSON object without `keys`
+//!   mapping each kid to a PEM certificate, recognised by shape as jwt_verify_lib does (every
+//!   member a non-empty kid whose value is PEM text). Each entry is a key with that kid and no
+//!   alg; entries come in kid order (JSON object order is not kept). Accepted wherever a JWKS is.
+//! - PEM text (`-----BEGIN PUBLIC KEY-----`, `RSA PUBLIC KEY`, `CERTIFICATE`, several blocks
+//!   concatenated) → keys without kid or alg, found by a token's algorithm. Only in
+//!   `local_jwks.inline_string` ([`parse_jwks`]); a remote JWKS body ([`parse_jwks_report`]) must
+//!   be JSON, as in Envoy: an endpoint answering PEM is far more likely a wrong URL than a key
+//!   document.
+//!
+//! A JWK's `x5c` (RFC 7517 §4.7) is read too: its first certificate's key is the JWK's key when
+//! the JWK has no key members of its own (no `n`/`e`, `x`/`y`), and must be the same key when it
+//! has them; `kty`, `crv` and `alg` must fit the certificate's key, and an `x5t#S256` must be
+//! the certificate's thumbprint. A JWK that disagrees with its certificate, or whose certificate
+//! does not parse, is skipped. The rest of the chain is not decoded, and no certificate is
+//! validated (dates, issuer, signature): the document is trusted by where it comes from.
 
 use std::fmt;
 
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
 use serde_json::{Map, Value};
 
 use crate::alg::{Alg, Family};
 use crate::b64;
 use crate::crypto::{Curve, PublicKey};
+use crate::x509::{self, KeyMaterial};
 
 /// Largest JWKS body accepted, in bytes.
 pub const MAX_JWKS_BYTES: usize = 1 << 20;
@@ -21,6 +44,11 @@ const MAX_REASONS_IN_MESSAGE: usize = 10;
 /// Document values (`kid`, `kty`, ...) are cut to this many characters in messages: the
 /// document is attacker-sized, log lines should not be.
 const MAX_VALUE_IN_MESSAGE: usize = 64;
+/// `x5c` certificates are standard base64 (RFC 7517 §4.7), padded; unpadded is let through.
+const X5C_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 /// One usable key.
 #[derive(Debug, Clone)]
@@ -94,13 +122,24 @@ impl fmt::Display for Skipped {
     }
 }
 
-/// Parses a JWKS; keys that cannot be used are dropped silently.
+/// Parses the `local_jwks.inline_string` of a provider: a JWKS, an X.509 kid → certificate
+/// map, or PEM text. Keys that cannot be used are dropped silently.
 pub fn parse_jwks(text: &str) -> Result<KeySet, JwksError> {
-    parse_jwks_report(text).map(|(set, _)| set)
+    parse_local_jwks_report(text).map(|(set, _)| set)
 }
 
-/// Parses a JWKS and also returns the keys it skipped, and why.
+/// Parses a remote JWKS body (a JWKS or an X.509 kid → certificate map, not PEM) and also
+/// returns the keys it skipped, and why.
 pub fn parse_jwks_report(text: &str) -> Result<(KeySet, Vec<Skipped>), JwksError> {
+    parse_document(text, false)
+}
+
+/// [`parse_jwks`] with the skipped keys: a JWKS, an X.509 map, or PEM text.
+pub fn parse_local_jwks_report(text: &str) -> Result<(KeySet, Vec<Skipped>), JwksError> {
+    parse_document(text, true)
+}
+
+fn parse_document(text: &str, allow_pem: bool) -> Result<(KeySet, Vec<Skipped>), JwksError> {
     if text.len() > MAX_JWKS_BYTES {
         return Err(JwksError::new(
             "JwksParseError",
@@ -110,12 +149,24 @@ pub fn parse_jwks_report(text: &str) -> Result<(KeySet, Vec<Skipped>), JwksError
             ),
         ));
     }
+    if x509::is_pem(text) {
+        if !allow_pem {
+            return Err(JwksError::new(
+                "JwksParseError",
+                "Jwks is PEM, which only local_jwks.inline_string accepts",
+            ));
+        }
+        return parse_pem(text);
+    }
     let doc: Value = serde_json::from_str(&strip_trailing_commas(text))
         .map_err(|_| JwksError::new("JwksParseError", "Jwks is an invalid JSON"))?;
     let Value::Object(doc) = doc else {
         return Err(JwksError::new("JwksParseError", "Jwks is an invalid JSON"));
     };
     let Some(keys) = doc.get("keys") else {
+        if is_x509_map(&doc) {
+            return parse_x509_map(&doc);
+        }
         return Err(JwksError::new(
             "JwksNoKeys",
             "Jwks does not have [keys] field",
@@ -127,17 +178,9 @@ pub fn parse_jwks_report(text: &str) -> Result<(KeySet, Vec<Skipped>), JwksError
             "[keys] in Jwks is not an array",
         ));
     };
-    if keys.len() > MAX_KEYS {
-        return Err(JwksError::new(
-            "JwksParseError",
-            format!(
-                "Jwks has {} keys, more than the limit of {MAX_KEYS}",
-                keys.len()
-            ),
-        ));
-    }
+    check_key_count(keys.len())?;
 
-    let mut set = KeySet { keys: Vec::new(), id: NEXT_KEY_SET_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed) };
+    let mut set = new_key_set();
     let mut skipped = Vec::new();
     for (index, value) in keys.iter().enumerate() {
         let Value::Object(member) = value else {
@@ -156,7 +199,27 @@ pub fn parse_jwks_report(text: &str) -> Result<(KeySet, Vec<Skipped>), JwksError
             }
         }
     }
+    finish(set, skipped)
+}
 
+fn new_key_set() -> KeySet {
+    KeySet {
+        keys: Vec::new(),
+        id: NEXT_KEY_SET_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+    }
+}
+
+fn check_key_count(count: usize) -> Result<(), JwksError> {
+    if count > MAX_KEYS {
+        return Err(JwksError::new(
+            "JwksParseError",
+            format!("Jwks has {count} keys, more than the limit of {MAX_KEYS}"),
+        ));
+    }
+    Ok(())
+}
+
+fn finish(set: KeySet, skipped: Vec<Skipped>) -> Result<(KeySet, Vec<Skipped>), JwksError> {
     if set.is_empty() {
         return Err(JwksError::new(
             "JwksNoValidKeys",
@@ -164,6 +227,69 @@ pub fn parse_jwks_report(text: &str) -> Result<(KeySet, Vec<Skipped>), JwksError
         ));
     }
     Ok((set, skipped))
+}
+
+/// jwt_verify_lib's test for an X.509 key document: a non-empty object whose members all have
+/// a non-empty name and a PEM value (it checks the certificate's first and last lines; any
+/// PEM label is let through here, and refused per entry if it is no key).
+fn is_x509_map(doc: &Map<String, Value>) -> bool {
+    !doc.is_empty()
+        && doc.iter().all(|(kid, value)| {
+            let pem = value.as_str().map(str::trim).unwrap_or_default();
+            !kid.is_empty() && pem.starts_with("-----BEGIN") && pem.ends_with("-----")
+        })
+}
+
+/// Each entry of an X.509 map: exactly one PEM block, whose key gets the entry's name as kid.
+fn parse_x509_map(doc: &Map<String, Value>) -> Result<(KeySet, Vec<Skipped>), JwksError> {
+    check_key_count(doc.len())?;
+    let mut set = new_key_set();
+    let mut skipped = Vec::new();
+    for (index, (kid, value)) in doc.iter().enumerate() {
+        let pem = value.as_str().unwrap_or_default();
+        let key = x509::pem_keys(pem).and_then(|mut blocks| match (blocks.pop(), blocks.len()) {
+            (Some(block), 0) => block.and_then(|material| material.public_key()),
+            (_, more) => Err(x509::X509Error::Pem {
+                detail: format!("{} blocks where one certificate was expected", more + 1),
+            }),
+        });
+        match key {
+            Ok(key) => set.keys.push(Jwk {
+                kid: Some(kid.clone()),
+                alg: None,
+                key,
+            }),
+            Err(err) => skipped.push(Skipped {
+                index,
+                kid: Some(kid.clone()),
+                reason: err.to_string(),
+            }),
+        }
+    }
+    finish(set, skipped)
+}
+
+/// PEM text: each block is a key without kid or alg; `Skipped::index` is the block's position.
+fn parse_pem(text: &str) -> Result<(KeySet, Vec<Skipped>), JwksError> {
+    let blocks = x509::pem_keys(text)
+        .map_err(|err| JwksError::new("JwksParseError", format!("Jwks is not valid PEM: {err}")))?;
+    let mut set = new_key_set();
+    let mut skipped = Vec::new();
+    for (index, block) in blocks.into_iter().enumerate() {
+        match block.and_then(|material| material.public_key()) {
+            Ok(key) => set.keys.push(Jwk {
+                kid: None,
+                alg: None,
+                key,
+            }),
+            Err(err) => skipped.push(Skipped {
+                index,
+                kid: None,
+                reason: err.to_string(),
+            }),
+        }
+    }
+    finish(set, skipped)
 }
 
 fn no_valid_keys_message(skipped: &[Skipped]) -> String {
@@ -214,13 +340,34 @@ fn parse_jwk(member: &Map<String, Value>) -> Result<Jwk, String> {
 
 fn rsa_key(member: &Map<String, Value>, alg: Option<Alg>) -> Result<PublicKey, String> {
     require_family(alg, Family::Rsa, "RSA")?;
-    let n = required_b64(member, "n")?;
-    let e = required_b64(member, "e")?;
+    let cert = match x5c_key(member)? {
+        None => None,
+        Some(KeyMaterial::Rsa { n, e }) => Some((n, e)),
+        Some(other) => return Err(x5c_kind_mismatch(&other, "RSA")),
+    };
+    let (n, e) = match cert {
+        Some(from_cert) if !member.contains_key("n") && !member.contains_key("e") => from_cert,
+        cert => {
+            let n = required_b64(member, "n")?;
+            let e = required_b64(member, "e")?;
+            if let Some((cert_n, cert_e)) = cert {
+                if !same_integer(&n, &cert_n) || !same_integer(&e, &cert_e) {
+                    return Err("x5c certificate does not match n/e".into());
+                }
+            }
+            (n, e)
+        }
+    };
     PublicKey::rsa(&n, &e).map_err(|err| err.to_string())
 }
 
 fn ec_key(member: &Map<String, Value>, alg: Option<Alg>) -> Result<PublicKey, String> {
     require_family(alg, Family::Ec, "EC")?;
+    let cert = match x5c_key(member)? {
+        None => None,
+        Some(KeyMaterial::Ec { curve, x, y }) => Some((curve, x, y)),
+        Some(other) => return Err(x5c_kind_mismatch(&other, "EC")),
+    };
     let from_alg = alg.and_then(Curve::for_alg);
     let curve = match optional_str(member, "crv")? {
         Some(name) => {
@@ -233,28 +380,126 @@ fn ec_key(member: &Map<String, Value>, alg: Option<Alg>) -> Result<PublicKey, St
             }
             curve
         }
-        // Envoy: the curve follows from `alg`; with neither, P-256.
-        None => from_alg.unwrap_or(Curve::P256),
+        None => match (&cert, alg, from_alg) {
+            (Some((curve, _, _)), Some(alg), Some(expected)) if expected != *curve => {
+                return Err(format!(
+                    "alg {alg} does not match the x5c certificate's curve {}",
+                    curve.name()
+                ));
+            }
+            (Some((curve, _, _)), _, _) => *curve,
+            // Envoy: the curve follows from `alg`; with neither, P-256.
+            (None, _, _) => from_alg.unwrap_or(Curve::P256),
+        },
     };
-    let x = required_b64(member, "x")?;
-    let y = required_b64(member, "y")?;
+    let (x, y) = match cert {
+        Some((cert_curve, _, _)) if cert_curve != curve => {
+            return Err(format!(
+                "x5c certificate key is on {}, not {}",
+                cert_curve.name(),
+                curve.name()
+            ));
+        }
+        Some((_, x, y)) if !member.contains_key("x") && !member.contains_key("y") => (x, y),
+        cert => {
+            let x = required_b64(member, "x")?;
+            let y = required_b64(member, "y")?;
+            if let Some((_, cert_x, cert_y)) = cert {
+                if !same_integer(&x, &cert_x) || !same_integer(&y, &cert_y) {
+                    return Err("x5c certificate does not match x/y".into());
+                }
+            }
+            (x, y)
+        }
+    };
     PublicKey::ec(curve, &x, &y).map_err(|err| err.to_string())
 }
 
 fn oct_key(member: &Map<String, Value>, alg: Option<Alg>) -> Result<PublicKey, String> {
     require_family(alg, Family::Hmac, "oct")?;
+    if member.contains_key("x5c") {
+        return Err("kty \"oct\" cannot have an x5c certificate".into());
+    }
     let k = required_b64(member, "k")?;
     PublicKey::hmac(&k).map_err(|err| err.to_string())
 }
 
 fn okp_key(member: &Map<String, Value>, alg: Option<Alg>) -> Result<PublicKey, String> {
     require_family(alg, Family::Okp, "OKP")?;
-    let crv = required_str(member, "crv")?;
+    let cert = match x5c_key(member)? {
+        None => None,
+        Some(KeyMaterial::Ed25519 { x }) => Some(x),
+        Some(other) => return Err(x5c_kind_mismatch(&other, "OKP")),
+    };
+    let crv = match (optional_str(member, "crv")?, &cert) {
+        (Some(crv), _) => crv,
+        (None, Some(_)) => "Ed25519",
+        (None, None) => return Err("\"crv\" is missing".into()),
+    };
     if crv != "Ed25519" {
         return Err(format!("unsupported OKP crv {}", quote(crv)));
     }
-    let x = required_b64(member, "x")?;
+    let x = match cert {
+        Some(from_cert) if !member.contains_key("x") => from_cert,
+        cert => {
+            let x = required_b64(member, "x")?;
+            if cert.is_some_and(|cert_x| cert_x != x) {
+                return Err("x5c certificate does not match x".into());
+            }
+            x
+        }
+    };
     PublicKey::ed25519(&x).map_err(|err| err.to_string())
+}
+
+/// The key of the JWK's first `x5c` certificate, checked against its `x5t#S256`. `None`
+/// without `x5c`.
+fn x5c_key(member: &Map<String, Value>) -> Result<Option<KeyMaterial>, String> {
+    let Some(x5c) = member.get("x5c") else {
+        return Ok(None);
+    };
+    let Value::Array(chain) = x5c else {
+        return Err("\"x5c\" is not an array".into());
+    };
+    if !chain.iter().all(Value::is_string) {
+        return Err("\"x5c\" has a member that is not a string".into());
+    }
+    let first = chain
+        .first()
+        .and_then(Value::as_str)
+        .ok_or("\"x5c\" is empty")?;
+    // Base64 is 4 characters for 3 bytes: refuse an oversized certificate before decoding it.
+    if first.len() / 4 * 3 > x509::MAX_CERT_BYTES {
+        return Err(format!(
+            "x5c certificate is more than {} bytes",
+            x509::MAX_CERT_BYTES
+        ));
+    }
+    let der = X5C_BASE64
+        .decode(first)
+        .map_err(|_| "x5c certificate is not base64".to_string())?;
+    if let Some(thumbprint) = optional_str(member, "x5t#S256")? {
+        if thumbprint.trim_end_matches('=') != x509::thumbprint_sha256(&der) {
+            return Err("\"x5t#S256\" is not the thumbprint of the x5c certificate".into());
+        }
+    }
+    x509::certificate(&der).map(Some).map_err(|err| match err {
+        x509::X509Error::Malformed { .. } | x509::X509Error::TooLarge { .. } => {
+            format!("x5c {err}")
+        }
+        _ => format!("x5c certificate: {err}"),
+    })
+}
+
+fn x5c_kind_mismatch(found: &KeyMaterial, kty: &str) -> String {
+    format!("x5c certificate key is {}, not {kty}", found.kty())
+}
+
+/// Whether two big-endian unsigned integers are equal, leading zero bytes aside.
+fn same_integer(a: &[u8], b: &[u8]) -> bool {
+    let strip =
+        |bytes: &[u8]| -> Vec<u8> { bytes.iter().copied().skip_while(|&b| b == 0).collect() };
+    strip(a) == strip(b)
 }
 
 fn require_family(alg: Option<Alg>, family: Family, kty: &str) -> Result<(), String> {
@@ -505,7 +750,7 @@ mod tests {
     #[test]
     fn jwks_with_trailing_commas_parses() {
         let text = format!(
-            "{{\"keys\": [ {{\"kty\": \"RSA\", \"kid\": \"a,}}\", \"n\": \"{}\", \"e\": \"AQAB\", \"x5c\": [\"c1\", ], }}, ], }}",
+            "{{\"keys\": [ {{\"kty\": \"RSA\", \"kid\": \"a,}}\", \"n\": \"{}\", \"e\": \"AQAB\", \"key_ops\": [\"verify\", ], }}, ], }}",
             rsa_n()
         );
         let set = parse_jwks(&text).unwrap();
@@ -609,7 +854,7 @@ mod tests {
                 "other members ignored",
                 with(
                     rsa_jwk(),
-                    json!({"x5c": ["MIIB"], "x5t": "abc", "issuer": "me", "key_ops": ["verify"], "ext": true}),
+                    json!({"x5t": "not checked", "x5u": "https://x", "issuer": "me", "key_ops": ["verify"], "ext": true}),
                 ),
                 F::Rsa,
                 None,
@@ -902,5 +1147,522 @@ mod tests {
             set.keys[0].key.verify(Alg::EdDsa, b"a.c", &sig.to_bytes()),
             Err(crate::crypto::SigError::Invalid)
         );
+    }
+
+    mod key_documents {
+        //! x5c, X.509 kid → certificate maps and PEM text, with keys from jwt-mint and
+        //! certificates from `x509::test_support`.
+
+        use base64::engine::general_purpose::STANDARD;
+        use jwt_mint::{Alg as MintAlg, Key};
+
+        use super::*;
+        use crate::x509::test_support::{certificate_der, material, pem, pkcs1_der, spki_der};
+
+        /// One key of each kind, each with the alg its tokens use here.
+        fn kinds() -> Vec<(Key, Alg)> {
+            [
+                (MintAlg::RS256, Alg::Rs256),
+                (MintAlg::ES256, Alg::Es256),
+                (MintAlg::ES384, Alg::Es384),
+                (MintAlg::ES512, Alg::Es512),
+                (MintAlg::ES256K, Alg::Es256k),
+                (MintAlg::EdDSA, Alg::EdDsa),
+            ]
+            .into_iter()
+            .map(|(mint, alg)| (Key::from_seed(mint, &format!("kid-{alg}"), 11), alg))
+            .collect()
+        }
+
+        fn cert_der(key: &Key) -> Vec<u8> {
+            certificate_der(&spki_der(&material(&key.public_jwk())))
+        }
+
+        fn x5c(key: &Key) -> Value {
+            json!([STANDARD.encode(cert_der(key)), "TUlJQg=="])
+        }
+
+        /// The JWK with only kty/kid/use (and crv for OKP) and `x5c`: no key members.
+        fn x5c_only(key: &Key) -> Value {
+            let mut jwk = key.public_jwk();
+            for name in ["n", "e", "x", "y", "crv", "alg"] {
+                jwk.as_object_mut().unwrap().remove(name);
+            }
+            with(jwk, json!({ "x5c": x5c(key) }))
+        }
+
+        fn assert_verifies(jwk: &Jwk, signer: &Key, alg: Alg) {
+            let sig = signer.sign_raw(b"h.p");
+            assert_eq!(jwk.key.verify(alg, b"h.p", &sig), Ok(()), "{alg}");
+            assert!(jwk.key.verify(alg, b"h.q", &sig).is_err(), "{alg}");
+        }
+
+        fn one_key(text: &str) -> (Jwk, Vec<Skipped>) {
+            let (set, skipped) = parse_local_jwks_report(text).unwrap();
+            let [jwk] = &set.keys[..] else {
+                panic!("{} keys, skipped {skipped:?}", set.len())
+            };
+            (jwk.clone(), skipped)
+        }
+
+        #[test]
+        fn x5c_only_keys_use_the_certificate_key() {
+            for (key, alg) in kinds() {
+                for jwk in [
+                    x5c_only(&key),
+                    with(x5c_only(&key), json!({"alg": alg.name()})),
+                ] {
+                    let (parsed, skipped) = one_key(&jwks(vec![jwk.clone()]));
+                    assert!(skipped.is_empty(), "{alg}: {skipped:?}");
+                    assert_eq!(parsed.kid.as_deref(), Some(key.kid()), "{alg}");
+                    assert_eq!(parsed.key.family(), alg.family(), "{alg}");
+                    assert_eq!(parsed.key.curve(), Curve::for_alg(alg), "{alg}");
+                    assert_verifies(&parsed, &key, alg);
+                }
+            }
+        }
+
+        #[test]
+        fn key_members_with_a_matching_x5c() {
+            for (key, alg) in kinds() {
+                let jwk = with(key.public_jwk(), json!({ "x5c": x5c(&key) }));
+                let (parsed, skipped) = one_key(&jwks(vec![jwk]));
+                assert!(skipped.is_empty(), "{alg}: {skipped:?}");
+                assert_eq!(parsed.alg, Some(alg));
+                assert_verifies(&parsed, &key, alg);
+
+                // With the certificate's thumbprint, padded or not.
+                let thumbprint = x509::thumbprint_sha256(&cert_der(&key));
+                for t in [thumbprint.clone(), format!("{thumbprint}=")] {
+                    let jwk = with(
+                        x5c_only(&key),
+                        json!({ "x5t#S256": t, "x5t": "SHA-1, not checked" }),
+                    );
+                    assert!(parse_jwks(&jwks(vec![jwk])).is_ok(), "{alg}");
+                }
+            }
+            // Leading zero bytes do not make a different integer.
+            let rsa = Key::from_seed(MintAlg::RS256, "r", 11);
+            let e = b64::encode(&[0, 1, 0, 1]);
+            let jwk = with(rsa.public_jwk(), json!({ "e": e, "x5c": x5c(&rsa) }));
+            assert!(parse_jwks(&jwks(vec![jwk])).is_ok());
+        }
+
+        #[test]
+        fn a_jwk_that_disagrees_with_its_certificate_is_skipped() {
+            let rsa = Key::from_seed(MintAlg::RS256, "rsa", 11);
+            let rsa2 = Key::from_seed(MintAlg::RS256, "rsa2", 12);
+            let p256 = Key::from_seed(MintAlg::ES256, "p256", 11);
+            let p256b = Key::from_seed(MintAlg::ES256, "p256b", 12);
+            let p384 = Key::from_seed(MintAlg::ES384, "p384", 11);
+            let ed = Key::from_seed(MintAlg::EdDSA, "ed", 11);
+            let ed2 = Key::from_seed(MintAlg::EdDSA, "ed2", 12);
+            let cert = |key: &Key| STANDARD.encode(cert_der(key));
+            let big = "A".repeat(x509::MAX_CERT_BYTES / 3 * 4 + 8);
+            let table: Vec<(&str, Value, &str)> = vec![
+                (
+                    "RSA other n",
+                    with(rsa.public_jwk(), json!({"x5c": x5c(&rsa2)})),
+                    "x5c certificate does not match n/e",
+                ),
+                (
+                    "RSA other e",
+                    with(rsa.public_jwk(), json!({"e": "Aw", "x5c": x5c(&rsa)})),
+                    "x5c certificate does not match n/e",
+                ),
+                (
+                    "RSA only n",
+                    with(x5c_only(&rsa), json!({"n": rsa.public_jwk()["n"]})),
+                    "\"e\" is missing",
+                ),
+                (
+                    "RSA with an EC certificate",
+                    with(rsa.public_jwk(), json!({"x5c": x5c(&p256)})),
+                    "x5c certificate key is EC, not RSA",
+                ),
+                (
+                    "RSA x5c-only with an Ed25519 certificate",
+                    with(x5c_only(&rsa), json!({"x5c": x5c(&ed)})),
+                    "key is OKP, not RSA",
+                ),
+                (
+                    "EC other point",
+                    with(p256.public_jwk(), json!({"x5c": x5c(&p256b)})),
+                    "x5c certificate does not match x/y",
+                ),
+                (
+                    "EC crv P-256, P-384 certificate",
+                    with(x5c_only(&p256), json!({"crv": "P-256", "x5c": x5c(&p384)})),
+                    "x5c certificate key is on P-384, not P-256",
+                ),
+                (
+                    "EC alg ES384, P-256 certificate",
+                    with(x5c_only(&p256), json!({"alg": "ES384"})),
+                    "alg ES384 does not match the x5c certificate's curve P-256",
+                ),
+                (
+                    "EC with an RSA certificate",
+                    with(x5c_only(&p256), json!({"x5c": x5c(&rsa)})),
+                    "key is RSA, not EC",
+                ),
+                (
+                    "OKP other x",
+                    with(ed.public_jwk(), json!({"x5c": x5c(&ed2)})),
+                    "x5c certificate does not match x",
+                ),
+                (
+                    "OKP crv X25519",
+                    with(x5c_only(&ed), json!({"crv": "X25519"})),
+                    "unsupported OKP crv",
+                ),
+                (
+                    "oct with x5c",
+                    with(oct_jwk(), json!({"x5c": x5c(&rsa)})),
+                    "kty \"oct\" cannot have an x5c certificate",
+                ),
+                (
+                    "alg for another kty",
+                    with(x5c_only(&rsa), json!({"alg": "ES256"})),
+                    "not for kty \"RSA\"",
+                ),
+                (
+                    "x5c string",
+                    with(x5c_only(&rsa), json!({"x5c": cert(&rsa)})),
+                    "\"x5c\" is not an array",
+                ),
+                (
+                    "x5c empty",
+                    with(x5c_only(&rsa), json!({"x5c": []})),
+                    "\"x5c\" is empty",
+                ),
+                (
+                    "x5c number",
+                    with(x5c_only(&rsa), json!({"x5c": [cert(&rsa), 5]})),
+                    "not a string",
+                ),
+                (
+                    "x5c base64url",
+                    with(
+                        x5c_only(&rsa),
+                        json!({"x5c": [cert(&rsa).replace('+', "-").replace('/', "_") + "-_"]}),
+                    ),
+                    "x5c certificate is not base64",
+                ),
+                (
+                    "x5c garbage",
+                    with(x5c_only(&rsa), json!({"x5c": ["Z2FyYmFnZQ=="]})),
+                    "x5c certificate is not valid DER",
+                ),
+                (
+                    "x5c truncated",
+                    with(
+                        x5c_only(&rsa),
+                        json!({"x5c": [STANDARD.encode(&cert_der(&rsa)[..300])]}),
+                    ),
+                    "x5c certificate is not valid DER",
+                ),
+                (
+                    "x5c SPKI, not certificate",
+                    with(
+                        x5c_only(&rsa),
+                        json!({"x5c": [STANDARD.encode(spki_der(&material(&rsa.public_jwk())))]}),
+                    ),
+                    "not valid DER",
+                ),
+                (
+                    "x5c huge",
+                    with(x5c_only(&rsa), json!({"x5c": [big]})),
+                    "x5c certificate is more than 16384 bytes",
+                ),
+                (
+                    "x5t#S256 other",
+                    with(
+                        x5c_only(&rsa),
+                        json!({"x5t#S256": x509::thumbprint_sha256(&cert_der(&rsa2))}),
+                    ),
+                    "\"x5t#S256\" is not the thumbprint of the x5c certificate",
+                ),
+                (
+                    "x5t#S256 number",
+                    with(x5c_only(&rsa), json!({"x5t#S256": 1})),
+                    "\"x5t#S256\" is not a string",
+                ),
+            ];
+            for (name, bad, reason) in table {
+                let (set, skipped) = parse_jwks_report(&jwks(vec![bad, oct_jwk()]))
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert_eq!(set.len(), 1, "{name}");
+                assert_eq!(set.keys[0].key.family(), Family::Hmac, "{name}");
+                let [skip] = &skipped[..] else {
+                    panic!("{name}: {skipped:?}")
+                };
+                assert!(
+                    skip.reason.contains(reason),
+                    "{name}: {:?} lacks {reason:?}",
+                    skip.reason
+                );
+            }
+        }
+
+        #[test]
+        fn keycloak_encryption_key_is_skipped_by_use() {
+            // Keycloak's JWKS: a signing key and an RSA-OAEP encryption key, both with x5c.
+            let sig = Key::from_seed(MintAlg::RS256, "sig-kid", 11);
+            let enc = Key::from_seed(MintAlg::RS256, "enc-kid", 12);
+            let enc_jwk = with(
+                enc.public_jwk(),
+                json!({"use": "enc", "alg": "RSA-OAEP", "x5c": x5c(&enc), "x5t#S256": x509::thumbprint_sha256(&cert_der(&enc))}),
+            );
+            let sig_jwk = with(sig.public_jwk(), json!({"x5c": x5c(&sig)}));
+            let (set, skipped) = parse_jwks_report(&jwks(vec![enc_jwk, sig_jwk])).unwrap();
+            assert_eq!(set.len(), 1);
+            assert_eq!(set.keys[0].kid.as_deref(), Some("sig-kid"));
+            assert_eq!(skipped.len(), 1);
+            assert_eq!(skipped[0].kid.as_deref(), Some("enc-kid"));
+            assert_eq!(skipped[0].reason, "\"use\" is \"enc\", not \"sig\"");
+        }
+
+        fn x509_map(entries: &[(&str, String)]) -> String {
+            let map: Map<String, Value> = entries
+                .iter()
+                .map(|(kid, pem)| ((*kid).to_owned(), Value::String(pem.clone())))
+                .collect();
+            Value::Object(map).to_string()
+        }
+
+        #[test]
+        fn x509_kid_to_certificate_maps() {
+            let kinds = kinds();
+            let entries: Vec<(&str, String)> = kinds
+                .iter()
+                .map(|(key, _)| (key.kid(), pem("CERTIFICATE", &cert_der(key))))
+                .collect();
+            let text = x509_map(&entries);
+            for parse in [parse_jwks_report, parse_local_jwks_report] {
+                let (set, skipped) = parse(&text).unwrap();
+                assert!(skipped.is_empty(), "{skipped:?}");
+                assert_eq!(set.len(), kinds.len());
+                for (key, alg) in &kinds {
+                    let jwk = set
+                        .keys
+                        .iter()
+                        .find(|j| j.kid.as_deref() == Some(key.kid()))
+                        .unwrap();
+                    assert_eq!(jwk.alg, None);
+                    assert_verifies(jwk, key, *alg);
+                }
+            }
+
+            // Trailing commas and whitespace around the PEM are fine, like in a JWKS.
+            let rsa = &kinds[0].0;
+            let cert = pem("CERTIFICATE", &cert_der(rsa));
+            let text = format!("{{\n  \"a\": {:?},\n}}", format!("\n{cert}\n"));
+            assert_eq!(parse_jwks(&text).unwrap().len(), 1);
+            // A public key instead of a certificate is let through too.
+            let spki = pem("PUBLIC KEY", &spki_der(&material(&rsa.public_jwk())));
+            assert_eq!(parse_jwks(&x509_map(&[("a", spki)])).unwrap().len(), 1);
+        }
+
+        #[test]
+        fn x509_map_bad_entries_are_skipped() {
+            let rsa = Key::from_seed(MintAlg::RS256, "good", 11);
+            let cert = pem("CERTIFICATE", &cert_der(&rsa));
+            let small = crate::x509::KeyMaterial::Rsa {
+                n: [&[0xc1][..], &[0x55; 127]].concat(),
+                e: vec![1, 0, 1],
+            };
+            let entries = [
+                (
+                    "a-wrong",
+                    "-----BEGIN CERTIFICATE-----\nwrong-pubkey\n-----END CERTIFICATE-----\n"
+                        .to_owned(),
+                ),
+                ("b-two", format!("{cert}{cert}")),
+                ("c-good", cert.clone()),
+                (
+                    "d-small",
+                    pem("CERTIFICATE", &certificate_der(&spki_der(&small))),
+                ),
+                ("e-private", pem("PRIVATE KEY", b"secret")),
+                (
+                    "f-text",
+                    format!(
+                        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\ntrailer -----",
+                        "AAAA"
+                    ),
+                ),
+            ];
+            let (set, skipped) = parse_jwks_report(&x509_map(&entries)).unwrap();
+            assert_eq!(set.len(), 1);
+            assert_eq!(set.keys[0].kid.as_deref(), Some("c-good"));
+            let reasons: Vec<(usize, Option<&str>, &str)> = skipped
+                .iter()
+                .map(|s| (s.index, s.kid.as_deref(), s.reason.as_str()))
+                .collect();
+            assert_eq!(reasons.len(), 5, "{reasons:?}");
+            let expect = [
+                (0, "a-wrong", "invalid PEM"),
+                (1, "b-two", "2 blocks where one certificate was expected"),
+                (3, "d-small", "1024 bits"),
+                (4, "e-private", "\"PRIVATE KEY\" is not a PUBLIC KEY"),
+                (5, "f-text", "text outside PEM blocks"),
+            ];
+            for ((index, kid, reason), (e_index, e_kid, e_reason)) in reasons.iter().zip(expect) {
+                assert_eq!((*index, *kid), (e_index, Some(e_kid)));
+                assert!(
+                    reason.contains(e_reason),
+                    "{kid:?}: {reason:?} lacks {e_reason:?}"
+                );
+            }
+
+            // Nothing usable: the usual error, listing the reasons.
+            let err = parse_jwks(&x509_map(&entries[..2])).unwrap_err();
+            assert_eq!(err.status, "JwksNoValidKeys");
+            assert!(err.message.contains("(kid \"a-wrong\")"), "{}", err.message);
+        }
+
+        #[test]
+        fn objects_that_are_not_x509_maps() {
+            // jwt_verify_lib's own cases: none of these is a key map, so [keys] is missing.
+            let table = [
+                "{}",
+                "{\"kid1\": [{\"kty\": \"EC\", \"alg\": \"ES1024\",}]}",
+                "{\"kid1\": \"pubkey1\", \"kid2\": true}",
+                "{\"kid1\": \"pubkey1\", \"kid2\": \"\"}",
+                "{\"\": \"-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----\\n\"}",
+                "{\"kid1\": \"pubkey1\",}",
+                "{\"kid1\": \"-----BEGIN CERTIFICATE-----\\npubkey1\",}",
+                "{\"kid1\": \"pubkey1\\n-----END CERTIFICATE-----\\n\",}",
+                "{\"kid1\": \"-----BEGIN CERTIFICATE-----\\nA\\n-----END CERTIFICATE-----\", \"kid2\": 1}",
+            ];
+            for text in table {
+                let err = parse_jwks(text).unwrap_err();
+                assert_eq!(err.status, "JwksNoKeys", "{text}: {err}");
+            }
+            // Shape right, content wrong: a map whose entries are all unusable.
+            let err = parse_jwks("{\"kid1\": \"-----BEGIN CERTIFICATE-----\\nwrong-pubkey\\n-----END CERTIFICATE-----\\n\",}").unwrap_err();
+            assert_eq!(err.status, "JwksNoValidKeys", "{err}");
+            // More entries than MAX_KEYS.
+            let many: Vec<(String, String)> = (0..=MAX_KEYS)
+                .map(|i| {
+                    (
+                        format!("k{i}"),
+                        "-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----".to_owned(),
+                    )
+                })
+                .collect();
+            let many: Vec<(&str, String)> =
+                many.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+            let err = parse_jwks(&x509_map(&many)).unwrap_err();
+            assert_eq!(err.status, "JwksParseError", "{err}");
+        }
+
+        /// Every kind of PEM block, one key each.
+        fn pem_text() -> (String, Vec<(Key, Alg)>) {
+            let kinds = kinds();
+            let mut text = String::from("\n  ");
+            for (i, (key, _)) in kinds.iter().enumerate() {
+                let material = material(&key.public_jwk());
+                let spki = spki_der(&material);
+                text.push_str(&match (&material, i % 2) {
+                    (x509::KeyMaterial::Rsa { n, e }, _) => {
+                        pem("RSA PUBLIC KEY", &pkcs1_der(n, e)) + &pem("PUBLIC KEY", &spki)
+                    }
+                    (_, 0) => pem("PUBLIC KEY", &spki),
+                    _ => pem("CERTIFICATE", &certificate_der(&spki)),
+                });
+                text.push('\n');
+            }
+            (text, kinds)
+        }
+
+        #[test]
+        fn pem_in_local_jwks() {
+            let (text, kinds) = pem_text();
+            let (set, skipped) = parse_local_jwks_report(&text).unwrap();
+            assert!(skipped.is_empty(), "{skipped:?}");
+            // RSA twice (PKCS#1 and SPKI), then one key of each other kind.
+            assert_eq!(set.len(), kinds.len() + 1);
+            for jwk in &set.keys {
+                assert_eq!((jwk.kid.as_deref(), jwk.alg), (None, None));
+                assert_ne!(jwk.key.family(), Family::Hmac);
+            }
+            for (key, alg) in &kinds {
+                let jwk = set.keys.iter().find(|j| j.key.supports(*alg)).unwrap();
+                assert_verifies(jwk, key, *alg);
+            }
+            assert_eq!(parse_jwks(&text).unwrap().len(), kinds.len() + 1);
+        }
+
+        #[test]
+        fn pem_is_not_a_remote_jwks() {
+            let (text, _) = pem_text();
+            let err = parse_jwks_report(&text).unwrap_err();
+            assert_eq!(err.status, "JwksParseError");
+            assert_eq!(
+                err.message,
+                "Jwks is PEM, which only local_jwks.inline_string accepts"
+            );
+        }
+
+        #[test]
+        fn pem_errors() {
+            let (good, _) = pem_text();
+            let ed = pem(
+                "PUBLIC KEY",
+                &spki_der(&material(&kinds()[5].0.public_jwk())),
+            );
+
+            // A bad block is skipped and named by position; the others are kept.
+            let text = format!("{ed}{}{ed}", pem("PRIVATE KEY", b"k"));
+            let (set, skipped) = parse_local_jwks_report(&text).unwrap();
+            assert_eq!(set.len(), 2);
+            assert_eq!(
+                skipped,
+                [Skipped {
+                    index: 1,
+                    kid: None,
+                    reason: "PEM block \"PRIVATE KEY\" is not a PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE".into()
+                }]
+            );
+
+            let table = [
+                (
+                    "only bad blocks",
+                    pem("CERTIFICATE", b"junk"),
+                    "JwksNoValidKeys",
+                    "key 0: certificate is not valid DER",
+                ),
+                (
+                    "text after",
+                    format!("{good}# comment"),
+                    "JwksParseError",
+                    "Jwks is not valid PEM: text outside PEM blocks",
+                ),
+                (
+                    "unterminated",
+                    "-----BEGIN PUBLIC KEY-----\nAAAA".to_owned(),
+                    "JwksParseError",
+                    "no -----END line",
+                ),
+                (
+                    "too many blocks",
+                    ed.repeat(x509::MAX_PEM_BLOCKS + 1),
+                    "JwksParseError",
+                    "more than 100 PEM blocks",
+                ),
+                (
+                    "too large",
+                    format!("{ed}{}", " ".repeat(x509::MAX_PEM_BYTES)),
+                    "JwksParseError",
+                    "PEM text is",
+                ),
+            ];
+            for (name, text, status, message) in table {
+                let err = parse_jwks(&text).unwrap_err();
+                assert_eq!(err.status, status, "{name}: {err}");
+                assert!(err.message.contains(message), "{name}: {err}");
+            }
+        }
     }
 }

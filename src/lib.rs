@@ -18,7 +18,9 @@ pub mod jwt;
 pub mod matcher;
 pub mod policy;
 pub mod response;
+pub mod rsa_verify;
 pub mod token_cache;
+pub mod x509;
 
 #[cfg(target_arch = "wasm32")]
 mod filter;

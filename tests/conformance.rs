@@ -47,50 +47,6 @@ const TIME_NEUTRAL_SKEW: u64 = 4_294_967_295;
 /// `(case id, our verdict, native verdict, reason)`. A row covers both routes of the case
 /// (`/case/<i>` and `/tn/<i>`) when both show that pair.
 const ALLOWED_DIFFERENCES: &[(&str, &str, &str, &str)] = &[
-    // Google's X.509 "kid -> PEM certificate" maps are not supported as local_jwks.
-    (
-        "jvl/verify_x509/NoKidToken",
-        CONFIG_REJECTED,
-        "Ok",
-        X509_MAP,
-    ),
-    (
-        "jvl/verify_x509/NoKidToken/sig-bitflip",
-        CONFIG_REJECTED,
-        "JwtVerificationFail",
-        X509_MAP,
-    ),
-    (
-        "jvl/verify_x509/NoKidToken/sig-truncate",
-        CONFIG_REJECTED,
-        "JwtVerificationFail",
-        X509_MAP,
-    ),
-    (
-        "jvl/verify_x509/RealToken",
-        CONFIG_REJECTED,
-        "JwtExpired",
-        X509_MAP,
-    ),
-    ("jvl/verify_x509/RealToken", CONFIG_REJECTED, "Ok", X509_MAP),
-    (
-        "jvl/verify_x509/RealToken/sig-bitflip",
-        CONFIG_REJECTED,
-        "JwtExpired",
-        X509_MAP,
-    ),
-    (
-        "jvl/verify_x509/RealToken/sig-bitflip",
-        CONFIG_REJECTED,
-        "JwtVerificationFail",
-        X509_MAP,
-    ),
-    (
-        "jvl/jwks_parse/JwksGoodX509",
-        CONFIG_REJECTED,
-        "Ok",
-        X509_MAP,
-    ),
     // An Ed25519 `x` that is not a point on the curve is refused when the JWKS is loaded; native
     // keeps the key, which then fails every token. With no other usable key the config is refused.
     (
@@ -122,7 +78,6 @@ const ALLOWED_DIFFERENCES: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
-const X509_MAP: &str = "X.509 kid->certificate maps not supported yet";
 const ED25519_NOT_A_POINT: &str =
     "Ed25519 key that is not a curve point refused at load (stricter)";
 const NON_CANONICAL_BASE64: &str =
