@@ -12,7 +12,7 @@ use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::alg::{Alg, Family};
-use crate::rsa_verify::{self, Exponent, Padding, RsaPublic};
+use crate::rsa_verify::{self, bit_len, strip_leading_zeros, Exponent, Padding, RsaPublic};
 
 /// Smallest RSA modulus accepted, in bits (as jwt-compact's `StrongAlg`).
 pub const RSA_MIN_BITS: usize = 2048;
@@ -397,19 +397,6 @@ fn verify_hmac(key: &HmacKey, alg: Alg, input: &[u8], tag: &[u8]) -> Result<(), 
         _ => return Err(SigError::Invalid),
     };
     result.map_err(|_| SigError::Invalid)
-}
-
-fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
-    bytes.get(start..).unwrap_or_default()
-}
-
-/// Bit length of a big-endian integer without leading zero bytes.
-fn bit_len(bytes: &[u8]) -> usize {
-    match bytes.first() {
-        None => 0,
-        Some(&top) => bytes.len() * 8 - top.leading_zeros() as usize,
-    }
 }
 
 #[cfg(test)]

@@ -525,13 +525,13 @@ fn mgf1_xor(hash: Hash, seed: &[u8], out: &mut [u8]) {
     }
 }
 
-fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+pub(crate) fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
     bytes.get(start..).unwrap_or_default()
 }
 
 /// Bit length of a big-endian integer without leading zero bytes.
-fn bit_len(bytes: &[u8]) -> usize {
+pub(crate) fn bit_len(bytes: &[u8]) -> usize {
     match bytes.first() {
         None => 0,
         Some(&top) => bytes.len() * 8 - top.leading_zeros() as usize,
