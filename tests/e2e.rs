@@ -20,7 +20,7 @@ use std::fs;
 use std::path::Path;
 use std::sync::OnceLock;
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -28,7 +28,8 @@ use jwt_mint::{jwks, Alg, Key};
 use serde_json::{json, Value};
 
 use support::{
-    poll_until, validate, EnvoyBuilder, JwksStub, Proxy, Response, Upstream, CRATE_ROOT,
+    bearer, flip_signature_bit, now, poll_until, tail, validate, EnvoyBuilder, JwksStub, Proxy,
+    Response, Upstream, CRATE_ROOT,
 };
 
 /// Response bodies, exactly as native Envoy's `jwt_authn` writes them.
@@ -49,13 +50,6 @@ mod status {
 
 const ISS: &str = "https://issuer.e2e.example";
 const AUD: &str = "api.e2e.example";
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 /// Claims every provider here accepts: issuer, audience, an hour of validity, and one claim of
 /// each JSON type that `claim_to_headers` forwards.
@@ -222,21 +216,8 @@ fn check(what: impl Into<String>, path: &str, headers: &[(&str, &str)], expect: 
     }
 }
 
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
-
 fn payload_segment(token: &str) -> String {
     token.split('.').nth(1).unwrap().to_owned()
-}
-
-/// Flips one bit in the middle of the signature and re-encodes it.
-fn flip_signature_bit(token: &str) -> String {
-    let (input, sig) = token.rsplit_once('.').unwrap();
-    let mut raw = URL_SAFE_NO_PAD.decode(sig).unwrap();
-    let mid = raw.len() / 2;
-    raw[mid] ^= 0x01;
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(raw))
 }
 
 /// Every local-JWKS request and what it must get.
@@ -904,7 +885,9 @@ fn remote_jwks_rotation_and_failed_refresh_keep_working_keys() {
     // Each worker loads the shared keys on its 100 ms tick: k1 is refused everywhere soon after
     // (20 refusals in a row, so both workers have moved on).
     let k1_refused = poll_until(Duration::from_secs(3), || {
-        (0..20).all(|_| proxy.bearer("/a", &t1).status == 401).then_some(())
+        (0..20)
+            .all(|_| proxy.bearer("/a", &t1).status == 401)
+            .then_some(())
     });
     assert!(k1_refused.is_some(), "k1 still accepted 3 s after rotation");
     assert_status!(proxy.bearer("/a", &t1), 401, status::JWKS_KID_ALG_MISMATCH);
@@ -991,11 +974,6 @@ fn bad_plugin_configs_are_refused_naming_the_field() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-}
-
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 // ------------------------------------------------------------------------------------------

@@ -40,7 +40,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -48,7 +47,7 @@ use jwt_mint::{Alg, Key};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use support::{validate, EnvoyBuilder, JwksStub, Proxy, Response, Upstream, CRATE_ROOT};
+use support::{now, validate, EnvoyBuilder, JwksStub, Proxy, Response, Upstream, CRATE_ROOT};
 
 /// Response bodies: native `jwt_authn`'s texts, and the filter's for its extensions.
 mod body {
@@ -68,13 +67,6 @@ mod needs {
     pub const X5C: &str = "x5c";
     pub const X509_MAP: &str = "kid -> certificate document";
     pub const PEM: &str = "PEM in local_jwks";
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 // ------------------------------------------------------------------------------------------

@@ -21,14 +21,14 @@ mod support;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use jwt_mint::{jwks, Alg, Key};
 use serde_json::{json, Value};
 
-use support::{http_get, poll_until, EnvoyBuilder, JwksStub, Proxy, Upstream};
+use support::{
+    flip_signature_bit, http_get, now, poll_until, EnvoyBuilder, JwksStub, Proxy, Upstream,
+};
 
 /// Response bodies, as native Envoy's `jwt_authn` writes them.
 mod status {
@@ -42,13 +42,6 @@ mod status {
 const ISS: &str = "https://issuer.lifecycle.example";
 const AUD: &str = "api.lifecycle.example";
 const PATH: &str = "/api/resource";
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 fn claims(iss: &str) -> Value {
     let t = now();
@@ -84,15 +77,6 @@ fn keys() -> &'static Keys {
 
 fn jwks_of(keys: &[&Key]) -> String {
     jwks(keys).to_string()
-}
-
-/// Flips one bit in the middle of the signature.
-fn flip_signature_bit(token: &str) -> String {
-    let (input, sig) = token.rsplit_once('.').unwrap();
-    let mut raw = URL_SAFE_NO_PAD.decode(sig).unwrap();
-    let mid = raw.len() / 2;
-    raw[mid] ^= 0x01;
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(raw))
 }
 
 /// A remote provider: fresh for 1 s (no cache headers; the lower bound defaults to it too),

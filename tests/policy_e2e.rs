@@ -25,14 +25,15 @@ mod support;
 
 use std::sync::OnceLock;
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use jwt_mint::{jwks, Alg, Key};
 use serde_json::{json, Value};
 
-use support::{poll_until, EnvoyBuilder, JwksStub, Proxy, Response, Upstream};
+use support::{
+    bearer, flip_signature_bit, now, poll_until, tail, EnvoyBuilder, JwksStub, Proxy, Response,
+    Upstream,
+};
 
 const OKTA_ISS: &str = "https://okta.example";
 const OKTA_AUD: &str = "api://default";
@@ -50,13 +51,6 @@ mod body {
     pub const SCOPE: &str = "Jwt does not have the required scope";
     pub const CLAIMS: &str = "Jwt claims are not allowed for this resource";
     pub const CLIENT: &str = "Jwt client does not match the request";
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 // ------------------------------------------------------------------------------------------
@@ -131,19 +125,6 @@ fn azure(changes: Value) -> String {
 fn azure_expired() -> String {
     let t = now();
     azure(json!({"iat": t - 7200, "exp": t - 3600}))
-}
-
-/// Flips one bit in the middle of the signature.
-fn flip_signature_bit(token: &str) -> String {
-    let (input, sig) = token.rsplit_once('.').unwrap();
-    let mut raw = URL_SAFE_NO_PAD.decode(sig).unwrap();
-    let mid = raw.len() / 2;
-    raw[mid] ^= 0x01;
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(raw))
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1487,9 +1468,4 @@ fn policy_config_errors_name_the_field() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-}
-
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }

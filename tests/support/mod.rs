@@ -129,6 +129,30 @@ pub fn validate(yaml_path: &Path) -> Result<String, String> {
 // Polling
 
 /// Polls `f` every 20-100 ms until it returns `Some` or `deadline` passes.
+/// Unix seconds now, for token claims.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// `Authorization` value for a token.
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// The same token with one bit of its signature flipped (bit 0 of the middle byte).
+pub fn flip_signature_bit(token: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    let mut raw = URL_SAFE_NO_PAD.decode(sig).unwrap();
+    let mid = raw.len() / 2;
+    raw[mid] ^= 0x01;
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(raw))
+}
+
 pub fn poll_until<T>(deadline: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let end = Instant::now() + deadline;
     let mut pause = Duration::from_millis(20);
@@ -1039,7 +1063,7 @@ fn list_item(entry: &str, indent: usize) -> String {
     out
 }
 
-fn tail(text: &str, lines: usize) -> String {
+pub fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     let from = all.len().saturating_sub(lines);
     let mut out = String::new();
