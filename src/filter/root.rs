@@ -69,7 +69,7 @@ impl Root {
             host::log(LogLevel::Warn, &format!("provider {name}: JWKS key #{} (kid {:?}) skipped: {}", s.index, s.kid, s.reason));
         }
         let lifetime_ms = jwks_cache::lifetime_ms(&remote, &host::callout_headers(), now_ms);
-        host::log(LogLevel::Info, &format!("provider {name}: fetched JWKS with {} usable keys, fresh for {} s", keys.len(), lifetime_ms / 1000));
+        host::log(LogLevel::Info, &format!("provider {name}: fetched JWKS with {} usable keys, fresh for {} ms", keys.len(), lifetime_ms));
         worker::record_outcome(&self.shared, index, Some(Fetched { body: &body, keys: Rc::new(keys), lifetime_ms }), now_ms, 0);
         Ok(())
     }
