@@ -74,3 +74,31 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV)
+
+# ---- Benchmarks (bench/, BENCHMARKS.md). Never part of `make test`: nothing in them asserts on time.
+# `make bench`: our filter vs native jwt_authn (cache on/off) vs no auth vs a no-op wasm filter,
+# Envoy --concurrency 1 each, driven by wrk in interleaved rounds (~10 min; bench/README.md).
+# `make bench-quick`: the same in ~1 min. BENCH_* variables tune it (see bench/run.py).
+.PHONY: bench bench-quick bench-micro bench-tools bench-wrk
+
+bench: setup build bench-tools bench-wrk
+	ENVOY=$(ENVOY) JWT_AUTHN_WASM=$(abspath $(WASM)) python3 bench/run.py
+
+bench-quick:
+	BENCH_QUICK=1 $(MAKE) bench
+
+bench-micro: wasm-target
+	bash bench/micro.sh
+
+# The no-op floor filter and the token minter: standalone crates (own [workspace]), not members
+# of the root workspace, each with its own target dir under bench/.
+bench-tools: wasm-target
+	cd bench/noop && cargo build --release --target $(WASM_TARGET)
+	cd bench/mint && cargo build --release
+
+# wrk from Debian; installed only when missing.
+bench-wrk:
+	@command -v wrk >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y wrk; \
+		else sudo apt-get update && sudo apt-get install -y wrk; fi; }
+	@command -v taskset >/dev/null || echo "bench: taskset not found; runs will not be pinned to CPUs" >&2
