@@ -134,13 +134,17 @@ impl Worker {
     }
 }
 
-/// Reads provider `index`'s shared record and loads a new key set when its generation moved.
-/// Host calls happen outside any borrow of the worker.
-pub fn sync_remote(shared: &Shared, index: usize) {
-    let Some((meta_key, body_key, loaded)) = shared.borrow().remote(index).map(|r| (r.meta_key.clone(), r.body_key.clone(), r.loaded_generation)) else {
-        return;
-    };
-    let meta = host::shared(&meta_key).0.as_deref().and_then(Meta::decode).unwrap_or_default();
+/// A provider's shared record and its CAS; an empty record when missing or unreadable.
+fn read_meta(meta_key: &str) -> (Meta, Option<u32>) {
+    let (bytes, cas) = host::shared(meta_key);
+    (bytes.as_deref().and_then(Meta::decode).unwrap_or_default(), cas)
+}
+
+/// Reads provider `index`'s shared record and loads a new key set when its generation moved;
+/// returns the record and its CAS as read. Host calls happen outside any borrow of the worker.
+pub fn sync_remote(shared: &Shared, index: usize) -> Option<(Meta, Option<u32>)> {
+    let (meta_key, body_key, loaded) = shared.borrow().remote(index).map(|r| (r.meta_key.clone(), r.body_key.clone(), r.loaded_generation))?;
+    let (meta, cas) = read_meta(&meta_key);
     let mut keys = None;
     if meta.has_keys() && meta.generation != loaded {
         if let Some(body) = host::shared(&body_key).0 {
@@ -158,6 +162,7 @@ pub fn sync_remote(shared: &Shared, index: usize) {
             remote.loaded_generation = meta.generation;
         }
     }
+    Some((meta, cas))
 }
 
 /// Authenticates the current request and carries out the answer. `context_id` is the HTTP
@@ -252,16 +257,14 @@ fn ask_refetch(shared: &Shared, index: usize, now_ms: u64) -> bool {
     let Some((meta_key, jwks, name)) = shared.borrow().remote(index).map(|r| (r.meta_key.clone(), r.jwks.clone(), r.name.clone())) else {
         return false;
     };
-    let (bytes, cas) = host::shared(&meta_key);
-    let meta = bytes.as_deref().and_then(Meta::decode).unwrap_or_default();
+    let (meta, cas) = read_meta(&meta_key);
     if !meta.may_refetch_for_unknown_kid(&jwks, now_ms) {
         return false;
     }
     if !meta.refetch_wanted {
         if host::set_shared(&meta_key, &meta.with_refetch_asked(now_ms).encode(), cas).is_err() {
             // Another worker wrote first; if it asked for the refetch, wait for that one.
-            let again = host::shared(&meta_key).0.as_deref().and_then(Meta::decode).unwrap_or_default();
-            return again.refetch_wanted;
+            return read_meta(&meta_key).0.refetch_wanted;
         }
         host::log(LogLevel::Info, &format!("provider {name}: token names an unknown kid; refetching the JWKS"));
         shared.borrow_mut().metrics.inc(&format!("jwt_authn.provider.{name}.jwks_refetch_unknown_kid"));
@@ -316,12 +319,13 @@ pub fn forget_waiter(shared: &Shared, context_id: u32) {
 pub fn start_due_fetches(shared: &Shared, now_ms: u64) {
     let count = shared.borrow().remotes.len();
     for index in 0..count {
-        sync_remote(shared, index);
+        // One read of the record serves the key reload, the gauges and the lease's CAS.
+        let Some((meta, cas)) = sync_remote(shared, index) else {
+            continue;
+        };
         let Some((name, jwks, meta_key)) = shared.borrow().remote(index).map(|r| (r.name.clone(), r.jwks.clone(), r.meta_key.clone())) else {
             continue;
         };
-        let (bytes, cas) = host::shared(&meta_key);
-        let meta = bytes.as_deref().and_then(Meta::decode).unwrap_or_default();
         {
             let mut worker = shared.borrow_mut();
             if meta.has_keys() {
@@ -373,8 +377,7 @@ pub fn record_outcome(shared: &Shared, index: usize, fetched: Option<Fetched>, n
         }
     }
     for _ in 0..8 {
-        let (current, cas) = host::shared(&meta_key);
-        let meta = current.as_deref().and_then(Meta::decode).unwrap_or_default();
+        let (meta, cas) = read_meta(&meta_key);
         let next = match &fetched {
             Some(f) => meta.succeeded(now_ms, f.lifetime_ms),
             None => meta.failed(&jwks, now_ms, entropy),
