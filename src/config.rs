@@ -235,10 +235,6 @@ impl Config {
         };
         Ok(Config { providers, rules, generated_headers, bypass_cors_preflight: root.bool("bypass_cors_preflight")?, uses_route_name, token_cache_size })
     }
-
-    pub fn provider_index(&self, name: &str) -> Option<usize> {
-        self.providers.iter().position(|p| p.name == name)
-    }
 }
 
 impl Provider {
