@@ -74,7 +74,9 @@ impl Alg {
 
     pub fn family(self) -> Family {
         match self {
-            Alg::Rs256 | Alg::Rs384 | Alg::Rs512 | Alg::Ps256 | Alg::Ps384 | Alg::Ps512 => Family::Rsa,
+            Alg::Rs256 | Alg::Rs384 | Alg::Rs512 | Alg::Ps256 | Alg::Ps384 | Alg::Ps512 => {
+                Family::Rsa
+            }
             Alg::Es256 | Alg::Es256k | Alg::Es384 | Alg::Es512 => Family::Ec,
             Alg::Hs256 | Alg::Hs384 | Alg::Hs512 => Family::Hmac,
             Alg::EdDsa => Family::Okp,
@@ -101,7 +103,9 @@ mod tests {
 
     #[test]
     fn none_and_lowercase_are_unknown() {
-        for name in ["none", "None", "NONE", "rs256", "HS256 ", "", "ES256k", "Ed25519"] {
+        for name in [
+            "none", "None", "NONE", "rs256", "HS256 ", "", "ES256k", "Ed25519",
+        ] {
             assert_eq!(Alg::parse(name), None, "{name}");
         }
     }

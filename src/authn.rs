@@ -99,23 +99,47 @@ struct Ctx<'a> {
     cache: Option<&'a RefCell<TokenCache>>,
 }
 
-pub fn authenticate(config: &Config, request: &Request, keys: &dyn KeyLookup, now: u64) -> Decision {
+pub fn authenticate(
+    config: &Config,
+    request: &Request,
+    keys: &dyn KeyLookup,
+    now: u64,
+) -> Decision {
     authenticate_cached(config, request, keys, now, None)
 }
 
 /// [`authenticate`] with the worker's cache of signature verdicts.
-pub fn authenticate_cached(config: &Config, request: &Request, keys: &dyn KeyLookup, now: u64, cache: Option<&RefCell<TokenCache>>) -> Decision {
-    let mut edits = HeaderEdits { remove: config.generated_headers.clone(), ..HeaderEdits::default() };
+pub fn authenticate_cached(
+    config: &Config,
+    request: &Request,
+    keys: &dyn KeyLookup,
+    now: u64,
+    cache: Option<&RefCell<TokenCache>>,
+) -> Decision {
+    let mut edits = HeaderEdits {
+        remove: config.generated_headers.clone(),
+        ..HeaderEdits::default()
+    };
     if config.bypass_cors_preflight && is_cors_preflight(request) {
         return Decision::Allow(edits);
     }
-    let Some(rule) = config.rules.iter().find(|rule| rule.matcher.matches(request)) else {
+    let Some(rule) = config
+        .rules
+        .iter()
+        .find(|rule| rule.matcher.matches(request))
+    else {
         return Decision::Allow(edits);
     };
     let Some(requirement) = &rule.requires else {
         return Decision::Allow(edits);
     };
-    let ctx = Ctx { config, request, keys, now, cache };
+    let ctx = Ctx {
+        config,
+        request,
+        keys,
+        now,
+        cache,
+    };
     let passed = match ctx.eval(requirement) {
         Step::Pass(passed) => passed,
         Step::Fail(e) => return Decision::Deny(e),
@@ -125,13 +149,17 @@ pub fn authenticate_cached(config: &Config, request: &Request, keys: &dyn KeyLoo
     if let Some(authorization) = &rule.authorization {
         // The identity that authorizes is any one verified token that satisfies everything.
         let mut first_refusal = None;
-        let granted = passed.claims.iter().any(|claims| match authorization.check(claims, request) {
-            Ok(()) => true,
-            Err(refusal) => {
-                first_refusal.get_or_insert(refusal);
-                false
-            }
-        });
+        let granted =
+            passed
+                .claims
+                .iter()
+                .any(|claims| match authorization.check(claims, request) {
+                    Ok(()) => true,
+                    Err(refusal) => {
+                        first_refusal.get_or_insert(refusal);
+                        false
+                    }
+                });
         if !granted {
             return match first_refusal {
                 Some(refusal) => Decision::Forbid(refusal),
@@ -152,13 +180,19 @@ pub fn authenticate_cached(config: &Config, request: &Request, keys: &dyn KeyLoo
 
 /// `OPTIONS` with `Origin` and `Access-Control-Request-Method`, as native's check.
 fn is_cors_preflight(request: &Request) -> bool {
-    request.header(":method") == Some("OPTIONS") && request.header("origin").is_some_and(|o| !o.is_empty()) && request.header("access-control-request-method").is_some_and(|m| !m.is_empty())
+    request.header(":method") == Some("OPTIONS")
+        && request.header("origin").is_some_and(|o| !o.is_empty())
+        && request
+            .header("access-control-request-method")
+            .is_some_and(|m| !m.is_empty())
 }
 
 impl Ctx<'_> {
     fn eval(&self, requirement: &Requirement) -> Step {
         match requirement {
-            Requirement::Provider { index, audiences } => self.provider(*index, audiences.as_deref()),
+            Requirement::Provider { index, audiences } => {
+                self.provider(*index, audiences.as_deref())
+            }
             Requirement::Any(children) => {
                 let (mut error, mut wait) = (None, None);
                 for child in children {
@@ -219,7 +253,10 @@ impl Ctx<'_> {
     /// without an issuer), so a token is never tried against every provider in turn.
     fn by_issuer(&self, providers: &[usize], allow_failed: bool) -> Step {
         let mut locations: Vec<&Location> = Vec::new();
-        for p in providers.iter().filter_map(|i| self.config.providers.get(*i)) {
+        for p in providers
+            .iter()
+            .filter_map(|i| self.config.providers.get(*i))
+        {
             for l in &p.locations {
                 if !locations.contains(&l) {
                     locations.push(l);
@@ -242,10 +279,24 @@ impl Ctx<'_> {
             let step = match jwt::parse(token.token) {
                 Err(e) => Step::Fail(e),
                 Ok(jwt) => {
-                    let by_iss = providers.iter().copied().find(|i| self.config.providers.get(*i).is_some_and(|p| p.issuer.is_some() && claims::issuer_allowed(p, &jwt)));
-                    let fallback = || providers.iter().copied().find(|i| self.config.providers.get(*i).is_some_and(|p| p.issuer.is_none()));
+                    let by_iss = providers.iter().copied().find(|i| {
+                        self.config
+                            .providers
+                            .get(*i)
+                            .is_some_and(|p| p.issuer.is_some() && claims::issuer_allowed(p, &jwt))
+                    });
+                    let fallback = || {
+                        providers.iter().copied().find(|i| {
+                            self.config
+                                .providers
+                                .get(*i)
+                                .is_some_and(|p| p.issuer.is_none())
+                        })
+                    };
                     match by_iss.or_else(fallback) {
-                        Some(index) => self.verify(index, None, token.location, token.token, Some(jwt)),
+                        Some(index) => {
+                            self.verify(index, None, token.location, token.token, Some(jwt))
+                        }
                         None => Step::Fail(AuthError::JwtUnknownIssuer),
                     }
                 }
@@ -262,7 +313,14 @@ impl Ctx<'_> {
     /// Claims, then keys, then the signature of one token for one provider. A cached verdict
     /// for this token, provider and key set saves the parse and the signature; the claims are
     /// checked on every request.
-    fn verify(&self, index: usize, audiences: Option<&[String]>, location: &Location, token: &str, parsed: Option<UnverifiedJwt>) -> Step {
+    fn verify(
+        &self,
+        index: usize,
+        audiences: Option<&[String]>,
+        location: &Location,
+        token: &str,
+        parsed: Option<UnverifiedJwt>,
+    ) -> Step {
         let Some(provider) = self.config.providers.get(index) else {
             return Step::Fail(AuthError::JwksNoValidKeys);
         };
@@ -304,15 +362,32 @@ impl Ctx<'_> {
         let signature = verify_signature(&jwt, key_set);
         if signature == Err(AuthError::JwksKidAlgMismatch) {
             // An unknown `kid` at a remote provider may mean the keys were rotated.
-            let unknown_kid = jwt.kid.as_ref().is_some_and(|kid| !key_set.keys.iter().any(|k| k.kid.as_ref() == Some(kid)));
+            let unknown_kid = jwt
+                .kid
+                .as_ref()
+                .is_some_and(|kid| !key_set.keys.iter().any(|k| k.kid.as_ref() == Some(kid)));
             if unknown_kid && matches!(provider.jwks, JwksSource::Remote(_)) {
                 return Step::Wait(Waiting::Refetch(index));
             }
         }
         let jwt = Rc::new(jwt);
         // Worth remembering: good signatures, and refusals that cost a signature check.
-        if let (Some(cache), Ok(()) | Err(AuthError::JwtVerificationFail | AuthError::JwtEd25519SignatureWrongLength)) = (self.cache, &signature) {
-            cache.borrow_mut().insert(token, index, key_set.id, Verdict { jwt: jwt.clone(), signature }, self.now);
+        if let (
+            Some(cache),
+            Ok(())
+            | Err(AuthError::JwtVerificationFail | AuthError::JwtEd25519SignatureWrongLength),
+        ) = (self.cache, &signature)
+        {
+            cache.borrow_mut().insert(
+                token,
+                index,
+                key_set.id,
+                Verdict {
+                    jwt: jwt.clone(),
+                    signature,
+                },
+                self.now,
+            );
         }
         match signature {
             Ok(()) => Step::Pass(self.passed(index, provider, location, &jwt)),
@@ -320,7 +395,13 @@ impl Ctx<'_> {
         }
     }
 
-    fn passed(&self, index: usize, provider: &Provider, location: &Location, jwt: &UnverifiedJwt) -> Passed {
+    fn passed(
+        &self,
+        index: usize,
+        provider: &Provider,
+        location: &Location,
+        jwt: &UnverifiedJwt,
+    ) -> Passed {
         let mut passed = Passed::default();
         passed.edits.verified_by.push(index);
         allow_edits(provider, location, jwt, &mut passed.edits);
@@ -368,16 +449,28 @@ pub fn verify_signature(jwt: &UnverifiedJwt, keys: &KeySet) -> Result<(), AuthEr
             break;
         }
         tried += 1;
-        match jwk.key.verify(jwt.alg, jwt.signing_input.as_bytes(), &jwt.signature) {
+        match jwk
+            .key
+            .verify(jwt.alg, jwt.signing_input.as_bytes(), &jwt.signature)
+        {
             Ok(()) => return Ok(()),
             Err(SigError::WrongLength) => return Err(AuthError::JwtEd25519SignatureWrongLength),
             Err(SigError::Invalid) => {}
         }
     }
-    Err(if matched { AuthError::JwtVerificationFail } else { AuthError::JwksKidAlgMismatch })
+    Err(if matched {
+        AuthError::JwtVerificationFail
+    } else {
+        AuthError::JwksKidAlgMismatch
+    })
 }
 
-fn allow_edits(provider: &Provider, location: &Location, jwt: &UnverifiedJwt, edits: &mut HeaderEdits) {
+fn allow_edits(
+    provider: &Provider,
+    location: &Location,
+    jwt: &UnverifiedJwt,
+    edits: &mut HeaderEdits,
+) {
     if let Some(header) = &provider.forward_payload_header {
         let mut payload = jwt.payload_b64().trim_end_matches('=').to_string();
         if provider.pad_forward_payload_header {
@@ -419,7 +512,11 @@ mod tests {
     }
 
     fn hs256(header: Value, claims: Value) -> String {
-        let input = format!("{}.{}", b64::encode(header.to_string().as_bytes()), b64::encode(claims.to_string().as_bytes()));
+        let input = format!(
+            "{}.{}",
+            b64::encode(header.to_string().as_bytes()),
+            b64::encode(claims.to_string().as_bytes())
+        );
         let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).unwrap();
         mac.update(input.as_bytes());
         format!("{input}.{}", b64::encode(&mac.finalize().into_bytes()))
@@ -438,7 +535,10 @@ mod tests {
     }
 
     fn request(path: &str, auth: Option<&str>) -> Vec<(String, String)> {
-        let mut h = vec![(":path".to_string(), path.to_string()), ("x-sub".to_string(), "spoofed".to_string())];
+        let mut h = vec![
+            (":path".to_string(), path.to_string()),
+            ("x-sub".to_string(), "spoofed".to_string()),
+        ];
         if let Some(a) = auth {
             h.push(("authorization".into(), a.into()));
         }
@@ -446,57 +546,125 @@ mod tests {
     }
 
     fn good() -> String {
-        hs256(json!({"alg": "HS256", "kid": "k1"}), json!({"iss": "https://iss", "sub": "alice", "exp": 2000}))
+        hs256(
+            json!({"alg": "HS256", "kid": "k1"}),
+            json!({"iss": "https://iss", "sub": "alice", "exp": 2000}),
+        )
     }
 
     #[test]
     fn allows_and_edits_headers() {
         let c = config(json!({}));
-        let d = authenticate(&c, &Request::new(&request("/api", Some(&format!("Bearer {}", good())))), &NoRemote, 1000);
-        assert_eq!(d, Decision::Allow(HeaderEdits { remove: vec!["x-sub".into(), "authorization".into()], add: vec![("x-sub".into(), "alice".into())], verified_by: vec![0] }));
+        let d = authenticate(
+            &c,
+            &Request::new(&request("/api", Some(&format!("Bearer {}", good())))),
+            &NoRemote,
+            1000,
+        );
+        assert_eq!(
+            d,
+            Decision::Allow(HeaderEdits {
+                remove: vec!["x-sub".into(), "authorization".into()],
+                add: vec![("x-sub".into(), "alice".into())],
+                verified_by: vec![0]
+            })
+        );
     }
 
     #[test]
     fn public_route_still_strips_generated_headers() {
         let c = config(json!({}));
-        assert_eq!(authenticate(&c, &Request::new(&request("/public", None)), &NoRemote, 1000), Decision::Allow(HeaderEdits { remove: vec!["x-sub".into()], ..HeaderEdits::default() }));
+        assert_eq!(
+            authenticate(
+                &c,
+                &Request::new(&request("/public", None)),
+                &NoRemote,
+                1000
+            ),
+            Decision::Allow(HeaderEdits {
+                remove: vec!["x-sub".into()],
+                ..HeaderEdits::default()
+            })
+        );
     }
 
     #[test]
     fn forward_keeps_the_token_and_payload_is_forwarded() {
         let c = config(json!({"forward": true, "forward_payload_header": "x-payload"}));
         let token = good();
-        let Decision::Allow(edits) = authenticate(&c, &Request::new(&request("/api", Some(&format!("Bearer {token}")))), &NoRemote, 1000) else { panic!() };
+        let Decision::Allow(edits) = authenticate(
+            &c,
+            &Request::new(&request("/api", Some(&format!("Bearer {token}")))),
+            &NoRemote,
+            1000,
+        ) else {
+            panic!()
+        };
         assert!(!edits.remove.contains(&"authorization".to_string()));
-        assert_eq!(edits.add[0], ("x-payload".into(), token.split('.').nth(1).unwrap().to_string()));
+        assert_eq!(
+            edits.add[0],
+            (
+                "x-payload".into(),
+                token.split('.').nth(1).unwrap().to_string()
+            )
+        );
     }
 
     #[test]
     fn failures() {
         let c = config(json!({"audiences": ["api"]}));
-        let deny = |auth: Option<String>| authenticate(&c, &Request::new(&request("/api", auth.as_deref())), &NoRemote, 1000);
+        let deny = |auth: Option<String>| {
+            authenticate(
+                &c,
+                &Request::new(&request("/api", auth.as_deref())),
+                &NoRemote,
+                1000,
+            )
+        };
         assert_eq!(deny(None), Decision::Deny(AuthError::JwtMissed));
-        assert_eq!(deny(Some(format!("Bearer {}", good()))), Decision::Deny(AuthError::JwtAudienceNotAllowed));
+        assert_eq!(
+            deny(Some(format!("Bearer {}", good()))),
+            Decision::Deny(AuthError::JwtAudienceNotAllowed)
+        );
         let claims = json!({"iss": "https://iss", "aud": "api", "exp": 2000});
         let ok = hs256(json!({"alg": "HS256", "kid": "k1"}), claims.clone());
-        assert!(matches!(deny(Some(format!("Bearer {ok}"))), Decision::Allow(_)));
+        assert!(matches!(
+            deny(Some(format!("Bearer {ok}"))),
+            Decision::Allow(_)
+        ));
         let wrong_kid = hs256(json!({"alg": "HS256", "kid": "k2"}), claims.clone());
-        assert_eq!(deny(Some(format!("Bearer {wrong_kid}"))), Decision::Deny(AuthError::JwksKidAlgMismatch));
+        assert_eq!(
+            deny(Some(format!("Bearer {wrong_kid}"))),
+            Decision::Deny(AuthError::JwksKidAlgMismatch)
+        );
         let wrong_alg = hs256(json!({"alg": "HS384", "kid": "k1"}), claims.clone());
-        assert_eq!(deny(Some(format!("Bearer {wrong_alg}"))), Decision::Deny(AuthError::JwksKidAlgMismatch));
+        assert_eq!(
+            deny(Some(format!("Bearer {wrong_alg}"))),
+            Decision::Deny(AuthError::JwksKidAlgMismatch)
+        );
         let (head, sig) = ok.rsplit_once('.').unwrap();
         let mut bytes = b64::decode(sig).unwrap();
         bytes[0] ^= 1;
-        assert_eq!(deny(Some(format!("Bearer {head}.{}", b64::encode(&bytes)))), Decision::Deny(AuthError::JwtVerificationFail));
+        assert_eq!(
+            deny(Some(format!("Bearer {head}.{}", b64::encode(&bytes)))),
+            Decision::Deny(AuthError::JwtVerificationFail)
+        );
         let two = format!("Bearer {ok}");
         let headers = request(&format!("/api?access_token={wrong_kid}"), Some(&two));
-        assert_eq!(authenticate(&c, &Request::new(&headers), &NoRemote, 1000), Decision::Deny(AuthError::JwksKidAlgMismatch), "every token must verify");
+        assert_eq!(
+            authenticate(&c, &Request::new(&headers), &NoRemote, 1000),
+            Decision::Deny(AuthError::JwksKidAlgMismatch),
+            "every token must verify"
+        );
     }
 
     #[test]
     fn unknown_kid_at_a_remote_provider_asks_for_a_refetch() {
         let c = config(json!({}));
-        let keys = crate::jwks::parse_jwks(&json!({"keys": [{"kty": "oct", "kid": "k1", "k": b64::encode(SECRET)}]}).to_string()).unwrap();
+        let keys = crate::jwks::parse_jwks(
+            &json!({"keys": [{"kty": "oct", "kid": "k1", "k": b64::encode(SECRET)}]}).to_string(),
+        )
+        .unwrap();
         struct Ready(KeySet);
         impl KeyLookup for Ready {
             fn remote(&self, _: usize) -> RemoteKeys<'_> {
@@ -504,30 +672,88 @@ mod tests {
             }
         }
         let ready = Ready(keys);
-        let known = hs256(json!({"alg": "HS256", "kid": "k1"}), json!({"iss": "https://iss"}));
-        let rotated = hs256(json!({"alg": "HS256", "kid": "k9"}), json!({"iss": "https://iss"}));
-        assert!(matches!(authenticate(&c, &Request::new(&request("/remote", Some(&format!("Bearer {known}")))), &ready, 1000), Decision::Allow(_)));
-        assert_eq!(authenticate(&c, &Request::new(&request("/remote", Some(&format!("Bearer {rotated}")))), &ready, 1000), Decision::RefetchKeys(1));
-        assert_eq!(authenticate(&c, &Request::new(&request("/api", Some(&format!("Bearer {rotated}")))), &ready, 1000), Decision::Deny(AuthError::JwksKidAlgMismatch), "local keys never refetch");
+        let known = hs256(
+            json!({"alg": "HS256", "kid": "k1"}),
+            json!({"iss": "https://iss"}),
+        );
+        let rotated = hs256(
+            json!({"alg": "HS256", "kid": "k9"}),
+            json!({"iss": "https://iss"}),
+        );
+        assert!(matches!(
+            authenticate(
+                &c,
+                &Request::new(&request("/remote", Some(&format!("Bearer {known}")))),
+                &ready,
+                1000
+            ),
+            Decision::Allow(_)
+        ));
+        assert_eq!(
+            authenticate(
+                &c,
+                &Request::new(&request("/remote", Some(&format!("Bearer {rotated}")))),
+                &ready,
+                1000
+            ),
+            Decision::RefetchKeys(1)
+        );
+        assert_eq!(
+            authenticate(
+                &c,
+                &Request::new(&request("/api", Some(&format!("Bearer {rotated}")))),
+                &ready,
+                1000
+            ),
+            Decision::Deny(AuthError::JwksKidAlgMismatch),
+            "local keys never refetch"
+        );
     }
 
     #[test]
     fn remote_provider_waits_for_keys() {
         let c = config(json!({}));
-        assert_eq!(authenticate(&c, &Request::new(&request("/remote", Some(&format!("Bearer {}", good())))), &NoRemote, 1000), Decision::WaitForKeys(1));
+        assert_eq!(
+            authenticate(
+                &c,
+                &Request::new(&request("/remote", Some(&format!("Bearer {}", good())))),
+                &NoRemote,
+                1000
+            ),
+            Decision::WaitForKeys(1)
+        );
         struct Failed;
         impl KeyLookup for Failed {
             fn remote(&self, _: usize) -> RemoteKeys<'_> {
                 RemoteKeys::Failed
             }
         }
-        assert_eq!(authenticate(&c, &Request::new(&request("/remote", Some(&format!("Bearer {}", good())))), &Failed, 1000), Decision::Deny(AuthError::JwksFetchFail));
-        assert_eq!(authenticate(&c, &Request::new(&request("/remote", Some("Bearer x.y"))), &Failed, 1000), Decision::Deny(AuthError::JwtBadFormat), "cheap checks first");
+        assert_eq!(
+            authenticate(
+                &c,
+                &Request::new(&request("/remote", Some(&format!("Bearer {}", good())))),
+                &Failed,
+                1000
+            ),
+            Decision::Deny(AuthError::JwksFetchFail)
+        );
+        assert_eq!(
+            authenticate(
+                &c,
+                &Request::new(&request("/remote", Some("Bearer x.y"))),
+                &Failed,
+                1000
+            ),
+            Decision::Deny(AuthError::JwtBadFormat),
+            "cheap checks first"
+        );
     }
 
     /// Two providers with their own secrets and issuers, for the requirement forms.
     fn two_providers(rules: Value, extra: Value) -> Config {
-        let jwks = |secret: &[u8], kid: &str| json!({"keys": [{"kty": "oct", "kid": kid, "k": b64::encode(secret)}]}).to_string();
+        let jwks = |secret: &[u8], kid: &str| {
+            json!({"keys": [{"kty": "oct", "kid": kid, "k": b64::encode(secret)}]}).to_string()
+        };
         let mut root = json!({
             "providers": {
                 "a": {"issuer": "https://a", "local_jwks": {"inline_string": jwks(SECRET, "ka")}, "claim_to_headers": [{"header_name": "x-a-sub", "claim_name": "sub"}]},
@@ -548,14 +774,21 @@ mod tests {
     }
 
     fn token_b(claims: Value) -> String {
-        let input = format!("{}.{}", b64::encode(br#"{"alg":"HS256","kid":"kb"}"#), b64::encode(claims.to_string().as_bytes()));
+        let input = format!(
+            "{}.{}",
+            b64::encode(br#"{"alg":"HS256","kid":"kb"}"#),
+            b64::encode(claims.to_string().as_bytes())
+        );
         let mut mac = Hmac::<Sha256>::new_from_slice(SECRET_B).unwrap();
         mac.update(input.as_bytes());
         format!("{input}.{}", b64::encode(&mac.finalize().into_bytes()))
     }
 
     fn run(c: &Config, headers: &[(&str, &str)]) -> Decision {
-        let headers: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         authenticate(c, &Request::new(&headers), &NoRemote, 1000)
     }
 
@@ -565,30 +798,86 @@ mod tests {
 
     #[test]
     fn requires_any_all_and_allow_missing() {
-        let a = format!("Bearer {}", token_a(json!({"iss": "https://a", "sub": "alice"})));
+        let a = format!(
+            "Bearer {}",
+            token_a(json!({"iss": "https://a", "sub": "alice"}))
+        );
         let b = token_b(json!({"iss": "https://b", "sub": "bob"}));
         let expired_a = format!("Bearer {}", token_a(json!({"iss": "https://a", "exp": 1})));
-        let any = two_providers(json!([{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": [{"provider_name": "a"}, {"provider_name": "b"}]}}}]), json!({}));
-        assert!(allowed(&run(&any, &[(":path", "/"), ("authorization", &a)])));
+        let any = two_providers(
+            json!([{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": [{"provider_name": "a"}, {"provider_name": "b"}]}}}]),
+            json!({}),
+        );
+        assert!(allowed(&run(
+            &any,
+            &[(":path", "/"), ("authorization", &a)]
+        )));
         assert!(allowed(&run(&any, &[(":path", "/"), ("x-b-token", &b)])));
-        assert_eq!(run(&any, &[(":path", "/")]), Decision::Deny(AuthError::JwtMissed));
-        assert_eq!(run(&any, &[(":path", "/"), ("authorization", &expired_a)]), Decision::Deny(AuthError::JwtExpired), "the telling error, not b's 'missing'");
+        assert_eq!(
+            run(&any, &[(":path", "/")]),
+            Decision::Deny(AuthError::JwtMissed)
+        );
+        assert_eq!(
+            run(&any, &[(":path", "/"), ("authorization", &expired_a)]),
+            Decision::Deny(AuthError::JwtExpired),
+            "the telling error, not b's 'missing'"
+        );
 
-        let all = two_providers(json!([{"match": {"prefix": "/"}, "requires": {"requires_all": {"requirements": [{"provider_name": "a"}, {"provider_name": "b"}]}}}]), json!({}));
-        assert_eq!(run(&all, &[(":path", "/"), ("authorization", &a)]), Decision::Deny(AuthError::JwtMissed));
-        let Decision::Allow(edits) = run(&all, &[(":path", "/"), ("authorization", &a), ("x-b-token", &b)]) else { panic!() };
-        assert_eq!(edits.add, vec![("x-a-sub".to_string(), "alice".to_string()), ("x-b-sub".to_string(), "bob".to_string())]);
+        let all = two_providers(
+            json!([{"match": {"prefix": "/"}, "requires": {"requires_all": {"requirements": [{"provider_name": "a"}, {"provider_name": "b"}]}}}]),
+            json!({}),
+        );
+        assert_eq!(
+            run(&all, &[(":path", "/"), ("authorization", &a)]),
+            Decision::Deny(AuthError::JwtMissed)
+        );
+        let Decision::Allow(edits) = run(
+            &all,
+            &[(":path", "/"), ("authorization", &a), ("x-b-token", &b)],
+        ) else {
+            panic!()
+        };
+        assert_eq!(
+            edits.add,
+            vec![
+                ("x-a-sub".to_string(), "alice".to_string()),
+                ("x-b-sub".to_string(), "bob".to_string())
+            ]
+        );
 
-        let optional = two_providers(json!([{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": [{"provider_name": "a"}, {"allow_missing": {}}]}}}]), json!({}));
+        let optional = two_providers(
+            json!([{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": [{"provider_name": "a"}, {"allow_missing": {}}]}}}]),
+            json!({}),
+        );
         assert!(allowed(&run(&optional, &[(":path", "/")])));
-        assert!(allowed(&run(&optional, &[(":path", "/"), ("authorization", &a)])));
-        assert_eq!(run(&optional, &[(":path", "/"), ("authorization", &expired_a)]), Decision::Deny(AuthError::JwtExpired), "a token, if sent, must be good");
+        assert!(allowed(&run(
+            &optional,
+            &[(":path", "/"), ("authorization", &a)]
+        )));
+        assert_eq!(
+            run(&optional, &[(":path", "/"), ("authorization", &expired_a)]),
+            Decision::Deny(AuthError::JwtExpired),
+            "a token, if sent, must be good"
+        );
 
-        let lenient = two_providers(json!([{"match": {"prefix": "/"}, "requires": {"allow_missing_or_failed": {}}}]), json!({}));
-        let Decision::Allow(edits) = run(&lenient, &[(":path", "/"), ("authorization", &expired_a)]) else { panic!() };
+        let lenient = two_providers(
+            json!([{"match": {"prefix": "/"}, "requires": {"allow_missing_or_failed": {}}}]),
+            json!({}),
+        );
+        let Decision::Allow(edits) =
+            run(&lenient, &[(":path", "/"), ("authorization", &expired_a)])
+        else {
+            panic!()
+        };
         assert!(edits.add.is_empty());
-        let Decision::Allow(edits) = run(&lenient, &[(":path", "/"), ("x-b-token", &b)]) else { panic!() };
-        assert_eq!(edits.add, vec![("x-b-sub".to_string(), "bob".to_string())], "picked by iss");
+        let Decision::Allow(edits) = run(&lenient, &[(":path", "/"), ("x-b-token", &b)]) else {
+            panic!()
+        };
+        assert_eq!(
+            edits.add,
+            vec![("x-b-sub".to_string(), "bob".to_string())],
+            "picked by iss"
+        );
     }
 
     #[test]
@@ -597,18 +886,50 @@ mod tests {
             json!([{"match": {"prefix": "/orders"}, "requirement_name": "orders"}, {"match": {"prefix": "/"}, "requires": {"provider_and_audiences": {"provider_name": "a", "audiences": ["web"]}}}]),
             json!({"requirement_map": {"orders": {"provider_and_audiences": {"provider_name": "a", "audiences": ["orders-api"]}}}}),
         );
-        let t = |aud: &str| format!("Bearer {}", token_a(json!({"iss": "https://a", "aud": aud})));
-        assert!(allowed(&run(&c, &[(":path", "/orders/1"), ("authorization", &t("orders-api"))])));
-        assert_eq!(run(&c, &[(":path", "/orders/1"), ("authorization", &t("web"))]), Decision::Deny(AuthError::JwtAudienceNotAllowed));
-        assert!(allowed(&run(&c, &[(":path", "/x"), ("authorization", &t("web"))])));
+        let t = |aud: &str| {
+            format!(
+                "Bearer {}",
+                token_a(json!({"iss": "https://a", "aud": aud}))
+            )
+        };
+        assert!(allowed(&run(
+            &c,
+            &[(":path", "/orders/1"), ("authorization", &t("orders-api"))]
+        )));
+        assert_eq!(
+            run(&c, &[(":path", "/orders/1"), ("authorization", &t("web"))]),
+            Decision::Deny(AuthError::JwtAudienceNotAllowed)
+        );
+        assert!(allowed(&run(
+            &c,
+            &[(":path", "/x"), ("authorization", &t("web"))]
+        )));
     }
 
     #[test]
     fn cors_preflight_bypass() {
-        let c = two_providers(json!([{"match": {"prefix": "/"}, "requires": {"provider_name": "a"}}]), json!({"bypass_cors_preflight": true}));
-        let preflight = [(":path", "/"), (":method", "OPTIONS"), ("origin", "https://app"), ("access-control-request-method", "GET")];
+        let c = two_providers(
+            json!([{"match": {"prefix": "/"}, "requires": {"provider_name": "a"}}]),
+            json!({"bypass_cors_preflight": true}),
+        );
+        let preflight = [
+            (":path", "/"),
+            (":method", "OPTIONS"),
+            ("origin", "https://app"),
+            ("access-control-request-method", "GET"),
+        ];
         assert!(allowed(&run(&c, &preflight)));
-        assert_eq!(run(&c, &[(":path", "/"), (":method", "OPTIONS"), ("origin", "https://app")]), Decision::Deny(AuthError::JwtMissed));
+        assert_eq!(
+            run(
+                &c,
+                &[
+                    (":path", "/"),
+                    (":method", "OPTIONS"),
+                    ("origin", "https://app")
+                ]
+            ),
+            Decision::Deny(AuthError::JwtMissed)
+        );
     }
 
     #[test]
@@ -618,14 +939,53 @@ mod tests {
             json!({}),
         );
         let t = |claims: Value| format!("Bearer {}", token_a(claims));
-        assert!(allowed(&run(&c, &[(":path", "/"), ("authorization", &t(json!({"iss": "https://a", "scope": "orders:read", "realm_access": {"roles": ["admin"]}})))])));
-        let Decision::Forbid(f) = run(&c, &[(":path", "/"), ("authorization", &t(json!({"iss": "https://a", "scope": "orders:write"})))]) else { panic!() };
-        assert_eq!((f.error, f.scope.as_deref()), (AuthError::JwtInsufficientScope, Some("orders:read")));
-        let Decision::Forbid(f) = run(&c, &[(":path", "/"), ("authorization", &t(json!({"iss": "https://a", "scope": "orders:read"})))]) else { panic!() };
+        assert!(allowed(&run(
+            &c,
+            &[
+                (":path", "/"),
+                (
+                    "authorization",
+                    &t(
+                        json!({"iss": "https://a", "scope": "orders:read", "realm_access": {"roles": ["admin"]}})
+                    )
+                )
+            ]
+        )));
+        let Decision::Forbid(f) = run(
+            &c,
+            &[
+                (":path", "/"),
+                (
+                    "authorization",
+                    &t(json!({"iss": "https://a", "scope": "orders:write"})),
+                ),
+            ],
+        ) else {
+            panic!()
+        };
+        assert_eq!(
+            (f.error, f.scope.as_deref()),
+            (AuthError::JwtInsufficientScope, Some("orders:read"))
+        );
+        let Decision::Forbid(f) = run(
+            &c,
+            &[
+                (":path", "/"),
+                (
+                    "authorization",
+                    &t(json!({"iss": "https://a", "scope": "orders:read"})),
+                ),
+            ],
+        ) else {
+            panic!()
+        };
         assert_eq!(f.error, AuthError::JwtClaimsNotAllowed);
         // A forged token never reaches authorization.
         let forged = format!("Bearer {}", token_b(json!({"iss": "https://a", "scope": "orders:read", "realm_access": {"roles": ["admin"]}})).replace("kb", "ka"));
-        assert!(matches!(run(&c, &[(":path", "/"), ("authorization", &forged)]), Decision::Deny(_)));
+        assert!(matches!(
+            run(&c, &[(":path", "/"), ("authorization", &forged)]),
+            Decision::Deny(_)
+        ));
     }
 
     #[test]
@@ -633,20 +993,56 @@ mod tests {
         let c = config(json!({}));
         let cache = RefCell::new(TokenCache::new(16));
         let token = format!("Bearer {}", good()); // exp 2000
-        let run = |now: u64| authenticate_cached(&c, &Request::new(&request("/api", Some(&token))), &NoRemote, now, Some(&cache));
+        let run = |now: u64| {
+            authenticate_cached(
+                &c,
+                &Request::new(&request("/api", Some(&token))),
+                &NoRemote,
+                now,
+                Some(&cache),
+            )
+        };
         assert!(matches!(run(1000), Decision::Allow(_)));
         assert_eq!(cache.borrow().len(), 1);
         assert!(matches!(run(1500), Decision::Allow(_)), "hit");
-        assert_eq!(run(3000), Decision::Deny(AuthError::JwtExpired), "claims are checked on every hit");
-        let (head, sig) = good().rsplit_once('.').map(|(h, s)| (h.to_string(), s.to_string())).unwrap();
+        assert_eq!(
+            run(3000),
+            Decision::Deny(AuthError::JwtExpired),
+            "claims are checked on every hit"
+        );
+        let (head, sig) = good()
+            .rsplit_once('.')
+            .map(|(h, s)| (h.to_string(), s.to_string()))
+            .unwrap();
         let mut bytes = b64::decode(&sig).unwrap();
         bytes[0] ^= 1;
         let forged = format!("Bearer {head}.{}", b64::encode(&bytes));
-        let run_forged = || authenticate_cached(&c, &Request::new(&request("/api", Some(&forged))), &NoRemote, 1000, Some(&cache));
+        let run_forged = || {
+            authenticate_cached(
+                &c,
+                &Request::new(&request("/api", Some(&forged))),
+                &NoRemote,
+                1000,
+                Some(&cache),
+            )
+        };
         assert_eq!(run_forged(), Decision::Deny(AuthError::JwtVerificationFail));
-        assert_eq!(run_forged(), Decision::Deny(AuthError::JwtVerificationFail), "a cached refusal stays a refusal");
+        assert_eq!(
+            run_forged(),
+            Decision::Deny(AuthError::JwtVerificationFail),
+            "a cached refusal stays a refusal"
+        );
         // The same token under another configuration (another key set) is verified afresh.
         let other = config(json!({"issuer": "https://other"}));
-        assert_eq!(authenticate_cached(&other, &Request::new(&request("/api", Some(&token))), &NoRemote, 1000, Some(&cache)), Decision::Deny(AuthError::JwtUnknownIssuer));
+        assert_eq!(
+            authenticate_cached(
+                &other,
+                &Request::new(&request("/api", Some(&token))),
+                &NoRemote,
+                1000,
+                Some(&cache)
+            ),
+            Decision::Deny(AuthError::JwtUnknownIssuer)
+        );
     }
 }

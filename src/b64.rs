@@ -9,19 +9,30 @@ use base64::Engine;
 
 const URL_UNPADDED: GeneralPurpose = GeneralPurpose::new(
     &alphabet::URL_SAFE,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::RequireNone).with_decode_allow_trailing_bits(false),
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(false),
 );
 
 const URL_PADDED: GeneralPurpose = GeneralPurpose::new(
     &alphabet::URL_SAFE,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::RequireCanonical).with_decode_allow_trailing_bits(false),
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical)
+        .with_decode_allow_trailing_bits(false),
 );
 
-const URL_NO_PAD: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, GeneralPurposeConfig::new().with_encode_padding(false));
+const URL_NO_PAD: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new().with_encode_padding(false),
+);
 
 /// Decodes base64url, unpadded or with complete `=` padding. `None` for anything else.
 pub fn decode(input: &str) -> Option<Vec<u8>> {
-    let engine = if input.ends_with('=') { &URL_PADDED } else { &URL_UNPADDED };
+    let engine = if input.ends_with('=') {
+        &URL_PADDED
+    } else {
+        &URL_UNPADDED
+    };
     engine.decode(input).ok()
 }
 

@@ -13,7 +13,12 @@ pub const MAX_CLAIM_HEADER_BYTES: usize = 4096;
 /// Issuer → time → audience → subject and lifetime, as native Envoy checks them, all before
 /// any key is looked at.
 /// `audiences` are the provider's, or those of a `provider_and_audiences` requirement.
-pub fn check(provider: &Provider, audiences: &[String], jwt: &UnverifiedJwt, now: u64) -> Result<(), AuthError> {
+pub fn check(
+    provider: &Provider,
+    audiences: &[String],
+    jwt: &UnverifiedJwt,
+    now: u64,
+) -> Result<(), AuthError> {
     if !issuer_allowed(provider, jwt) {
         return Err(AuthError::JwtUnknownIssuer);
     }
@@ -27,7 +32,13 @@ pub fn check(provider: &Provider, audiences: &[String], jwt: &UnverifiedJwt, now
             return Err(AuthError::JwtVerificationFail);
         }
     }
-    if !provider.allowed_token_types.is_empty() && !jwt.typ.as_deref().is_some_and(|t| provider.allowed_token_types.contains(&crate::config::normalize_typ(t))) {
+    if !provider.allowed_token_types.is_empty()
+        && !jwt.typ.as_deref().is_some_and(|t| {
+            provider
+                .allowed_token_types
+                .contains(&crate::config::normalize_typ(t))
+        })
+    {
         return Err(AuthError::JwtTypeNotAllowed);
     }
     if provider.require_expiration && jwt.exp.is_none() {
@@ -79,11 +90,18 @@ pub fn audience_allowed(allowed: &[String], token: &[String]) -> bool {
     if allowed.is_empty() {
         return true;
     }
-    token.iter().any(|aud| allowed.iter().any(|a| normalize_audience(a) == normalize_audience(aud)))
+    token.iter().any(|aud| {
+        allowed
+            .iter()
+            .any(|a| normalize_audience(a) == normalize_audience(aud))
+    })
 }
 
 fn normalize_audience(aud: &str) -> &str {
-    let aud = aud.strip_prefix("http://").or_else(|| aud.strip_prefix("https://")).unwrap_or(aud);
+    let aud = aud
+        .strip_prefix("http://")
+        .or_else(|| aud.strip_prefix("https://"))
+        .unwrap_or(aud);
     aud.strip_suffix('/').unwrap_or(aud)
 }
 
@@ -110,7 +128,10 @@ pub fn header_value(claims: &serde_json::Map<String, Value>, claim: &str) -> Opt
         Value::Array(items) => items.iter().map(render).collect::<Vec<_>>().join(","),
         other => render(other),
     };
-    if value.is_empty() || value.len() > MAX_CLAIM_HEADER_BYTES || value.chars().any(char::is_control) {
+    if value.is_empty()
+        || value.len() > MAX_CLAIM_HEADER_BYTES
+        || value.chars().any(char::is_control)
+    {
         return None;
     }
     Some(value)
@@ -120,7 +141,11 @@ fn render(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.as_u64().map(|u| u.to_string()).or_else(|| n.as_i64().map(|i| i.to_string())).unwrap_or_else(|| n.to_string()),
+        Value::Number(n) => n
+            .as_u64()
+            .map(|u| u.to_string())
+            .or_else(|| n.as_i64().map(|i| i.to_string()))
+            .unwrap_or_else(|| n.to_string()),
         Value::Null => String::new(),
         other => other.to_string(),
     }
@@ -130,8 +155,8 @@ fn render(value: &Value) -> String {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::matcher::StringMatcher;
     use crate::jwt;
+    use crate::matcher::StringMatcher;
     use serde_json::json;
 
     fn provider(extra: Value) -> Provider {
@@ -144,7 +169,11 @@ mod tests {
     }
 
     fn token(payload: Value) -> String {
-        format!("{}.{}.c2ln", crate::b64::encode(br#"{"alg":"RS256"}"#), crate::b64::encode(payload.to_string().as_bytes()))
+        format!(
+            "{}.{}.c2ln",
+            crate::b64::encode(br#"{"alg":"RS256"}"#),
+            crate::b64::encode(payload.to_string().as_bytes())
+        )
     }
 
     fn run(p: &Provider, payload: Value, now: u64) -> Result<(), AuthError> {
@@ -156,37 +185,99 @@ mod tests {
     fn time_at_the_skew_boundaries() {
         let p = provider(json!({"clock_skew_seconds": 10}));
         assert_eq!(run(&p, json!({"exp": 100}), 110), Ok(()));
-        assert_eq!(run(&p, json!({"exp": 100}), 111), Err(AuthError::JwtExpired));
+        assert_eq!(
+            run(&p, json!({"exp": 100}), 111),
+            Err(AuthError::JwtExpired)
+        );
         assert_eq!(run(&p, json!({"nbf": 100}), 90), Ok(()));
-        assert_eq!(run(&p, json!({"nbf": 100}), 89), Err(AuthError::JwtNotYetValid));
-        assert_eq!(run(&p, json!({"exp": 0}), 1000), Err(AuthError::JwtExpired), "exp 0 is not 'never'");
+        assert_eq!(
+            run(&p, json!({"nbf": 100}), 89),
+            Err(AuthError::JwtNotYetValid)
+        );
+        assert_eq!(
+            run(&p, json!({"exp": 0}), 1000),
+            Err(AuthError::JwtExpired),
+            "exp 0 is not 'never'"
+        );
         let huge = provider(json!({"clock_skew_seconds": 4294967295u64}));
-        assert_eq!(run(&huge, json!({"exp": u64::MAX}), u64::MAX), Ok(()), "no overflow");
+        assert_eq!(
+            run(&huge, json!({"exp": u64::MAX}), u64::MAX),
+            Ok(()),
+            "no overflow"
+        );
     }
 
     #[test]
     fn issuer_then_time_then_audience() {
         let p = provider(json!({"issuer": "https://iss", "audiences": ["api"]}));
-        assert_eq!(run(&p, json!({"iss": "https://other", "exp": 1, "aud": "x"}), 1000), Err(AuthError::JwtUnknownIssuer));
-        assert_eq!(run(&p, json!({"iss": "https://iss", "exp": 1, "aud": "x"}), 1000), Err(AuthError::JwtExpired));
-        assert_eq!(run(&p, json!({"iss": "https://iss", "aud": "x"}), 1000), Err(AuthError::JwtAudienceNotAllowed));
-        assert_eq!(run(&p, json!({"iss": "https://iss"}), 1000), Err(AuthError::JwtAudienceNotAllowed));
-        assert_eq!(run(&p, json!({"iss": "https://iss", "aud": ["x", "api"]}), 1000), Ok(()));
-        assert_eq!(run(&p, json!({"aud": "api"}), 1000), Err(AuthError::JwtUnknownIssuer), "missing iss");
+        assert_eq!(
+            run(
+                &p,
+                json!({"iss": "https://other", "exp": 1, "aud": "x"}),
+                1000
+            ),
+            Err(AuthError::JwtUnknownIssuer)
+        );
+        assert_eq!(
+            run(
+                &p,
+                json!({"iss": "https://iss", "exp": 1, "aud": "x"}),
+                1000
+            ),
+            Err(AuthError::JwtExpired)
+        );
+        assert_eq!(
+            run(&p, json!({"iss": "https://iss", "aud": "x"}), 1000),
+            Err(AuthError::JwtAudienceNotAllowed)
+        );
+        assert_eq!(
+            run(&p, json!({"iss": "https://iss"}), 1000),
+            Err(AuthError::JwtAudienceNotAllowed)
+        );
+        assert_eq!(
+            run(&p, json!({"iss": "https://iss", "aud": ["x", "api"]}), 1000),
+            Ok(())
+        );
+        assert_eq!(
+            run(&p, json!({"aud": "api"}), 1000),
+            Err(AuthError::JwtUnknownIssuer),
+            "missing iss"
+        );
     }
 
     #[test]
     fn multi_tenant_issuer() {
-        let any = provider(json!({"issuer": "https://login.example/{tenantid}/v2.0", "allowed_tenants": ["*"]}));
-        let listed = provider(json!({"issuer": "https://login.example/{tenantid}/v2.0", "allowed_tenants": ["t1", "t2"]}));
-        let ok = |p: &Provider, iss: &str, tid: Value| run(p, json!({"iss": iss, "tid": tid}), 1).is_ok();
+        let any = provider(
+            json!({"issuer": "https://login.example/{tenantid}/v2.0", "allowed_tenants": ["*"]}),
+        );
+        let listed = provider(
+            json!({"issuer": "https://login.example/{tenantid}/v2.0", "allowed_tenants": ["t1", "t2"]}),
+        );
+        let ok = |p: &Provider, iss: &str, tid: Value| {
+            run(p, json!({"iss": iss, "tid": tid}), 1).is_ok()
+        };
         assert!(ok(&any, "https://login.example/t9/v2.0", json!("t9")));
         assert!(ok(&listed, "https://login.example/t2/v2.0", json!("t2")));
-        assert!(!ok(&listed, "https://login.example/t3/v2.0", json!("t3")), "unlisted tenant");
-        assert!(!ok(&listed, "https://login.example/t1/v2.0", json!("t2")), "tid differs from the issuer's tenant");
-        assert!(!ok(&any, "https://login.example/t1/x/v2.0", json!("t1/x")), "two path segments");
-        assert!(!ok(&any, "https://login.example//v2.0", json!("")), "empty tenant");
-        assert!(!ok(&any, "https://login.example/t1/v2.0", json!(null)), "no tid");
+        assert!(
+            !ok(&listed, "https://login.example/t3/v2.0", json!("t3")),
+            "unlisted tenant"
+        );
+        assert!(
+            !ok(&listed, "https://login.example/t1/v2.0", json!("t2")),
+            "tid differs from the issuer's tenant"
+        );
+        assert!(
+            !ok(&any, "https://login.example/t1/x/v2.0", json!("t1/x")),
+            "two path segments"
+        );
+        assert!(
+            !ok(&any, "https://login.example//v2.0", json!("")),
+            "empty tenant"
+        );
+        assert!(
+            !ok(&any, "https://login.example/t1/v2.0", json!(null)),
+            "no tid"
+        );
         assert!(!ok(&any, "https://evil.example/t1/v2.0", json!("t1")));
     }
 
@@ -204,14 +295,23 @@ mod tests {
         let p = provider(json!({"subjects": {"suffix": "@example.com"}}));
         assert!(matches!(p.subjects, Some(StringMatcher::Suffix(..))));
         assert_eq!(run(&p, json!({"sub": "a@example.com"}), 1), Ok(()));
-        assert_eq!(run(&p, json!({"sub": "a@evil.com"}), 1), Err(AuthError::JwtVerificationFail));
+        assert_eq!(
+            run(&p, json!({"sub": "a@evil.com"}), 1),
+            Err(AuthError::JwtVerificationFail)
+        );
         assert_eq!(run(&p, json!({}), 1), Err(AuthError::JwtVerificationFail));
         let p = provider(json!({"require_expiration": true}));
         assert_eq!(run(&p, json!({}), 1), Err(AuthError::JwtVerificationFail));
         let p = provider(json!({"max_lifetime": "100s"}));
         assert_eq!(run(&p, json!({"iat": 10, "exp": 110}), 50), Ok(()));
-        assert_eq!(run(&p, json!({"iat": 10, "exp": 111}), 50), Err(AuthError::JwtVerificationFail));
-        assert_eq!(run(&p, json!({"exp": 111}), 50), Err(AuthError::JwtVerificationFail));
+        assert_eq!(
+            run(&p, json!({"iat": 10, "exp": 111}), 50),
+            Err(AuthError::JwtVerificationFail)
+        );
+        assert_eq!(
+            run(&p, json!({"exp": 111}), 50),
+            Err(AuthError::JwtVerificationFail)
+        );
     }
 
     #[test]

@@ -93,7 +93,9 @@ impl Tenants {
 
     /// The tenant an issuer names, when it fits the template and is allowed.
     pub fn tenant_of<'i>(&self, iss: &'i str) -> Option<&'i str> {
-        let tenant = iss.strip_prefix(self.prefix.as_str())?.strip_suffix(self.suffix.as_str())?;
+        let tenant = iss
+            .strip_prefix(self.prefix.as_str())?
+            .strip_suffix(self.suffix.as_str())?;
         if tenant.is_empty() || tenant.contains('/') {
             return None;
         }
@@ -168,7 +170,10 @@ pub struct Rule {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Requirement {
     /// A token of this provider must verify; `audiences` replaces the provider's own.
-    Provider { index: usize, audiences: Option<Vec<String>> },
+    Provider {
+        index: usize,
+        audiences: Option<Vec<String>>,
+    },
     Any(Vec<Requirement>),
     All(Vec<Requirement>),
     /// No token is fine; a token, if present, must verify with the provider its `iss` names
@@ -185,19 +190,34 @@ impl Config {
     /// Parses and validates the plugin configuration.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         if text.len() > MAX_CONFIG_BYTES {
-            return Err(ConfigError::new("", format!("configuration is larger than {MAX_CONFIG_BYTES} bytes")));
+            return Err(ConfigError::new(
+                "",
+                format!("configuration is larger than {MAX_CONFIG_BYTES} bytes"),
+            ));
         }
-        let root: Value = serde_json::from_str(text).map_err(|e| ConfigError::new("", format!("configuration is not valid JSON: {e}")))?;
+        let root: Value = serde_json::from_str(text)
+            .map_err(|e| ConfigError::new("", format!("configuration is not valid JSON: {e}")))?;
         let root = Fields::new(&root, "")?;
-        root.refuse_unknown(&["providers", "rules", "requirement_map", "bypass_cors_preflight", "token_cache_size"], &[
-            ("filter_state_rules", "filter state rules"),
-            ("stat_prefix", "stat prefixes"),
-            ("strip_failure_response", "stripping failure responses"),
-        ])?;
+        root.refuse_unknown(
+            &[
+                "providers",
+                "rules",
+                "requirement_map",
+                "bypass_cors_preflight",
+                "token_cache_size",
+            ],
+            &[
+                ("filter_state_rules", "filter state rules"),
+                ("stat_prefix", "stat prefixes"),
+                ("strip_failure_response", "stripping failure responses"),
+            ],
+        )?;
 
         let mut providers = Vec::new();
         if let Some(value) = root.get("providers") {
-            let map = value.as_object().ok_or_else(|| ConfigError::new("providers", "must be an object of named providers"))?;
+            let map = value.as_object().ok_or_else(|| {
+                ConfigError::new("providers", "must be an object of named providers")
+            })?;
             for (name, provider) in map {
                 providers.push(parse_provider(name, provider)?);
             }
@@ -205,20 +225,29 @@ impl Config {
         let mut requirement_map: Vec<(String, Requirement)> = Vec::new();
         if let Some(map) = root.object("requirement_map")? {
             for (name, value) in map.map {
-                let requirement = parse_requirement(&Fields::new(value, &map.field(name))?, &providers, 0)?;
+                let requirement =
+                    parse_requirement(&Fields::new(value, &map.field(name))?, &providers, 0)?;
                 requirement_map.push((name.clone(), requirement));
             }
         }
         let rules: Vec<Rule> = match root.get("rules") {
             None => Vec::new(),
-            Some(Value::Array(items)) => items.iter().enumerate().map(|(i, rule)| parse_rule(i, rule, &providers, &requirement_map)).collect::<Result<_, _>>()?,
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, rule)| parse_rule(i, rule, &providers, &requirement_map))
+                .collect::<Result<_, _>>()?,
             Some(_) => return Err(ConfigError::new("rules", "must be an array")),
         };
         let uses_route_name = rules.iter().any(|r| r.matcher.route_name.is_some());
 
         let mut generated_headers: Vec<String> = Vec::new();
         for provider in &providers {
-            let names = provider.claim_to_headers.iter().map(|c| &c.header_name).chain(provider.forward_payload_header.iter());
+            let names = provider
+                .claim_to_headers
+                .iter()
+                .map(|c| &c.header_name)
+                .chain(provider.forward_payload_header.iter());
             for name in names {
                 if !generated_headers.contains(name) {
                     generated_headers.push(name.clone());
@@ -231,9 +260,21 @@ impl Config {
                 .as_u64()
                 .and_then(|n| usize::try_from(n).ok())
                 .filter(|n| *n <= 1_000_000)
-                .ok_or_else(|| ConfigError::new("token_cache_size", "must be an integer from 0 (off) to 1000000"))?,
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "token_cache_size",
+                        "must be an integer from 0 (off) to 1000000",
+                    )
+                })?,
         };
-        Ok(Config { providers, rules, generated_headers, bypass_cors_preflight: root.bool("bypass_cors_preflight")?, uses_route_name, token_cache_size })
+        Ok(Config {
+            providers,
+            rules,
+            generated_headers,
+            bypass_cors_preflight: root.bool("bypass_cors_preflight")?,
+            uses_route_name,
+            token_cache_size,
+        })
     }
 }
 
@@ -254,8 +295,13 @@ struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     fn new(value: &'a Value, path: &str) -> Result<Fields<'a>, ConfigError> {
-        let map = value.as_object().ok_or_else(|| ConfigError::new(path, "must be a JSON object"))?;
-        Ok(Fields { map, path: path.to_string() })
+        let map = value
+            .as_object()
+            .ok_or_else(|| ConfigError::new(path, "must be a JSON object"))?;
+        Ok(Fields {
+            map,
+            path: path.to_string(),
+        })
     }
 
     fn field(&self, name: &str) -> String {
@@ -273,14 +319,21 @@ impl<'a> Fields<'a> {
 
     /// Refuses members that are neither known nor expressly unsupported, and names the
     /// unsupported ones with what they would have done.
-    fn refuse_unknown(&self, known: &[&str], unsupported: &[(&str, &str)]) -> Result<(), ConfigError> {
+    fn refuse_unknown(
+        &self,
+        known: &[&str],
+        unsupported: &[(&str, &str)],
+    ) -> Result<(), ConfigError> {
         for key in self.map.keys() {
             let snake = snake(key);
             if known.contains(&snake.as_str()) {
                 continue;
             }
             if let Some((_, what)) = unsupported.iter().find(|(name, _)| *name == snake) {
-                return Err(ConfigError::new(self.field(key), format!("{what} are not supported by this filter; remove the field")));
+                return Err(ConfigError::new(
+                    self.field(key),
+                    format!("{what} are not supported by this filter; remove the field"),
+                ));
             }
             return Err(ConfigError::new(self.field(key), "unknown field"));
         }
@@ -298,7 +351,10 @@ impl<'a> Fields<'a> {
     fn required_string(&self, name: &str) -> Result<&'a str, ConfigError> {
         match self.string(name)? {
             Some(s) if !s.is_empty() => Ok(s),
-            _ => Err(ConfigError::new(self.field(name), "is required and must be a non-empty string")),
+            _ => Err(ConfigError::new(
+                self.field(name),
+                "is required and must be a non-empty string",
+            )),
         }
     }
 
@@ -322,16 +378,27 @@ impl<'a> Fields<'a> {
         self.array(name)?
             .iter()
             .enumerate()
-            .map(|(i, v)| v.as_str().map(str::to_string).ok_or_else(|| ConfigError::new(format!("{}[{i}]", self.field(name)), "must be a string")))
+            .map(|(i, v)| {
+                v.as_str().map(str::to_string).ok_or_else(|| {
+                    ConfigError::new(format!("{}[{i}]", self.field(name)), "must be a string")
+                })
+            })
             .collect()
     }
 
     fn duration_ms(&self, name: &str) -> Result<Option<u64>, ConfigError> {
-        self.get(name).map(|v| duration::parse_millis(v).map_err(|reason| ConfigError::new(self.field(name), reason))).transpose()
+        self.get(name)
+            .map(|v| {
+                duration::parse_millis(v)
+                    .map_err(|reason| ConfigError::new(self.field(name), reason))
+            })
+            .transpose()
     }
 
     fn object(&self, name: &str) -> Result<Option<Fields<'a>>, ConfigError> {
-        self.get(name).map(|v| Fields::new(v, &self.field(name))).transpose()
+        self.get(name)
+            .map(|v| Fields::new(v, &self.field(name)))
+            .transpose()
     }
 }
 
@@ -390,25 +457,54 @@ fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
         &[
             ("payload_in_metadata", "payloads in dynamic metadata"),
             ("header_in_metadata", "headers in dynamic metadata"),
-            ("failed_status_in_metadata", "failure statuses in dynamic metadata"),
-            ("normalize_payload_in_metadata", "payload normalisation in dynamic metadata"),
+            (
+                "failed_status_in_metadata",
+                "failure statuses in dynamic metadata",
+            ),
+            (
+                "normalize_payload_in_metadata",
+                "payload normalisation in dynamic metadata",
+            ),
             ("jwt_cache_config", "JWT cache settings"),
             ("clear_route_cache", "route cache clearing"),
         ],
     )?;
     if name.is_empty() {
-        return Err(ConfigError::new("providers", "a provider name must not be empty"));
+        return Err(ConfigError::new(
+            "providers",
+            "a provider name must not be empty",
+        ));
     }
 
-    let issuer = f.string("issuer")?.filter(|s| !s.is_empty()).map(str::to_string);
+    let issuer = f
+        .string("issuer")?
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
     let tenants = parse_tenants(&f, issuer.as_deref())?;
     let audiences = f.string_list("audiences")?;
-    let subjects = f.object("subjects")?.map(|s| parse_string_matcher(&s)).transpose()?;
-    let allowed_token_types = f.string_list("allowed_token_types")?.iter().map(|t| normalize_typ(t)).collect();
+    let subjects = f
+        .object("subjects")?
+        .map(|s| parse_string_matcher(&s))
+        .transpose()?;
+    let allowed_token_types = f
+        .string_list("allowed_token_types")?
+        .iter()
+        .map(|t| normalize_typ(t))
+        .collect();
 
     let jwks = match (f.object("local_jwks")?, f.object("remote_jwks")?) {
-        (Some(_), Some(_)) => return Err(ConfigError::new(&path, "set either `local_jwks` or `remote_jwks`, not both")),
-        (None, None) => return Err(ConfigError::new(&path, "one of `local_jwks` or `remote_jwks` is required")),
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                &path,
+                "set either `local_jwks` or `remote_jwks`, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(ConfigError::new(
+                &path,
+                "one of `local_jwks` or `remote_jwks` is required",
+            ))
+        }
         (Some(local), None) => parse_local_jwks(&local)?,
         (None, Some(remote)) => JwksSource::Remote(parse_remote_jwks(&remote)?),
     };
@@ -426,19 +522,28 @@ fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
     }
     for (i, param) in f.string_list("from_params")?.into_iter().enumerate() {
         if param.is_empty() {
-            return Err(ConfigError::new(format!("{path}.from_params[{i}]"), "must not be empty"));
+            return Err(ConfigError::new(
+                format!("{path}.from_params[{i}]"),
+                "must not be empty",
+            ));
         }
         locations.push(Location::Param(param));
     }
     for (i, cookie) in f.string_list("from_cookies")?.into_iter().enumerate() {
         if cookie.is_empty() {
-            return Err(ConfigError::new(format!("{path}.from_cookies[{i}]"), "must not be empty"));
+            return Err(ConfigError::new(
+                format!("{path}.from_cookies[{i}]"),
+                "must not be empty",
+            ));
         }
         locations.push(Location::Cookie(cookie));
     }
     if locations.is_empty() {
         // Native default: `Authorization: Bearer <token>` and `?access_token=<token>`.
-        locations.push(Location::Header { name: "authorization".into(), value_prefix: "Bearer ".into() });
+        locations.push(Location::Header {
+            name: "authorization".into(),
+            value_prefix: "Bearer ".into(),
+        });
         locations.push(Location::Param("access_token".into()));
     }
 
@@ -454,7 +559,10 @@ fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
         c.refuse_unknown(&["header_name", "claim_name"], &[])?;
         let header_name = header_name(&c, "header_name")?;
         let claim_name = c.required_string("claim_name")?.to_string();
-        claim_to_headers.push(ClaimToHeader { header_name, claim_name });
+        claim_to_headers.push(ClaimToHeader {
+            header_name,
+            claim_name,
+        });
     }
 
     let clock_skew_seconds = match f.get("clock_skew_seconds") {
@@ -464,7 +572,12 @@ fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
                 .as_u64()
                 .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
                 .filter(|n| *n <= u64::from(u32::MAX))
-                .ok_or_else(|| ConfigError::new(f.field("clock_skew_seconds"), "must be an integer between 0 and 4294967295"))?;
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        f.field("clock_skew_seconds"),
+                        "must be an integer between 0 and 4294967295",
+                    )
+                })?;
             // proto3 cannot tell 0 from unset; native Envoy then uses its default.
             if n == 0 {
                 DEFAULT_CLOCK_SKEW_SECONDS
@@ -500,10 +613,25 @@ fn header_name(f: &Fields, member: &str) -> Result<String, ConfigError> {
     let name = f.required_string(member)?.to_ascii_lowercase();
     let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
     if !name.bytes().all(is_tchar) {
-        return Err(ConfigError::new(f.field(member), format!("`{name}` is not a valid HTTP header name")));
+        return Err(ConfigError::new(
+            f.field(member),
+            format!("`{name}` is not a valid HTTP header name"),
+        ));
     }
-    if ["host", "connection", "content-length", "transfer-encoding", "te", "upgrade"].contains(&name.as_str()) {
-        return Err(ConfigError::new(f.field(member), format!("`{name}` cannot be used here")));
+    if [
+        "host",
+        "connection",
+        "content-length",
+        "transfer-encoding",
+        "te",
+        "upgrade",
+    ]
+    .contains(&name.as_str())
+    {
+        return Err(ConfigError::new(
+            f.field(member),
+            format!("`{name}` cannot be used here"),
+        ));
     }
     Ok(name)
 }
@@ -515,35 +643,54 @@ fn parse_tenants(f: &Fields, issuer: Option<&str>) -> Result<Option<Tenants>, Co
     let listed = f.get("allowed_tenants").is_some();
     let Some((prefix, suffix)) = issuer.and_then(|i| i.split_once(placeholder)) else {
         if listed {
-            return Err(ConfigError::new(f.field("allowed_tenants"), format!("only applies to an `issuer` containing `{placeholder}`")));
+            return Err(ConfigError::new(
+                f.field("allowed_tenants"),
+                format!("only applies to an `issuer` containing `{placeholder}`"),
+            ));
         }
         return Ok(None);
     };
     if suffix.contains(placeholder) {
-        return Err(ConfigError::new(f.field("issuer"), format!("`{placeholder}` may appear only once")));
+        return Err(ConfigError::new(
+            f.field("issuer"),
+            format!("`{placeholder}` may appear only once"),
+        ));
     }
     if !listed {
         return Err(ConfigError::new(f.field("allowed_tenants"), format!("is required with `{placeholder}` in `issuer`: list the tenant ids to trust, or [\"*\"] for any tenant")));
     }
     let list = f.string_list("allowed_tenants")?;
     if list.is_empty() || list.iter().any(|t| t.is_empty() || t.contains('/')) {
-        return Err(ConfigError::new(f.field("allowed_tenants"), "must list tenant ids (one path segment each), or be [\"*\"]"));
+        return Err(ConfigError::new(
+            f.field("allowed_tenants"),
+            "must list tenant ids (one path segment each), or be [\"*\"]",
+        ));
     }
     let allowed = if list.iter().any(|t| t == "*") {
         if list.len() > 1 {
-            return Err(ConfigError::new(f.field("allowed_tenants"), "`*` stands alone"));
+            return Err(ConfigError::new(
+                f.field("allowed_tenants"),
+                "`*` stands alone",
+            ));
         }
         None
     } else {
         Some(list)
     };
-    Ok(Some(Tenants { prefix: prefix.to_string(), suffix: suffix.to_string(), allowed }))
+    Ok(Some(Tenants {
+        prefix: prefix.to_string(),
+        suffix: suffix.to_string(),
+        allowed,
+    }))
 }
 
 /// RFC 7515 §4.1.9: `typ` is compared case-insensitively and `application/` may be omitted.
 pub fn normalize_typ(typ: &str) -> String {
     let lower = typ.to_ascii_lowercase();
-    lower.strip_prefix("application/").map(str::to_string).unwrap_or(lower)
+    lower
+        .strip_prefix("application/")
+        .map(str::to_string)
+        .unwrap_or(lower)
 }
 
 /// Longest regular expression accepted in a matcher.
@@ -553,17 +700,37 @@ fn parse_regex(f: &Fields) -> Result<regex_lite::Regex, ConfigError> {
     f.refuse_unknown(&["regex", "google_re2"], &[])?;
     let pattern = f.required_string("regex")?;
     if pattern.len() > MAX_REGEX_BYTES {
-        return Err(ConfigError::new(f.field("regex"), format!("longer than {MAX_REGEX_BYTES} bytes")));
+        return Err(ConfigError::new(
+            f.field("regex"),
+            format!("longer than {MAX_REGEX_BYTES} bytes"),
+        ));
     }
-    regex_lite::Regex::new(pattern).map_err(|e| ConfigError::new(f.field("regex"), format!("invalid regular expression: {e}")))
+    regex_lite::Regex::new(pattern)
+        .map_err(|e| ConfigError::new(f.field("regex"), format!("invalid regular expression: {e}")))
 }
 
 /// Envoy's `StringMatcher`: one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`, and
 /// `ignore_case`.
 fn parse_string_matcher(f: &Fields) -> Result<StringMatcher, ConfigError> {
-    f.refuse_unknown(&["exact", "prefix", "suffix", "contains", "safe_regex", "ignore_case"], &[])?;
+    f.refuse_unknown(
+        &[
+            "exact",
+            "prefix",
+            "suffix",
+            "contains",
+            "safe_regex",
+            "ignore_case",
+        ],
+        &[],
+    )?;
     let ignore_case = f.bool("ignore_case")?;
-    let fold = |s: &str| if ignore_case { s.to_ascii_lowercase() } else { s.to_string() };
+    let fold = |s: &str| {
+        if ignore_case {
+            s.to_ascii_lowercase()
+        } else {
+            s.to_string()
+        }
+    };
     let mut found = Vec::new();
     for kind in ["exact", "prefix", "suffix", "contains"] {
         if let Some(s) = f.string(kind)? {
@@ -579,21 +746,44 @@ fn parse_string_matcher(f: &Fields) -> Result<StringMatcher, ConfigError> {
         found.push(StringMatcher::Regex(parse_regex(&re)?));
     }
     match found.len() {
-        1 => found.pop().ok_or_else(|| ConfigError::new(&f.path, "needs one matcher")),
-        0 => Err(ConfigError::new(&f.path, "needs one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`")),
-        _ => Err(ConfigError::new(&f.path, "set only one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`")),
+        1 => found
+            .pop()
+            .ok_or_else(|| ConfigError::new(&f.path, "needs one matcher")),
+        0 => Err(ConfigError::new(
+            &f.path,
+            "needs one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`",
+        )),
+        _ => Err(ConfigError::new(
+            &f.path,
+            "set only one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`",
+        )),
     }
 }
 
 fn parse_local_jwks(f: &Fields) -> Result<JwksSource, ConfigError> {
-    f.refuse_unknown(&["inline_string"], &[("filename", "JWKS files (a wasm VM has no file system; use `inline_string`)"), ("inline_bytes", "`inline_bytes` JWKS"), ("environment_variable", "JWKS from environment variables")])?;
-    let text = f.string("inline_string")?.ok_or_else(|| ConfigError::new(f.field("inline_string"), "is required"))?;
+    f.refuse_unknown(
+        &["inline_string"],
+        &[
+            (
+                "filename",
+                "JWKS files (a wasm VM has no file system; use `inline_string`)",
+            ),
+            ("inline_bytes", "`inline_bytes` JWKS"),
+            ("environment_variable", "JWKS from environment variables"),
+        ],
+    )?;
+    let text = f
+        .string("inline_string")?
+        .ok_or_else(|| ConfigError::new(f.field("inline_string"), "is required"))?;
     if text.trim().is_empty() {
         return Ok(JwksSource::Empty);
     }
     match jwks::parse_jwks(text) {
         Ok(keys) => Ok(JwksSource::Local(Rc::new(keys))),
-        Err(e) => Err(ConfigError::new(f.field("inline_string"), format!("invalid JWKS ({}): {}", e.status, e.message))),
+        Err(e) => Err(ConfigError::new(
+            f.field("inline_string"),
+            format!("invalid JWKS ({}): {}", e.status, e.message),
+        )),
     }
 }
 
@@ -613,14 +803,26 @@ fn parse_remote_jwks(f: &Fields) -> Result<RemoteJwks, ConfigError> {
         ],
         &[("retry_policy", "retry policies (failed fetches are retried with back-off; see `async_fetch.failed_refetch_duration`)")],
     )?;
-    let http_uri = f.object("http_uri")?.ok_or_else(|| ConfigError::new(f.field("http_uri"), "is required"))?;
+    let http_uri = f
+        .object("http_uri")?
+        .ok_or_else(|| ConfigError::new(f.field("http_uri"), "is required"))?;
     http_uri.refuse_unknown(&["uri", "cluster", "timeout"], &[])?;
     let uri = http_uri.required_string("uri")?;
     let cluster = http_uri.required_string("cluster")?.to_string();
-    let (authority, path) = split_uri(uri).ok_or_else(|| ConfigError::new(http_uri.field("uri"), format!("`{uri}` is not an absolute http(s) URI")))?;
-    let timeout_ms = http_uri.duration_ms("timeout")?.unwrap_or(DEFAULT_FETCH_TIMEOUT_MS);
+    let (authority, path) = split_uri(uri).ok_or_else(|| {
+        ConfigError::new(
+            http_uri.field("uri"),
+            format!("`{uri}` is not an absolute http(s) URI"),
+        )
+    })?;
+    let timeout_ms = http_uri
+        .duration_ms("timeout")?
+        .unwrap_or(DEFAULT_FETCH_TIMEOUT_MS);
     if timeout_ms == 0 {
-        return Err(ConfigError::new(http_uri.field("timeout"), "must be greater than zero"));
+        return Err(ConfigError::new(
+            http_uri.field("timeout"),
+            "must be greater than zero",
+        ));
     }
     let cache_duration_ms = match f.duration_ms("cache_duration")? {
         None | Some(0) => DEFAULT_CACHE_DURATION_MS,
@@ -636,15 +838,25 @@ fn parse_remote_jwks(f: &Fields) -> Result<RemoteJwks, ConfigError> {
             failed_refetch_ms = ms.max(100);
         }
     }
-    let min_cache_duration_ms = f.duration_ms("min_cache_duration")?.unwrap_or(DEFAULT_MIN_CACHE_DURATION_MS.min(cache_duration_ms));
-    let max_cache_duration_ms = f.duration_ms("max_cache_duration")?.unwrap_or(DEFAULT_MAX_CACHE_DURATION_MS.max(cache_duration_ms));
+    let min_cache_duration_ms = f
+        .duration_ms("min_cache_duration")?
+        .unwrap_or(DEFAULT_MIN_CACHE_DURATION_MS.min(cache_duration_ms));
+    let max_cache_duration_ms = f
+        .duration_ms("max_cache_duration")?
+        .unwrap_or(DEFAULT_MAX_CACHE_DURATION_MS.max(cache_duration_ms));
     if max_cache_duration_ms < min_cache_duration_ms {
-        return Err(ConfigError::new(f.field("max_cache_duration"), "must not be below `min_cache_duration`"));
+        return Err(ConfigError::new(
+            f.field("max_cache_duration"),
+            "must not be below `min_cache_duration`",
+        ));
     }
     let jwks_cluster = f.string("jwks_cluster")?.map(str::to_string);
     let discovery = f.bool("oidc_discovery")?;
     if jwks_cluster.is_some() && !discovery {
-        return Err(ConfigError::new(f.field("jwks_cluster"), "only applies with `oidc_discovery: true`"));
+        return Err(ConfigError::new(
+            f.field("jwks_cluster"),
+            "only applies with `oidc_discovery: true`",
+        ));
     }
     Ok(RemoteJwks {
         uri: uri.to_string(),
@@ -657,8 +869,12 @@ fn parse_remote_jwks(f: &Fields) -> Result<RemoteJwks, ConfigError> {
         min_cache_duration_ms,
         max_cache_duration_ms,
         max_stale_ms: f.duration_ms("max_stale")?.unwrap_or(DEFAULT_MAX_STALE_MS),
-        unknown_kid_refetch_interval_ms: f.duration_ms("unknown_kid_refetch_interval")?.unwrap_or(DEFAULT_UNKNOWN_KID_REFETCH_INTERVAL_MS),
-        first_fetch_wait_ms: f.duration_ms("first_fetch_wait")?.unwrap_or(DEFAULT_FIRST_FETCH_WAIT_MS),
+        unknown_kid_refetch_interval_ms: f
+            .duration_ms("unknown_kid_refetch_interval")?
+            .unwrap_or(DEFAULT_UNKNOWN_KID_REFETCH_INTERVAL_MS),
+        first_fetch_wait_ms: f
+            .duration_ms("first_fetch_wait")?
+            .unwrap_or(DEFAULT_FIRST_FETCH_WAIT_MS),
         discovery,
         jwks_cluster,
     })
@@ -666,7 +882,9 @@ fn parse_remote_jwks(f: &Fields) -> Result<RemoteJwks, ConfigError> {
 
 /// `http://host:port/path?q` → (`host:port`, `/path?q`).
 pub fn split_uri(uri: &str) -> Option<(&str, &str)> {
-    let rest = uri.strip_prefix("http://").or_else(|| uri.strip_prefix("https://"))?;
+    let rest = uri
+        .strip_prefix("http://")
+        .or_else(|| uri.strip_prefix("https://"))?;
     let (authority, path) = match rest.find('/') {
         Some(i) => rest.split_at(i),
         None => (rest, "/"),
@@ -677,33 +895,71 @@ pub fn split_uri(uri: &str) -> Option<(&str, &str)> {
     Some((authority, path))
 }
 
-fn parse_rule(index: usize, value: &Value, providers: &[Provider], requirement_map: &[(String, Requirement)]) -> Result<Rule, ConfigError> {
+fn parse_rule(
+    index: usize,
+    value: &Value,
+    providers: &[Provider],
+    requirement_map: &[(String, Requirement)],
+) -> Result<Rule, ConfigError> {
     let f = Fields::new(value, &format!("rules[{index}]"))?;
-    f.refuse_unknown(&["match", "requires", "requirement_name", "authorization"], &[])?;
-    let m = f.object("match")?.ok_or_else(|| ConfigError::new(f.field("match"), "is required"))?;
+    f.refuse_unknown(
+        &["match", "requires", "requirement_name", "authorization"],
+        &[],
+    )?;
+    let m = f
+        .object("match")?
+        .ok_or_else(|| ConfigError::new(f.field("match"), "is required"))?;
     let matcher = parse_route_match(&m)?;
     let requires = match (f.object("requires")?, f.string("requirement_name")?) {
-        (Some(_), Some(_)) => return Err(ConfigError::new(&f.path, "set either `requires` or `requirement_name`, not both")),
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                &f.path,
+                "set either `requires` or `requirement_name`, not both",
+            ))
+        }
         (Some(r), None) => parse_optional_requirement(&r, providers)?,
         (None, Some(name)) => Some(
             requirement_map
                 .iter()
                 .find(|(n, _)| n == name)
                 .map(|(_, r)| r.clone())
-                .ok_or_else(|| ConfigError::new(f.field("requirement_name"), format!("names unknown requirement `{name}` (not in `requirement_map`)")))?,
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        f.field("requirement_name"),
+                        format!("names unknown requirement `{name}` (not in `requirement_map`)"),
+                    )
+                })?,
         ),
         (None, None) => None,
     };
-    let authorization = f.object("authorization")?.map(|a| parse_authorization(&a)).transpose()?;
+    let authorization = f
+        .object("authorization")?
+        .map(|a| parse_authorization(&a))
+        .transpose()?;
     if authorization.is_some() && requires.is_none() {
-        return Err(ConfigError::new(f.field("authorization"), "needs `requires` or `requirement_name`: there is no token to authorize"));
+        return Err(ConfigError::new(
+            f.field("authorization"),
+            "needs `requires` or `requirement_name`: there is no token to authorize",
+        ));
     }
-    Ok(Rule { matcher, requires, authorization })
+    Ok(Rule {
+        matcher,
+        requires,
+        authorization,
+    })
 }
 
 fn parse_route_match(m: &Fields) -> Result<RouteMatch, ConfigError> {
     m.refuse_unknown(
-        &["prefix", "path", "safe_regex", "case_sensitive", "headers", "query_parameters", "route_name"],
+        &[
+            "prefix",
+            "path",
+            "safe_regex",
+            "case_sensitive",
+            "headers",
+            "query_parameters",
+            "route_name",
+        ],
         &[
             ("path_separated_prefix", "path-separated prefixes"),
             ("path_match_policy", "path match policies"),
@@ -716,20 +972,37 @@ fn parse_route_match(m: &Fields) -> Result<RouteMatch, ConfigError> {
             ("cookies", "cookie matches"),
         ],
     )?;
-    let path = match (m.string("prefix")?, m.string("path")?, m.object("safe_regex")?) {
+    let path = match (
+        m.string("prefix")?,
+        m.string("path")?,
+        m.object("safe_regex")?,
+    ) {
         (Some(prefix), None, None) => PathMatch::Prefix(prefix.to_string()),
         (None, Some(path), None) => PathMatch::Exact(path.to_string()),
         (None, None, Some(re)) => PathMatch::Regex(StringMatcher::Regex(parse_regex(&re)?)),
-        _ => return Err(ConfigError::new(&m.path, "set exactly one of `prefix`, `path` or `safe_regex`")),
+        _ => {
+            return Err(ConfigError::new(
+                &m.path,
+                "set exactly one of `prefix`, `path` or `safe_regex`",
+            ))
+        }
     };
     let case_sensitive = match m.get("case_sensitive") {
         None => true,
         Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(ConfigError::new(m.field("case_sensitive"), "must be true or false")),
+        Some(_) => {
+            return Err(ConfigError::new(
+                m.field("case_sensitive"),
+                "must be true or false",
+            ))
+        }
     };
     let mut headers = Vec::new();
     for (i, h) in m.array("headers")?.iter().enumerate() {
-        headers.push(parse_header_match(&Fields::new(h, &format!("{}[{i}]", m.field("headers")))?)?);
+        headers.push(parse_header_match(&Fields::new(
+            h,
+            &format!("{}[{i}]", m.field("headers")),
+        )?)?);
     }
     let mut query_parameters = Vec::new();
     for (i, q) in m.array("query_parameters")?.iter().enumerate() {
@@ -740,28 +1013,61 @@ fn parse_route_match(m: &Fields) -> Result<RouteMatch, ConfigError> {
             (Some(sm), None) => ValueMatch::String(parse_string_matcher(&sm)?),
             (None, Some(Value::Bool(b))) => ValueMatch::Present(*b),
             (None, None) => ValueMatch::Present(true),
-            _ => return Err(ConfigError::new(&q.path, "set one of `string_match` or `present_match` (true or false)")),
+            _ => {
+                return Err(ConfigError::new(
+                    &q.path,
+                    "set one of `string_match` or `present_match` (true or false)",
+                ))
+            }
         };
         query_parameters.push(QueryMatch { name, value });
     }
     let route_name = match m.get("route_name") {
         None => None,
         Some(Value::String(name)) => Some(StringMatcher::Exact(name.clone(), false)),
-        Some(_) => Some(parse_string_matcher(&Fields::new(m.get("route_name").unwrap_or(&Value::Null), &m.field("route_name"))?)?),
+        Some(_) => Some(parse_string_matcher(&Fields::new(
+            m.get("route_name").unwrap_or(&Value::Null),
+            &m.field("route_name"),
+        )?)?),
     };
-    Ok(RouteMatch { path, case_sensitive, headers, query_parameters, route_name })
+    Ok(RouteMatch {
+        path,
+        case_sensitive,
+        headers,
+        query_parameters,
+        route_name,
+    })
 }
 
 /// Envoy's `HeaderMatcher` with the value matchers it still supports.
 fn parse_header_match(h: &Fields) -> Result<HeaderMatch, ConfigError> {
     h.refuse_unknown(
-        &["name", "exact_match", "prefix_match", "suffix_match", "contains_match", "safe_regex_match", "present_match", "string_match", "invert_match"],
-        &[("range_match", "range matches"), ("treat_missing_header_as_empty", "`treat_missing_header_as_empty`")],
+        &[
+            "name",
+            "exact_match",
+            "prefix_match",
+            "suffix_match",
+            "contains_match",
+            "safe_regex_match",
+            "present_match",
+            "string_match",
+            "invert_match",
+        ],
+        &[
+            ("range_match", "range matches"),
+            (
+                "treat_missing_header_as_empty",
+                "`treat_missing_header_as_empty`",
+            ),
+        ],
     )?;
     let name = h.required_string("name")?.to_ascii_lowercase();
     let mut found = Vec::new();
     for (member, make) in [
-        ("exact_match", StringMatcher::Exact as fn(String, bool) -> StringMatcher),
+        (
+            "exact_match",
+            StringMatcher::Exact as fn(String, bool) -> StringMatcher,
+        ),
         ("prefix_match", StringMatcher::Prefix),
         ("suffix_match", StringMatcher::Suffix),
         ("contains_match", StringMatcher::Contains),
@@ -779,44 +1085,86 @@ fn parse_header_match(h: &Fields) -> Result<HeaderMatch, ConfigError> {
     match h.get("present_match") {
         None => {}
         Some(Value::Bool(b)) => found.push(ValueMatch::Present(*b)),
-        Some(_) => return Err(ConfigError::new(h.field("present_match"), "must be true or false")),
+        Some(_) => {
+            return Err(ConfigError::new(
+                h.field("present_match"),
+                "must be true or false",
+            ))
+        }
     }
     let value = match found.len() {
         // Envoy: a header matcher with no value matcher matches when the header is present.
         0 => ValueMatch::Present(true),
-        1 => found.pop().ok_or_else(|| ConfigError::new(&h.path, "needs one value matcher"))?,
+        1 => found
+            .pop()
+            .ok_or_else(|| ConfigError::new(&h.path, "needs one value matcher"))?,
         _ => return Err(ConfigError::new(&h.path, "set only one value matcher")),
     };
-    Ok(HeaderMatch { name, value, invert: h.bool("invert_match")? })
+    Ok(HeaderMatch {
+        name,
+        value,
+        invert: h.bool("invert_match")?,
+    })
 }
 
 /// `requires` of a rule: `{}` (no requirement) is accepted like native, as no auth.
-fn parse_optional_requirement(r: &Fields, providers: &[Provider]) -> Result<Option<Requirement>, ConfigError> {
+fn parse_optional_requirement(
+    r: &Fields,
+    providers: &[Provider],
+) -> Result<Option<Requirement>, ConfigError> {
     if r.map.is_empty() {
         return Ok(None);
     }
     parse_requirement(r, providers, 0).map(Some)
 }
 
-fn parse_requirement(r: &Fields, providers: &[Provider], depth: usize) -> Result<Requirement, ConfigError> {
+fn parse_requirement(
+    r: &Fields,
+    providers: &[Provider],
+    depth: usize,
+) -> Result<Requirement, ConfigError> {
     if depth > MAX_REQUIREMENT_DEPTH {
-        return Err(ConfigError::new(&r.path, format!("requirements nested deeper than {MAX_REQUIREMENT_DEPTH}")));
+        return Err(ConfigError::new(
+            &r.path,
+            format!("requirements nested deeper than {MAX_REQUIREMENT_DEPTH}"),
+        ));
     }
-    r.refuse_unknown(&["provider_name", "provider_and_audiences", "requires_any", "requires_all", "allow_missing_or_failed", "allow_missing"], &[])?;
+    r.refuse_unknown(
+        &[
+            "provider_name",
+            "provider_and_audiences",
+            "requires_any",
+            "requires_all",
+            "allow_missing_or_failed",
+            "allow_missing",
+        ],
+        &[],
+    )?;
     if r.map.len() != 1 {
         return Err(ConfigError::new(&r.path, "set exactly one of `provider_name`, `provider_and_audiences`, `requires_any`, `requires_all`, `allow_missing`, `allow_missing_or_failed`"));
     }
     let provider = |f: &Fields, member: &str| -> Result<usize, ConfigError> {
         let name = f.required_string(member)?;
-        providers.iter().position(|p| p.name == name).ok_or_else(|| ConfigError::new(f.field(member), format!("names unknown provider `{name}`")))
+        providers
+            .iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| {
+                ConfigError::new(f.field(member), format!("names unknown provider `{name}`"))
+            })
     };
     let all_providers = || (0..providers.len()).collect::<Vec<_>>();
     if r.get("provider_name").is_some() {
-        return Ok(Requirement::Provider { index: provider(r, "provider_name")?, audiences: None });
+        return Ok(Requirement::Provider {
+            index: provider(r, "provider_name")?,
+            audiences: None,
+        });
     }
     if let Some(pa) = r.object("provider_and_audiences")? {
         pa.refuse_unknown(&["provider_name", "audiences"], &[])?;
-        return Ok(Requirement::Provider { index: provider(&pa, "provider_name")?, audiences: Some(pa.string_list("audiences")?) });
+        return Ok(Requirement::Provider {
+            index: provider(&pa, "provider_name")?,
+            audiences: Some(pa.string_list("audiences")?),
+        });
     }
     if r.get("allow_missing").is_some() {
         return Ok(Requirement::AllowMissing(all_providers()));
@@ -824,23 +1172,45 @@ fn parse_requirement(r: &Fields, providers: &[Provider], depth: usize) -> Result
     if r.get("allow_missing_or_failed").is_some() {
         return Ok(Requirement::AllowMissingOrFailed(all_providers()));
     }
-    let (member, any) = if r.get("requires_any").is_some() { ("requires_any", true) } else { ("requires_all", false) };
-    let list = r.object(member)?.ok_or_else(|| ConfigError::new(r.field(member), "must be an object with `requirements`"))?;
+    let (member, any) = if r.get("requires_any").is_some() {
+        ("requires_any", true)
+    } else {
+        ("requires_all", false)
+    };
+    let list = r.object(member)?.ok_or_else(|| {
+        ConfigError::new(r.field(member), "must be an object with `requirements`")
+    })?;
     list.refuse_unknown(&["requirements"], &[])?;
     let items = list.array("requirements")?;
     if items.is_empty() {
-        return Err(ConfigError::new(list.field("requirements"), "must list at least one requirement"));
+        return Err(ConfigError::new(
+            list.field("requirements"),
+            "must list at least one requirement",
+        ));
     }
     let mut children = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        children.push(parse_requirement(&Fields::new(item, &format!("{}[{i}]", list.field("requirements")))?, providers, depth + 1)?);
+        children.push(parse_requirement(
+            &Fields::new(item, &format!("{}[{i}]", list.field("requirements")))?,
+            providers,
+            depth + 1,
+        )?);
     }
     if !any {
         return Ok(Requirement::All(children));
     }
     // Native: `allow_missing*` inside `requires_any` looks for the tokens of its sibling
     // providers only.
-    let siblings: Vec<usize> = children.iter().filter_map(|c| if let Requirement::Provider { index, .. } = c { Some(*index) } else { None }).collect();
+    let siblings: Vec<usize> = children
+        .iter()
+        .filter_map(|c| {
+            if let Requirement::Provider { index, .. } = c {
+                Some(*index)
+            } else {
+                None
+            }
+        })
+        .collect();
     if !siblings.is_empty() {
         for child in &mut children {
             if let Requirement::AllowMissing(p) | Requirement::AllowMissingOrFailed(p) = child {
@@ -855,18 +1225,38 @@ fn parse_requirement(r: &Fields, providers: &[Provider], depth: usize) -> Result
 fn parse_authorization(a: &Fields) -> Result<Authorization, ConfigError> {
     a.refuse_unknown(&["scopes", "claims", "client_id_header"], &[])?;
     let scopes = a.string_list("scopes")?;
-    if let Some((i, _)) = scopes.iter().enumerate().find(|(_, s)| s.is_empty() || s.contains(' ')) {
-        return Err(ConfigError::new(format!("{}[{i}]", a.field("scopes")), "a scope is one non-empty word"));
+    if let Some((i, _)) = scopes
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.is_empty() || s.contains(' '))
+    {
+        return Err(ConfigError::new(
+            format!("{}[{i}]", a.field("scopes")),
+            "a scope is one non-empty word",
+        ));
     }
     let mut claims = Vec::new();
     for (i, item) in a.array("claims")?.iter().enumerate() {
         let c = Fields::new(item, &format!("{}[{i}]", a.field("claims")))?;
-        c.refuse_unknown(&["claim", "equals", "one_of", "contains_all", "contains_any", "absent"], &[])?;
+        c.refuse_unknown(
+            &[
+                "claim",
+                "equals",
+                "one_of",
+                "contains_all",
+                "contains_any",
+                "absent",
+            ],
+            &[],
+        )?;
         let claim = c.required_string("claim")?.to_string();
         let list = |member: &str| -> Result<Vec<Value>, ConfigError> {
             match c.get(member) {
                 Some(Value::Array(items)) if !items.is_empty() => Ok(items.clone()),
-                _ => Err(ConfigError::new(c.field(member), "must be a non-empty array")),
+                _ => Err(ConfigError::new(
+                    c.field(member),
+                    "must be a non-empty array",
+                )),
             }
         };
         let mut tests = Vec::new();
@@ -888,9 +1278,19 @@ fn parse_authorization(a: &Fields) -> Result<Authorization, ConfigError> {
             Some(_) => return Err(ConfigError::new(c.field("absent"), "must be true")),
         }
         let test = match tests.len() {
-            1 => tests.pop().ok_or_else(|| ConfigError::new(&c.path, "needs one matcher"))?,
-            0 => return Err(ConfigError::new(&c.path, "needs one matcher: `equals`, `one_of`, `contains_all`, `contains_any` or `absent`")),
-            _ => return Err(ConfigError::new(&c.path, "set only one matcher per entry (add another entry for more)")),
+            1 => tests
+                .pop()
+                .ok_or_else(|| ConfigError::new(&c.path, "needs one matcher"))?,
+            0 => return Err(ConfigError::new(
+                &c.path,
+                "needs one matcher: `equals`, `one_of`, `contains_all`, `contains_any` or `absent`",
+            )),
+            _ => {
+                return Err(ConfigError::new(
+                    &c.path,
+                    "set only one matcher per entry (add another entry for more)",
+                ))
+            }
         };
         claims.push(ClaimRule { claim, test });
     }
@@ -903,13 +1303,23 @@ fn parse_authorization(a: &Fields) -> Result<Authorization, ConfigError> {
             if names.is_empty() {
                 names = vec!["client_id".into(), "azp".into(), "cid".into()];
             }
-            Some(ClientBinding { header, claims: names })
+            Some(ClientBinding {
+                header,
+                claims: names,
+            })
         }
     };
     if scopes.is_empty() && claims.is_empty() && client.is_none() {
-        return Err(ConfigError::new(&a.path, "needs at least one of `scopes`, `claims`, `client_id_header`"));
+        return Err(ConfigError::new(
+            &a.path,
+            "needs at least one of `scopes`, `claims`, `client_id_header`",
+        ));
     }
-    Ok(Authorization { scopes, claims, client })
+    Ok(Authorization {
+        scopes,
+        claims,
+        client,
+    })
 }
 
 #[cfg(test)]
@@ -941,7 +1351,13 @@ mod tests {
         assert!(!p.forward);
         assert_eq!(
             p.locations,
-            vec![Location::Header { name: "authorization".into(), value_prefix: "Bearer ".into() }, Location::Param("access_token".into())]
+            vec![
+                Location::Header {
+                    name: "authorization".into(),
+                    value_prefix: "Bearer ".into()
+                },
+                Location::Param("access_token".into())
+            ]
         );
         assert!(matches!(p.jwks, JwksSource::Local(_)));
     }
@@ -962,7 +1378,16 @@ mod tests {
         .unwrap();
         let p = &config.providers[0];
         assert_eq!(p.audiences, vec!["a", "b"]);
-        assert_eq!(p.locations, vec![Location::Header { name: "x-token".into(), value_prefix: "Tok ".into() }, Location::Param("jwt".into())]);
+        assert_eq!(
+            p.locations,
+            vec![
+                Location::Header {
+                    name: "x-token".into(),
+                    value_prefix: "Tok ".into()
+                },
+                Location::Param("jwt".into())
+            ]
+        );
         assert_eq!(p.forward_payload_header.as_deref(), Some("x-payload"));
         assert_eq!(p.clock_skew_seconds, 5);
         assert_eq!(p.max_lifetime_seconds, Some(3600));
@@ -983,7 +1408,10 @@ mod tests {
     #[test]
     fn camel_case_members_are_accepted() {
         let text = json!({"providers": {"p": {"localJwks": {"inlineString": JWKS}, "clockSkewSeconds": 7}}}).to_string();
-        assert_eq!(Config::parse(&text).unwrap().providers[0].clock_skew_seconds, 7);
+        assert_eq!(
+            Config::parse(&text).unwrap().providers[0].clock_skew_seconds,
+            7
+        );
     }
 
     #[test]
@@ -1001,7 +1429,11 @@ mod tests {
         let requires = |path: &str| {
             let headers = vec![(":path".to_string(), path.to_string())];
             let request = crate::matcher::Request::new(&headers);
-            config.rules.iter().find(|r| r.matcher.matches(&request)).and_then(|r| r.requires.clone())
+            config
+                .rules
+                .iter()
+                .find(|r| r.matcher.matches(&request))
+                .and_then(|r| r.requires.clone())
         };
         assert!(requires("/public/x").is_none());
         assert!(requires("/exact?q=1").is_some());
@@ -1044,7 +1476,8 @@ mod tests {
 
     #[test]
     fn empty_local_jwks_is_accepted_like_native() {
-        let config = Config::parse(&with_provider(json!({"local_jwks": {"inline_string": ""}}))).unwrap();
+        let config =
+            Config::parse(&with_provider(json!({"local_jwks": {"inline_string": ""}}))).unwrap();
         assert!(matches!(config.providers[0].jwks, JwksSource::Empty));
     }
 

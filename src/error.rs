@@ -57,7 +57,10 @@ impl AuthError {
     /// grant what the rule requires; 401 for everything else.
     pub fn http_status(self) -> u32 {
         match self {
-            AuthError::JwtAudienceNotAllowed | AuthError::JwtInsufficientScope | AuthError::JwtClaimsNotAllowed | AuthError::JwtClientMismatch => 403,
+            AuthError::JwtAudienceNotAllowed
+            | AuthError::JwtInsufficientScope
+            | AuthError::JwtClaimsNotAllowed
+            | AuthError::JwtClientMismatch => 403,
             _ => 401,
         }
     }
@@ -66,7 +69,9 @@ impl AuthError {
     pub fn bearer_error(self) -> Option<&'static str> {
         match self {
             AuthError::JwtMissed => None,
-            AuthError::JwtInsufficientScope | AuthError::JwtClaimsNotAllowed | AuthError::JwtClientMismatch => Some("insufficient_scope"),
+            AuthError::JwtInsufficientScope
+            | AuthError::JwtClaimsNotAllowed
+            | AuthError::JwtClientMismatch => Some("insufficient_scope"),
             _ => Some("invalid_token"),
         }
     }
@@ -129,7 +134,9 @@ impl AuthError {
             AuthError::JwtExpired => "Jwt is expired",
             AuthError::JwtHeaderBadAlg => "Jwt header [alg] field is required and must be a string",
             AuthError::JwtHeaderBadKid => "Jwt header [kid] field is not a string",
-            AuthError::JwtHeaderCritUnsupported => "Jwt header [crit] names an unsupported extension",
+            AuthError::JwtHeaderCritUnsupported => {
+                "Jwt header [crit] names an unsupported extension"
+            }
             AuthError::JwtHeaderNotImplementedAlg => "Jwt header [alg] is not supported",
             AuthError::JwtHeaderParseErrorBadBase64 => "Jwt header is an invalid Base64url encoded",
             AuthError::JwtHeaderParseErrorBadJson => "Jwt header is an invalid JSON",
@@ -140,24 +147,40 @@ impl AuthError {
             AuthError::JwtPayloadParseErrorAudNotString => {
                 "Jwt payload [aud] field is not a string or string list"
             }
-            AuthError::JwtPayloadParseErrorBadBase64 => "Jwt payload is an invalid Base64url encoded",
+            AuthError::JwtPayloadParseErrorBadBase64 => {
+                "Jwt payload is an invalid Base64url encoded"
+            }
             AuthError::JwtPayloadParseErrorBadJson => "Jwt payload is an invalid JSON",
-            AuthError::JwtPayloadParseErrorExpNotInteger => "Jwt payload [exp] field is not an integer",
+            AuthError::JwtPayloadParseErrorExpNotInteger => {
+                "Jwt payload [exp] field is not an integer"
+            }
             AuthError::JwtPayloadParseErrorExpOutOfRange => {
                 "Jwt payload [exp] field is not a positive 64 bit integer"
             }
-            AuthError::JwtPayloadParseErrorIatNotInteger => "Jwt payload [iat] field is not an integer",
+            AuthError::JwtPayloadParseErrorIatNotInteger => {
+                "Jwt payload [iat] field is not an integer"
+            }
             AuthError::JwtPayloadParseErrorIatOutOfRange => {
                 "Jwt payload [iat] field is not a positive 64 bit integer"
             }
-            AuthError::JwtPayloadParseErrorIssNotString => "Jwt payload [iss] field is not a string",
-            AuthError::JwtPayloadParseErrorJtiNotString => "Jwt payload [jti] field is not a string",
-            AuthError::JwtPayloadParseErrorNbfNotInteger => "Jwt payload [nbf] field is not an integer",
+            AuthError::JwtPayloadParseErrorIssNotString => {
+                "Jwt payload [iss] field is not a string"
+            }
+            AuthError::JwtPayloadParseErrorJtiNotString => {
+                "Jwt payload [jti] field is not a string"
+            }
+            AuthError::JwtPayloadParseErrorNbfNotInteger => {
+                "Jwt payload [nbf] field is not an integer"
+            }
             AuthError::JwtPayloadParseErrorNbfOutOfRange => {
                 "Jwt payload [nbf] field is not a positive 64 bit integer"
             }
-            AuthError::JwtPayloadParseErrorSubNotString => "Jwt payload [sub] field is not a string",
-            AuthError::JwtSignatureParseErrorBadBase64 => "Jwt signature is an invalid Base64url encoded",
+            AuthError::JwtPayloadParseErrorSubNotString => {
+                "Jwt payload [sub] field is not a string"
+            }
+            AuthError::JwtSignatureParseErrorBadBase64 => {
+                "Jwt signature is an invalid Base64url encoded"
+            }
             AuthError::JwtTooLarge => "Jwt is too large",
             AuthError::JwtTypeNotAllowed => "Jwt header [typ] is not allowed",
             AuthError::JwtUnknownIssuer => "Jwt issuer is not configured",
@@ -182,7 +205,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        ConfigError { field: field.into(), reason: reason.into() }
+        ConfigError {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -212,8 +238,14 @@ mod tests {
     #[test]
     fn missing_token_is_not_an_invalid_token() {
         assert_eq!(AuthError::JwtMissed.bearer_error(), None);
-        assert_eq!(AuthError::JwtVerificationFail.bearer_error(), Some("invalid_token"));
-        assert_eq!(AuthError::JwtInsufficientScope.bearer_error(), Some("insufficient_scope"));
+        assert_eq!(
+            AuthError::JwtVerificationFail.bearer_error(),
+            Some("invalid_token")
+        );
+        assert_eq!(
+            AuthError::JwtInsufficientScope.bearer_error(),
+            Some("insufficient_scope")
+        );
         assert_eq!(AuthError::JwtInsufficientScope.http_status(), 403);
     }
 }

@@ -7,7 +7,10 @@ use crate::config::Location;
 pub type Headers = [(String, String)];
 
 pub fn header<'h>(headers: &'h Headers, name: &str) -> Option<&'h str> {
-    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// A token and where it came from, so it can be removed when `forward` is false.
@@ -22,9 +25,17 @@ pub fn tokens<'h>(locations: &'h [Location], headers: &'h Headers) -> Vec<Found<
     let mut found: Vec<Found<'h>> = Vec::new();
     for location in locations {
         let token = match location {
-            Location::Header { name, value_prefix } => headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).find_map(|(_, value)| from_header_value(value, value_prefix)),
-            Location::Param(name) => header(headers, ":path").and_then(|path| from_query(path, name)),
-            Location::Cookie(name) => headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("cookie")).find_map(|(_, value)| from_cookie(value, name)),
+            Location::Header { name, value_prefix } => headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .find_map(|(_, value)| from_header_value(value, value_prefix)),
+            Location::Param(name) => {
+                header(headers, ":path").and_then(|path| from_query(path, name))
+            }
+            Location::Cookie(name) => headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+                .find_map(|(_, value)| from_cookie(value, name)),
         };
         if let Some(token) = token {
             if !found.iter().any(|f| f.token == token) {
@@ -45,7 +56,9 @@ fn from_header_value<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
         let at = value.find(prefix)?;
         value.get(at + prefix.len()..)?
     };
-    let token = rest.trim_start_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'));
+    let token = rest.trim_start_matches(|c: char| {
+        !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    });
     (!token.is_empty()).then_some(token)
 }
 
@@ -55,12 +68,22 @@ fn from_header_value<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
 fn from_query<'p>(path: &'p str, name: &str) -> Option<&'p str> {
     let query = path.split_once('?')?.1;
     let query = query.split('#').next().unwrap_or_default();
-    query.split('&').filter_map(|pair| pair.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v).filter(|v| !v.is_empty())
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
 }
 
 /// The value of cookie `name` in one `Cookie` header (RFC 6265 §4.2), quotes removed.
 fn from_cookie<'c>(header: &'c str, name: &str) -> Option<&'c str> {
-    header.split(';').filter_map(|pair| pair.trim().split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v.trim_matches('"')).filter(|v| !v.is_empty())
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+        .filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]
@@ -68,29 +91,62 @@ mod tests {
     use super::*;
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn default_locations() -> Vec<Location> {
-        vec![Location::Header { name: "authorization".into(), value_prefix: "Bearer ".into() }, Location::Param("access_token".into())]
+        vec![
+            Location::Header {
+                name: "authorization".into(),
+                value_prefix: "Bearer ".into(),
+            },
+            Location::Param("access_token".into()),
+        ]
     }
 
     fn first(headers: &[(&str, &str)]) -> Option<String> {
         let locations = default_locations();
         let headers = h(headers);
-        tokens(&locations, &headers).first().map(|f| f.token.to_string())
+        tokens(&locations, &headers)
+            .first()
+            .map(|f| f.token.to_string())
     }
 
     #[test]
     fn bearer_like_native() {
-        assert_eq!(first(&[("authorization", "Bearer abc.def.ghi")]).as_deref(), Some("abc.def.ghi"));
-        assert_eq!(first(&[("authorization", "Bearer   abc")]).as_deref(), Some("abc"));
-        assert_eq!(first(&[("authorization", "Basic x, Bearer abc")]).as_deref(), Some("abc"));
-        assert_eq!(first(&[("authorization", "Bearer abc .jjj")]).as_deref(), Some("abc .jjj"));
-        assert_eq!(first(&[("authorization", "bearer abc")]), None, "prefix is case-sensitive");
+        assert_eq!(
+            first(&[("authorization", "Bearer abc.def.ghi")]).as_deref(),
+            Some("abc.def.ghi")
+        );
+        assert_eq!(
+            first(&[("authorization", "Bearer   abc")]).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            first(&[("authorization", "Basic x, Bearer abc")]).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            first(&[("authorization", "Bearer abc .jjj")]).as_deref(),
+            Some("abc .jjj")
+        );
+        assert_eq!(
+            first(&[("authorization", "bearer abc")]),
+            None,
+            "prefix is case-sensitive"
+        );
         assert_eq!(first(&[("authorization", "Bearer ")]), None);
-        assert_eq!(first(&[("authorization", "Bearer !!!.e30.sig")]).as_deref(), Some(".e30.sig"));
-        assert_eq!(first(&[("authorization", "Bearer a!a.e30.sig")]).as_deref(), Some("a!a.e30.sig"));
+        assert_eq!(
+            first(&[("authorization", "Bearer !!!.e30.sig")]).as_deref(),
+            Some(".e30.sig")
+        );
+        assert_eq!(
+            first(&[("authorization", "Bearer a!a.e30.sig")]).as_deref(),
+            Some("a!a.e30.sig")
+        );
         assert_eq!(first(&[("authorization", "Bearer \t+/")]), None);
         assert_eq!(first(&[("authorization", "abc")]), None);
         assert_eq!(first(&[]), None);
@@ -98,7 +154,10 @@ mod tests {
 
     #[test]
     fn query_parameter() {
-        assert_eq!(first(&[(":path", "/x?a=1&access_token=t.o.k&b=2")]).as_deref(), Some("t.o.k"));
+        assert_eq!(
+            first(&[(":path", "/x?a=1&access_token=t.o.k&b=2")]).as_deref(),
+            Some("t.o.k")
+        );
         assert_eq!(first(&[(":path", "/x?access_token=")]), None);
         assert_eq!(first(&[(":path", "/x?other_access_token=t")]), None);
     }
@@ -116,7 +175,13 @@ mod tests {
 
     #[test]
     fn custom_header_without_prefix_and_duplicates() {
-        let locations = vec![Location::Header { name: "x-token".into(), value_prefix: String::new() }, Location::Param("jwt".into())];
+        let locations = vec![
+            Location::Header {
+                name: "x-token".into(),
+                value_prefix: String::new(),
+            },
+            Location::Param("jwt".into()),
+        ];
         let headers = h(&[("x-token", "tok"), (":path", "/?jwt=tok")]);
         let found = tokens(&locations, &headers);
         assert_eq!(found.len(), 1, "the same token twice is one token");

@@ -111,7 +111,10 @@ impl Meta {
             return true;
         }
         let lifetime = self.fresh_until_ms.saturating_sub(self.fetched_at_ms);
-        now_ms >= self.fetched_at_ms.saturating_add(lifetime.saturating_mul(4) / 5)
+        now_ms
+            >= self
+                .fetched_at_ms
+                .saturating_add(lifetime.saturating_mul(4) / 5)
     }
 
     /// The meta that takes the fetch lease.
@@ -119,7 +122,13 @@ impl Meta {
         // The lease outlives the callouts' timeouts a little (discovery makes two), so a worker
         // that vanished mid-fetch only delays the next attempt.
         let callouts = if remote.discovery { 2 } else { 1 };
-        Meta { lease_until_ms: now_ms.saturating_add(remote.timeout_ms.saturating_mul(callouts)).saturating_add(1_000), refetch_wanted: false, ..*self }
+        Meta {
+            lease_until_ms: now_ms
+                .saturating_add(remote.timeout_ms.saturating_mul(callouts))
+                .saturating_add(1_000),
+            refetch_wanted: false,
+            ..*self
+        }
     }
 
     /// New keys stored, fresh for `lifetime_ms`.
@@ -146,17 +155,32 @@ impl Meta {
         let failures = self.failures.saturating_add(1);
         let backoff = retry_backoff_ms(remote, failures);
         let jitter = entropy % (backoff / 4).max(1);
-        Meta { failures, failed_at_ms: now_ms, retry_at_ms: now_ms.saturating_add(backoff - jitter), lease_until_ms: 0, ..*self }
+        Meta {
+            failures,
+            failed_at_ms: now_ms,
+            retry_at_ms: now_ms.saturating_add(backoff - jitter),
+            lease_until_ms: 0,
+            ..*self
+        }
     }
 
     /// Whether a token's unknown `kid` may trigger a refetch now: at most once per
     /// `unknown_kid_refetch_interval` across all workers.
     pub fn may_refetch_for_unknown_kid(&self, remote: &RemoteJwks, now_ms: u64) -> bool {
-        self.refetch_wanted || self.refetch_asked_at_ms == 0 || now_ms >= self.refetch_asked_at_ms.saturating_add(remote.unknown_kid_refetch_interval_ms)
+        self.refetch_wanted
+            || self.refetch_asked_at_ms == 0
+            || now_ms
+                >= self
+                    .refetch_asked_at_ms
+                    .saturating_add(remote.unknown_kid_refetch_interval_ms)
     }
 
     pub fn with_refetch_asked(&self, now_ms: u64) -> Meta {
-        Meta { refetch_wanted: true, refetch_asked_at_ms: now_ms, ..*self }
+        Meta {
+            refetch_wanted: true,
+            refetch_asked_at_ms: now_ms,
+            ..*self
+        }
     }
 
     /// Whether something a waiting request cares about happened since `before`: new keys, or a
@@ -169,21 +193,35 @@ impl Meta {
 /// `failed_refetch_duration`, doubled per consecutive failure, capped at 30 s.
 pub fn retry_backoff_ms(remote: &RemoteJwks, failures: u32) -> u64 {
     let doublings = failures.saturating_sub(1).min(16);
-    remote.failed_refetch_ms.saturating_mul(1u64 << doublings).min(MAX_RETRY_BACKOFF_MS)
+    remote
+        .failed_refetch_ms
+        .saturating_mul(1u64 << doublings)
+        .min(MAX_RETRY_BACKOFF_MS)
 }
 
 /// How long fetched keys stay fresh: the response's `Cache-Control: max-age` (or `s-maxage`),
 /// else `Expires` against `Date` (or now), clamped to the configured bounds; `cache_duration`
 /// when the response says nothing usable. `no-cache`/`no-store` mean the lower bound.
 pub fn lifetime_ms(remote: &RemoteJwks, headers: &[(String, String)], now_ms: u64) -> u64 {
-    let header = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
     let from_cache_control = header("cache-control").and_then(|cc| {
         let mut max_age = None;
         for directive in cc.split(',').map(str::trim) {
             let (name, value) = directive.split_once('=').unwrap_or((directive, ""));
             match name.to_ascii_lowercase().as_str() {
                 "no-cache" | "no-store" => return Some(0),
-                "max-age" | "s-maxage" => max_age = value.trim_matches('"').parse::<u64>().ok().map(|s| s.saturating_mul(1000)),
+                "max-age" | "s-maxage" => {
+                    max_age = value
+                        .trim_matches('"')
+                        .parse::<u64>()
+                        .ok()
+                        .map(|s| s.saturating_mul(1000))
+                }
                 _ => {}
             }
         }
@@ -195,7 +233,12 @@ pub fn lifetime_ms(remote: &RemoteJwks, headers: &[(String, String)], now_ms: u6
         Some(expires.saturating_sub(date))
     };
     match from_cache_control.or_else(from_expires) {
-        Some(ms) => ms.clamp(remote.min_cache_duration_ms, remote.max_cache_duration_ms.max(remote.min_cache_duration_ms)),
+        Some(ms) => ms.clamp(
+            remote.min_cache_duration_ms,
+            remote
+                .max_cache_duration_ms
+                .max(remote.min_cache_duration_ms),
+        ),
         None => remote.cache_duration_ms,
     }
 }
@@ -223,11 +266,21 @@ pub fn http_date_ms(text: &str) -> Option<u64> {
     let year: u64 = parts.next()?.parse().ok()?;
     let mut hms = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
     let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
-    if parts.next()? != "GMT" || !(1..=31).contains(&day) || year < 1970 || h > 23 || m > 59 || s > 60 {
+    if parts.next()? != "GMT"
+        || !(1..=31).contains(&day)
+        || year < 1970
+        || h > 23
+        || m > 59
+        || s > 60
+    {
         return None;
     }
     // Days from 1970-01-01 to the civil date (Howard Hinnant's algorithm, unsigned form).
-    let (y, mo) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let (y, mo) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
     let era = y / 400;
     let yoe = y - era * 400;
     let doy = (153 * mo + 2) / 5 + day - 1;
@@ -271,9 +324,26 @@ mod tests {
 
     #[test]
     fn round_trips_and_refuses_garbage() {
-        let m = Meta { generation: 3, fetched_at_ms: 10, fresh_until_ms: 11, failures: 2, failed_at_ms: 20, retry_at_ms: 21, lease_until_ms: 30, refetch_wanted: true, refetch_asked_at_ms: 40 };
+        let m = Meta {
+            generation: 3,
+            fetched_at_ms: 10,
+            fresh_until_ms: 11,
+            failures: 2,
+            failed_at_ms: 20,
+            retry_at_ms: 21,
+            lease_until_ms: 30,
+            refetch_wanted: true,
+            refetch_asked_at_ms: 40,
+        };
         assert_eq!(Meta::decode(&m.encode()), Some(m));
-        for bad in [&b""[..], b"v1 1 2 3 4 5", b"v2 1 2 3 4 5 6 7 8", b"v2 a 2 3 4 5 6 7 8 9", b"v2 1 2 3 99999999999 5 6 7 8 9", b"v2 1 2 3 4 5 6 7 8 9 10"] {
+        for bad in [
+            &b""[..],
+            b"v1 1 2 3 4 5",
+            b"v2 1 2 3 4 5 6 7 8",
+            b"v2 a 2 3 4 5 6 7 8 9",
+            b"v2 1 2 3 99999999999 5 6 7 8 9",
+            b"v2 1 2 3 4 5 6 7 8 9 10",
+        ] {
             assert_eq!(Meta::decode(bad), None);
         }
     }
@@ -326,9 +396,15 @@ mod tests {
         assert!(!fetching.may_refetch_for_unknown_kid(&r, 2_000));
         let done = fetching.succeeded(1_500, 10_000);
         assert!(!done.fetch_due(1_600));
-        assert!(!done.may_refetch_for_unknown_kid(&r, 30_999), "a flood of kids costs one fetch per window");
+        assert!(
+            !done.may_refetch_for_unknown_kid(&r, 30_999),
+            "a flood of kids costs one fetch per window"
+        );
         let asked_mid_fetch = fetching.with_refetch_asked(1_200).succeeded(1_500, 10_000);
-        assert!(asked_mid_fetch.fetch_due(1_600), "an ask during a fetch is served by the next one");
+        assert!(
+            asked_mid_fetch.fetch_due(1_600),
+            "an ask during a fetch is served by the next one"
+        );
         assert!(done.may_refetch_for_unknown_kid(&r, 31_000));
     }
 
@@ -342,26 +418,53 @@ mod tests {
     }
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn lifetime_from_cache_headers() {
         let r = remote();
-        assert_eq!(lifetime_ms(&r, &h(&[]), 0), 10_000, "cache_duration is the fallback");
-        assert_eq!(lifetime_ms(&r, &h(&[("cache-control", "public, max-age=30")]), 0), 30_000);
-        assert_eq!(lifetime_ms(&r, &h(&[("Cache-Control", "max-age=1")]), 0), 2_000, "clamped up");
-        assert_eq!(lifetime_ms(&r, &h(&[("cache-control", "max-age=86400")]), 0), 60_000, "clamped down");
-        assert_eq!(lifetime_ms(&r, &h(&[("cache-control", "no-store")]), 0), 2_000);
+        assert_eq!(
+            lifetime_ms(&r, &h(&[]), 0),
+            10_000,
+            "cache_duration is the fallback"
+        );
+        assert_eq!(
+            lifetime_ms(&r, &h(&[("cache-control", "public, max-age=30")]), 0),
+            30_000
+        );
+        assert_eq!(
+            lifetime_ms(&r, &h(&[("Cache-Control", "max-age=1")]), 0),
+            2_000,
+            "clamped up"
+        );
+        assert_eq!(
+            lifetime_ms(&r, &h(&[("cache-control", "max-age=86400")]), 0),
+            60_000,
+            "clamped down"
+        );
+        assert_eq!(
+            lifetime_ms(&r, &h(&[("cache-control", "no-store")]), 0),
+            2_000
+        );
         let date = "Sun, 06 Nov 1994 08:49:37 GMT";
         let expires = "Sun, 06 Nov 1994 08:50:17 GMT";
-        assert_eq!(lifetime_ms(&r, &h(&[("date", date), ("expires", expires)]), 0), 40_000);
+        assert_eq!(
+            lifetime_ms(&r, &h(&[("date", date), ("expires", expires)]), 0),
+            40_000
+        );
         assert_eq!(lifetime_ms(&r, &h(&[("expires", "garbage")]), 0), 10_000);
     }
 
     #[test]
     fn http_dates() {
-        assert_eq!(http_date_ms("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777_000));
+        assert_eq!(
+            http_date_ms("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777_000)
+        );
         assert_eq!(http_date_ms("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
         assert_eq!(http_date_ms("Sun, 06 Nov 1994 08:49:37 PST"), None);
         assert_eq!(http_date_ms("06 Nov 1994"), None);

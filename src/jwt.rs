@@ -36,19 +36,25 @@ pub fn parse(token: &str) -> Result<UnverifiedJwt, AuthError> {
         return Err(AuthError::JwtTooLarge);
     }
     let mut parts = token.split('.');
-    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(AuthError::JwtBadFormat);
     };
     // An empty section is never a JWT; native Envoy also skips empty sections when counting.
     if header_b64.is_empty() || payload_b64.is_empty() || signature_b64.is_empty() {
         return Err(AuthError::JwtBadFormat);
     }
-    let signing_input = token.get(..header_b64.len() + 1 + payload_b64.len()).ok_or(AuthError::JwtBadFormat)?;
+    let signing_input = token
+        .get(..header_b64.len() + 1 + payload_b64.len())
+        .ok_or(AuthError::JwtBadFormat)?;
 
     let header_bytes = b64::decode(header_b64).ok_or(AuthError::JwtHeaderParseErrorBadBase64)?;
     let header = json_object(&header_bytes).ok_or(AuthError::JwtHeaderParseErrorBadJson)?;
     let alg = match header.get("alg") {
-        Some(Value::String(name)) => Alg::parse(name).ok_or(AuthError::JwtHeaderNotImplementedAlg)?,
+        Some(Value::String(name)) => {
+            Alg::parse(name).ok_or(AuthError::JwtHeaderNotImplementedAlg)?
+        }
         _ => return Err(AuthError::JwtHeaderBadAlg),
     };
     let kid = match header.get("kid") {
@@ -56,7 +62,10 @@ pub fn parse(token: &str) -> Result<UnverifiedJwt, AuthError> {
         Some(Value::String(kid)) => Some(kid.clone()),
         Some(_) => return Err(AuthError::JwtHeaderBadKid),
     };
-    let typ = header.get("typ").and_then(Value::as_str).map(str::to_string);
+    let typ = header
+        .get("typ")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     // RFC 7515 §4.1.11: a recipient must refuse a token whose `crit` lists an extension it does
     // not understand. This filter understands none, and an empty or malformed `crit` is invalid
     // on its own (native Envoy ignores `crit`).
@@ -68,25 +77,59 @@ pub fn parse(token: &str) -> Result<UnverifiedJwt, AuthError> {
     let claims = json_object(&payload_bytes).ok_or(AuthError::JwtPayloadParseErrorBadJson)?;
     let iss = string_claim(&claims, "iss", AuthError::JwtPayloadParseErrorIssNotString)?;
     let sub = string_claim(&claims, "sub", AuthError::JwtPayloadParseErrorSubNotString)?;
-    let iat = time_claim(&claims, "iat", AuthError::JwtPayloadParseErrorIatNotInteger, AuthError::JwtPayloadParseErrorIatOutOfRange)?;
-    let nbf = time_claim(&claims, "nbf", AuthError::JwtPayloadParseErrorNbfNotInteger, AuthError::JwtPayloadParseErrorNbfOutOfRange)?;
-    let exp = time_claim(&claims, "exp", AuthError::JwtPayloadParseErrorExpNotInteger, AuthError::JwtPayloadParseErrorExpOutOfRange)?;
+    let iat = time_claim(
+        &claims,
+        "iat",
+        AuthError::JwtPayloadParseErrorIatNotInteger,
+        AuthError::JwtPayloadParseErrorIatOutOfRange,
+    )?;
+    let nbf = time_claim(
+        &claims,
+        "nbf",
+        AuthError::JwtPayloadParseErrorNbfNotInteger,
+        AuthError::JwtPayloadParseErrorNbfOutOfRange,
+    )?;
+    let exp = time_claim(
+        &claims,
+        "exp",
+        AuthError::JwtPayloadParseErrorExpNotInteger,
+        AuthError::JwtPayloadParseErrorExpOutOfRange,
+    )?;
     string_claim(&claims, "jti", AuthError::JwtPayloadParseErrorJtiNotString)?;
     let aud = match claims.get("aud") {
         None => Vec::new(),
         Some(Value::String(aud)) => vec![aud.clone()],
-        Some(Value::Array(items)) => items.iter().map(|v| v.as_str().map(str::to_string)).collect::<Option<Vec<_>>>().ok_or(AuthError::JwtPayloadParseErrorAudNotString)?,
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or(AuthError::JwtPayloadParseErrorAudNotString)?,
         Some(_) => return Err(AuthError::JwtPayloadParseErrorAudNotString),
     };
 
     let signature = b64::decode(signature_b64).ok_or(AuthError::JwtSignatureParseErrorBadBase64)?;
-    Ok(UnverifiedJwt { alg, kid, typ, signing_input: signing_input.to_string(), signature, claims, iss, sub, aud, exp, nbf, iat })
+    Ok(UnverifiedJwt {
+        alg,
+        kid,
+        typ,
+        signing_input: signing_input.to_string(),
+        signature,
+        claims,
+        iss,
+        sub,
+        aud,
+        exp,
+        nbf,
+        iat,
+    })
 }
 
 impl UnverifiedJwt {
     /// The payload exactly as it arrived, for `forward_payload_header`.
     pub fn payload_b64(&self) -> &str {
-        self.signing_input.split_once('.').map_or("", |(_, payload)| payload)
+        self.signing_input
+            .split_once('.')
+            .map_or("", |(_, payload)| payload)
     }
 }
 
@@ -97,7 +140,11 @@ fn json_object(bytes: &[u8]) -> Option<Map<String, Value>> {
     }
 }
 
-fn string_claim(claims: &Map<String, Value>, name: &str, wrong_type: AuthError) -> Result<Option<String>, AuthError> {
+fn string_claim(
+    claims: &Map<String, Value>,
+    name: &str,
+    wrong_type: AuthError,
+) -> Result<Option<String>, AuthError> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -107,7 +154,12 @@ fn string_claim(claims: &Map<String, Value>, name: &str, wrong_type: AuthError) 
 
 /// A NumericDate (RFC 7519 §2): a JSON number, fractions truncated, negative or beyond 64 bits
 /// refused; a string such as `"1700000000"` is not a number.
-fn time_claim(claims: &Map<String, Value>, name: &str, not_integer: AuthError, out_of_range: AuthError) -> Result<Option<u64>, AuthError> {
+fn time_claim(
+    claims: &Map<String, Value>,
+    name: &str,
+    not_integer: AuthError,
+    out_of_range: AuthError,
+) -> Result<Option<u64>, AuthError> {
     let Some(value) = claims.get(name) else {
         return Ok(None);
     };
@@ -130,7 +182,11 @@ mod tests {
     use serde_json::json;
 
     fn token(header: Value, payload: Value) -> String {
-        format!("{}.{}.c2ln", b64::encode(header.to_string().as_bytes()), b64::encode(payload.to_string().as_bytes()))
+        format!(
+            "{}.{}.c2ln",
+            b64::encode(header.to_string().as_bytes()),
+            b64::encode(payload.to_string().as_bytes())
+        )
     }
 
     fn err(t: &str) -> AuthError {
@@ -139,7 +195,10 @@ mod tests {
 
     #[test]
     fn parses_registered_claims() {
-        let t = token(json!({"alg": "RS256", "kid": "k1", "typ": "JWT"}), json!({"iss": "i", "sub": "s", "aud": ["a", "b"], "exp": 10, "nbf": 1.9, "iat": 1}));
+        let t = token(
+            json!({"alg": "RS256", "kid": "k1", "typ": "JWT"}),
+            json!({"iss": "i", "sub": "s", "aud": ["a", "b"], "exp": 10, "nbf": 1.9, "iat": 1}),
+        );
         let jwt = parse(&t).unwrap();
         assert_eq!(jwt.alg, Alg::Rs256);
         assert_eq!(jwt.kid.as_deref(), Some("k1"));
@@ -154,45 +213,112 @@ mod tests {
         for bad in ["", "a", "a.b", "a.b.c.d", "a..c", ".b.c", "a.b.", "a.b.c."] {
             assert_eq!(err(bad), AuthError::JwtBadFormat, "{bad:?}");
         }
-        assert_eq!(err(&"a".repeat(MAX_TOKEN_BYTES + 1)), AuthError::JwtTooLarge);
+        assert_eq!(
+            err(&"a".repeat(MAX_TOKEN_BYTES + 1)),
+            AuthError::JwtTooLarge
+        );
     }
 
     #[test]
     fn header_errors() {
         let p = json!({});
         assert_eq!(err("!!.e30.c2ln"), AuthError::JwtHeaderParseErrorBadBase64);
-        assert_eq!(err(&format!("{}.e30.c2ln", b64::encode(b"not json"))), AuthError::JwtHeaderParseErrorBadJson);
-        assert_eq!(err(&token(json!([1]), p.clone())), AuthError::JwtHeaderParseErrorBadJson);
-        assert_eq!(err(&token(json!({}), p.clone())), AuthError::JwtHeaderBadAlg);
-        assert_eq!(err(&token(json!({"alg": 256}), p.clone())), AuthError::JwtHeaderBadAlg);
-        assert_eq!(err(&token(json!({"alg": "none"}), p.clone())), AuthError::JwtHeaderNotImplementedAlg);
-        assert_eq!(err(&token(json!({"alg": "HS256", "kid": 1}), p.clone())), AuthError::JwtHeaderBadKid);
-        assert_eq!(err(&token(json!({"alg": "HS256", "crit": ["exp"], "exp": 1}), p.clone())), AuthError::JwtHeaderCritUnsupported);
-        assert_eq!(err(&token(json!({"alg": "HS256", "crit": []}), p)), AuthError::JwtHeaderCritUnsupported);
+        assert_eq!(
+            err(&format!("{}.e30.c2ln", b64::encode(b"not json"))),
+            AuthError::JwtHeaderParseErrorBadJson
+        );
+        assert_eq!(
+            err(&token(json!([1]), p.clone())),
+            AuthError::JwtHeaderParseErrorBadJson
+        );
+        assert_eq!(
+            err(&token(json!({}), p.clone())),
+            AuthError::JwtHeaderBadAlg
+        );
+        assert_eq!(
+            err(&token(json!({"alg": 256}), p.clone())),
+            AuthError::JwtHeaderBadAlg
+        );
+        assert_eq!(
+            err(&token(json!({"alg": "none"}), p.clone())),
+            AuthError::JwtHeaderNotImplementedAlg
+        );
+        assert_eq!(
+            err(&token(json!({"alg": "HS256", "kid": 1}), p.clone())),
+            AuthError::JwtHeaderBadKid
+        );
+        assert_eq!(
+            err(&token(
+                json!({"alg": "HS256", "crit": ["exp"], "exp": 1}),
+                p.clone()
+            )),
+            AuthError::JwtHeaderCritUnsupported
+        );
+        assert_eq!(
+            err(&token(json!({"alg": "HS256", "crit": []}), p)),
+            AuthError::JwtHeaderCritUnsupported
+        );
     }
 
     #[test]
     fn payload_errors() {
         let h = json!({"alg": "ES256"});
         let cases = [
-            (json!({"iss": 1}), AuthError::JwtPayloadParseErrorIssNotString),
-            (json!({"sub": []}), AuthError::JwtPayloadParseErrorSubNotString),
-            (json!({"exp": "1700000000"}), AuthError::JwtPayloadParseErrorExpNotInteger),
-            (json!({"exp": -1}), AuthError::JwtPayloadParseErrorExpOutOfRange),
-            (json!({"nbf": 1e30}), AuthError::JwtPayloadParseErrorNbfOutOfRange),
-            (json!({"iat": true}), AuthError::JwtPayloadParseErrorIatNotInteger),
-            (json!({"jti": 5}), AuthError::JwtPayloadParseErrorJtiNotString),
-            (json!({"aud": 5}), AuthError::JwtPayloadParseErrorAudNotString),
-            (json!({"aud": ["a", 5]}), AuthError::JwtPayloadParseErrorAudNotString),
+            (
+                json!({"iss": 1}),
+                AuthError::JwtPayloadParseErrorIssNotString,
+            ),
+            (
+                json!({"sub": []}),
+                AuthError::JwtPayloadParseErrorSubNotString,
+            ),
+            (
+                json!({"exp": "1700000000"}),
+                AuthError::JwtPayloadParseErrorExpNotInteger,
+            ),
+            (
+                json!({"exp": -1}),
+                AuthError::JwtPayloadParseErrorExpOutOfRange,
+            ),
+            (
+                json!({"nbf": 1e30}),
+                AuthError::JwtPayloadParseErrorNbfOutOfRange,
+            ),
+            (
+                json!({"iat": true}),
+                AuthError::JwtPayloadParseErrorIatNotInteger,
+            ),
+            (
+                json!({"jti": 5}),
+                AuthError::JwtPayloadParseErrorJtiNotString,
+            ),
+            (
+                json!({"aud": 5}),
+                AuthError::JwtPayloadParseErrorAudNotString,
+            ),
+            (
+                json!({"aud": ["a", 5]}),
+                AuthError::JwtPayloadParseErrorAudNotString,
+            ),
             (json!([1, 2]), AuthError::JwtPayloadParseErrorBadJson),
             (json!("string"), AuthError::JwtPayloadParseErrorBadJson),
         ];
         for (payload, expected) in cases {
-            assert_eq!(err(&token(h.clone(), payload.clone())), expected, "{payload}");
+            assert_eq!(
+                err(&token(h.clone(), payload.clone())),
+                expected,
+                "{payload}"
+            );
         }
         let header = b64::encode(h.to_string().as_bytes());
-        assert_eq!(err(&format!("{header}.e30+.c2ln")), AuthError::JwtPayloadParseErrorBadBase64);
-        assert_eq!(err(&format!("{header}.e30.c2ln+")), AuthError::JwtSignatureParseErrorBadBase64);
+        assert_eq!(
+            err(&format!("{header}.e30+.c2ln")),
+            AuthError::JwtPayloadParseErrorBadBase64
+        );
+        assert_eq!(
+            err(&format!("{header}.e30.c2ln+")),
+            AuthError::JwtSignatureParseErrorBadBase64
+        );
     }
 
     #[test]

@@ -16,7 +16,10 @@ pub struct Request<'r> {
 
 impl<'r> Request<'r> {
     pub fn new(headers: &'r Headers) -> Request<'r> {
-        Request { headers, route_name: None }
+        Request {
+            headers,
+            route_name: None,
+        }
     }
 
     pub fn header(&self, name: &str) -> Option<&'r str> {
@@ -31,8 +34,17 @@ impl<'r> Request<'r> {
 
     /// Values of query parameter `name` (raw, not percent-decoded).
     pub fn query_values(&self, name: &'r str) -> impl Iterator<Item = &'r str> + 'r {
-        let query = self.header(":path").and_then(|p| p.split_once('?')).map(|(_, q)| q.split('#').next().unwrap_or_default()).unwrap_or_default();
-        query.split('&').filter(|p| !p.is_empty()).map(|pair| pair.split_once('=').unwrap_or((pair, ""))).filter(move |(k, _)| *k == name).map(|(_, v)| v)
+        let query = self
+            .header(":path")
+            .and_then(|p| p.split_once('?'))
+            .map(|(_, q)| q.split('#').next().unwrap_or_default())
+            .unwrap_or_default();
+        query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+            .filter(move |(k, _)| *k == name)
+            .map(|(_, v)| v)
     }
 }
 
@@ -61,7 +73,9 @@ impl StringMatcher {
             StringMatcher::Suffix(s, ic) => fold(value, *ic).ends_with(s.as_str()),
             StringMatcher::Contains(s, ic) => fold(value, *ic).contains(s.as_str()),
             // Envoy's safe_regex must match the whole value.
-            StringMatcher::Regex(re) => re.find(value).is_some_and(|m| m.start() == 0 && m.end() == value.len()),
+            StringMatcher::Regex(re) => re
+                .find(value)
+                .is_some_and(|m| m.start() == 0 && m.end() == value.len()),
         }
     }
 }
@@ -120,7 +134,9 @@ impl RouteMatch {
         let path = request.path();
         let path_ok = match &self.path {
             PathMatch::Prefix(prefix) if self.case_sensitive => path.starts_with(prefix.as_str()),
-            PathMatch::Prefix(prefix) => path.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix)),
+            PathMatch::Prefix(prefix) => path
+                .get(..prefix.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(prefix)),
             PathMatch::Exact(exact) if self.case_sensitive => path == exact,
             PathMatch::Exact(exact) => path.eq_ignore_ascii_case(exact),
             PathMatch::Regex(re) => re.matches(path),
@@ -128,7 +144,10 @@ impl RouteMatch {
         path_ok
             && self.headers.iter().all(|h| h.matches(request))
             && self.query_parameters.iter().all(|q| q.matches(request))
-            && self.route_name.as_ref().is_none_or(|m| request.route_name.is_some_and(|name| m.matches(name)))
+            && self
+                .route_name
+                .as_ref()
+                .is_none_or(|m| request.route_name.is_some_and(|name| m.matches(name)))
     }
 }
 
@@ -138,7 +157,12 @@ impl HeaderMatch {
     /// matcher, inverted or not (so an inverted matcher cannot be satisfied by leaving the
     /// header out).
     fn matches(&self, request: &Request) -> bool {
-        let values: Vec<&str> = request.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(&self.name)).map(|(_, v)| v.as_str()).collect();
+        let values: Vec<&str> = request
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(&self.name))
+            .map(|(_, v)| v.as_str())
+            .collect();
         match (&self.value, values.is_empty()) {
             (ValueMatch::Present(want), missing) => (*want != missing) != self.invert,
             (ValueMatch::String(_), true) => false,
@@ -168,7 +192,13 @@ mod tests {
     }
 
     fn route(path: PathMatch) -> RouteMatch {
-        RouteMatch { path, case_sensitive: true, headers: vec![], query_parameters: vec![], route_name: None }
+        RouteMatch {
+            path,
+            case_sensitive: true,
+            headers: vec![],
+            query_parameters: vec![],
+            route_name: None,
+        }
     }
 
     #[test]
@@ -176,30 +206,69 @@ mod tests {
         let h = headers("/Api/v1?x=1", &[]);
         let r = Request::new(&h);
         assert!(!route(PathMatch::Prefix("/api".into())).matches(&r));
-        assert!(RouteMatch { case_sensitive: false, ..route(PathMatch::Prefix("/api".into())) }.matches(&r));
+        assert!(RouteMatch {
+            case_sensitive: false,
+            ..route(PathMatch::Prefix("/api".into()))
+        }
+        .matches(&r));
         assert!(route(PathMatch::Exact("/Api/v1".into())).matches(&r));
         let re = Regex::new("/[A-Z]pi/v[0-9]+").unwrap();
         assert!(route(PathMatch::Regex(StringMatcher::Regex(re))).matches(&r));
         let partial = Regex::new("/Api").unwrap();
-        assert!(!route(PathMatch::Regex(StringMatcher::Regex(partial))).matches(&r), "regex must match the whole path");
+        assert!(
+            !route(PathMatch::Regex(StringMatcher::Regex(partial))).matches(&r),
+            "regex must match the whole path"
+        );
     }
 
     #[test]
     fn headers_and_query() {
         let h = headers("/x?tenant=a&debug", &[("x-env", "prod"), ("x-env", "eu")]);
         let r = Request::new(&h);
-        let hm = |value, invert| RouteMatch { headers: vec![HeaderMatch { name: "x-env".into(), value, invert }], ..route(PathMatch::Prefix("/".into())) };
-        assert!(hm(ValueMatch::String(StringMatcher::Exact("prod,eu".into(), false)), false).matches(&r));
+        let hm = |value, invert| RouteMatch {
+            headers: vec![HeaderMatch {
+                name: "x-env".into(),
+                value,
+                invert,
+            }],
+            ..route(PathMatch::Prefix("/".into()))
+        };
+        assert!(hm(
+            ValueMatch::String(StringMatcher::Exact("prod,eu".into(), false)),
+            false
+        )
+        .matches(&r));
         assert!(hm(ValueMatch::Present(true), false).matches(&r));
         assert!(!hm(ValueMatch::Present(true), true).matches(&r));
-        assert!(hm(ValueMatch::String(StringMatcher::Prefix("staging".into(), false)), true).matches(&r));
+        assert!(hm(
+            ValueMatch::String(StringMatcher::Prefix("staging".into(), false)),
+            true
+        )
+        .matches(&r));
         let bare = headers("/x", &[]);
         let bare = Request::new(&bare);
-        assert!(!hm(ValueMatch::String(StringMatcher::Exact("prod".into(), false)), true).matches(&bare), "a missing header never matches, inverted or not");
+        assert!(
+            !hm(
+                ValueMatch::String(StringMatcher::Exact("prod".into(), false)),
+                true
+            )
+            .matches(&bare),
+            "a missing header never matches, inverted or not"
+        );
         assert!(hm(ValueMatch::Present(true), true).matches(&bare));
         assert!(hm(ValueMatch::Present(false), false).matches(&bare));
-        let qm = |name: &str, value| RouteMatch { query_parameters: vec![QueryMatch { name: name.into(), value }], ..route(PathMatch::Prefix("/".into())) };
-        assert!(qm("tenant", ValueMatch::String(StringMatcher::Exact("a".into(), false))).matches(&r));
+        let qm = |name: &str, value| RouteMatch {
+            query_parameters: vec![QueryMatch {
+                name: name.into(),
+                value,
+            }],
+            ..route(PathMatch::Prefix("/".into()))
+        };
+        assert!(qm(
+            "tenant",
+            ValueMatch::String(StringMatcher::Exact("a".into(), false))
+        )
+        .matches(&r));
         assert!(qm("debug", ValueMatch::Present(true)).matches(&r));
         assert!(!qm("other", ValueMatch::Present(true)).matches(&r));
         assert!(qm("other", ValueMatch::Present(false)).matches(&r));
@@ -208,10 +277,19 @@ mod tests {
     #[test]
     fn route_name() {
         let h = headers("/x", &[]);
-        let m = RouteMatch { route_name: Some(StringMatcher::Exact("orders".into(), false)), ..route(PathMatch::Prefix("/".into())) };
+        let m = RouteMatch {
+            route_name: Some(StringMatcher::Exact("orders".into(), false)),
+            ..route(PathMatch::Prefix("/".into()))
+        };
         assert!(!m.matches(&Request::new(&h)));
-        assert!(m.matches(&Request { headers: &h, route_name: Some("orders") }));
-        assert!(!m.matches(&Request { headers: &h, route_name: Some("billing") }));
+        assert!(m.matches(&Request {
+            headers: &h,
+            route_name: Some("orders")
+        }));
+        assert!(!m.matches(&Request {
+            headers: &h,
+            route_name: Some("billing")
+        }));
     }
 
     #[test]

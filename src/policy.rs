@@ -53,9 +53,16 @@ pub struct Forbidden {
 }
 
 impl Authorization {
-    pub fn check(&self, token_claims: &Map<String, Value>, request: &Request) -> Result<(), Forbidden> {
+    pub fn check(
+        &self,
+        token_claims: &Map<String, Value>,
+        request: &Request,
+    ) -> Result<(), Forbidden> {
         let scope = (!self.scopes.is_empty()).then(|| self.scopes.join(" "));
-        let forbid = |error| Forbidden { error, scope: scope.clone() };
+        let forbid = |error| Forbidden {
+            error,
+            scope: scope.clone(),
+        };
         if !self.scopes.is_empty() {
             let granted = granted_scopes(token_claims);
             if !self.scopes.iter().all(|s| granted.contains(&s.as_str())) {
@@ -68,7 +75,11 @@ impl Authorization {
             }
         }
         if let Some(binding) = &self.client {
-            let token_client = binding.claims.iter().find_map(|c| claims::lookup(token_claims, c)).and_then(Value::as_str);
+            let token_client = binding
+                .claims
+                .iter()
+                .find_map(|c| claims::lookup(token_claims, c))
+                .and_then(Value::as_str);
             match (token_client, request.header(&binding.header)) {
                 (Some(a), Some(b)) if a == b => {}
                 _ => return Err(forbid(AuthError::JwtClientMismatch)),
@@ -114,7 +125,11 @@ impl ClaimTest {
 fn members(value: &Value) -> Vec<Value> {
     match value {
         Value::Array(items) => items.clone(),
-        Value::String(s) => s.split(' ').filter(|w| !w.is_empty()).map(|w| Value::String(w.to_string())).collect(),
+        Value::String(s) => s
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(|w| Value::String(w.to_string()))
+            .collect(),
         other => vec![other.clone()],
     }
 }
@@ -128,8 +143,16 @@ mod tests {
         v.as_object().unwrap().clone()
     }
 
-    fn auth(scopes: &[&str], rules: Vec<ClaimRule>, client: Option<ClientBinding>) -> Authorization {
-        Authorization { scopes: scopes.iter().map(|s| s.to_string()).collect(), claims: rules, client }
+    fn auth(
+        scopes: &[&str],
+        rules: Vec<ClaimRule>,
+        client: Option<ClientBinding>,
+    ) -> Authorization {
+        Authorization {
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            claims: rules,
+            client,
+        }
     }
 
     #[test]
@@ -137,10 +160,22 @@ mod tests {
         let h = vec![];
         let r = Request::new(&h);
         let a = auth(&["read", "write"], vec![], None);
-        assert_eq!(a.check(&claims(json!({"scope": "read write admin"})), &r), Ok(()));
-        assert_eq!(a.check(&claims(json!({"scp": ["write", "read"]})), &r), Ok(()));
+        assert_eq!(
+            a.check(&claims(json!({"scope": "read write admin"})), &r),
+            Ok(())
+        );
+        assert_eq!(
+            a.check(&claims(json!({"scp": ["write", "read"]})), &r),
+            Ok(())
+        );
         let err = a.check(&claims(json!({"scope": "read"})), &r).unwrap_err();
-        assert_eq!(err, Forbidden { error: AuthError::JwtInsufficientScope, scope: Some("read write".into()) });
+        assert_eq!(
+            err,
+            Forbidden {
+                error: AuthError::JwtInsufficientScope,
+                scope: Some("read write".into())
+            }
+        );
         assert!(a.check(&claims(json!({"scope": "readwrite"})), &r).is_err());
         assert!(a.check(&claims(json!({})), &r).is_err());
     }
@@ -149,13 +184,41 @@ mod tests {
     fn claim_tests() {
         let h = vec![];
         let r = Request::new(&h);
-        let c = claims(json!({"realm_access": {"roles": ["admin", "ops"]}, "tier": "gold", "email_verified": true, "groups": "a b"}));
-        let ok = |claim: &str, test: ClaimTest| auth(&[], vec![ClaimRule { claim: claim.into(), test }], None).check(&c, &r).is_ok();
-        assert!(ok("realm_access.roles", ClaimTest::ContainsAny(vec![json!("admin"), json!("x")])));
-        assert!(!ok("realm_access.roles", ClaimTest::ContainsAll(vec![json!("admin"), json!("x")])));
-        assert!(ok("realm_access.roles", ClaimTest::ContainsAll(vec![json!("admin"), json!("ops")])));
-        assert!(ok("groups", ClaimTest::ContainsAll(vec![json!("b"), json!("a")])));
-        assert!(ok("tier", ClaimTest::OneOf(vec![json!("gold"), json!("silver")])));
+        let c = claims(
+            json!({"realm_access": {"roles": ["admin", "ops"]}, "tier": "gold", "email_verified": true, "groups": "a b"}),
+        );
+        let ok = |claim: &str, test: ClaimTest| {
+            auth(
+                &[],
+                vec![ClaimRule {
+                    claim: claim.into(),
+                    test,
+                }],
+                None,
+            )
+            .check(&c, &r)
+            .is_ok()
+        };
+        assert!(ok(
+            "realm_access.roles",
+            ClaimTest::ContainsAny(vec![json!("admin"), json!("x")])
+        ));
+        assert!(!ok(
+            "realm_access.roles",
+            ClaimTest::ContainsAll(vec![json!("admin"), json!("x")])
+        ));
+        assert!(ok(
+            "realm_access.roles",
+            ClaimTest::ContainsAll(vec![json!("admin"), json!("ops")])
+        ));
+        assert!(ok(
+            "groups",
+            ClaimTest::ContainsAll(vec![json!("b"), json!("a")])
+        ));
+        assert!(ok(
+            "tier",
+            ClaimTest::OneOf(vec![json!("gold"), json!("silver")])
+        ));
         assert!(!ok("tier", ClaimTest::OneOf(vec![json!("bronze")])));
         assert!(ok("email_verified", ClaimTest::Equals(json!(true))));
         assert!(!ok("email_verified", ClaimTest::Equals(json!("true"))));
@@ -166,14 +229,27 @@ mod tests {
 
     #[test]
     fn client_binding() {
-        let binding = Some(ClientBinding { header: "x-client-id".into(), claims: vec!["client_id".into(), "azp".into(), "cid".into()] });
+        let binding = Some(ClientBinding {
+            header: "x-client-id".into(),
+            claims: vec!["client_id".into(), "azp".into(), "cid".into()],
+        });
         let a = auth(&[], vec![], binding);
         let h = vec![("x-client-id".to_string(), "app-1".to_string())];
         let r = Request::new(&h);
         assert_eq!(a.check(&claims(json!({"azp": "app-1"})), &r), Ok(()));
-        assert_eq!(a.check(&claims(json!({"client_id": "app-2", "azp": "app-1"})), &r).unwrap_err().error, AuthError::JwtClientMismatch, "first present claim decides");
+        assert_eq!(
+            a.check(&claims(json!({"client_id": "app-2", "azp": "app-1"})), &r)
+                .unwrap_err()
+                .error,
+            AuthError::JwtClientMismatch,
+            "first present claim decides"
+        );
         assert!(a.check(&claims(json!({})), &r).is_err());
         let none = vec![];
-        assert!(a.check(&claims(json!({"cid": "app-1"})), &Request::new(&none)).is_err(), "missing header");
+        assert!(
+            a.check(&claims(json!({"cid": "app-1"})), &Request::new(&none))
+                .is_err(),
+            "missing header"
+        );
     }
 }

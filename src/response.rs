@@ -26,18 +26,29 @@ pub fn forbid(error: AuthError, scope: Option<&str>, request: &Headers) -> Reply
 }
 
 fn reply(error: AuthError, scope: Option<&str>, request: &Headers) -> Reply {
-    let scheme = extract::header(request, "x-forwarded-proto").or_else(|| extract::header(request, ":scheme")).unwrap_or("http");
+    let scheme = extract::header(request, "x-forwarded-proto")
+        .or_else(|| extract::header(request, ":scheme"))
+        .unwrap_or("http");
     let host = extract::header(request, ":authority").unwrap_or_default();
     let path = extract::header(request, ":path").unwrap_or_default();
     let path = truncate(path, MAX_REALM_PATH);
-    let mut value = format!("Bearer realm=\"{}://{}{}\"", quoted(scheme), quoted(host), quoted(path));
+    let mut value = format!(
+        "Bearer realm=\"{}://{}{}\"",
+        quoted(scheme),
+        quoted(host),
+        quoted(path)
+    );
     if let Some(code) = error.bearer_error() {
         value.push_str(&format!(", error=\"{code}\""));
     }
     if let Some(scope) = scope {
         value.push_str(&format!(", scope=\"{}\"", quoted(scope)));
     }
-    Reply { status: error.http_status(), headers: vec![("www-authenticate".into(), value)], body: error.message() }
+    Reply {
+        status: error.http_status(),
+        headers: vec![("www-authenticate".into(), value)],
+        body: error.message(),
+    }
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -50,7 +61,9 @@ fn truncate(s: &str, max: usize) -> &str {
 
 /// Keeps the quoted-string valid: a `"` or `\` from the request cannot end it early.
 fn quoted(s: &str) -> String {
-    s.chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect()
+    s.chars()
+        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .collect()
 }
 
 #[cfg(test)]
@@ -58,7 +71,11 @@ mod tests {
     use super::*;
 
     fn req(path: &str) -> Vec<(String, String)> {
-        vec![(":authority".into(), "api.example:8080".into()), (":path".into(), path.into()), ("x-forwarded-proto".into(), "http".into())]
+        vec![
+            (":authority".into(), "api.example:8080".into()),
+            (":path".into(), path.into()),
+            ("x-forwarded-proto".into(), "http".into()),
+        ]
     }
 
     #[test]
@@ -66,15 +83,29 @@ mod tests {
         let r = deny(AuthError::JwtExpired, &req("/case/1?x=1"));
         assert_eq!(r.status, 401);
         assert_eq!(r.body, "Jwt is expired");
-        assert_eq!(r.headers, vec![("www-authenticate".to_string(), "Bearer realm=\"http://api.example:8080/case/1?x=1\", error=\"invalid_token\"".to_string())]);
+        assert_eq!(
+            r.headers,
+            vec![(
+                "www-authenticate".to_string(),
+                "Bearer realm=\"http://api.example:8080/case/1?x=1\", error=\"invalid_token\""
+                    .to_string()
+            )]
+        );
         let r = deny(AuthError::JwtMissed, &req("/"));
         assert_eq!(r.headers[0].1, "Bearer realm=\"http://api.example:8080/\"");
-        assert_eq!(deny(AuthError::JwtAudienceNotAllowed, &req("/")).status, 403);
+        assert_eq!(
+            deny(AuthError::JwtAudienceNotAllowed, &req("/")).status,
+            403
+        );
     }
 
     #[test]
     fn insufficient_scope() {
-        let r = forbid(AuthError::JwtInsufficientScope, Some("orders:read orders:write"), &req("/o"));
+        let r = forbid(
+            AuthError::JwtInsufficientScope,
+            Some("orders:read orders:write"),
+            &req("/o"),
+        );
         assert_eq!(r.status, 403);
         assert_eq!(r.headers[0].1, "Bearer realm=\"http://api.example:8080/o\", error=\"insufficient_scope\", scope=\"orders:read orders:write\"");
     }

@@ -44,7 +44,11 @@ pub struct TokenCache {
 
 impl TokenCache {
     pub fn new(capacity: usize) -> TokenCache {
-        TokenCache { capacity, young: HashMap::new(), old: HashMap::new() }
+        TokenCache {
+            capacity,
+            young: HashMap::new(),
+            old: HashMap::new(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -66,17 +70,29 @@ impl TokenCache {
         }
         let entries = self.young.get_mut(token)?;
         entries.retain(|e| e.expires_at > now);
-        entries.iter().find(|e| e.provider == provider && e.key_set == key_set).map(|e| e.verdict.clone())
+        entries
+            .iter()
+            .find(|e| e.provider == provider && e.key_set == key_set)
+            .map(|e| e.verdict.clone())
     }
 
     /// Remembers a verdict; `exp` is the token's, when it has one.
-    pub fn insert(&mut self, token: &str, provider: usize, key_set: u64, verdict: Verdict, now: u64) {
+    pub fn insert(
+        &mut self,
+        token: &str,
+        provider: usize,
+        key_set: u64,
+        verdict: Verdict,
+        now: u64,
+    ) {
         if self.capacity == 0 || token.len() > MAX_CACHED_TOKEN_BYTES {
             return;
         }
         let expires_at = match (&verdict.signature, verdict.jwt.exp) {
             (Err(_), _) => now.saturating_add(REFUSED_TTL_SECONDS),
-            (Ok(()), Some(exp)) => exp.min(now.saturating_add(NO_EXP_TTL_SECONDS.saturating_mul(24))),
+            (Ok(()), Some(exp)) => {
+                exp.min(now.saturating_add(NO_EXP_TTL_SECONDS.saturating_mul(24)))
+            }
             (Ok(()), None) => now.saturating_add(NO_EXP_TTL_SECONDS),
         };
         if expires_at <= now {
@@ -90,7 +106,12 @@ impl TokenCache {
         }
         let entries = self.young.entry(token.into()).or_default();
         entries.retain(|e| e.provider != provider && e.expires_at > now);
-        entries.push(Entry { provider, key_set, expires_at, verdict });
+        entries.push(Entry {
+            provider,
+            key_set,
+            expires_at,
+            verdict,
+        });
     }
 
     fn make_room(&mut self) {
@@ -107,8 +128,18 @@ mod tests {
 
     fn verdict(exp: u64, ok: bool) -> Verdict {
         let payload = crate::b64::encode(format!("{{\"exp\":{exp}}}").as_bytes());
-        let token = format!("{}.{payload}.c2ln", crate::b64::encode(br#"{"alg":"HS256"}"#));
-        Verdict { jwt: Rc::new(jwt::parse(&token).unwrap()), signature: if ok { Ok(()) } else { Err(AuthError::JwtVerificationFail) } }
+        let token = format!(
+            "{}.{payload}.c2ln",
+            crate::b64::encode(br#"{"alg":"HS256"}"#)
+        );
+        Verdict {
+            jwt: Rc::new(jwt::parse(&token).unwrap()),
+            signature: if ok {
+                Ok(())
+            } else {
+                Err(AuthError::JwtVerificationFail)
+            },
+        }
     }
 
     #[test]
@@ -131,7 +162,10 @@ mod tests {
         assert!(c.get("bad", 0, 1, 100 + REFUSED_TTL_SECONDS - 1).is_some());
         assert!(c.get("bad", 0, 1, 100 + REFUSED_TTL_SECONDS).is_none());
         c.insert("expired", 0, 1, verdict(50, true), 100);
-        assert!(c.get("expired", 0, 1, 100).is_none(), "an expired token is not cached");
+        assert!(
+            c.get("expired", 0, 1, 100).is_none(),
+            "an expired token is not cached"
+        );
     }
 
     #[test]
@@ -140,7 +174,10 @@ mod tests {
         c.insert("keep", 0, 1, verdict(1000, true), 1);
         for i in 0..100 {
             c.insert(&format!("t{i}"), 0, 1, verdict(1000, true), 1);
-            assert!(c.get("keep", 0, 1, 1).is_some(), "a token in use is promoted, not evicted");
+            assert!(
+                c.get("keep", 0, 1, 1).is_some(),
+                "a token in use is promoted, not evicted"
+            );
             assert!(c.len() <= 4);
         }
         assert!(c.get("t0", 0, 1, 1).is_none(), "old tokens are evicted");

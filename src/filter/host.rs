@@ -18,7 +18,9 @@ pub fn now_ms() -> Option<u64> {
 
 /// Envoy's name for the route this request matched (`xds.route_name`).
 pub fn route_name() -> Option<String> {
-    let bytes = hostcalls::get_property(vec!["xds", "route_name"]).ok().flatten()?;
+    let bytes = hostcalls::get_property(vec!["xds", "route_name"])
+        .ok()
+        .flatten()?;
     String::from_utf8(bytes).ok()
 }
 
@@ -35,12 +37,17 @@ pub fn add_request_header(name: &str, value: &str) -> Result<(), Status> {
 }
 
 pub fn send_reply(status: u32, headers: &[(String, String)], body: &str) -> Result<(), Status> {
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
     hostcalls::send_http_response(status, headers, Some(body.as_bytes()))
 }
 
 pub fn plugin_configuration() -> Option<Vec<u8>> {
-    hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX).ok().flatten()
+    hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
+        .ok()
+        .flatten()
 }
 
 /// A shared-data entry and its CAS; `(None, None)` when it does not exist.
@@ -52,13 +59,27 @@ pub fn set_shared(key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Statu
     hostcalls::set_shared_data(key, Some(value), cas)
 }
 
-pub fn dispatch_get(cluster: &str, authority: &str, path: &str, timeout: Duration) -> Result<u32, Status> {
-    let headers = vec![(":method", "GET"), (":path", path), (":authority", authority), (":scheme", "http"), ("accept", "application/json")];
+pub fn dispatch_get(
+    cluster: &str,
+    authority: &str,
+    path: &str,
+    timeout: Duration,
+) -> Result<u32, Status> {
+    let headers = vec![
+        (":method", "GET"),
+        (":path", path),
+        (":authority", authority),
+        (":scheme", "http"),
+        ("accept", "application/json"),
+    ];
     hostcalls::dispatch_http_call(cluster, headers, None, vec![], timeout)
 }
 
 pub fn callout_status() -> Option<u32> {
-    hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status").ok().flatten().and_then(|s| s.parse().ok())
+    hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
+        .ok()
+        .flatten()
+        .and_then(|s| s.parse().ok())
 }
 
 pub fn callout_headers() -> Vec<(String, String)> {
@@ -66,7 +87,9 @@ pub fn callout_headers() -> Vec<(String, String)> {
 }
 
 pub fn callout_body(size: usize) -> Option<Vec<u8>> {
-    hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, size).ok().flatten()
+    hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, size)
+        .ok()
+        .flatten()
 }
 
 pub fn set_effective_context(context_id: u32) -> bool {

@@ -18,7 +18,16 @@ impl Metrics {
             return Some(*id);
         }
         // Provider names come from the configuration: keep stat names to safe characters.
-        let safe: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect();
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
         let id = hostcalls::define_metric(kind, &safe).ok()?;
         self.ids.insert(name.to_string(), id);
         Some(id)

@@ -26,14 +26,18 @@ pub struct Root {
 
 impl Root {
     pub fn new() -> Root {
-        Root { shared: Rc::new(std::cell::RefCell::new(Worker::default())) }
+        Root {
+            shared: Rc::new(std::cell::RefCell::new(Worker::default())),
+        }
     }
 
     /// A 200 response body within the size cap, or why not.
     fn response_body(body_size: usize) -> Result<Vec<u8>, String> {
         match host::callout_status() {
             None => Err("no response (timeout or connection failure)".to_string()),
-            Some(200) if body_size > MAX_JWKS_BODY_BYTES => Err(format!("body of {body_size} bytes is over the {MAX_JWKS_BODY_BYTES}-byte limit")),
+            Some(200) if body_size > MAX_JWKS_BODY_BYTES => Err(format!(
+                "body of {body_size} bytes is over the {MAX_JWKS_BODY_BYTES}-byte limit"
+            )),
             Some(200) => Ok(host::callout_body(body_size).unwrap_or_default()),
             Some(status) => Err(format!("HTTP status {status}")),
         }
@@ -41,42 +45,107 @@ impl Root {
 
     /// A discovery document arrived: check its issuer, then fetch its `jwks_uri`.
     fn on_discovery(&self, index: usize, body_size: usize, now_ms: u64) -> Result<(), String> {
-        let Some((name, issuer, remote)) = self.shared.borrow().remotes.get(index).and_then(Option::as_ref).map(|r| (r.name.clone(), r.issuer.clone(), r.jwks.clone())) else {
+        let Some((name, issuer, remote)) = self
+            .shared
+            .borrow()
+            .remotes
+            .get(index)
+            .and_then(Option::as_ref)
+            .map(|r| (r.name.clone(), r.issuer.clone(), r.jwks.clone()))
+        else {
             return Ok(());
         };
         let body = Self::response_body(body_size)?;
-        let doc: Value = serde_json::from_slice(&body).map_err(|e| format!("discovery document is not JSON: {e}"))?;
-        let doc_issuer = doc.get("issuer").and_then(Value::as_str).ok_or("discovery document has no `issuer`")?;
+        let doc: Value = serde_json::from_slice(&body)
+            .map_err(|e| format!("discovery document is not JSON: {e}"))?;
+        let doc_issuer = doc
+            .get("issuer")
+            .and_then(Value::as_str)
+            .ok_or("discovery document has no `issuer`")?;
         if Some(doc_issuer) != issuer.as_deref() {
-            return Err(format!("discovery document names issuer `{doc_issuer}`, the provider expects `{}`", issuer.unwrap_or_default()));
+            return Err(format!(
+                "discovery document names issuer `{doc_issuer}`, the provider expects `{}`",
+                issuer.unwrap_or_default()
+            ));
         }
-        let jwks_uri = doc.get("jwks_uri").and_then(Value::as_str).ok_or("discovery document has no `jwks_uri`")?;
-        let (authority, path) = crate::config::split_uri(jwks_uri).ok_or_else(|| format!("`jwks_uri` {jwks_uri} is not an absolute http(s) URI"))?;
+        let jwks_uri = doc
+            .get("jwks_uri")
+            .and_then(Value::as_str)
+            .ok_or("discovery document has no `jwks_uri`")?;
+        let (authority, path) = crate::config::split_uri(jwks_uri)
+            .ok_or_else(|| format!("`jwks_uri` {jwks_uri} is not an absolute http(s) URI"))?;
         let cluster = remote.jwks_cluster.as_deref().unwrap_or(&remote.cluster);
-        worker::dispatch(&self.shared, index, &name, cluster, authority, path, remote.timeout_ms, CalloutKind::Jwks, now_ms);
+        worker::dispatch(
+            &self.shared,
+            index,
+            &name,
+            cluster,
+            authority,
+            path,
+            remote.timeout_ms,
+            CalloutKind::Jwks,
+            now_ms,
+        );
         Ok(())
     }
 
     /// A JWKS arrived: validate it and store it for all workers.
     fn on_jwks(&self, index: usize, body_size: usize, now_ms: u64) -> Result<(), String> {
-        let Some((name, remote)) = self.shared.borrow().remotes.get(index).and_then(Option::as_ref).map(|r| (r.name.clone(), r.jwks.clone())) else {
+        let Some((name, remote)) = self
+            .shared
+            .borrow()
+            .remotes
+            .get(index)
+            .and_then(Option::as_ref)
+            .map(|r| (r.name.clone(), r.jwks.clone()))
+        else {
             return Ok(());
         };
         let body = Self::response_body(body_size)?;
         let text = std::str::from_utf8(&body).map_err(|_| "body is not UTF-8".to_string())?;
-        let (keys, skipped) = jwks::parse_jwks_report(text).map_err(|e| format!("{}: {}", e.status, e.message))?;
+        let (keys, skipped) =
+            jwks::parse_jwks_report(text).map_err(|e| format!("{}: {}", e.status, e.message))?;
         for s in skipped {
-            host::log(LogLevel::Warn, &format!("provider {name}: JWKS key #{} (kid {:?}) skipped: {}", s.index, s.kid, s.reason));
+            host::log(
+                LogLevel::Warn,
+                &format!(
+                    "provider {name}: JWKS key #{} (kid {:?}) skipped: {}",
+                    s.index, s.kid, s.reason
+                ),
+            );
         }
         let lifetime_ms = jwks_cache::lifetime_ms(&remote, &host::callout_headers(), now_ms);
-        host::log(LogLevel::Info, &format!("provider {name}: fetched JWKS with {} usable keys, fresh for {} ms", keys.len(), lifetime_ms));
-        worker::record_outcome(&self.shared, index, Some(Fetched { body: &body, keys: Rc::new(keys), lifetime_ms }), now_ms, 0);
+        host::log(
+            LogLevel::Info,
+            &format!(
+                "provider {name}: fetched JWKS with {} usable keys, fresh for {} ms",
+                keys.len(),
+                lifetime_ms
+            ),
+        );
+        worker::record_outcome(
+            &self.shared,
+            index,
+            Some(Fetched {
+                body: &body,
+                keys: Rc::new(keys),
+                lifetime_ms,
+            }),
+            now_ms,
+            0,
+        );
         Ok(())
     }
 }
 
 impl Context for Root {
-    fn on_http_call_response(&mut self, token_id: u32, _num_headers: usize, body_size: usize, _num_trailers: usize) {
+    fn on_http_call_response(
+        &mut self,
+        token_id: u32,
+        _num_headers: usize,
+        body_size: usize,
+        _num_trailers: usize,
+    ) {
         let Some(callout) = ({
             let mut w = self.shared.borrow_mut();
             let found = w.callouts.iter().position(|c| c.token == token_id);
@@ -91,9 +160,15 @@ impl Context for Root {
         };
         if let Err(reason) = result {
             let name = self.shared.borrow().provider_name(callout.provider);
-            host::log(LogLevel::Warn, &format!("provider {name}: JWKS fetch failed, keeping the last good keys: {reason}"));
+            host::log(
+                LogLevel::Warn,
+                &format!(
+                    "provider {name}: JWKS fetch failed, keeping the last good keys: {reason}"
+                ),
+            );
             // Jitter entropy: the clock's low bits and the callout token differ per worker.
-            let entropy = now_ms.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(token_id).rotate_left(29);
+            let entropy =
+                now_ms.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(token_id).rotate_left(29);
             worker::record_outcome(&self.shared, callout.provider, None, now_ms, entropy >> 7);
         }
         worker::wake_waiters(&self.shared, now_ms);
@@ -106,21 +181,30 @@ impl RootContext for Root {
         let text = match std::str::from_utf8(&bytes) {
             Ok(t) => t,
             Err(_) => {
-                host::log(LogLevel::Critical, "invalid plugin configuration: not UTF-8");
+                host::log(
+                    LogLevel::Critical,
+                    "invalid plugin configuration: not UTF-8",
+                );
                 return false;
             }
         };
         let config = match Config::parse(text) {
             Ok(config) => config,
             Err(e) => {
-                host::log(LogLevel::Critical, &format!("invalid plugin configuration: {e}"));
+                host::log(
+                    LogLevel::Critical,
+                    &format!("invalid plugin configuration: {e}"),
+                );
                 return false;
             }
         };
         let has_remote = config.providers.iter().any(|p| p.remote().is_some());
         self.shared.borrow_mut().configure(config);
         if has_remote && proxy_wasm::hostcalls::set_tick_period(TICK).is_err() {
-            host::log(LogLevel::Critical, "cannot set a tick period; remote JWKS would never be fetched");
+            host::log(
+                LogLevel::Critical,
+                "cannot set a tick period; remote JWKS would never be fetched",
+            );
             return false;
         }
         true

@@ -85,7 +85,11 @@ impl KeyLookup for Lookup<'_> {
             Some(keys) if meta.keys_usable(&remote.jwks, self.now_ms) => RemoteKeys::Ready(keys),
             // No usable keys: wait while a fetch is under way or due soon enough to help.
             _ if meta.fetch_in_flight(self.now_ms) || meta.failures == 0 => RemoteKeys::Pending,
-            _ if meta.retry_at_ms <= self.now_ms.saturating_add(remote.jwks.first_fetch_wait_ms) => RemoteKeys::Pending,
+            _ if meta.retry_at_ms
+                <= self.now_ms.saturating_add(remote.jwks.first_fetch_wait_ms) =>
+            {
+                RemoteKeys::Pending
+            }
             _ => RemoteKeys::Failed,
         }
     }
@@ -93,7 +97,14 @@ impl KeyLookup for Lookup<'_> {
 
 impl Default for Worker {
     fn default() -> Worker {
-        Worker { config: None, remotes: Vec::new(), waiters: Vec::new(), callouts: Vec::new(), metrics: Metrics::default(), token_cache: RefCell::new(TokenCache::new(0)) }
+        Worker {
+            config: None,
+            remotes: Vec::new(),
+            waiters: Vec::new(),
+            callouts: Vec::new(),
+            metrics: Metrics::default(),
+            token_cache: RefCell::new(TokenCache::new(0)),
+        }
     }
 }
 
@@ -119,10 +130,27 @@ impl Worker {
         self.config = Some(Rc::new(config));
     }
 
-    fn decide(&self, headers: &[(String, String)], route_name: Option<&str>, now_ms: u64) -> Option<Decision> {
+    fn decide(
+        &self,
+        headers: &[(String, String)],
+        route_name: Option<&str>,
+        now_ms: u64,
+    ) -> Option<Decision> {
         let config = self.config.as_ref()?;
-        let request = Request { headers, route_name };
-        Some(authn::authenticate_cached(config, &request, &Lookup { worker: self, now_ms }, now_ms / 1000, Some(&self.token_cache)))
+        let request = Request {
+            headers,
+            route_name,
+        };
+        Some(authn::authenticate_cached(
+            config,
+            &request,
+            &Lookup {
+                worker: self,
+                now_ms,
+            },
+            now_ms / 1000,
+            Some(&self.token_cache),
+        ))
     }
 
     fn remote(&self, index: usize) -> Option<&Remote> {
@@ -130,27 +158,43 @@ impl Worker {
     }
 
     pub fn provider_name(&self, index: usize) -> String {
-        self.config.as_ref().and_then(|c| c.providers.get(index)).map(|p| p.name.clone()).unwrap_or_default()
+        self.config
+            .as_ref()
+            .and_then(|c| c.providers.get(index))
+            .map(|p| p.name.clone())
+            .unwrap_or_default()
     }
 }
 
 /// A provider's shared record and its CAS; an empty record when missing or unreadable.
 fn read_meta(meta_key: &str) -> (Meta, Option<u32>) {
     let (bytes, cas) = host::shared(meta_key);
-    (bytes.as_deref().and_then(Meta::decode).unwrap_or_default(), cas)
+    (
+        bytes.as_deref().and_then(Meta::decode).unwrap_or_default(),
+        cas,
+    )
 }
 
 /// Reads provider `index`'s shared record and loads a new key set when its generation moved;
 /// returns the record and its CAS as read. Host calls happen outside any borrow of the worker.
 pub fn sync_remote(shared: &Shared, index: usize) -> Option<(Meta, Option<u32>)> {
-    let (meta_key, body_key, loaded) = shared.borrow().remote(index).map(|r| (r.meta_key.clone(), r.body_key.clone(), r.loaded_generation))?;
+    let (meta_key, body_key, loaded) = shared
+        .borrow()
+        .remote(index)
+        .map(|r| (r.meta_key.clone(), r.body_key.clone(), r.loaded_generation))?;
     let (meta, cas) = read_meta(&meta_key);
     let mut keys = None;
     if meta.has_keys() && meta.generation != loaded {
         if let Some(body) = host::shared(&body_key).0 {
-            match std::str::from_utf8(&body).map_err(|_| "not UTF-8".to_string()).and_then(|t| jwks::parse_jwks(t).map_err(|e| e.message)) {
+            match std::str::from_utf8(&body)
+                .map_err(|_| "not UTF-8".to_string())
+                .and_then(|t| jwks::parse_jwks(t).map_err(|e| e.message))
+            {
                 Ok(set) => keys = Some(Rc::new(set)),
-                Err(e) => host::log(LogLevel::Warn, &format!("shared JWKS for {meta_key} unusable: {e}")),
+                Err(e) => host::log(
+                    LogLevel::Warn,
+                    &format!("shared JWKS for {meta_key} unusable: {e}"),
+                ),
             }
         }
     }
@@ -170,11 +214,22 @@ pub fn sync_remote(shared: &Shared, index: usize) -> Option<(Meta, Option<u32>)>
 /// paused request is finished from the root context.
 pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Action {
     let (Some(headers), Some(now_ms)) = (host::request_headers(), host::now_ms()) else {
-        host::log(LogLevel::Error, "host did not provide request headers or the clock; refusing");
+        host::log(
+            LogLevel::Error,
+            "host did not provide request headers or the clock; refusing",
+        );
         return finish_reply(500, &[], "jwt_authn: host error");
     };
-    let uses_route_name = shared.borrow().config.as_ref().is_some_and(|c| c.uses_route_name);
-    let route_name = if uses_route_name { host::route_name() } else { None };
+    let uses_route_name = shared
+        .borrow()
+        .config
+        .as_ref()
+        .is_some_and(|c| c.uses_route_name);
+    let route_name = if uses_route_name {
+        host::route_name()
+    } else {
+        None
+    };
     let route_name = route_name.as_deref();
     let mut decision = shared.borrow().decide(&headers, route_name, now_ms);
     if let Some(Decision::WaitForKeys(index) | Decision::RefetchKeys(index)) = decision {
@@ -199,7 +254,9 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
                 worker.metrics.inc("jwt_authn.allowed");
                 for index in edits.verified_by {
                     let name = worker.provider_name(index);
-                    worker.metrics.inc(&format!("jwt_authn.provider.{name}.allowed"));
+                    worker
+                        .metrics
+                        .inc(&format!("jwt_authn.provider.{name}.allowed"));
                 }
             }
             if resumed.is_some() {
@@ -217,7 +274,12 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
             // First keys: wait until they come or the wait configured for them runs out.
             let deadline = match resumed {
                 Some(w) => w.deadline_ms,
-                None => now_ms.saturating_add(shared.borrow().remote(index).map_or(0, |r| r.jwks.first_fetch_wait_ms)),
+                None => now_ms.saturating_add(
+                    shared
+                        .borrow()
+                        .remote(index)
+                        .map_or(0, |r| r.jwks.first_fetch_wait_ms),
+                ),
             };
             if now_ms >= deadline || !park(shared, context_id, index, deadline) {
                 return deny(shared, AuthError::JwksFetchFail, &headers);
@@ -228,7 +290,9 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
             if resumed.is_some() || !ask_refetch(shared, index, now_ms) {
                 return deny(shared, AuthError::JwksKidAlgMismatch, &headers);
             }
-            let wait = shared.borrow().remote(index).map_or(0, |r| r.jwks.timeout_ms.saturating_mul(2).saturating_add(1_500));
+            let wait = shared.borrow().remote(index).map_or(0, |r| {
+                r.jwks.timeout_ms.saturating_mul(2).saturating_add(1_500)
+            });
             if !park(shared, context_id, index, now_ms.saturating_add(wait)) {
                 return deny(shared, AuthError::JwksKidAlgMismatch, &headers);
             }
@@ -246,7 +310,12 @@ fn park(shared: &Shared, context_id: u32, index: usize, deadline_ms: u64) -> boo
     let Some(since) = worker.remote(index).map(|r| r.meta) else {
         return false;
     };
-    worker.waiters.push(Waiter { context_id, provider: index, deadline_ms, since });
+    worker.waiters.push(Waiter {
+        context_id,
+        provider: index,
+        deadline_ms,
+        since,
+    });
     true
 }
 
@@ -254,7 +323,11 @@ fn park(shared: &Shared, context_id: u32, index: usize, deadline_ms: u64) -> boo
 /// they lack, unless one was asked for within `unknown_kid_refetch_interval`: a flood of
 /// random kids costs one fetch per window. True when this request should wait for it.
 fn ask_refetch(shared: &Shared, index: usize, now_ms: u64) -> bool {
-    let Some((meta_key, jwks, name)) = shared.borrow().remote(index).map(|r| (r.meta_key.clone(), r.jwks.clone(), r.name.clone())) else {
+    let Some((meta_key, jwks, name)) = shared
+        .borrow()
+        .remote(index)
+        .map(|r| (r.meta_key.clone(), r.jwks.clone(), r.name.clone()))
+    else {
         return false;
     };
     let (meta, cas) = read_meta(&meta_key);
@@ -266,15 +339,23 @@ fn ask_refetch(shared: &Shared, index: usize, now_ms: u64) -> bool {
             // Another worker wrote first; if it asked for the refetch, wait for that one.
             return read_meta(&meta_key).0.refetch_wanted;
         }
-        host::log(LogLevel::Info, &format!("provider {name}: token names an unknown kid; refetching the JWKS"));
-        shared.borrow_mut().metrics.inc(&format!("jwt_authn.provider.{name}.jwks_refetch_unknown_kid"));
+        host::log(
+            LogLevel::Info,
+            &format!("provider {name}: token names an unknown kid; refetching the JWKS"),
+        );
+        shared.borrow_mut().metrics.inc(&format!(
+            "jwt_authn.provider.{name}.jwks_refetch_unknown_kid"
+        ));
     }
     sync_remote(shared, index);
     true
 }
 
 fn deny(shared: &Shared, error: AuthError, headers: &[(String, String)]) -> Action {
-    host::log(LogLevel::Debug, &format!("request refused: {}", error.name()));
+    host::log(
+        LogLevel::Debug,
+        &format!("request refused: {}", error.name()),
+    );
     count_denied(shared, error);
     let reply = response::deny(error, headers);
     finish_reply(reply.status, &reply.headers, reply.body)
@@ -283,7 +364,9 @@ fn deny(shared: &Shared, error: AuthError, headers: &[(String, String)]) -> Acti
 fn count_denied(shared: &Shared, error: AuthError) {
     let mut worker = shared.borrow_mut();
     worker.metrics.inc("jwt_authn.denied");
-    worker.metrics.inc(&format!("jwt_authn.denied.{}", error.name()));
+    worker
+        .metrics
+        .inc(&format!("jwt_authn.denied.{}", error.name()));
 }
 
 fn finish_reply(status: u32, headers: &[(String, String)], body: &str) -> Action {
@@ -299,7 +382,12 @@ pub fn wake_waiters(shared: &Shared, now_ms: u64) {
     let ready: Vec<Waiter> = {
         let mut worker = shared.borrow_mut();
         let waiters = std::mem::take(&mut worker.waiters);
-        let (ready, waiting): (Vec<Waiter>, Vec<Waiter>) = waiters.into_iter().partition(|w| now_ms >= w.deadline_ms || worker.remote(w.provider).is_none_or(|r| r.meta.settled_since(&w.since)));
+        let (ready, waiting): (Vec<Waiter>, Vec<Waiter>) = waiters.into_iter().partition(|w| {
+            now_ms >= w.deadline_ms
+                || worker
+                    .remote(w.provider)
+                    .is_none_or(|r| r.meta.settled_since(&w.since))
+        });
         worker.waiters = waiting;
         ready
     };
@@ -311,7 +399,10 @@ pub fn wake_waiters(shared: &Shared, now_ms: u64) {
 }
 
 pub fn forget_waiter(shared: &Shared, context_id: u32) {
-    shared.borrow_mut().waiters.retain(|w| w.context_id != context_id);
+    shared
+        .borrow_mut()
+        .waiters
+        .retain(|w| w.context_id != context_id);
 }
 
 /// Starts a fetch for every remote provider that is due, taking the shared lease first so
@@ -323,17 +414,33 @@ pub fn start_due_fetches(shared: &Shared, now_ms: u64) {
         let Some((meta, cas)) = sync_remote(shared, index) else {
             continue;
         };
-        let Some((name, jwks, meta_key)) = shared.borrow().remote(index).map(|r| (r.name.clone(), r.jwks.clone(), r.meta_key.clone())) else {
+        let Some((name, jwks, meta_key)) = shared
+            .borrow()
+            .remote(index)
+            .map(|r| (r.name.clone(), r.jwks.clone(), r.meta_key.clone()))
+        else {
             continue;
         };
         {
             let mut worker = shared.borrow_mut();
             if meta.has_keys() {
-                worker.metrics.set(&format!("jwt_authn.provider.{name}.jwks_age_seconds"), now_ms.saturating_sub(meta.fetched_at_ms) / 1000);
+                worker.metrics.set(
+                    &format!("jwt_authn.provider.{name}.jwks_age_seconds"),
+                    now_ms.saturating_sub(meta.fetched_at_ms) / 1000,
+                );
             }
             // Keys past freshness + max_stale are not used: report them as none.
-            let keys = if meta.keys_usable(&jwks, now_ms) { worker.remote(index).and_then(|r| r.keys.as_ref()).map_or(0, |k| k.len()) } else { 0 };
-            worker.metrics.set(&format!("jwt_authn.provider.{name}.jwks_keys"), keys as u64);
+            let keys = if meta.keys_usable(&jwks, now_ms) {
+                worker
+                    .remote(index)
+                    .and_then(|r| r.keys.as_ref())
+                    .map_or(0, |k| k.len())
+            } else {
+                0
+            };
+            worker
+                .metrics
+                .set(&format!("jwt_authn.provider.{name}.jwks_keys"), keys as u64);
         }
         if !meta.fetch_due(now_ms) {
             continue;
@@ -342,15 +449,43 @@ pub fn start_due_fetches(shared: &Shared, now_ms: u64) {
             continue; // another worker took the lease first
         }
         // With discovery, `uri` is the discovery document; its `jwks_uri` is fetched next.
-        let kind = if jwks.discovery { CalloutKind::Discovery } else { CalloutKind::Jwks };
-        dispatch(shared, index, &name, &jwks.cluster, &jwks.authority, &jwks.path, jwks.timeout_ms, kind, now_ms);
+        let kind = if jwks.discovery {
+            CalloutKind::Discovery
+        } else {
+            CalloutKind::Jwks
+        };
+        dispatch(
+            shared,
+            index,
+            &name,
+            &jwks.cluster,
+            &jwks.authority,
+            &jwks.path,
+            jwks.timeout_ms,
+            kind,
+            now_ms,
+        );
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn dispatch(shared: &Shared, index: usize, name: &str, cluster: &str, authority: &str, path: &str, timeout_ms: u64, kind: CalloutKind, now_ms: u64) {
+pub fn dispatch(
+    shared: &Shared,
+    index: usize,
+    name: &str,
+    cluster: &str,
+    authority: &str,
+    path: &str,
+    timeout_ms: u64,
+    kind: CalloutKind,
+    now_ms: u64,
+) {
     match host::dispatch_get(cluster, authority, path, Duration::from_millis(timeout_ms)) {
-        Ok(token) => shared.borrow_mut().callouts.push(Callout { token, provider: index, kind }),
+        Ok(token) => shared.borrow_mut().callouts.push(Callout {
+            token,
+            provider: index,
+            kind,
+        }),
         Err(status) => {
             host::log(LogLevel::Warn, &format!("provider {name}: cannot call cluster `{cluster}` ({status:?}); is the cluster defined?"));
             record_outcome(shared, index, None, now_ms, u64::from(now_ms as u32));
@@ -367,8 +502,21 @@ pub struct Fetched<'b> {
 
 /// Stores a fetch's outcome in shared data: new keys, or a failure that keeps the last good
 /// keys and schedules a retry. Compare-and-swap, retried if another worker wrote meanwhile.
-pub fn record_outcome(shared: &Shared, index: usize, fetched: Option<Fetched>, now_ms: u64, entropy: u64) {
-    let Some((meta_key, body_key, jwks, name)) = shared.borrow().remote(index).map(|r| (r.meta_key.clone(), r.body_key.clone(), r.jwks.clone(), r.name.clone())) else {
+pub fn record_outcome(
+    shared: &Shared,
+    index: usize,
+    fetched: Option<Fetched>,
+    now_ms: u64,
+    entropy: u64,
+) {
+    let Some((meta_key, body_key, jwks, name)) = shared.borrow().remote(index).map(|r| {
+        (
+            r.meta_key.clone(),
+            r.body_key.clone(),
+            r.jwks.clone(),
+            r.name.clone(),
+        )
+    }) else {
         return;
     };
     if let Some(f) = &fetched {
@@ -384,8 +532,14 @@ pub fn record_outcome(shared: &Shared, index: usize, fetched: Option<Fetched>, n
         };
         if host::set_shared(&meta_key, &next.encode(), cas).is_ok() {
             let mut worker = shared.borrow_mut();
-            let outcome = if fetched.is_some() { "jwks_fetch_success" } else { "jwks_fetch_failed" };
-            worker.metrics.inc(&format!("jwt_authn.provider.{name}.{outcome}"));
+            let outcome = if fetched.is_some() {
+                "jwks_fetch_success"
+            } else {
+                "jwks_fetch_failed"
+            };
+            worker
+                .metrics
+                .inc(&format!("jwt_authn.provider.{name}.{outcome}"));
             if let Some(Some(remote)) = worker.remotes.get_mut(index) {
                 remote.meta = next;
                 if let Some(f) = fetched {

@@ -40,7 +40,7 @@ pub const READY_DEADLINE: Duration = Duration::from_secs(20);
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Lines of Envoy's log printed when a test fails.
-const LOG_TAIL_LINES: usize = 300;
+const LOG_TAIL_LINES: usize = 150;
 
 // ------------------------------------------------------------------------------------------
 // Locating Envoy and the filter
@@ -992,6 +992,7 @@ static_resources:
     }
 
     fn spawn(&self) -> Proxy {
+        remember_panic_messages();
         let envoy = Envoy::require();
         let yaml = self.bootstrap_yaml().unwrap_or_else(|e| panic!("{e}"));
         let dir = TempDir::new("jwt-authn-e2e");
@@ -1061,6 +1062,43 @@ fn list_item(entry: &str, indent: usize) -> String {
         out.push_str(&format!("{pad}{marker}{line}\n"));
     }
     out
+}
+
+thread_local! {
+    /// The message of the panic this thread is unwinding from, for `Proxy`'s drop.
+    static LAST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Installs (once per test binary) a panic hook that keeps each thread's panic message, then
+/// runs the default hook.
+fn remember_panic_messages() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let msg = info
+                .payload()
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| info.payload().downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            let at = info
+                .location()
+                .map(|l| format!(" at {l}"))
+                .unwrap_or_default();
+            LAST_PANIC.with(|m| *m.borrow_mut() = Some(format!("{msg}{at}")));
+            default(info);
+        }));
+    });
+}
+
+/// Envoy's log without the startup listing of every compiled-in extension (about 80 lines of
+/// `server.cc` noise that would push the interesting lines out of a tail).
+pub fn without_startup_listing(log: &str) -> String {
+    log.lines()
+        .filter(|l| !(l.contains("[main]") && l.contains("server.cc") && l.contains("]   ")))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub fn tail(text: &str, lines: usize) -> String {
@@ -1242,8 +1280,12 @@ impl Drop for Proxy {
             eprintln!(
                 "--- envoy log (tail; full log: {}) ---\n{}\n--- end of envoy log ---",
                 self.log_path.display(),
-                tail(&self.log(), LOG_TAIL_LINES)
+                tail(&without_startup_listing(&self.log()), LOG_TAIL_LINES)
             );
+            // The failure again, after the log, so a truncated CI output still shows it.
+            if let Some(msg) = LAST_PANIC.with(|m| m.borrow_mut().take()) {
+                eprintln!("--- the failure (repeated after the log) ---\n{msg}");
+            }
         }
     }
 }
