@@ -109,12 +109,15 @@ fn request_headers(token: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-/// ns per call of `f(i)` (i cycling over 0..n): median of 5 batches of ~BATCH_TIME each.
+/// ns per call of `f(i)` (i cycling over 0..n, continued across batches so that a batch shorter
+/// than the pool does not replay cached tokens): median of 5 batches of ~BATCH_TIME each.
 fn time_per_op(n: usize, mut f: impl FnMut(usize)) -> f64 {
+    let mut next = 0usize;
     let mut batch = |iters: usize| {
         let start = cpu_ns();
-        for k in 0..iters {
-            f(k % n);
+        for _ in 0..iters {
+            f(next);
+            next = (next + 1) % n;
         }
         cpu_ns().saturating_sub(start) as f64
     };
