@@ -4,8 +4,13 @@
 //! was reached with; an entry dies with its key set, at the token's `exp`, or when evicted.
 //! Claims (`exp`, `nbf`, `aud`, ...) are still checked on every hit, against the clock of the
 //! request. Failed signatures are kept briefly too, so replaying a forged token stays cheap.
+//!
+//! Each call hashes the token once (SipHash under this VM's random key, so no client can aim
+//! tokens at one bucket) and both generations are indexed by that hash; the token itself is
+//! stored and compared, so a collision is only ever a miss.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::rc::Rc;
 
 use crate::error::AuthError;
@@ -34,20 +39,51 @@ struct Entry {
     verdict: Verdict,
 }
 
+/// One token and its verdicts (one per provider and key set).
+struct Slot {
+    token: Box<str>,
+    entries: Vec<Entry>,
+}
+
+/// The map keys are already keyed SipHash values: hashing them again would be wasted work.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed (`write_u64`); this is the generic fallback.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Generation = HashMap<u64, Slot, BuildHasherDefault<Prehashed>>;
+
 /// Two generations of at most `capacity / 2` tokens each: lookups promote from the old one,
 /// and when the new one is full it becomes the old one. Constant time, roughly LRU.
 pub struct TokenCache {
     capacity: usize,
-    young: HashMap<Box<str>, Vec<Entry>>,
-    old: HashMap<Box<str>, Vec<Entry>>,
+    hasher: RandomState,
+    young: Generation,
+    old: Generation,
 }
 
 impl TokenCache {
     pub fn new(capacity: usize) -> TokenCache {
         TokenCache {
             capacity,
-            young: HashMap::new(),
-            old: HashMap::new(),
+            hasher: RandomState::new(),
+            young: Generation::default(),
+            old: Generation::default(),
         }
     }
 
@@ -63,14 +99,15 @@ impl TokenCache {
         if self.capacity == 0 {
             return None;
         }
-        if !self.young.contains_key(token) {
-            let (key, entries) = self.old.remove_entry(token)?;
+        let hash = self.hasher.hash_one(token);
+        if !self.young_holds(hash, token) {
+            let slot = self.old.remove(&hash).filter(|s| *s.token == *token)?;
             self.make_room();
-            self.young.insert(key, entries);
+            self.young.insert(hash, slot);
         }
-        let entries = self.young.get_mut(token)?;
-        entries.retain(|e| e.expires_at > now);
-        entries
+        let slot = self.young.get_mut(&hash)?;
+        slot.entries.retain(|e| e.expires_at > now);
+        slot.entries
             .iter()
             .find(|e| e.provider == provider && e.key_set == key_set)
             .map(|e| e.verdict.clone())
@@ -98,20 +135,35 @@ impl TokenCache {
         if expires_at <= now {
             return;
         }
-        if let Some(entries) = self.old.remove(token) {
-            self.young.insert(token.into(), entries);
-        }
-        if !self.young.contains_key(token) {
+        let hash = self.hasher.hash_one(token);
+        if !self.young_holds(hash, token) {
+            let slot = self
+                .old
+                .remove(&hash)
+                .filter(|s| *s.token == *token)
+                .unwrap_or_else(|| Slot {
+                    token: token.into(),
+                    entries: Vec::new(),
+                });
             self.make_room();
+            // A different token under the same hash (never expected) is simply replaced.
+            self.young.insert(hash, slot);
         }
-        let entries = self.young.entry(token.into()).or_default();
-        entries.retain(|e| e.provider != provider && e.expires_at > now);
-        entries.push(Entry {
+        let Some(slot) = self.young.get_mut(&hash) else {
+            return;
+        };
+        slot.entries
+            .retain(|e| e.provider != provider && e.expires_at > now);
+        slot.entries.push(Entry {
             provider,
             key_set,
             expires_at,
             verdict,
         });
+    }
+
+    fn young_holds(&self, hash: u64, token: &str) -> bool {
+        self.young.get(&hash).is_some_and(|s| *s.token == *token)
     }
 
     fn make_room(&mut self) {
@@ -192,5 +244,26 @@ mod tests {
         let mut off = TokenCache::new(0);
         off.insert("t", 0, 1, verdict(1000, true), 1);
         assert!(off.get("t", 0, 1, 1).is_none());
+    }
+
+    #[test]
+    fn a_hash_collision_is_a_miss_never_another_tokens_verdict() {
+        // Force two tokens into one slot by planting a slot under the hash of "a" that holds "b".
+        let mut c = TokenCache::new(8);
+        c.insert("b", 0, 1, verdict(1000, true), 1);
+        let hash_a = c.hasher.hash_one("a");
+        let hash_b = c.hasher.hash_one("b");
+        let slot = c.young.remove(&hash_b).unwrap();
+        c.young.insert(hash_a, slot);
+        assert!(
+            c.get("a", 0, 1, 1).is_none(),
+            "the stored token is compared in full"
+        );
+        c.insert("a", 0, 1, verdict(1000, false), 1);
+        let got = c.get("a", 0, 1, 1).unwrap();
+        assert!(
+            got.signature.is_err(),
+            "a's own verdict replaced the colliding slot"
+        );
     }
 }
