@@ -90,6 +90,18 @@ bench-quick:
 bench-micro: wasm-target
 	bash bench/micro.sh
 
+# `make soak`: memory under SOAK_MINUTES (default 10) of mixed load, Envoy --concurrency 2, remote
+# JWKS refreshed every few seconds; exits non-zero unless memory is flat (bench/soak.py).
+# `make soak-footprint`: Envoy's RSS with our filter vs native jwt_authn vs none, idle and loaded.
+SOAK_MINUTES ?= 10
+.PHONY: soak soak-footprint
+
+soak: setup build bench-tools bench-wrk
+	ENVOY=$(ENVOY) JWT_AUTHN_WASM=$(abspath $(WASM)) SOAK_MINUTES=$(SOAK_MINUTES) python3 bench/soak.py
+
+soak-footprint: setup build bench-tools bench-wrk
+	ENVOY=$(ENVOY) JWT_AUTHN_WASM=$(abspath $(WASM)) python3 bench/soak.py --footprint
+
 # The no-op floor filter and the token minter: standalone crates (own [workspace]), not members
 # of the root workspace, each with its own target dir under bench/.
 bench-tools: wasm-target

@@ -26,6 +26,12 @@ impl Context for Http {
 
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        worker::process(&self.shared, self.id, None)
+        let action = worker::process(&self.shared, self.id, None);
+        // Requests are what makes memory grow: report it here too (only when it changed), so
+        // configurations without remote JWKS, which have no tick, keep the gauge current.
+        if let Ok(mut worker) = self.shared.try_borrow_mut() {
+            worker.metrics.report_vm_memory(false);
+        }
+        action
     }
 }

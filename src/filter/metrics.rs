@@ -5,11 +5,37 @@
 use std::collections::HashMap;
 
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::MetricType;
+use proxy_wasm::types::{LogLevel, MetricType};
+
+use super::host;
+
+/// This VM's linear memory as the last write of any VM left it: a gauge is one stat shared by
+/// every VM of the plugin (main thread and each worker), so it is last-writer-wins.
+const VM_MEMORY: &str = "jwt_authn.vm_memory_bytes";
+/// The largest linear memory of any of the plugin's VMs (a high-water mark: wasm memory never
+/// shrinks), i.e. the per-VM figure to watch with several workers.
+const VM_MEMORY_MAX: &str = "jwt_authn.vm_memory_bytes_max";
+
+/// This VM's wasm linear memory in bytes (`memory.size` pages of 64 KiB); 0 natively.
+pub fn vm_memory_bytes() -> u64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let pages = core::arch::wasm32::memory_size::<0>();
+        u64::try_from(pages)
+            .unwrap_or(u64::MAX)
+            .saturating_mul(65_536)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0
+    }
+}
 
 #[derive(Default)]
 pub struct Metrics {
     ids: HashMap<String, u32>,
+    /// This VM's linear memory when it was last reported (0: never).
+    vm_memory: u64,
 }
 
 impl Metrics {
@@ -42,6 +68,38 @@ impl Metrics {
     pub fn set(&mut self, name: &str, value: u64) {
         if let Some(id) = self.id(name, MetricType::Gauge) {
             let _ = hostcalls::record_metric(id, value);
+        }
+    }
+
+    /// Reports this VM's linear memory: `vm_memory_bytes` when it changed since this VM last
+    /// reported it (one `memory.size` instruction otherwise, cheap enough for every request),
+    /// with an info log line (once at start, then on each growth: a handful per VM, and the
+    /// per-VM figure the shared gauge cannot give); `vm_memory_bytes_max` raised to it when it
+    /// changed or when `check_max` (the tick: it repairs a max lost to two VMs racing on
+    /// read-then-write).
+    pub fn report_vm_memory(&mut self, check_max: bool) {
+        let bytes = vm_memory_bytes();
+        if bytes == 0 {
+            return; // not wasm: nothing to report
+        }
+        let previous = self.vm_memory;
+        let changed = bytes != previous;
+        if changed {
+            self.vm_memory = bytes;
+            self.set(VM_MEMORY, bytes);
+            let message = if previous == 0 {
+                format!("wasm memory of this VM: {bytes} bytes")
+            } else {
+                format!("wasm memory of this VM grew from {previous} to {bytes} bytes")
+            };
+            host::log(LogLevel::Info, &message);
+        }
+        if changed || check_max {
+            if let Some(id) = self.id(VM_MEMORY_MAX, MetricType::Gauge) {
+                if hostcalls::get_metric(id).map_or(true, |max| max < bytes) {
+                    let _ = hostcalls::record_metric(id, bytes);
+                }
+            }
         }
     }
 }

@@ -199,7 +199,11 @@ impl RootContext for Root {
             }
         };
         let has_remote = config.providers.iter().any(|p| p.remote().is_some());
-        self.shared.borrow_mut().configure(config);
+        {
+            let mut worker = self.shared.borrow_mut();
+            worker.configure(config);
+            worker.metrics.report_vm_memory(true);
+        }
         if has_remote && proxy_wasm::hostcalls::set_tick_period(TICK).is_err() {
             host::log(
                 LogLevel::Critical,
@@ -216,6 +220,7 @@ impl RootContext for Root {
         };
         worker::start_due_fetches(&self.shared, now_ms);
         worker::wake_waiters(&self.shared, now_ms);
+        self.shared.borrow_mut().metrics.report_vm_memory(true);
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
