@@ -39,6 +39,9 @@ use crate::x509::{self, KeyMaterial};
 pub const MAX_JWKS_BYTES: usize = 1 << 20;
 /// Most entries accepted in `keys`.
 pub const MAX_KEYS: usize = 1000;
+/// Deepest nesting of arrays and objects in a JWKS document (the top level counting as 1),
+/// checked by a byte scan before parsing. A JWKS nests 3 deep (`{"keys":[{"x5c":[...]}]}`).
+pub const MAX_JWKS_DEPTH: usize = 32;
 /// Skip reasons quoted in a `JwksNoValidKeys` message; the rest are counted.
 const MAX_REASONS_IN_MESSAGE: usize = 10;
 /// Document values (`kid`, `kty`, ...) are cut to this many characters in messages: the
@@ -157,6 +160,14 @@ fn parse_document(text: &str, allow_pem: bool) -> Result<(KeySet, Vec<Skipped>),
             ));
         }
         return parse_pem(text);
+    }
+    if crate::jwt::check_depth_and_counts(text.as_bytes(), MAX_JWKS_DEPTH, usize::MAX, usize::MAX)
+        .is_err()
+    {
+        return Err(JwksError::new(
+            "JwksParseError",
+            format!("Jwks nests arrays or objects deeper than the limit of {MAX_JWKS_DEPTH}"),
+        ));
     }
     let doc: Value = serde_json::from_str(&strip_trailing_commas(text))
         .map_err(|_| JwksError::new("JwksParseError", "Jwks is an invalid JSON"))?;
@@ -717,6 +728,35 @@ mod tests {
             .message
             .contains("1001 keys"));
         assert!(parse_jwks(&too_big).unwrap_err().message.contains("limit"));
+    }
+
+    #[test]
+    fn nesting_depth_limit() {
+        // `{"keys":[oct],"x":[[...1...]]}`: the top level, then `depth - 1` arrays.
+        let nested = |depth: usize| {
+            format!(
+                "{{\"keys\":[{}],\"x\":{}1{}}}",
+                oct_jwk(),
+                "[".repeat(depth - 1),
+                "]".repeat(depth - 1)
+            )
+        };
+        assert_eq!(parse_jwks(&nested(MAX_JWKS_DEPTH)).unwrap().len(), 1);
+        for depth in [MAX_JWKS_DEPTH + 1, 100_000] {
+            let err = parse_jwks_report(&nested(depth)).unwrap_err();
+            assert_eq!(err.status, "JwksParseError");
+            assert_eq!(
+                err.message,
+                format!("Jwks nests arrays or objects deeper than the limit of {MAX_JWKS_DEPTH}")
+            );
+        }
+        // Brackets inside strings are text, not nesting.
+        let in_string = format!(
+            "{{\"keys\":[{}],\"x\":\"{}\"}}",
+            oct_jwk(),
+            "[".repeat(1000)
+        );
+        assert_eq!(parse_jwks(&in_string).unwrap().len(), 1);
     }
 
     #[test]

@@ -9,6 +9,20 @@ use crate::b64;
 use crate::config::MAX_TOKEN_BYTES;
 use crate::error::AuthError;
 
+/// Largest decoded JOSE header, in bytes. Real headers are under 1 KiB (an `x5c` chain is the
+/// biggest thing one may carry, and this filter never reads it).
+pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+/// Deepest nesting of arrays and objects in the header or the payload, the top-level object
+/// counting as 1. Checked by a byte scan before serde_json (whose own limit is 128) parses:
+/// real tokens nest 3 or 4 deep.
+pub const MAX_JSON_DEPTH: usize = 32;
+/// Most top-level members (claims) in the payload.
+pub const MAX_CLAIMS: usize = 256;
+/// Most JSON values in the header or the payload (counted from above: 1 + commas + `[`/`{`).
+/// Bounds the memory a parse can build from one token: a 16 KiB token of `[0,0,0,...]`
+/// would otherwise be some 6000 values.
+pub const MAX_JSON_VALUES: usize = 2048;
+
 /// A token that parsed but whose signature has not been checked.
 #[derive(Debug, Clone)]
 pub struct UnverifiedJwt {
@@ -50,6 +64,13 @@ pub fn parse(token: &str) -> Result<UnverifiedJwt, AuthError> {
         .ok_or(AuthError::JwtBadFormat)?;
 
     let header_bytes = b64::decode(header_b64).ok_or(AuthError::JwtHeaderParseErrorBadBase64)?;
+    if header_bytes.len() > MAX_HEADER_BYTES {
+        return Err(AuthError::JwtTooLarge);
+    }
+    check_shape(&header_bytes, usize::MAX).map_err(|limit| match limit {
+        ShapeError::Depth => AuthError::JwtHeaderParseErrorBadJson,
+        ShapeError::Members | ShapeError::Values => AuthError::JwtTooLarge,
+    })?;
     let header = json_object(&header_bytes).ok_or(AuthError::JwtHeaderParseErrorBadJson)?;
     let alg = match header.get("alg") {
         Some(Value::String(name)) => {
@@ -74,6 +95,10 @@ pub fn parse(token: &str) -> Result<UnverifiedJwt, AuthError> {
     }
 
     let payload_bytes = b64::decode(payload_b64).ok_or(AuthError::JwtPayloadParseErrorBadBase64)?;
+    check_shape(&payload_bytes, MAX_CLAIMS).map_err(|limit| match limit {
+        ShapeError::Depth => AuthError::JwtPayloadParseErrorBadJson,
+        ShapeError::Members | ShapeError::Values => AuthError::JwtTooLarge,
+    })?;
     let claims = json_object(&payload_bytes).ok_or(AuthError::JwtPayloadParseErrorBadJson)?;
     let iss = string_claim(&claims, "iss", AuthError::JwtPayloadParseErrorIssNotString)?;
     let sub = string_claim(&claims, "sub", AuthError::JwtPayloadParseErrorSubNotString)?;
@@ -131,6 +156,74 @@ impl UnverifiedJwt {
             .split_once('.')
             .map_or("", |(_, payload)| payload)
     }
+}
+
+/// A limit [`check_shape`] found exceeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ShapeError {
+    /// Arrays and objects nested deeper than [`MAX_JSON_DEPTH`].
+    Depth,
+    /// More top-level members than allowed.
+    Members,
+    /// More than [`MAX_JSON_VALUES`] values.
+    Values,
+}
+
+/// One linear pass over a JSON text, before any parser builds anything from it: outside
+/// strings, `[`/`{` nesting must stay within [`MAX_JSON_DEPTH`], the top level may have at most
+/// `max_members` members (commas at depth 1, plus one) and the text at most
+/// [`MAX_JSON_VALUES`] values (1 + commas + `[`/`{`, never fewer than the values it holds).
+/// Invalid JSON may pass; the parser refuses it next.
+pub(crate) fn check_shape(bytes: &[u8], max_members: usize) -> Result<(), ShapeError> {
+    check_depth_and_counts(bytes, MAX_JSON_DEPTH, max_members, MAX_JSON_VALUES)
+}
+
+/// [`check_shape`] with every limit given; `usize::MAX` turns a count off.
+pub(crate) fn check_depth_and_counts(
+    bytes: &[u8],
+    max_depth: usize,
+    max_members: usize,
+    max_values: usize,
+) -> Result<(), ShapeError> {
+    let (mut depth, mut members, mut values) = (0usize, 1usize, 1usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &byte in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                values += 1;
+                if depth > max_depth {
+                    return Err(ShapeError::Depth);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b',' => {
+                values += 1;
+                if depth == 1 {
+                    members += 1;
+                    if members > max_members {
+                        return Err(ShapeError::Members);
+                    }
+                }
+            }
+            _ => continue,
+        }
+        if values > max_values {
+            return Err(ShapeError::Values);
+        }
+    }
+    Ok(())
 }
 
 fn json_object(bytes: &[u8]) -> Option<Map<String, Value>> {
@@ -318,6 +411,112 @@ mod tests {
         assert_eq!(
             err(&format!("{header}.e30.c2ln+")),
             AuthError::JwtSignatureParseErrorBadBase64
+        );
+    }
+
+    /// A payload of `n` claims `{"c0":0,"c1":0,...}`.
+    fn claims_payload(n: usize) -> Value {
+        Value::Object((0..n).map(|i| (format!("c{i}"), json!(0))).collect())
+    }
+
+    /// `depth` arrays and objects nested, the top level counting as 1.
+    fn nested(depth: usize) -> String {
+        let inner = depth.saturating_sub(1);
+        format!("{{\"n\":{}1{}}}", "[".repeat(inner), "]".repeat(inner))
+    }
+
+    fn raw_token(header: &str, payload: &str) -> String {
+        format!(
+            "{}.{}.c2ln",
+            b64::encode(header.as_bytes()),
+            b64::encode(payload.as_bytes())
+        )
+    }
+
+    #[test]
+    fn header_size_limit() {
+        let sized = |len: usize| {
+            let fixed = r#"{"alg":"HS256","x":""}"#.len();
+            format!(r#"{{"alg":"HS256","x":"{}"}}"#, "a".repeat(len - fixed))
+        };
+        let at = sized(MAX_HEADER_BYTES);
+        assert_eq!(at.len(), MAX_HEADER_BYTES);
+        assert!(parse(&raw_token(&at, "{}")).is_ok());
+        assert_eq!(
+            err(&raw_token(&sized(MAX_HEADER_BYTES + 1), "{}")),
+            AuthError::JwtTooLarge
+        );
+    }
+
+    #[test]
+    fn nesting_depth_limit() {
+        let h = r#"{"alg":"HS256"}"#;
+        assert!(parse(&raw_token(h, &nested(MAX_JSON_DEPTH))).is_ok());
+        assert_eq!(
+            err(&raw_token(h, &nested(MAX_JSON_DEPTH + 1))),
+            AuthError::JwtPayloadParseErrorBadJson
+        );
+        // Far past serde_json's own limit, refused by the scan before parsing.
+        assert_eq!(
+            err(&raw_token(h, &"[".repeat(8000))),
+            AuthError::JwtPayloadParseErrorBadJson
+        );
+        let deep_header = |depth: usize| {
+            let inner = depth - 1;
+            format!(
+                r#"{{"alg":"HS256","x":{}1{}}}"#,
+                "[".repeat(inner),
+                "]".repeat(inner)
+            )
+        };
+        assert!(parse(&raw_token(&deep_header(MAX_JSON_DEPTH), "{}")).is_ok());
+        assert_eq!(
+            err(&raw_token(&deep_header(MAX_JSON_DEPTH + 1), "{}")),
+            AuthError::JwtHeaderParseErrorBadJson
+        );
+    }
+
+    #[test]
+    fn brackets_and_commas_in_strings_do_not_count() {
+        let text = format!(r#"{{"s":"{}","e":"\"[{{,","t":"\\"}}"#, "[{,".repeat(4000));
+        assert_eq!(check_shape(text.as_bytes(), 3), Ok(()));
+        assert_eq!(
+            check_shape(br#"{"a":1,"b":"\",","c":[1,2],"d":{"e":1,"f":2}}"#, 3),
+            Err(ShapeError::Members),
+            "four top-level members, commas in strings and nested values aside"
+        );
+        assert_eq!(
+            check_shape(br#"{"a":1,"b":"\",","c":[1,2],"d":{"e":1,"f":2}}"#, 4),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn claim_count_limit() {
+        let h = json!({"alg": "HS256"});
+        let at = parse(&token(h.clone(), claims_payload(MAX_CLAIMS))).unwrap();
+        assert_eq!(at.claims.len(), MAX_CLAIMS);
+        assert_eq!(
+            err(&token(h, claims_payload(MAX_CLAIMS + 1))),
+            AuthError::JwtTooLarge
+        );
+    }
+
+    #[test]
+    fn value_count_limit() {
+        // The object, the array and its elements.
+        let with_values = |n: usize| json!({"v": vec![0; n - 2]});
+        let h = json!({"alg": "HS256"});
+        assert!(parse(&token(h.clone(), with_values(MAX_JSON_VALUES))).is_ok());
+        assert_eq!(
+            err(&token(h.clone(), with_values(MAX_JSON_VALUES + 1))),
+            AuthError::JwtTooLarge
+        );
+        let header_with_values = |n: usize| json!({"alg": "HS256", "v": vec![0; n - 3]});
+        assert!(parse(&token(header_with_values(MAX_JSON_VALUES), json!({}))).is_ok());
+        assert_eq!(
+            err(&token(header_with_values(MAX_JSON_VALUES + 1), json!({}))),
+            AuthError::JwtTooLarge
         );
     }
 
