@@ -6,7 +6,6 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use serde_json::{Map, Value};
 
 use crate::claims;
 use crate::config::{Config, JwksSource, Location, Provider, Requirement, MAX_TOKENS_PER_REQUEST};
@@ -75,11 +74,12 @@ enum Waiting {
     Refetch(usize),
 }
 
-/// The verified tokens of a requirement: their header edits, claims and providers.
+/// The verified tokens of a requirement: their header edits, tokens (for their claims) and
+/// providers. Tokens are shared, not copied: a cache hit clones no claim.
 #[derive(Default)]
 struct Passed {
     edits: HeaderEdits,
-    claims: Vec<Map<String, Value>>,
+    tokens: Vec<Rc<UnverifiedJwt>>,
 }
 
 impl Passed {
@@ -87,7 +87,7 @@ impl Passed {
         self.edits.remove.extend(other.edits.remove);
         self.edits.add.extend(other.edits.add);
         self.edits.verified_by.extend(other.edits.verified_by);
-        self.claims.extend(other.claims);
+        self.tokens.extend(other.tokens);
     }
 }
 
@@ -151,9 +151,9 @@ pub fn authenticate_cached(
         let mut first_refusal = None;
         let granted =
             passed
-                .claims
+                .tokens
                 .iter()
-                .any(|claims| match authorization.check(claims, request) {
+                .any(|jwt| match authorization.check(&jwt.claims, request) {
                     Ok(()) => true,
                     Err(refusal) => {
                         first_refusal.get_or_insert(refusal);
@@ -400,12 +400,12 @@ impl Ctx<'_> {
         index: usize,
         provider: &Provider,
         location: &Location,
-        jwt: &UnverifiedJwt,
+        jwt: &Rc<UnverifiedJwt>,
     ) -> Passed {
         let mut passed = Passed::default();
         passed.edits.verified_by.push(index);
         allow_edits(provider, location, jwt, &mut passed.edits);
-        passed.claims.push(jwt.claims.clone());
+        passed.tokens.push(Rc::clone(jwt));
         passed
     }
 }
