@@ -12,6 +12,7 @@ use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::alg::{Alg, Family};
+use crate::p256_verify;
 use crate::rsa_verify::{self, bit_len, strip_leading_zeros, Exponent, Padding, RsaPublic};
 
 /// Smallest RSA modulus accepted, in bits (as jwt-compact's `StrongAlg`).
@@ -111,7 +112,8 @@ impl fmt::Debug for HmacKey {
 #[derive(Debug, Clone)]
 pub enum PublicKey {
     Rsa(RsaKey),
-    P256(p256::ecdsa::VerifyingKey),
+    /// Verified by our own variable-time code ([`crate::p256_verify`]), not `p256`'s.
+    P256(p256_verify::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
     P521(p521::ecdsa::VerifyingKey),
     K256(k256::ecdsa::VerifyingKey),
@@ -243,7 +245,18 @@ impl PublicKey {
         let bad = |_| KeyError::EcNotOnCurve { curve };
         Ok(match curve {
             Curve::P256 => {
-                PublicKey::P256(p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(bad)?)
+                // Our verifier checks the point itself (both coordinates below p, on the curve;
+                // the identity has no affine form), as `p256`'s SEC1 decoder did: using that
+                // decoder only for the check would link ~19 KB of `p256` into the .wasm.
+                let coordinates = sec1.get(1..).and_then(|c| c.split_at_checked(len));
+                let Some((Ok(x), Ok(y))) = coordinates.map(|(x, y)| (x.try_into(), y.try_into()))
+                else {
+                    return Err(KeyError::EcNotOnCurve { curve });
+                };
+                PublicKey::P256(
+                    p256_verify::VerifyingKey::from_affine(x, y)
+                        .ok_or(KeyError::EcNotOnCurve { curve })?,
+                )
             }
             Curve::P384 => {
                 PublicKey::P384(p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(bad)?)
@@ -334,10 +347,12 @@ impl PublicKey {
         match self {
             PublicKey::Rsa(key) => verify_rsa(key, alg, signing_input, signature),
             PublicKey::P256(key) => {
-                let sig =
-                    p256::ecdsa::Signature::from_slice(signature).map_err(|_| SigError::Invalid)?;
-                key.verify_prehash(&Sha256::digest(signing_input), &sig)
-                    .map_err(|_| SigError::Invalid)
+                // R || S, 64 bytes, each in [1, n − 1]; high S accepted (as `p256` does).
+                if key.verify_prehash(&Sha256::digest(signing_input).into(), signature) {
+                    Ok(())
+                } else {
+                    Err(SigError::Invalid)
+                }
             }
             PublicKey::P384(key) => {
                 let sig =
@@ -1000,12 +1015,8 @@ pub(crate) mod tests {
 
     #[test]
     fn ec_constructor_checks_length_and_curve() {
-        let case = cases().into_iter().find(|c| c.alg == Alg::Es256).unwrap();
-        let PublicKey::P256(vk) = &case.key else {
-            unreachable!()
-        };
-        let point = vk.to_sec1_point(false);
-        let (x, y) = (&point.as_bytes()[1..33], &point.as_bytes()[33..]);
+        let (x, y) = ec_coordinates(Curve::P256);
+        let (x, y) = (&x[..], &y[..]);
         let mut y_plus_one = y.to_vec();
         y_plus_one[31] ^= 1;
         let short = &x[1..];

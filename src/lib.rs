@@ -16,6 +16,7 @@ pub mod jwks;
 pub mod jwks_cache;
 pub mod jwt;
 pub mod matcher;
+pub mod p256_verify;
 pub mod policy;
 pub mod response;
 pub mod rsa_verify;
