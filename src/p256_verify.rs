@@ -378,8 +378,9 @@ fn inv_mod(a: &Limbs, m: &Limbs) -> Option<Limbs> {
 
 // ---- Scalars mod n -----------------------------------------------------------------------------
 
-/// Montgomery multiplication mod n, `a·b·2⁻²⁵⁶ mod n` for `a, b < n` (CIOS, as
-/// `rsa_verify::mont_mul`): the running value stays below 2n, one word above the limbs.
+/// Montgomery multiplication mod n, `a·b·2⁻²⁵⁶ mod n` for `a, b < n` (CIOS: multiply and
+/// reduce passes fused per limb of `a`): the running value stays below 2n, one word above the
+/// limbs.
 fn mont_mul_n(a: &Limbs, b: &Limbs) -> Limbs {
     let mut t = ZERO;
     let mut top = 0u32;

@@ -1,11 +1,15 @@
 //! RSA signature verification (RFC 8017 §8.1.2 RSASSA-PSS-VERIFY and §8.2.2
 //! RSASSA-PKCS1-V1_5-VERIFY) for the JWS RS* and PS* algorithms, on a small public-key operation
-//! of its own: `s^e mod n` for `e` = 3 or 65537 by a Montgomery loop on 32-bit limbs with 64-bit
-//! accumulators. That is the widest multiply wasm32 has natively, and a fixed short addition
+//! of its own: `s^e mod n` for `e` = 3 or 65537 by Montgomery multiplication on 28-bit limbs with
+//! 64-bit accumulators. Products of 28-bit limbs leave room in an accumulator for a whole row's
+//! worth of them, so carries are delayed and the inner loops only multiply and add, four limbs
+//! at a time: with wasm SIMD128 on wasm32 (`i64x2.extmul_*_i32x4_u`, two 32×32→64-bit products
+//! per instruction), so the built module needs a host with wasm SIMD (Envoy's V8 has it), and
+//! with plain arrays elsewhere (the native tests run the same loops). A fixed short addition
 //! chain needs no general exponentiation, so a verification costs a few times less under V8 than
 //! a general bignum library does.
 //!
-//! Everything that depends only on the key (limbs of `n`, `-n⁻¹ mod 2³²`, `R² mod n`, sizes) is
+//! Everything that depends only on the key (limbs of `n`, `-n⁻¹ mod 2²⁸`, `R² mod n`, sizes) is
 //! computed once in [`RsaPublic::new`]. Every input here is public (key, message, signature), so
 //! the code is variable-time by design; it never sees a secret.
 //!
@@ -123,11 +127,11 @@ pub enum Refused {
 /// An RSA public key in the form the verifier uses, precomputed once per key.
 #[derive(Clone)]
 pub struct RsaPublic {
-    /// `n` as little-endian 32-bit limbs; the top limb is non-zero. `L = n.len()`.
+    /// `n` as little-endian 28-bit limbs: `L = limb_count(bits)` of them, then `PAD` zero limbs.
     n: Vec<u32>,
-    /// `-n⁻¹ mod 2³²`, the Montgomery reduction factor.
+    /// `-n⁻¹ mod 2²⁸`, the Montgomery reduction factor.
     n0_inv: u32,
-    /// `R² mod n` with `R = 2^(32·L)`: multiplying by it enters Montgomery form.
+    /// `R² mod n` with `R = 2^(28·L)`, as `n`: multiplying by it enters Montgomery form.
     r2: Vec<u32>,
     e: Exponent,
     /// `k`, the modulus length in bytes: every signature is exactly this long.
@@ -153,7 +157,7 @@ impl RsaPublic {
         let n_bytes = strip_leading_zeros(n);
         let bits = bit_len(n_bytes);
         let byte_len = n_bytes.len();
-        let n = limbs_from_be(n_bytes, byte_len.div_ceil(4));
+        let n = limbs_from_be(n_bytes, limb_count(bits) + PAD);
         let low = *n.first()?;
         if low & 1 == 0 || bits < 2 {
             return None;
@@ -212,156 +216,456 @@ impl RsaPublic {
         if signature.len() != self.byte_len {
             return Err(Refused::Length);
         }
-        let limbs = self.n.len();
-        let s = limbs_from_be(signature, limbs);
+        let s = limbs_from_be(signature, self.n.len());
         if compare(&s, &self.n) != Ordering::Less {
             return Err(Refused::OutOfRange);
         }
         // x = s·R (Montgomery form). Squarings keep the form: x = s^(2^i)·R. The last product
         // takes the plain s, and Montgomery's R⁻¹ cancels the R: out = s^e, no conversion back.
+        // Values stay below 2n (not n) until that last product is reduced.
         let (n, n0_inv) = (self.n.as_slice(), self.n0_inv);
-        let mut x = vec![0; limbs];
-        let mut t = vec![0; limbs];
-        let mut wide = vec![0; 2 * limbs];
-        mont_mul(&mut x, &s, &self.r2, n, n0_inv);
+        let mut scratch = Scratch::new(n.len().saturating_sub(PAD));
+        let mut x = vec![0; n.len()];
+        let mut t = vec![0; n.len()];
+        mont_mul(&mut x, &s, &self.r2, n, n0_inv, &mut scratch);
         let squarings = match self.e {
             Exponent::E3 => 1,
             Exponent::E65537 => 16,
         };
         for _ in 0..squarings {
-            mont_sqr(&mut t, &x, n, n0_inv, &mut wide);
+            mont_sqr(&mut t, &x, n, n0_inv, &mut scratch);
             std::mem::swap(&mut x, &mut t);
         }
-        mont_mul(&mut t, &x, &s, n, n0_inv);
+        mont_mul(&mut t, &x, &s, n, n0_inv, &mut scratch);
+        reduce_once(&mut t, n);
         Ok(be_from_limbs(&t, self.byte_len))
     }
 }
 
-/// Montgomery multiplication, CIOS with the multiply and reduce passes fused (Koç, Acar,
-/// Kaliski 1996): for each limb `a_i`, `t = (t + a_i·b + m·n) / 2³²` with `m` chosen so the
-/// division is exact. With `a, b < n` the running `t` stays below `2n`, so one limb above `L`
-/// (`top`, 0 or 1) suffices, and one conditional subtraction finishes. All slices have `L`
-/// limbs; `out` may not alias `a` or `b`.
+/// Bits per limb. A product of two limbs is below 2⁵⁶, so a 64-bit accumulator takes 255 of them
+/// with room to spare: carries are propagated once per row, or once per [`ROWS_PER_CARRY`] rows,
+/// instead of once per product, and the inner loops are multiply-and-add only.
+const LIMB_BITS: u32 = 28;
+const LIMB_MASK: u32 = (1 << LIMB_BITS) - 1;
+
+/// Zero limbs kept after the last one, so the four-lane loops can read a whole group of four
+/// past the end of a row without a scalar tail.
+const PAD: usize = 4;
+
+/// Rows of products an accumulator may take between two carry propagations. Once normalized an
+/// accumulator is below 2²⁸; a row adds at most two products below 2⁵⁶ and one carry below 2³⁶,
+/// so 64 rows keep it below 2²⁸ + 128·2⁵⁶ + 2³⁶ < 2⁶⁴.
+const ROWS_PER_CARRY: usize = 64;
+
+/// The limb count `L` for a modulus of `bits` bits: `R = 2^(28·L) > 4n`, which keeps every
+/// Montgomery product below `2n` without a final subtraction (inputs below `2n` give
+/// `(a·b + m·n)/R < (4n² + R·n)/R < 2n`), and a multiple of 4 for the four-lane loops.
+fn limb_count(bits: usize) -> usize {
+    (bits + 2).div_ceil(LIMB_BITS as usize).next_multiple_of(4)
+}
+
+/// Four-lane operations: wasm SIMD128 (`i64x2.extmul_{low,high}_i32x4_u`, two 32×32→64-bit
+/// products per instruction) on wasm32, the same operations on arrays elsewhere, so the native
+/// tests run the very loops the wasm build runs. `Quad` holds four limbs, `Pair` two 64-bit
+/// accumulators.
+#[cfg(target_arch = "wasm32")]
+mod lanes {
+    use core::arch::wasm32::{
+        i32x4_add, i64x2_add, i64x2_extmul_high_u32x4, i64x2_extmul_low_u32x4, u32x4, u32x4_splat,
+        u64x2, u64x2_extract_lane, v128, v128_or,
+    };
+
+    pub type Quad = v128;
+    pub type Pair = v128;
+
+    #[inline]
+    #[target_feature(enable = "simd128")]
+    pub fn splat(x: u32) -> Quad {
+        u32x4_splat(x)
+    }
+
+    /// A zero the compiler cannot see through (see [`opaque`]).
+    #[inline]
+    #[target_feature(enable = "simd128")]
+    pub fn opaque_zero() -> Quad {
+        std::hint::black_box(u32x4_splat(0))
+    }
+
+    /// `x + zero`: the same value, but not loop-invariant and not known to be a load. Without it
+    /// LLVM hoists the zero-extension of a splat out of the loop, or narrows a load to
+    /// `i64x2.load32x2_u`, and then multiplies with `i64x2.mul` (emulated by V8 on x64 with
+    /// three 32-bit multiplies) instead of one `extmul`.
+    #[inline]
+    #[target_feature(enable = "simd128")]
+    pub fn opaque(x: Quad, zero: Quad) -> Quad {
+        i32x4_add(x, zero)
+    }
+
+    #[inline]
+    #[target_feature(enable = "simd128")]
+    pub fn quad(x: [u32; 4], zero: Quad) -> Quad {
+        v128_or(u32x4(x[0], x[1], x[2], x[3]), zero)
+    }
+
+    #[inline]
+    #[target_feature(enable = "simd128")]
+    pub fn pair(x: [u64; 2]) -> Pair {
+        u64x2(x[0], x[1])
+    }
+
+    #[inline]
+    #[target_feature(enable = "simd128")]
+    pub fn unpair(x: Pair) -> [u64; 2] {
+        [u64x2_extract_lane::<0>(x), u64x2_extract_lane::<1>(x)]
+    }
+
+    #[inline]
+    #[target_feature(enable = "simd128")]
+    pub fn add(x: Pair, y: Pair) -> Pair {
+        i64x2_add(x, y)
+    }
+
+    /// Lanes 0 and 1 of `x` times those of `y`, as two 64-bit lanes.
+    #[inline]
+    #[target_feature(enable = "simd128")]
+    pub fn mul_low(x: Quad, y: Quad) -> Pair {
+        i64x2_extmul_low_u32x4(x, y)
+    }
+
+    /// Lanes 2 and 3 of `x` times those of `y`.
+    #[inline]
+    #[target_feature(enable = "simd128")]
+    pub fn mul_high(x: Quad, y: Quad) -> Pair {
+        i64x2_extmul_high_u32x4(x, y)
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod lanes {
+    pub type Quad = [u32; 4];
+    pub type Pair = [u64; 2];
+
+    pub fn splat(x: u32) -> Quad {
+        [x; 4]
+    }
+
+    pub fn opaque_zero() -> Quad {
+        [0; 4]
+    }
+
+    pub fn opaque(x: Quad, _zero: Quad) -> Quad {
+        x
+    }
+
+    pub fn quad(x: [u32; 4], _zero: Quad) -> Quad {
+        x
+    }
+
+    pub fn pair(x: [u64; 2]) -> Pair {
+        x
+    }
+
+    pub fn unpair(x: Pair) -> [u64; 2] {
+        x
+    }
+
+    // Plain `+` (not wrapping): debug builds of the tests check the accumulator bounds.
+    pub fn add(x: Pair, y: Pair) -> Pair {
+        [x[0] + y[0], x[1] + y[1]]
+    }
+
+    pub fn mul_low(x: Quad, y: Quad) -> Pair {
+        [
+            u64::from(x[0]) * u64::from(y[0]),
+            u64::from(x[1]) * u64::from(y[1]),
+        ]
+    }
+
+    pub fn mul_high(x: Quad, y: Quad) -> Pair {
+        [
+            u64::from(x[2]) * u64::from(y[2]),
+            u64::from(x[3]) * u64::from(y[3]),
+        ]
+    }
+}
+
+/// `dst[j] = src[j] + a·w[j] + b·x[j] + c·y[j] + d·z[j]` for `j < dst.len()`, four at a time
+/// (lengths are multiples of 4; the shortest slice bounds the loop): two rows of
+/// [`mont_mul`]. No carries: the caller bounds the sums.
+#[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+fn mul_add_rows(dst: &mut [u64], src: &[u64], terms: [(&[u32], u32); 4]) {
+    let zero = lanes::opaque_zero();
+    let [(w, a), (x, b), (y, c), (z, d)] = terms;
+    let (mut a, mut b, mut c, mut d) = (
+        lanes::splat(a),
+        lanes::splat(b),
+        lanes::splat(c),
+        lanes::splat(d),
+    );
+    let rows = dst.chunks_exact_mut(4).zip(src.chunks_exact(4));
+    let limbs =
+        (w.chunks_exact(4).zip(x.chunks_exact(4))).zip(y.chunks_exact(4).zip(z.chunks_exact(4)));
+    for ((dst, src), ((w, x), (y, z))) in rows.zip(limbs) {
+        let (Ok::<&mut [u64; 4], _>(dst), Ok::<[u64; 4], _>(src)) =
+            (dst.try_into(), src.try_into())
+        else {
+            continue;
+        };
+        (a, b) = (lanes::opaque(a, zero), lanes::opaque(b, zero));
+        (c, d) = (lanes::opaque(c, zero), lanes::opaque(d, zero));
+        let sum = (lanes::pair([src[0], src[1]]), lanes::pair([src[2], src[3]]));
+        let sum = add_products(sum, w, a, zero);
+        let sum = add_products(sum, x, b, zero);
+        let sum = add_products(sum, y, c, zero);
+        let (low, high) = add_products(sum, z, d, zero);
+        [dst[0], dst[1]] = lanes::unpair(low);
+        [dst[2], dst[3]] = lanes::unpair(high);
+    }
+}
+
+/// `dst[j] += a·x[j] + b·y[j]` for `j < dst.len()`, as [`mul_add_rows`]: two rows of
+/// [`mont_sqr`].
+#[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+fn add_rows(dst: &mut [u64], terms: [(&[u32], u32); 2]) {
+    let zero = lanes::opaque_zero();
+    let [(x, a), (y, b)] = terms;
+    let (mut a, mut b) = (lanes::splat(a), lanes::splat(b));
+    for (dst, (x, y)) in dst
+        .chunks_exact_mut(4)
+        .zip(x.chunks_exact(4).zip(y.chunks_exact(4)))
+    {
+        let Ok::<&mut [u64; 4], _>(dst) = dst.try_into() else {
+            continue;
+        };
+        (a, b) = (lanes::opaque(a, zero), lanes::opaque(b, zero));
+        let sum = (lanes::pair([dst[0], dst[1]]), lanes::pair([dst[2], dst[3]]));
+        let sum = add_products(sum, x, a, zero);
+        let (low, high) = add_products(sum, y, b, zero);
+        [dst[0], dst[1]] = lanes::unpair(low);
+        [dst[2], dst[3]] = lanes::unpair(high);
+    }
+}
+
+/// `(low, high) + limbs·factor`: the four products of four limbs (a group of a row) and a
+/// factor splat over the lanes, added to the four accumulators.
+#[inline]
+#[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+fn add_products(
+    (low, high): (lanes::Pair, lanes::Pair),
+    limbs: &[u32],
+    factor: lanes::Quad,
+    zero: lanes::Quad,
+) -> (lanes::Pair, lanes::Pair) {
+    let Ok::<[u32; 4], _>(limbs) = limbs.try_into() else {
+        return (low, high);
+    };
+    let limbs = lanes::quad(limbs, zero);
+    (
+        lanes::add(low, lanes::mul_low(limbs, factor)),
+        lanes::add(high, lanes::mul_high(limbs, factor)),
+    )
+}
+
+/// Carry propagation: every accumulator but the last brought below 2²⁸, the value unchanged
+/// (the last keeps whatever is above; callers know the value fits).
+fn propagate_carries(t: &mut [u64]) {
+    let Some((last, rest)) = t.split_last_mut() else {
+        return;
+    };
+    let mut carry = 0u64;
+    for v in rest {
+        let sum = *v + carry;
+        *v = sum & u64::from(LIMB_MASK);
+        carry = sum >> LIMB_BITS;
+    }
+    *last += carry;
+}
+
+/// `out` = the accumulators `t` as limbs, carries propagated. `out` may be longer (its other
+/// limbs are zero when, as callers ensure, the value fits in `t.len()` limbs).
+fn limbs_from_accumulators(out: &mut [u32], t: &[u64]) {
+    let mut carry = 0u64;
+    let mut values = t.iter();
+    for o in out.iter_mut() {
+        let sum = values.next().copied().unwrap_or(0) + carry;
+        *o = sum as u32 & LIMB_MASK;
+        carry = sum >> LIMB_BITS;
+    }
+}
+
+/// Scratch space of the Montgomery operations for a modulus of `L` limbs.
+struct Scratch {
+    /// `2L + PAD` accumulators: a row of [`mont_mul`], or the double-width square.
+    t: Vec<u64>,
+    /// `L + PAD` accumulators: [`mont_mul`]'s other row.
+    u: Vec<u64>,
+    /// `L + PAD` limbs: the doubled operand of [`mont_sqr`].
+    doubled: Vec<u32>,
+}
+
+impl Scratch {
+    fn new(limbs: usize) -> Scratch {
+        Scratch {
+            t: vec![0; 2 * limbs + PAD],
+            u: vec![0; limbs + PAD],
+            doubled: vec![0; limbs + PAD],
+        }
+    }
+}
+
+/// Montgomery multiplication `out = a·b·R⁻¹ mod n`, up to one `n`: inputs below `2n`, output
+/// below `2n` (see [`limb_count`]). All limb slices have `L + PAD` limbs, the last `PAD` zero;
+/// `out` may not alias `a` or `b`.
 ///
-/// Overflow: `t_j + a_i·b_j + c1 ≤ (2³²-1) + (2³²-1)² + (2³²-1) = 2⁶⁴-1`, and the same bound
-/// holds for `lo + m·n_j + c2`.
-fn mont_mul(out: &mut [u32], a: &[u32], b: &[u32], n: &[u32], n0_inv: u32) {
-    out.fill(0);
-    let mut top = 0u32;
-    let b0 = u64::from(b.first().copied().unwrap_or(0));
-    for &ai in a {
-        let ai = u64::from(ai);
-        let t0 = u64::from(out.first().copied().unwrap_or(0));
-        // `as u32` keeps the low limb: m = (t_0 + a_i·b_0)·(-n⁻¹) mod 2³².
-        let m = u64::from((t0.wrapping_add(ai.wrapping_mul(b0)) as u32).wrapping_mul(n0_inv));
-        let (mut c1, mut c2) = (0u64, 0u64);
-        // Limb j of the new t is written to slot j-1 (the division by 2³²): `prev` trails the
-        // iterator by one slot. Limb 0 is zero by the choice of m and lands in `sink`.
-        let mut sink = 0u32;
-        let mut prev = &mut sink;
-        for ((tj, &bj), &nj) in out.iter_mut().zip(b).zip(n) {
-            let p = u64::from(*tj) + ai * u64::from(bj) + c1;
-            c1 = p >> 32;
-            let q = (p & 0xffff_ffff) + m * u64::from(nj) + c2;
-            c2 = q >> 32;
-            *prev = q as u32;
-            prev = tj;
-        }
-        let s = u64::from(top) + c1 + c2;
-        *prev = s as u32;
-        top = (s >> 32) as u32;
-    }
-    if top != 0 || compare(out, n) != Ordering::Less {
-        sub_in_place(out, n);
-    }
-}
-
-/// Montgomery squaring, `out = a²·R⁻¹ mod n` for `a < n`, fully reduced: the square is
-/// computed in full first, which needs each cross product `a_i·a_j` once instead of twice, then
-/// reduced. About 1.5·L² limb products against 2·L² for [`mont_mul`]. `wide` is scratch space
-/// of `2L` limbs.
-fn mont_sqr(out: &mut [u32], a: &[u32], n: &[u32], n0_inv: u32, wide: &mut [u32]) {
-    square_wide(wide, a);
-    redc(out, wide, n, n0_inv);
-}
-
-/// `t = a²`, `t` of twice as many limbs as `a`.
-fn square_wide(t: &mut [u32], a: &[u32]) {
+/// Operand scanning with the multiply and reduce passes fused (CIOS, Koç, Acar, Kaliski 1996),
+/// but with delayed carries, two rows per pass over the accumulators: rows `i` and `i+1` compute
+/// `t = (t + a_i·b + m_i·n + (a_{i+1}·b + m_{i+1}·n)·2²⁸) / 2⁵⁶` on 64-bit accumulators. Only the
+/// two lowest take their carries (the division shifts the rest down two places); `m_i` and
+/// `m_{i+1}` need only the low 28 bits of those two, which are exact. Every [`ROWS_PER_CARRY`]
+/// rows all carries are propagated.
+#[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+fn mont_mul(out: &mut [u32], a: &[u32], b: &[u32], n: &[u32], n0_inv: u32, scratch: &mut Scratch) {
+    let limbs = n.len().saturating_sub(PAD);
+    let limb = |x: &[u32], j: usize| u64::from(x.get(j).copied().unwrap_or(0));
+    let (b0, b1, n0, n1) = (limb(b, 0), limb(b, 1), limb(n, 0), limb(n, 1));
+    let (Some(b_from_1), Some(b_from_2), Some(n_from_1), Some(n_from_2)) = (
+        b.get(1..=limbs),
+        b.get(2..limbs + 2),
+        n.get(1..=limbs),
+        n.get(2..limbs + 2),
+    ) else {
+        return;
+    };
+    let (Some(mut t), Some(mut next)) = (
+        scratch.t.get_mut(..limbs + PAD),
+        scratch.u.get_mut(..limbs + PAD),
+    ) else {
+        return;
+    };
     t.fill(0);
-    let limbs = a.len();
-    // The cross products a_i·a_j (i < j), row by row: row i adds a_i·a_{i+1..} from limb 2i+1
-    // on, and its carry lands in limb i+L, which no earlier row has reached.
-    for (i, &ai) in a.iter().enumerate() {
-        let (Some(rest), Some(row)) = (a.get(i + 1..), t.get_mut(2 * i + 1..=i + limbs)) else {
+    next.fill(0);
+    let pairs = a.get(..limbs).unwrap_or_default().chunks_exact(2);
+    for (rows_done, pair) in (2..).step_by(2).zip(pairs) {
+        let &[ai, aj] = pair else {
             continue;
         };
-        let Some((carry_limb, row)) = row.split_last_mut() else {
-            continue;
+        let (xi, xj) = (u64::from(ai), u64::from(aj));
+        let (t0, t1) = (t.first().copied(), t.get(1).copied());
+        let s0 = t0.unwrap_or(0) + xi * b0;
+        // `as u32`: only the low bits of s0 matter for m = s0·(-n⁻¹) mod 2²⁸.
+        let mi = (s0 as u32).wrapping_mul(n0_inv) & LIMB_MASK;
+        let c0 = (s0 + u64::from(mi) * n0) >> LIMB_BITS;
+        let s1 = t1.unwrap_or(0) + xi * b1 + u64::from(mi) * n1 + c0 + xj * b0;
+        let mj = (s1 as u32).wrapping_mul(n0_inv) & LIMB_MASK;
+        let c1 = (s1 + u64::from(mj) * n0) >> LIMB_BITS;
+        // Accumulator j+2 lands in slot j of the next pass; slots from L on stay zero.
+        let (Some(src), Some(dst)) = (t.get(2..limbs + 2), next.get_mut(..limbs)) else {
+            return;
         };
-        let ai = u64::from(ai);
-        let mut c = 0u64;
-        for (tj, &aj) in row.iter_mut().zip(rest) {
-            let p = u64::from(*tj) + ai * u64::from(aj) + c;
-            *tj = p as u32;
-            c = p >> 32;
+        mul_add_rows(
+            dst,
+            src,
+            [
+                (b_from_2, ai),
+                (n_from_2, mi),
+                (b_from_1, aj),
+                (n_from_1, mj),
+            ],
+        );
+        if let Some(low) = dst.first_mut() {
+            *low += c1;
         }
-        *carry_limb = c as u32;
-    }
-    // Twice the cross products, plus the squares a_i² at limbs 2i and 2i+1. The total is a² <
-    // 2^(64·L), so neither the shifted-out bit nor the carry leaves the top limb.
-    let (mut shifted_out, mut c) = (0u32, 0u64);
-    for (pair, &ai) in t.chunks_exact_mut(2).zip(a) {
-        let square = u64::from(ai) * u64::from(ai);
-        for (limb, half) in pair.iter_mut().zip([square & 0xffff_ffff, square >> 32]) {
-            let doubled = *limb << 1 | shifted_out;
-            shifted_out = *limb >> 31;
-            let sum = u64::from(doubled) + half + c;
-            *limb = sum as u32;
-            c = sum >> 32;
+        if rows_done % ROWS_PER_CARRY == 0 {
+            propagate_carries(dst);
         }
+        std::mem::swap(&mut t, &mut next);
     }
+    limbs_from_accumulators(out, t.get(..limbs).unwrap_or_default());
 }
 
-/// Montgomery reduction, `out = t·R⁻¹ mod n` for `t < n·R` of `2L` limbs (overwritten): for
-/// each low limb, add the multiple `m·n` that clears it, then keep the high half. The result is
-/// below `2n` before the final subtraction.
-fn redc(out: &mut [u32], t: &mut [u32], n: &[u32], n0_inv: u32) {
-    let limbs = n.len();
-    // Carry out of limb i+L, owed to limb i+L+1 (the next row's last limb), finally to 2^(32·2L).
-    let mut pending = 0u64;
-    for i in 0..limbs {
-        let Some((top, row)) = t.get_mut(i..=i + limbs).and_then(|w| w.split_last_mut()) else {
-            continue;
+/// Montgomery squaring, `out = a²·R⁻¹ mod n` up to one `n`, with [`mont_mul`]'s conditions:
+/// the square is computed in full first, each cross product `a_i·a_j` once (as `a_i·2a_j`),
+/// then reduced; both two rows per pass. About 1.5·L² limb products against 2·L² for
+/// [`mont_mul`].
+#[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+fn mont_sqr(out: &mut [u32], a: &[u32], n: &[u32], n0_inv: u32, scratch: &mut Scratch) {
+    let limbs = n.len().saturating_sub(PAD);
+    let Some(t) = scratch.t.get_mut(..2 * limbs + PAD) else {
+        return;
+    };
+    let doubled = &mut scratch.doubled;
+    t.fill(0);
+    // Limbs are below 2²⁸, so doubling them does not carry.
+    for (d, &x) in doubled.iter_mut().zip(a) {
+        *d = x << 1;
+    }
+    let limb = |x: &[u32], j: usize| u64::from(x.get(j).copied().unwrap_or(0));
+    // Row i adds a_i² at 2i and a_i·2a_j (j > i) at i + j. Rows i and i+1 (i even) together:
+    // the first three places by hand, then both rows from 2i+3 on, in groups of four over zero
+    // limbs past the end (the last group ends before 2L + 2).
+    for i in (0..limbs).step_by(2) {
+        let (ai, aj) = (
+            a.get(i).copied().unwrap_or(0),
+            a.get(i + 1).copied().unwrap_or(0),
+        );
+        let (xi, xj) = (u64::from(ai), u64::from(aj));
+        let Some([p0, p1, p2]) = t.get_mut(2 * i..2 * i + 3) else {
+            return;
         };
-        let m = u64::from(row.first().copied().unwrap_or(0).wrapping_mul(n0_inv));
-        let mut c = 0u64;
-        for (tj, &nj) in row.iter_mut().zip(n) {
-            let p = u64::from(*tj) + m * u64::from(nj) + c;
-            *tj = p as u32;
-            c = p >> 32;
+        *p0 += xi * xi;
+        *p1 += xi * limb(doubled, i + 1);
+        *p2 += xi * limb(doubled, i + 2) + xj * xj;
+        let run = (limbs.saturating_sub(i + 3)).next_multiple_of(4);
+        let (Some(dst), Some(x), Some(y)) = (
+            t.get_mut(2 * i + 3..2 * i + 3 + run),
+            doubled.get(i + 3..i + 3 + run),
+            doubled.get(i + 2..i + 2 + run),
+        ) else {
+            return;
+        };
+        add_rows(dst, [(x, ai), (y, aj)]);
+        if (i + 2) % ROWS_PER_CARRY == 0 {
+            propagate_carries(t);
         }
-        let sum = u64::from(*top) + c + pending;
-        *top = sum as u32;
-        pending = sum >> 32;
     }
-    for (o, &h) in out.iter_mut().zip(t.get(limbs..).unwrap_or_default()) {
-        *o = h;
+    // a² < R², so all of it is in the first 2L accumulators.
+    propagate_carries(t.get_mut(..2 * limbs).unwrap_or_default());
+    // Reduction, rows i and i+1 together: m_i·n at i clears the low 28 bits of accumulator i,
+    // m_{i+1}·n at i+1 those of accumulator i+1 (with i's carry). Both are added from i+1 on;
+    // at i only the carry matters. Then accumulators L..2L hold a²·R⁻¹ + (a multiple of n).
+    let (n0, n1) = (limb(n, 0), limb(n, 1));
+    let (Some(n_from_0), Some(n_from_1)) = (n.get(..limbs), n.get(1..=limbs)) else {
+        return;
+    };
+    for i in (0..limbs).step_by(2) {
+        let (low, high) = (t.get(i).copied().unwrap_or(0), t.get(i + 1).copied());
+        let mi = (low as u32).wrapping_mul(n0_inv) & LIMB_MASK;
+        let c0 = (low + u64::from(mi) * n0) >> LIMB_BITS;
+        let s1 = high.unwrap_or(0) + u64::from(mi) * n1 + c0;
+        let mj = (s1 as u32).wrapping_mul(n0_inv) & LIMB_MASK;
+        let Some(row) = t.get_mut(i + 1..i + 1 + limbs) else {
+            return;
+        };
+        add_rows(row, [(n_from_1, mi), (n_from_0, mj)]);
+        let Some([low, next]) = t.get_mut(i + 1..i + 3) else {
+            return;
+        };
+        *low += c0;
+        *next += *low >> LIMB_BITS;
+        if (i + 2) % ROWS_PER_CARRY == 0 {
+            propagate_carries(t.get_mut(i + 2..2 * limbs).unwrap_or_default());
+        }
     }
-    if pending != 0 || compare(out, n) != Ordering::Less {
-        sub_in_place(out, n);
-    }
+    limbs_from_accumulators(out, t.get(limbs..2 * limbs).unwrap_or_default());
 }
 
-/// `a -= b` modulo `2^(32·L)` (the caller knows the true result is non-negative, or that the
-/// borrow cancels a limb above `L`).
+/// `a -= b` modulo `2^(28·len)` (the caller knows the true result is non-negative).
 fn sub_in_place(a: &mut [u32], b: &[u32]) {
-    let mut borrow = 0u64;
+    let mut borrow = 0u32;
     for (x, &y) in a.iter_mut().zip(b) {
-        let d = u64::from(*x)
-            .wrapping_sub(u64::from(y))
-            .wrapping_sub(borrow);
-        *x = d as u32;
-        borrow = d >> 63;
+        let d = x.wrapping_sub(y).wrapping_sub(borrow);
+        borrow = d >> 31;
+        *x = d & LIMB_MASK;
     }
 }
 
@@ -370,52 +674,58 @@ fn compare(a: &[u32], b: &[u32]) -> Ordering {
     a.iter().rev().cmp(b.iter().rev())
 }
 
-/// `x = 2x mod n` for `x < n`.
-fn double_mod(x: &mut [u32], n: &[u32]) {
-    let mut carry = 0u32;
-    for limb in x.iter_mut() {
-        let next = *limb >> 31;
-        *limb = *limb << 1 | carry;
-        carry = next;
-    }
-    if carry != 0 || compare(x, n) != Ordering::Less {
+/// `x mod n` for `x < 2n`.
+fn reduce_once(x: &mut [u32], n: &[u32]) {
+    if compare(x, n) != Ordering::Less {
         sub_in_place(x, n);
     }
 }
 
-/// `-n0⁻¹ mod 2³²` for odd `n0`, by Newton's iteration: `n0` is its own inverse mod 8, and each
+/// `x = 2x mod n` for `x < n` (the padding limbs leave room for the carry).
+fn double_mod(x: &mut [u32], n: &[u32]) {
+    let mut carry = 0u32;
+    for limb in x.iter_mut() {
+        let doubled = *limb << 1 | carry;
+        carry = doubled >> LIMB_BITS;
+        *limb = doubled & LIMB_MASK;
+    }
+    reduce_once(x, n);
+}
+
+/// `-n0⁻¹ mod 2²⁸` for odd `n0`, by Newton's iteration: `n0` is its own inverse mod 8, and each
 /// step doubles the number of correct low bits (3, 6, 12, 24, 48).
 fn neg_inverse(n0: u32) -> u32 {
     let mut inv = n0;
     for _ in 0..4 {
         inv = inv.wrapping_mul(2u32.wrapping_sub(n0.wrapping_mul(inv)));
     }
-    inv.wrapping_neg()
+    inv.wrapping_neg() & LIMB_MASK
 }
 
-/// `R² mod n`, `R = 2^(32·L)`, for odd `n` of `bits` bits (`bits ≥ 2`).
+/// `R² mod n`, `R = 2^(28·L)`, for odd `n` of `bits` bits (`bits ≥ 2`), fully reduced.
 ///
 /// Tracks `x = 2^a·R mod n` (the Montgomery form of `2^a`): a Montgomery squaring doubles `a`,
 /// a modular doubling adds one. Doublings are cheap (linear) and squarings are not (quadratic),
-/// so: double `2^(bits-1)` (below `n`) up to `a = 32·L / 16`, then four squarings, each followed
-/// by a doubling where the next binary digit of `32·L` is one, reach `a = 32·L`.
+/// so: double `2^(bits-1)` (below `n`) up to `a = 28·L / 16`, then four squarings, each followed
+/// by a doubling where the next binary digit of `28·L` is one, reach `a = 28·L`.
 fn r_squared(n: &[u32], n0_inv: u32, bits: usize) -> Vec<u32> {
     const SQUARINGS: u32 = 4;
-    let limbs = n.len();
-    let target = 32 * limbs;
-    let mut x = vec![0u32; limbs];
+    let limbs = n.len().saturating_sub(PAD);
+    let target = LIMB_BITS as usize * limbs;
+    let mut x = vec![0u32; n.len()];
     let top_bit = bits - 1;
-    if let Some(limb) = x.get_mut(top_bit / 32) {
-        *limb = 1 << (top_bit % 32);
+    if let Some(limb) = x.get_mut(top_bit / LIMB_BITS as usize) {
+        *limb = 1 << (top_bit % LIMB_BITS as usize);
     }
-    // 2^(bits-1) → 2^(32·L + a) = 2^a·R, with a = target >> SQUARINGS (at least 2).
+    // 2^(bits-1) → 2^(28·L + a) = 2^a·R, with a = target >> SQUARINGS (at least 2).
     for _ in top_bit..target + (target >> SQUARINGS) {
         double_mod(&mut x, n);
     }
-    let mut t = vec![0u32; limbs];
-    let mut wide = vec![0u32; 2 * limbs];
+    let mut t = vec![0u32; n.len()];
+    let mut scratch = Scratch::new(limbs);
     for shift in (0..SQUARINGS).rev() {
-        mont_sqr(&mut t, &x, n, n0_inv, &mut wide);
+        mont_sqr(&mut t, &x, n, n0_inv, &mut scratch);
+        reduce_once(&mut t, n);
         std::mem::swap(&mut x, &mut t);
         if target >> shift & 1 == 1 {
             double_mod(&mut x, n);
@@ -424,25 +734,45 @@ fn r_squared(n: &[u32], n0_inv: u32, bits: usize) -> Vec<u32> {
     x
 }
 
-/// Big-endian bytes to `limbs` little-endian limbs; the value must fit.
-fn limbs_from_be(bytes: &[u8], limbs: usize) -> Vec<u32> {
-    let mut out: Vec<u32> = bytes
-        .rchunks(4)
-        .map(|chunk| {
-            chunk
-                .iter()
-                .fold(0u32, |acc, &byte| acc << 8 | u32::from(byte))
-        })
-        .collect();
-    out.resize(limbs, 0);
+/// Big-endian bytes to `len` little-endian limbs of 28 bits; the value must fit.
+fn limbs_from_be(bytes: &[u8], len: usize) -> Vec<u32> {
+    let mut out = Vec::with_capacity(len + 1);
+    let (mut acc, mut acc_bits) = (0u64, 0u32);
+    for &byte in bytes.iter().rev() {
+        acc |= u64::from(byte) << acc_bits;
+        acc_bits += 8;
+        if acc_bits >= LIMB_BITS {
+            out.push(acc as u32 & LIMB_MASK);
+            acc >>= LIMB_BITS;
+            acc_bits -= LIMB_BITS;
+        }
+    }
+    out.push(acc as u32);
+    out.resize(len, 0);
     out
 }
 
-/// The low `len` bytes of the limbs, big-endian (the value must fit: the bytes dropped are zero).
+/// The low `len` bytes of the 28-bit limbs, big-endian (the value must fit: the bits dropped
+/// are zero).
 fn be_from_limbs(limbs: &[u32], len: usize) -> Vec<u8> {
-    let bytes: Vec<u8> = limbs.iter().rev().flat_map(|l| l.to_be_bytes()).collect();
-    let skip = bytes.len().saturating_sub(len);
-    bytes.get(skip..).unwrap_or_default().to_vec()
+    let mut out = vec![0u8; len];
+    let mut bytes = out.iter_mut().rev();
+    let (mut acc, mut acc_bits) = (0u64, 0u32);
+    for &limb in limbs {
+        acc |= u64::from(limb) << acc_bits;
+        acc_bits += LIMB_BITS;
+        while acc_bits >= 8 {
+            if let Some(byte) = bytes.next() {
+                *byte = acc as u8;
+            }
+            acc >>= 8;
+            acc_bits -= 8;
+        }
+    }
+    if let Some(byte) = bytes.next() {
+        *byte = acc as u8;
+    }
+    out
 }
 
 /// EMSA-PKCS1-v1_5 (RFC 8017 §9.2) rebuilt and compared in full:
@@ -598,23 +928,126 @@ mod tests {
         acc
     }
 
-    /// `R² mod n` the slow way: `1` doubled `2·32·L` times.
+    /// `R² mod n` the slow way: `1` doubled `2·28·L` times.
     fn r_squared_by_doubling(n: &[u32]) -> Vec<u32> {
         let mut x = vec![0u32; n.len()];
         x[0] = 1;
-        for _ in 0..64 * n.len() {
+        for _ in 0..2 * LIMB_BITS as usize * (n.len() - PAD) {
             double_mod(&mut x, n);
         }
         x
     }
 
+    /// A random odd modulus of exactly `bits` bits, big-endian.
+    fn random_modulus(rng: &mut Rng, bits: usize) -> Vec<u8> {
+        let mut n = rng.bytes(bits.div_ceil(8));
+        let top = (bits - 1) % 8;
+        n[0] = n[0] & ((1u16 << (top + 1)) - 1) as u8 | 1 << top;
+        *n.last_mut().unwrap() |= 1;
+        n
+    }
+
+    /// `2^bits - 1`: every limb all ones (28-bit and byte limbs alike when `bits` is a multiple).
+    fn all_ones(bits: usize) -> Vec<u8> {
+        let mut n = vec![0xff; bits.div_ceil(8)];
+        n[0] = ((1u16 << ((bits - 1) % 8 + 1)) - 1) as u8;
+        n
+    }
+
+    /// `x - 1` for big-endian `x > 0`.
+    fn minus_one(x: &[u8]) -> Vec<u8> {
+        let mut x = x.to_vec();
+        for byte in x.iter_mut().rev() {
+            let (d, borrow) = byte.overflowing_sub(1);
+            *byte = d;
+            if !borrow {
+                break;
+            }
+        }
+        x
+    }
+
+    /// `x + n` for limbs `x < n`: a value in `[n, 2n)`, which Montgomery products accept.
+    fn plus_n(x: &[u32], n: &[u32]) -> Vec<u32> {
+        let mut carry = 0;
+        x.iter()
+            .zip(n)
+            .map(|(&a, &b)| {
+                let sum = a + b + carry;
+                carry = sum >> LIMB_BITS;
+                sum & LIMB_MASK
+            })
+            .collect()
+    }
+
     #[test]
     fn neg_inverse_is_minus_the_inverse() {
         let mut rng = Rng(7);
-        let samples = (0..1000).map(|_| rng.next() as u32 | 1);
-        for n0 in [1, 3, 0xffff_ffff, 0x8000_0001].into_iter().chain(samples) {
-            assert_eq!(n0.wrapping_mul(neg_inverse(n0)), u32::MAX, "n0 = {n0:#x}");
+        let samples = (0..1000).map(|_| rng.next() as u32 & LIMB_MASK | 1);
+        for n0 in [1, 3, LIMB_MASK, 0x800_0001].into_iter().chain(samples) {
+            assert_eq!(
+                n0.wrapping_mul(neg_inverse(n0)) & LIMB_MASK,
+                LIMB_MASK,
+                "n0 = {n0:#x}"
+            );
+            assert!(neg_inverse(n0) <= LIMB_MASK);
         }
+    }
+
+    #[test]
+    fn limb_conversion_round_trips() {
+        let mut rng = Rng(19);
+        let mut values: Vec<Vec<u8>> =
+            vec![vec![], vec![0], vec![1], vec![0xff; 7], vec![0xff; 64]];
+        for len in 1..=72 {
+            values.push(rng.bytes(len));
+            values.push(vec![0xff; len]);
+        }
+        // Single bits and all-ones runs ending on each side of limb boundaries (28·k ± 1).
+        for bit in [
+            0, 1, 27, 28, 29, 55, 56, 57, 83, 84, 111, 112, 223, 224, 2047, 2048,
+        ] {
+            let len = bit / 8 + 1;
+            let mut single = vec![0u8; len];
+            single[len - 1 - bit / 8] = 1 << (bit % 8);
+            values.push(single);
+            values.push(all_ones(bit + 1));
+        }
+        for bytes in values {
+            let len = (8 * bytes.len()).div_ceil(28) + 1;
+            let limbs = limbs_from_be(&bytes, len);
+            assert_eq!(limbs.len(), len);
+            assert!(
+                limbs.iter().all(|&l| l <= LIMB_MASK),
+                "{}",
+                hex::encode(&bytes)
+            );
+            assert_eq!(be_from_limbs(&limbs, bytes.len()), bytes);
+            // Longer outputs get leading zeros; the limbs agree bit for bit with the bytes.
+            let wide = be_from_limbs(&limbs, bytes.len() + 5);
+            assert_eq!(wide[..5], [0; 5]);
+            assert_eq!(wide[5..], bytes[..]);
+            for (i, &limb) in limbs.iter().enumerate() {
+                for b in 0..28 {
+                    let bit = 28 * i + b;
+                    let byte = bytes.len().checked_sub(1 + bit / 8).map_or(0, |j| bytes[j]);
+                    assert_eq!(limb >> b & 1, u32::from(byte >> (bit % 8) & 1), "bit {bit}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn limb_counts_leave_room_for_lazy_reduction() {
+        for bits in 2..=8200 {
+            let limbs = limb_count(bits);
+            assert_eq!(limbs % 4, 0);
+            // R = 2^(28·L) > 4n for every n below 2^bits, and no more limbs than that needs.
+            assert!(28 * limbs >= bits + 2, "{bits}");
+            assert!(28 * (limbs - 4) < bits + 2, "{bits}");
+        }
+        assert_eq!(limb_count(2048), 76);
+        assert_eq!(limb_count(8192), 296);
     }
 
     #[test]
@@ -624,11 +1057,14 @@ mod tests {
             vec![3],
             vec![0x0c, 0xa1], // 3233 = 61·53
             vec![0xff; 4],
-            vec![0x01, 0, 0, 0, 1], // 2^32 + 1: two limbs, the top one small
+            vec![0x01, 0, 0, 0, 1], // 2^32 + 1
             vec![0xff; 8],
+            all_ones(28 * 4),
+            all_ones(28 * 76 - 2), // the largest modulus for 76 limbs
+            all_ones(28 * 76 - 1), // the smallest for 80
             n_bytes(&rsa_private()),
         ];
-        for len in [5, 31, 64, 255, 257, 384, 512] {
+        for len in [5, 31, 64, 255, 257, 384, 512, 1024] {
             let mut n = rng.bytes(len);
             n[0] |= 1;
             *n.last_mut().unwrap() |= 1;
@@ -637,15 +1073,19 @@ mod tests {
         for n in moduli {
             let key = key(&n, Exponent::E65537);
             assert_eq!(key.byte_len(), n.len());
+            assert_eq!(key.n.len(), limb_count(key.bits()) + PAD);
             assert_eq!(
                 key.r2,
                 r_squared_by_doubling(&key.n),
                 "n = {}",
                 hex::encode(&n)
             );
+            assert_eq!(compare(&key.r2, &key.n), Ordering::Less);
             let low = key.n[0];
-            assert_eq!(low.wrapping_mul(key.n0_inv), u32::MAX);
-            assert_ne!(*key.n.last().unwrap(), 0, "top limb non-zero");
+            assert_eq!(low.wrapping_mul(key.n0_inv) & LIMB_MASK, LIMB_MASK);
+            assert!(key.n.iter().all(|&l| l <= LIMB_MASK));
+            assert_eq!(key.n[key.n.len() - PAD..], [0; PAD], "padding limbs");
+            assert_eq!(be_from_limbs(&key.n, n.len()), n);
         }
     }
 
@@ -656,9 +1096,12 @@ mod tests {
             vec![3],
             vec![0xff; 4],
             vec![0xff; 8],
+            all_ones(28 * 73),
+            all_ones(28 * 76 - 2),
+            all_ones(8192),
             n_bytes(&rsa_private()),
         ];
-        for len in [5, 9, 64, 255, 512] {
+        for len in [5, 9, 64, 255, 512, 1024] {
             let mut n = rng.bytes(len);
             n[0] |= 1;
             *n.last_mut().unwrap() |= 1;
@@ -666,24 +1109,121 @@ mod tests {
         }
         for n in moduli {
             let key = key(&n, Exponent::E65537);
-            let limbs = key.n.len();
+            let len = key.n.len();
+            let mut scratch = Scratch::new(len - PAD);
             let mut n_minus_1 = key.n.clone();
             n_minus_1[0] -= 1;
-            let mut values = vec![vec![0; limbs], n_minus_1, key.r2.clone()];
-            for _ in 0..20 {
-                let mut v = limbs_from_be(&rng.bytes(n.len()), limbs);
+            let mut values = vec![vec![0; len], n_minus_1, key.r2.clone()];
+            for _ in 0..6 {
+                let mut v = limbs_from_be(&rng.bytes(n.len()), len);
                 while compare(&v, &key.n) != Ordering::Less {
                     sub_in_place(&mut v, &key.n);
                 }
                 values.push(v);
             }
-            for a in values {
-                let (mut by_mul, mut by_sqr) = (vec![0; limbs], vec![0; limbs]);
-                let mut wide = vec![0; 2 * limbs];
-                mont_mul(&mut by_mul, &a, &a, &key.n, key.n0_inv);
-                mont_sqr(&mut by_sqr, &a, &key.n, key.n0_inv, &mut wide);
+            // Inputs in [n, 2n), as the squarings of `public_op` see them, up to 2n - 1.
+            for v in values.clone() {
+                values.push(plus_n(&v, &key.n));
+            }
+            for a in &values {
+                let (mut by_mul, mut by_sqr) = (vec![0; len], vec![0; len]);
+                mont_mul(&mut by_mul, a, a, &key.n, key.n0_inv, &mut scratch);
+                mont_sqr(&mut by_sqr, a, &key.n, key.n0_inv, &mut scratch);
                 assert_eq!(by_sqr, by_mul, "n = {}", hex::encode(&n));
-                assert_eq!(compare(&by_sqr, &key.n), Ordering::Less);
+                // Below 2n, limbs normalized, padding zero.
+                assert!(by_sqr.iter().all(|&l| l <= LIMB_MASK));
+                assert_eq!(by_sqr[len - PAD..], [0; PAD]);
+                let mut reduced = by_sqr.clone();
+                reduce_once(&mut reduced, &key.n);
+                assert_eq!(compare(&reduced, &key.n), Ordering::Less);
+                // Same residue as from the reduced input.
+                let mut a_reduced = a.clone();
+                reduce_once(&mut a_reduced, &key.n);
+                let mut from_reduced = vec![0; len];
+                mont_sqr(
+                    &mut from_reduced,
+                    &a_reduced,
+                    &key.n,
+                    key.n0_inv,
+                    &mut scratch,
+                );
+                reduce_once(&mut from_reduced, &key.n);
+                assert_eq!(reduced, from_reduced);
+            }
+            // Products of distinct values, lazy or not, against one another.
+            for pair in values.windows(2) {
+                let (mut ab, mut ba) = (vec![0; len], vec![0; len]);
+                mont_mul(
+                    &mut ab,
+                    &pair[0],
+                    &pair[1],
+                    &key.n,
+                    key.n0_inv,
+                    &mut scratch,
+                );
+                mont_mul(
+                    &mut ba,
+                    &pair[1],
+                    &pair[0],
+                    &key.n,
+                    key.n0_inv,
+                    &mut scratch,
+                );
+                assert_eq!(ab, ba);
+            }
+        }
+    }
+
+    #[test]
+    fn public_op_matches_the_rsa_crate_at_every_size() {
+        // Key sizes from 2048 to RSA_MAX_BITS, multiples of 64 or not of 32 or 8, the largest
+        // and smallest moduli for a limb count (28·L - 2 and - 1 bits), all-ones moduli (every
+        // limb at its maximum), and a sparse one.
+        let mut rng = Rng(23);
+        let mut moduli = vec![all_ones(2048), all_ones(28 * 80), all_ones(8191), {
+            let mut n = vec![0u8; 256];
+            n[0] = 0x80;
+            n[255] = 1;
+            n
+        }];
+        for bits in [
+            2048, 2049, 2050, 2055, 2056, 2080, 2126, 2127, 3000, 3072, 4095, 4096, 4100, 6001,
+            8191, 8192,
+        ] {
+            moduli.push(random_modulus(&mut rng, bits));
+        }
+        for n in moduli {
+            let bits = bit_len(&n);
+            for e in [Exponent::E3, Exponent::E65537] {
+                let key = key(&n, e);
+                assert_eq!(key.bits(), bits);
+                let mut n_minus_2 = minus_one(&minus_one(&n));
+                let mut signatures = vec![vec![0; n.len()], minus_one(&n), n_minus_2.clone()];
+                let mut one = vec![0; n.len()];
+                one[n.len() - 1] = 1;
+                signatures.push(one);
+                for _ in 0..2 {
+                    let mut s = rng.bytes(n.len());
+                    s[0] = s[0].min(n[0].saturating_sub(1));
+                    signatures.push(s);
+                }
+                // Many all-ones limbs below the top: n - 2 with its lower bytes all set.
+                for byte in n_minus_2.iter_mut().skip(2) {
+                    *byte = 0xff;
+                }
+                if n_minus_2 < n {
+                    signatures.push(n_minus_2);
+                }
+                for s in signatures {
+                    assert_eq!(
+                        key.public_op(&s).unwrap(),
+                        oracle(&n, e, &s),
+                        "{bits} bits, e = {}, s = {}",
+                        e.value(),
+                        hex::encode(&s)
+                    );
+                }
+                assert_eq!(key.public_op(&n), Err(Refused::OutOfRange), "s = n");
             }
         }
     }
