@@ -326,7 +326,9 @@ impl<'a> Fields<'a> {
     ) -> Result<(), ConfigError> {
         for key in self.map.keys() {
             let snake = snake(key);
-            if known.contains(&snake.as_str()) {
+            // Only the two spellings `get` reads: a mix such as `safe_regexMatch` would pass
+            // the snake_case test and then be silently ignored.
+            if known.contains(&snake.as_str()) && (*key == snake || *key == camel(&snake)) {
                 continue;
             }
             if let Some((_, what)) = unsupported.iter().find(|(name, _)| *name == snake) {
@@ -705,8 +707,14 @@ fn parse_regex(f: &Fields) -> Result<regex_lite::Regex, ConfigError> {
             format!("longer than {MAX_REGEX_BYTES} bytes"),
         ));
     }
-    regex_lite::Regex::new(pattern)
-        .map_err(|e| ConfigError::new(f.field("regex"), format!("invalid regular expression: {e}")))
+    let invalid = |e: regex_lite::Error| {
+        ConfigError::new(f.field("regex"), format!("invalid regular expression: {e}"))
+    };
+    regex_lite::Regex::new(pattern).map_err(invalid)?;
+    // Envoy's safe_regex is a full match (RE2 FullMatch), so the pattern is anchored: an
+    // unanchored leftmost-first search finds `/a` for `/(a|ab)` on `/ab` and never the full match.
+    // Checked alone first, so `a)|(b` stays invalid.
+    regex_lite::Regex::new(&format!("^(?:{pattern})$")).map_err(invalid)
 }
 
 /// Envoy's `StringMatcher`: one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`, and
