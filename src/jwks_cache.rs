@@ -268,7 +268,7 @@ pub fn http_date_ms(text: &str) -> Option<u64> {
     let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
     if parts.next()? != "GMT"
         || !(1..=31).contains(&day)
-        || year < 1970
+        || !(1970..=9999).contains(&year)
         || h > 23
         || m > 59
         || s > 60
