@@ -114,3 +114,15 @@ bench-wrk:
 		if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y wrk; \
 		else sudo apt-get update && sudo apt-get install -y wrk; fi; }
 	@command -v taskset >/dev/null || echo "bench: taskset not found; runs will not be pinned to CPUs" >&2
+
+# ---- Fuzzing (fuzz/, README "Fuzzing"): cargo-fuzz targets on nightly, in their own workspace.
+# `make fuzz`: seeds fuzz/corpus/, then every target for FUZZ_SECONDS (default 600) each, one at
+# a time; `make fuzz-smoke`: 20 s each (CI). Both install nightly and cargo-fuzz when missing,
+# print executions and exec/s per target, and fail on any crash, timeout or leak.
+.PHONY: fuzz fuzz-smoke
+
+fuzz:
+	bash fuzz/run.sh
+
+fuzz-smoke:
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-20} bash fuzz/run.sh
