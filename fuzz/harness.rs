@@ -678,8 +678,15 @@ fn check_material(material: &KeyMaterial) {
 pub fn discovery(data: &[u8]) {
     let parts = parts(data);
     let doc = parts.first().map(String::as_str).unwrap_or_default();
+    // The adapter's own reading of the document (jwks_cache::discovery_jwks_uri).
+    for issuer in [Some("https://idp.fuzz"), None] {
+        if let Ok((authority, path)) = jwks_cache::discovery_jwks_uri(doc.as_bytes(), issuer) {
+            assert!(issuer.is_some(), "a provider without issuer accepted a document");
+            assert!(path.starts_with('/'), "jwks_uri path {path:?}");
+            assert!(!authority.contains('/'), "jwks_uri authority {authority:?}");
+        }
+    }
     if let Ok(doc) = serde_json::from_str::<Value>(doc) {
-        let _ = doc.get("issuer").and_then(Value::as_str);
         if let Some(uri) = doc.get("jwks_uri").and_then(Value::as_str) {
             check_split_uri(uri);
         }

@@ -289,6 +289,45 @@ pub fn http_date_ms(text: &str) -> Option<u64> {
     Some((days * 86_400 + h * 3600 + m * 60 + s) * 1000)
 }
 
+/// Longest identity-provider value quoted in an error (and so in a log line).
+const MAX_QUOTED: usize = 200;
+
+/// Reads an OIDC discovery document (OpenID Connect Discovery 1.0 §4): its `issuer` must be
+/// the provider's (§4.3), and its `jwks_uri` an absolute http(s) URI, returned as
+/// `(authority, path)` for the callout. Errors quote the document's values cut short.
+pub fn discovery_jwks_uri(body: &[u8], issuer: Option<&str>) -> Result<(String, String), String> {
+    let doc: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| format!("discovery document is not JSON: {e}"))?;
+    let field = |name: &str| {
+        doc.get(name)
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| format!("discovery document has no `{name}`"))
+    };
+    let doc_issuer = field("issuer")?;
+    if Some(doc_issuer) != issuer {
+        return Err(format!(
+            "discovery document names issuer {}, the provider expects {}",
+            quoted(doc_issuer),
+            quoted(issuer.unwrap_or_default())
+        ));
+    }
+    let jwks_uri = field("jwks_uri")?;
+    let (authority, path) = crate::config::split_uri(jwks_uri).ok_or_else(|| {
+        format!(
+            "`jwks_uri` {} is not an absolute http(s) URI",
+            quoted(jwks_uri)
+        )
+    })?;
+    Ok((authority.to_string(), path.to_string()))
+}
+
+fn quoted(value: &str) -> String {
+    let mut chars = value.chars();
+    let short: String = chars.by_ref().take(MAX_QUOTED).collect();
+    let more = if chars.next().is_some() { "…" } else { "" };
+    format!("{short:?}{more}")
+}
+
 /// Shared-data key names for a provider. The URI is part of the name so a configuration that
 /// points a provider elsewhere never reuses the old identity provider's keys.
 pub fn meta_key(provider: &str, remote: &RemoteJwks) -> String {
@@ -468,5 +507,29 @@ mod tests {
         assert_eq!(http_date_ms("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
         assert_eq!(http_date_ms("Sun, 06 Nov 1994 08:49:37 PST"), None);
         assert_eq!(http_date_ms("06 Nov 1994"), None);
+    }
+
+    #[test]
+    fn discovery_documents() {
+        let doc = br#"{"issuer":"https://idp.example","jwks_uri":"https://idp.example/keys?v=1"}"#;
+        assert_eq!(
+            discovery_jwks_uri(doc, Some("https://idp.example")),
+            Ok(("idp.example".to_string(), "/keys?v=1".to_string()))
+        );
+        let wrong = discovery_jwks_uri(doc, Some("https://other.example")).unwrap_err();
+        assert!(wrong.contains("names issuer \"https://idp.example\""), "{wrong}");
+        assert!(discovery_jwks_uri(doc, None).is_err(), "a provider without issuer");
+        for bad in [
+            &b"not json"[..],
+            br#"{"jwks_uri":"https://idp.example/keys"}"#,
+            br#"{"issuer":"https://idp.example"}"#,
+            br#"{"issuer":"https://idp.example","jwks_uri":"/relative"}"#,
+            br#"{"issuer":"https://idp.example","jwks_uri":7}"#,
+        ] {
+            assert!(discovery_jwks_uri(bad, Some("https://idp.example")).is_err());
+        }
+        let long = format!(r#"{{"issuer":"{}","jwks_uri":"x"}}"#, "i".repeat(10_000));
+        let e = discovery_jwks_uri(long.as_bytes(), Some("https://idp.example")).unwrap_err();
+        assert!(e.len() < 600, "IdP values are cut short in errors: {} bytes", e.len());
     }
 }

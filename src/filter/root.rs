@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
-use serde_json::Value;
 
 use crate::config::Config;
 use crate::jwks;
@@ -56,32 +55,15 @@ impl Root {
             return Ok(());
         };
         let body = Self::response_body(body_size)?;
-        let doc: Value = serde_json::from_slice(&body)
-            .map_err(|e| format!("discovery document is not JSON: {e}"))?;
-        let doc_issuer = doc
-            .get("issuer")
-            .and_then(Value::as_str)
-            .ok_or("discovery document has no `issuer`")?;
-        if Some(doc_issuer) != issuer.as_deref() {
-            return Err(format!(
-                "discovery document names issuer `{doc_issuer}`, the provider expects `{}`",
-                issuer.unwrap_or_default()
-            ));
-        }
-        let jwks_uri = doc
-            .get("jwks_uri")
-            .and_then(Value::as_str)
-            .ok_or("discovery document has no `jwks_uri`")?;
-        let (authority, path) = crate::config::split_uri(jwks_uri)
-            .ok_or_else(|| format!("`jwks_uri` {jwks_uri} is not an absolute http(s) URI"))?;
+        let (authority, path) = jwks_cache::discovery_jwks_uri(&body, issuer.as_deref())?;
         let cluster = remote.jwks_cluster.as_deref().unwrap_or(&remote.cluster);
         worker::dispatch(
             &self.shared,
             index,
             &name,
             cluster,
-            authority,
-            path,
+            &authority,
+            &path,
             remote.timeout_ms,
             CalloutKind::Jwks,
             now_ms,
