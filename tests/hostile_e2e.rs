@@ -1013,6 +1013,16 @@ fn hostile_identity_provider_never_replaces_good_keys() {
         keys > 0,
         "the provider has no keys at the end (jwks_keys gauge {keys})"
     );
+    // Memory stays bounded: bodies are capped at 1 MiB before they are read and nothing of a
+    // refused body is kept, so no VM's linear memory comes near a multiple of that cap.
+    let vm_max = proxy
+        .counter("wasmcustom.jwt_authn.vm_memory_bytes_max")
+        .unwrap_or(0);
+    eprintln!("hostile IdP: largest wasm linear memory of any VM: {vm_max} bytes");
+    assert!(
+        vm_max > 0 && vm_max <= 16 << 20,
+        "wasm linear memory of a VM reached {vm_max} bytes (bound 16 MiB)"
+    );
     assert_vm_healthy(&proxy);
     assert_no_vm_failure_stats(&proxy);
     eprintln!("hostile IdP: done in {:?}", started.elapsed());
