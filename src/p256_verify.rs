@@ -1217,15 +1217,7 @@ mod tests {
         assert!(VerifyingKey::from_affine(&[0; 32], &[0; 32]).is_none());
         // Coordinates of p or more are refused even where they name a curve point mod p: a
         // point with a small x, given as x + p.
-        let mut x = ZERO;
-        let point = loop {
-            let mut sec1 = vec![0x02];
-            sec1.extend_from_slice(&to_be_bytes(&x));
-            if let Ok(pk) = p256::PublicKey::from_sec1_bytes(&sec1) {
-                break pk.to_projective();
-            }
-            x = adc(&x, &ONE).0;
-        };
+        let point = first_point_from(ZERO);
         let (xb, yb) = affine_bytes(&point).unwrap();
         assert!(VerifyingKey::from_affine(&xb, &yb).is_some());
         let (x_plus_p, carry) = adc(&from_be_bytes(&xb), &P);
@@ -1234,18 +1226,22 @@ mod tests {
         assert!(VerifyingKey::from_affine(&to_be_bytes(&P), &yb).is_none());
     }
 
-    #[test]
-    fn x_comparison_handles_x_above_n() {
-        // A point whose x is in [n, p): x mod n = x − n.
-        let mut x = N;
-        let point = loop {
+    /// The curve point with the smallest x at or above `x` (and even y), by `p256`'s decoder.
+    fn first_point_from(mut x: Limbs) -> p256::ProjectivePoint {
+        loop {
             let mut sec1 = vec![0x02];
             sec1.extend_from_slice(&to_be_bytes(&x));
             if let Ok(pk) = p256::PublicKey::from_sec1_bytes(&sec1) {
-                break pk.to_projective();
+                return pk.to_projective();
             }
             x = adc(&x, &ONE).0;
-        };
+        }
+    }
+
+    #[test]
+    fn x_comparison_handles_x_above_n() {
+        // A point whose x is in [n, p): x mod n = x − n.
+        let point = first_point_from(N);
         let (xb, yb) = affine_bytes(&point).unwrap();
         let (x, y) = (from_be_bytes(&xb), from_be_bytes(&yb));
         assert!(!lt(&x, &N) && lt(&x, &P));
