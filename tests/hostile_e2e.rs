@@ -582,7 +582,9 @@ fn hostile_clients_get_well_formed_401s_and_the_vm_survives() {
         ok_l.status, 200,
         "valid local token before the storm: {ok_l}"
     );
-    let denied_before = stat(&proxy, "jwt_authn.denied");
+    let denied_before = proxy
+        .settled_counter("wasmcustom.jwt_authn.denied")
+        .unwrap_or(0);
     let upstream_before = upstream.requests();
 
     let material = Arc::new(Material {
@@ -1026,4 +1028,204 @@ fn hostile_identity_provider_never_replaces_good_keys() {
     assert_vm_healthy(&proxy);
     assert_no_vm_failure_stats(&proxy);
     eprintln!("hostile IdP: done in {:?}", started.elapsed());
+}
+
+/// Sends `head` (a request line and headers, raw bytes) plus `connection: close` to 127.0.0.1:`port`
+/// and returns the status of the answer.
+fn raw_status(port: u16, head: &[u8]) -> Result<u16, String> {
+    use std::io::{Read, Write};
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    let mut request = head.to_vec();
+    request.extend_from_slice(b"connection: close\r\n\r\n");
+    stream.write_all(&request).map_err(|e| e.to_string())?;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let line = String::from_utf8_lossy(&answer);
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            format!(
+                "no status in {:?}",
+                line.chars().take(80).collect::<String>()
+            )
+        })
+}
+
+/// A JWKS server that answers every connection with `response` (raw bytes) and closes it.
+struct RawServer {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    fetches: Arc<AtomicUsize>,
+}
+
+impl RawServer {
+    fn start(response: Vec<u8>) -> RawServer {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let (s, f) = (Arc::clone(&stop), Arc::clone(&fetches));
+        thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut conn, _)) => {
+                        let _ = conn.set_nonblocking(false);
+                        let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+                        let mut buf = [0u8; 4096];
+                        let _ = conn.read(&mut buf);
+                        f.fetch_add(1, Ordering::SeqCst);
+                        let _ = conn.write_all(&response);
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        RawServer {
+            port,
+            stop,
+            fetches,
+        }
+    }
+}
+
+impl Drop for RawServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// HTTP allows header values with bytes that are not UTF-8 (obs-text), and Envoy passes them
+/// on. Neither a client's nor the identity provider's may stop the VM: each request gets its
+/// proper answer and the filter keeps serving.
+#[test]
+fn header_values_that_are_not_utf8_never_stop_the_vm() {
+    let remote = Key::from_seed(Alg::ES256, "remote-k", 41);
+    let local = Key::from_seed(Alg::ES256, "local-k", 42);
+    // The identity provider's answer carries a Latin-1 header value.
+    let body = jwks(&[&remote]).to_string();
+    let mut response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\nx-idp-note: caf",
+        body.len()
+    )
+    .into_bytes();
+    response.extend_from_slice(b"\xe9 \xff\xfe\r\n\r\n");
+    response.extend_from_slice(body.as_bytes());
+    let idp = RawServer::start(response);
+    let upstream = support::Upstream::start();
+    let config = json!({
+        "providers": {
+            "remote": {
+                "issuer": ISS_REMOTE, "audiences": [AUD],
+                "remote_jwks": {
+                    "http_uri": {"uri": "http://jwks.test/jwks.json", "cluster": "jwks", "timeout": "1s"},
+                    "cache_duration": "300s"
+                }
+            },
+            "local": {
+                "issuer": ISS_LOCAL, "audiences": [AUD],
+                "local_jwks": {"inline_string": jwks(&[&local]).to_string()},
+                "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
+                "from_cookies": ["session"]
+            }
+        },
+        "rules": [
+            {"match": {"prefix": "/remote"}, "requires": {"provider_name": "remote"}},
+            {"match": {"prefix": "/local"}, "requires": {"provider_name": "local"}}
+        ]
+    });
+    let proxy = EnvoyBuilder::new(&upstream)
+        .plugin(config)
+        .jwks_cluster("jwks", idp.port)
+        .concurrency(2)
+        .component_log_level(Some("wasm:info"))
+        .start();
+
+    let good_remote = remote.token(&claims(ISS_REMOTE));
+    let good_local = local.token(&claims(ISS_LOCAL));
+    let head = |path: &str, headers: &[&[u8]]| -> Vec<u8> {
+        let mut h = format!("GET {path} HTTP/1.1\r\nhost: hostile.example\r\n").into_bytes();
+        for line in headers {
+            h.extend_from_slice(line);
+            h.extend_from_slice(b"\r\n");
+        }
+        h
+    };
+    let bearer = |t: &str| format!("authorization: Bearer {t}").into_bytes();
+    let mut with_junk = bearer(&good_local);
+    with_junk.extend_from_slice(b"\xff");
+    let cookie = format!("cookie: a=é; session={good_local}").into_bytes();
+    let mut latin_cookie = b"cookie: n=caf\xe9; ".to_vec();
+    latin_cookie.extend_from_slice(format!("session={good_local}").as_bytes());
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        (
+            "token of invalid bytes, local",
+            head("/local/x", &[b"authorization: Bearer \xff\xfe\xfd"]),
+            401,
+        ),
+        (
+            "token of invalid bytes, remote",
+            head("/remote/x", &[b"authorization: Bearer \xff\xfe\xfd"]),
+            401,
+        ),
+        (
+            "valid token with an invalid byte appended",
+            head("/local/x", &[&with_junk]),
+            401,
+        ),
+        (
+            "Latin-1 prefix before a valid token",
+            head("/local/x", &[b"authorization: B\xe9arer x.y.z"]),
+            401,
+        ),
+        (
+            "valid token beside a Latin-1 header",
+            head("/local/x", &[&bearer(&good_local), b"x-latin: caf\xe9"]),
+            200,
+        ),
+        (
+            "valid remote token beside a Latin-1 header",
+            head("/remote/x", &[b"x-latin: \xff", &bearer(&good_remote)]),
+            200,
+        ),
+        (
+            "valid token in a cookie with a Latin-1 neighbour",
+            head("/local/x", &[&latin_cookie]),
+            200,
+        ),
+        (
+            "valid token in a cookie (UTF-8 é)",
+            head("/local/x", &[&cookie]),
+            200,
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for round in 0..3 {
+        for (label, request, want) in &cases {
+            match raw_status(proxy.port(), request) {
+                Ok(got) if got == *want => {}
+                got => wrong.push(format!("round {round}, {label}: {got:?}, want {want}")),
+            }
+        }
+    }
+    let after = proxy.bearer("/remote/x", &good_remote);
+    assert!(
+        wrong.is_empty(),
+        "requests with non-UTF-8 header bytes got the wrong answer:\n{}\n{}",
+        wrong.join("\n"),
+        support::tail(&proxy.log(), 40)
+    );
+    assert_eq!(after.status, 200, "a valid token after them: {after}");
+    assert!(
+        idp.fetches.load(Ordering::SeqCst) >= 1,
+        "the JWKS was never fetched"
+    );
+    assert_vm_healthy(&proxy);
+    assert_no_vm_failure_stats(&proxy);
 }

@@ -24,8 +24,29 @@ pub fn route_name() -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
+/// The request headers. HTTP lets a header value carry bytes that are not UTF-8 (obs-text),
+/// and the SDK's `get_map` unwraps a UTF-8 conversion on them: one such request would abort
+/// the VM, and every later request with it. Values are read as bytes instead and made text
+/// here, invalid bytes becoming U+FFFD (never part of a token, so such a token is refused).
+/// Names are validated by Envoy's codecs (a name that is not a token is a 400 before any
+/// filter runs).
 pub fn request_headers() -> Option<Vec<(String, String)>> {
-    hostcalls::get_map(MapType::HttpRequestHeaders).ok()
+    hostcalls::get_map_bytes(MapType::HttpRequestHeaders)
+        .ok()
+        .map(text_pairs)
+}
+
+/// Header pairs with byte values as text, invalid UTF-8 replaced (see [`request_headers`]).
+fn text_pairs(pairs: Vec<(String, Vec<u8>)>) -> Vec<(String, String)> {
+    pairs
+        .into_iter()
+        .map(|(name, value)| (name, text(value)))
+        .collect()
+}
+
+/// Bytes as text: as is when UTF-8 (no copy), with U+FFFD for invalid bytes otherwise.
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 pub fn remove_request_header(name: &str) -> Result<(), Status> {
@@ -76,14 +97,19 @@ pub fn dispatch_get(
 }
 
 pub fn callout_status() -> Option<u32> {
-    hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
+    hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
         .ok()
         .flatten()
-        .and_then(|s| s.parse().ok())
+        .and_then(|s| std::str::from_utf8(&s).ok()?.parse().ok())
 }
 
+/// The callout's response headers, read as bytes like [`request_headers`]: an identity
+/// provider (or anything on its path) sending a header value that is not UTF-8 must not
+/// abort the VM.
 pub fn callout_headers() -> Vec<(String, String)> {
-    hostcalls::get_map(MapType::HttpCallResponseHeaders).unwrap_or_default()
+    hostcalls::get_map_bytes(MapType::HttpCallResponseHeaders)
+        .map(text_pairs)
+        .unwrap_or_default()
 }
 
 pub fn callout_body(size: usize) -> Option<Vec<u8>> {

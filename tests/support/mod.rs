@@ -1194,6 +1194,21 @@ impl Proxy {
         })
     }
 
+    /// A counter once it has stopped moving: the filter hands its per-request counters to Envoy
+    /// on its 100 ms tick, so a read right after the requests may miss the last tick's worth.
+    /// Polls until two reads 250 ms apart agree (at most 5 s); `None` while Envoy lacks it.
+    pub fn settled_counter(&self, name: &str) -> Option<u64> {
+        let mut last = self.counter(name);
+        poll_until(Duration::from_secs(5), || {
+            thread::sleep(Duration::from_millis(250));
+            let now = self.counter(name);
+            let settled = (now == last).then_some(now);
+            last = now;
+            settled
+        })
+        .flatten()
+    }
+
     /// `GET` on the admin port.
     pub fn admin(&self, path: &str) -> Result<Response, String> {
         http_get(self.admin_port, path, &[], HTTP_TIMEOUT)
