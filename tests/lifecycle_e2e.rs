@@ -1039,9 +1039,21 @@ fn four_workers_share_the_cold_start_fetch_and_each_refresh() {
     );
     // Envoy keeps one stat per name for all worker VMs: the counters add up.
     let passed = 16 + samples.iter().filter(|s| s.status == 200).count() as u64;
-    let allowed = stat(&proxy, "jwt_authn.allowed");
-    let denied = stat(&proxy, "jwt_authn.denied");
     let refused = samples.iter().filter(|s| s.status == 401).count() as u64;
+    // Each worker hands its request counters to Envoy on its 100 ms tick.
+    let (allowed, denied) = poll_until(Duration::from_secs(3), || {
+        let counts = (
+            stat(&proxy, "jwt_authn.allowed"),
+            stat(&proxy, "jwt_authn.denied"),
+        );
+        (counts == (passed, refused)).then_some(counts)
+    })
+    .unwrap_or_else(|| {
+        (
+            stat(&proxy, "jwt_authn.allowed"),
+            stat(&proxy, "jwt_authn.denied"),
+        )
+    });
     eprintln!(
         "4 workers: {allowed} allowed / {denied} denied in /stats for {passed} passed / {refused} refused requests"
     );

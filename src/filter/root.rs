@@ -15,8 +15,9 @@ use super::host;
 use super::http::Http;
 use super::worker::{self, CalloutKind, Fetched, Shared, Worker};
 
-/// How often each worker looks at the shared JWKS records and its waiting requests. Short,
-/// because a request waiting for keys in another worker is resumed on this tick.
+/// How often each worker looks at the shared JWKS records and its waiting requests, and hands
+/// its counters to the host. Short, because a request waiting for keys in another worker is
+/// resumed on this tick, and `/stats` lags the requests by at most this much.
 const TICK: Duration = Duration::from_millis(100);
 
 pub struct Root {
@@ -163,6 +164,12 @@ impl Context for Root {
         }
         worker::wake_waiters(&self.shared, now_ms);
     }
+
+    /// The plugin is going away: counts not yet flushed still reach the host.
+    fn on_done(&mut self) -> bool {
+        self.shared.borrow_mut().metrics.flush();
+        true
+    }
 }
 
 impl RootContext for Root {
@@ -188,16 +195,15 @@ impl RootContext for Root {
                 return false;
             }
         };
-        let has_remote = config.providers.iter().any(|p| p.remote().is_some());
         {
             let mut worker = self.shared.borrow_mut();
             worker.configure(config);
             worker.metrics.report_vm_memory(true);
         }
-        if has_remote && proxy_wasm::hostcalls::set_tick_period(TICK).is_err() {
+        if proxy_wasm::hostcalls::set_tick_period(TICK).is_err() {
             host::log(
                 LogLevel::Critical,
-                "cannot set a tick period; remote JWKS would never be fetched",
+                "cannot set a tick period; remote JWKS would never be fetched nor counters reported",
             );
             return false;
         }
@@ -210,7 +216,9 @@ impl RootContext for Root {
         };
         worker::start_due_fetches(&self.shared, now_ms);
         worker::wake_waiters(&self.shared, now_ms);
-        self.shared.borrow_mut().metrics.report_vm_memory(true);
+        let mut worker = self.shared.borrow_mut();
+        worker.metrics.flush();
+        worker.metrics.report_vm_memory(true);
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {

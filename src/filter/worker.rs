@@ -34,6 +34,8 @@ pub struct Worker {
     pub waiters: Vec<Waiter>,
     pub callouts: Vec<Callout>,
     pub metrics: Metrics,
+    /// `jwt_authn.provider.<name>.allowed` by provider index, named once at configuration.
+    allowed_metrics: Vec<String>,
     pub token_cache: RefCell<TokenCache>,
 }
 
@@ -103,6 +105,7 @@ impl Default for Worker {
             waiters: Vec::new(),
             callouts: Vec::new(),
             metrics: Metrics::default(),
+            allowed_metrics: Vec::new(),
             token_cache: RefCell::new(TokenCache::new(0)),
         }
     }
@@ -126,6 +129,11 @@ impl Worker {
                     loaded_generation: 0,
                 })
             })
+            .collect();
+        self.allowed_metrics = config
+            .providers
+            .iter()
+            .map(|p| format!("jwt_authn.provider.{}.allowed", p.name))
             .collect();
         self.config = Some(Rc::new(config));
     }
@@ -251,12 +259,12 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
             }
             {
                 let mut worker = shared.borrow_mut();
-                worker.metrics.inc("jwt_authn.allowed");
+                let worker = &mut *worker;
+                worker.metrics.count("jwt_authn.allowed");
                 for index in edits.verified_by {
-                    let name = worker.provider_name(index);
-                    worker
-                        .metrics
-                        .inc(&format!("jwt_authn.provider.{name}.allowed"));
+                    if let Some(name) = worker.allowed_metrics.get(index) {
+                        worker.metrics.count(name);
+                    }
                 }
             }
             if resumed.is_some() {
@@ -363,10 +371,10 @@ fn deny(shared: &Shared, error: AuthError, headers: &[(String, String)]) -> Acti
 
 fn count_denied(shared: &Shared, error: AuthError) {
     let mut worker = shared.borrow_mut();
-    worker.metrics.inc("jwt_authn.denied");
+    worker.metrics.count("jwt_authn.denied");
     worker
         .metrics
-        .inc(&format!("jwt_authn.denied.{}", error.name()));
+        .count(&format!("jwt_authn.denied.{}", error.name()));
 }
 
 fn finish_reply(status: u32, headers: &[(String, String)], body: &str) -> Action {
