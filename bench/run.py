@@ -31,7 +31,9 @@ Environment (defaults in brackets; BENCH_QUICK=1 changes them to the quick value
   BENCH_POOL      distinct tokens per pool     [20000]  quick [5000]
   BENCH_CONNS     wrk connections              [16]
   BENCH_ALGS      comma list                   [RS256,ES256,HS256]
-  BENCH_CONFIGS   comma list of configs        [all above]
+  BENCH_CONFIGS   comma list of configs        [all above]; also opt-in floors
+                  `floor-<step>+<step>…`: bench/noop making those host calls per request
+                  (header, map, time, remove, inc), to price what a cache hit pays
   BENCH_SCENARIOS comma list                   [repeated,unique,invalid]
   BENCH_PIN       pin Envoy to the last CPU and wrk to the others when >= 2 CPUs  [1]
   BENCH_MAX_OTHER a run during which other processes used more CPU than this (cores) is redone [0.25]
@@ -69,6 +71,21 @@ POOL_MAX_AGE_S = 12 * 3600  # pools are minted with exp = now + 24 h
 
 ALL_CONFIGS = ["noauth", "noop", "native-cache", "native-nocache", "ours", "ours-nocache"]
 FLOORS = ("noauth", "noop")  # token-blind: measured in the `repeated` scenario only
+# Opt-in floors pricing host calls: `floor-map+remove+inc` is bench/noop configured to make those
+# calls (`header`, `map`, `time`, `remove`, `inc`; see bench/noop/src/lib.rs) on each request.
+FLOOR_STEPS = ("header", "map", "time", "remove", "inc")
+
+
+def is_floor(config):
+    return config in FLOORS or config.startswith("floor-")
+
+
+def floor_steps(config):
+    """The noop filter's configuration for an opt-in `floor-…` config; None when it is not one."""
+    if not config.startswith("floor-"):
+        return None
+    steps = config[len("floor-"):].split("+")
+    return ",".join(steps) if steps and all(s in FLOOR_STEPS for s in steps) else None
 ALL_SCENARIOS = ["repeated", "unique", "invalid"]
 
 
@@ -150,6 +167,8 @@ def http_filters(config):
         return []
     if config == "noop":
         return [wasm_filter("bench_noop", NOOP_WASM, "")]
+    if floor_steps(config):
+        return [wasm_filter("bench_noop", NOOP_WASM, floor_steps(config))]
     if config in ("native-cache", "native-nocache"):
         cfg = authn_config(native_cache=(config == "native-cache"))
         cfg["@type"] = "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"
@@ -427,7 +446,7 @@ def table(summary, configs):
     for scenario in SCENARIOS:
         for alg in ALGS:
             def cpu(c):
-                s = summary.get((c, "repeated" if c in FLOORS else scenario, alg))
+                s = summary.get((c, "repeated" if is_floor(c) else scenario, alg))
                 return s["cpu_us_per_req"] if s else None
             row = [scenario, alg] + [fmt(cpu(c)) for c in configs]
             row += [fmt(ratio(cpu("ours"), cpu("native-cache")), 2), fmt(ratio(cpu("ours"), cpu("native-nocache")), 2),
@@ -446,7 +465,7 @@ def table(summary, configs):
         for alg in ALGS:
             floor = summary.get(("noauth", "repeated", alg))
             def net(c):
-                s = summary.get((c, "repeated" if c in FLOORS else scenario, alg))
+                s = summary.get((c, "repeated" if is_floor(c) else scenario, alg))
                 return s["cpu_us_per_req"] - floor["cpu_us_per_req"] if s and floor else None
             row = [scenario, alg] + [fmt(net(c)) for c in net_cfgs]
             def net_ratio(a, b):  # a denominator within noise of zero makes a meaningless ratio
@@ -464,7 +483,7 @@ def table(summary, configs):
         for alg in ALGS:
             row = [scenario, alg]
             for c in configs:
-                s = summary.get((c, "repeated" if c in FLOORS else scenario, alg))
+                s = summary.get((c, "repeated" if is_floor(c) else scenario, alg))
                 row.append("—" if not s else f"{s['rps']:.0f} · {s['p99_us'] / 1000:.2f}")
             lines.append("| " + " | ".join(row) + " |")
     lines.append("")
@@ -498,7 +517,7 @@ def main():
             die(f"{path} missing (run `{hint}`, or simply `make bench`)")
     if shutil.which("wrk") is None:
         die("wrk not found (`make bench` installs it with apt-get)")
-    unknown = [c for c in CONFIGS if c not in ALL_CONFIGS] + [s for s in SCENARIOS if s not in ALL_SCENARIOS] \
+    unknown = [c for c in CONFIGS if c not in ALL_CONFIGS and not floor_steps(c)] + [s for s in SCENARIOS if s not in ALL_SCENARIOS] \
         + [a for a in ALGS if a not in KEYS]
     if unknown:
         die(f"unknown config/scenario/alg: {unknown}")
@@ -564,7 +583,7 @@ def main():
                 bad = first_line(pools[("invalid", alg)])
             for c, p in proxies.items():
                 checks = [(good, 200)]
-                if c not in FLOORS:
+                if not is_floor(c):
                     checks += [(None, 401)] + ([(bad, 401)] if bad else [])
                 for token, want in checks:
                     got = p.get(token)
@@ -577,8 +596,8 @@ def main():
         def plan_for(scenario, alg):
             """The configs a (scenario, alg) runs: the token-blind floors only under `repeated`."""
             if scenario == "repeated":
-                return configs if "repeated" in SCENARIOS else [c for c in configs if c in FLOORS]
-            return [c for c in configs if c not in FLOORS]
+                return configs if "repeated" in SCENARIOS else [c for c in configs if is_floor(c)]
+            return [c for c in configs if not is_floor(c)]
 
         # Warm-up, once per config and alg (V8 compiles wasm lazily and tiers hot code up): the
         # unique pool where there is one, so every config runs its full verify path before round 1.

@@ -2,22 +2,67 @@
 //! `authorization` header (so the token crosses into wasm memory, as it must for any JWT filter)
 //! and continues. Its cost over "no filter" is the floor any wasm filter pays in Envoy: the VM
 //! call per stream and per callback, context creation, one header read.
+//!
+//! Its plugin configuration may name other host calls to make instead, comma-separated, so the
+//! benchmark can price each host call a real filter makes on a cache hit (the `floor-*` configs
+//! of bench/run.py): `header` (the default: read `authorization`), `map` (read all request
+//! headers), `time` (the clock), `remove` (remove `authorization`), `inc` (increment a counter).
 
+use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel};
+use proxy_wasm::types::{Action, ContextType, LogLevel, MapType, MetricType};
+use std::rc::Rc;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Warn);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(NoopRoot) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
+        Box::new(NoopRoot { steps: Rc::new(vec![Step::Header]), counter: 0 })
+    });
 }}
 
-struct NoopRoot;
+#[derive(Clone, Copy)]
+enum Step {
+    Header,
+    Map,
+    Time,
+    Remove,
+    Inc,
+}
+
+struct NoopRoot {
+    steps: Rc<Vec<Step>>,
+    counter: u32,
+}
 
 impl Context for NoopRoot {}
 
 impl RootContext for NoopRoot {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let config = self
+            .get_plugin_configuration()
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default();
+        let mut steps = Vec::new();
+        for word in config.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            steps.push(match word {
+                "header" => Step::Header,
+                "map" => Step::Map,
+                "time" => Step::Time,
+                "remove" => Step::Remove,
+                "inc" => Step::Inc,
+                _ => return false,
+            });
+        }
+        if steps.is_empty() {
+            steps.push(Step::Header);
+        }
+        self.steps = Rc::new(steps);
+        self.counter = hostcalls::define_metric(MetricType::Counter, "bench_noop.requests").unwrap_or(0);
+        true
+    }
+
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Noop))
+        Some(Box::new(Noop { steps: self.steps.clone(), counter: self.counter }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -25,14 +70,35 @@ impl RootContext for NoopRoot {
     }
 }
 
-struct Noop;
+struct Noop {
+    steps: Rc<Vec<Step>>,
+    counter: u32,
+}
 
 impl Context for Noop {}
 
 impl HttpContext for Noop {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        // Read, then drop: the value is not used, only fetched.
-        let _token = self.get_http_request_header("authorization");
+        // Read, then drop: values are not used, only fetched.
+        for step in self.steps.iter() {
+            match step {
+                Step::Header => {
+                    let _token = self.get_http_request_header("authorization");
+                }
+                Step::Map => {
+                    let _headers = hostcalls::get_map(MapType::HttpRequestHeaders);
+                }
+                Step::Time => {
+                    let _now = hostcalls::get_current_time();
+                }
+                Step::Remove => {
+                    let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, "authorization", None);
+                }
+                Step::Inc => {
+                    let _ = hostcalls::increment_metric(self.counter, 1);
+                }
+            }
+        }
         Action::Continue
     }
 }
