@@ -80,6 +80,36 @@ fn raw_token(key: &Key, header: &str, payload: &str) -> String {
     format!("{input}.{}", b64url(&sig))
 }
 
+/// Provider `remote` (JWKS from cluster `jwks`) on `/remote`, provider `local` (`local`'s key,
+/// plus the members of `local_extra`) on `/local`.
+fn two_providers(local: &Key, local_extra: Value) -> Value {
+    let mut config = json!({
+        "providers": {
+            "remote": {
+                "issuer": ISS_REMOTE, "audiences": [AUD],
+                "remote_jwks": {
+                    "http_uri": {"uri": "http://jwks.test/jwks.json", "cluster": "jwks", "timeout": "1s"},
+                    "cache_duration": "300s"
+                }
+            },
+            "local": {
+                "issuer": ISS_LOCAL, "audiences": [AUD],
+                "local_jwks": {"inline_string": jwks(&[local]).to_string()}
+            }
+        },
+        "rules": [
+            {"match": {"prefix": "/remote"}, "requires": {"provider_name": "remote"}},
+            {"match": {"prefix": "/local"}, "requires": {"provider_name": "local"}}
+        ]
+    });
+    if let Some(extra) = local_extra.as_object() {
+        for (k, v) in extra {
+            config["providers"]["local"][k] = v.clone();
+        }
+    }
+    config
+}
+
 fn stat(proxy: &Proxy, metric: &str) -> u64 {
     proxy.counter(&format!("wasmcustom.{metric}")).unwrap_or(0)
 }
@@ -545,25 +575,7 @@ fn hostile_clients_get_well_formed_401s_and_the_vm_survives() {
     let local = Key::from_seed(Alg::ES256, "local-k", 12);
     let stub = JwksStub::start(200, jwks(&[&remote]).to_string());
     let upstream = support::Upstream::start();
-    let config = json!({
-        "providers": {
-            "remote": {
-                "issuer": ISS_REMOTE, "audiences": [AUD],
-                "remote_jwks": {
-                    "http_uri": {"uri": "http://jwks.test/jwks.json", "cluster": "jwks", "timeout": "1s"},
-                    "cache_duration": "300s"
-                }
-            },
-            "local": {
-                "issuer": ISS_LOCAL, "audiences": [AUD],
-                "local_jwks": {"inline_string": jwks(&[&local]).to_string()}
-            }
-        },
-        "rules": [
-            {"match": {"prefix": "/remote"}, "requires": {"provider_name": "remote"}},
-            {"match": {"prefix": "/local"}, "requires": {"provider_name": "local"}}
-        ]
-    });
+    let config = two_providers(&local, json!({}));
     let proxy = EnvoyBuilder::new(&upstream)
         .plugin(config)
         .jwks_cluster("jwks", stub.port())
@@ -1119,27 +1131,13 @@ fn header_values_that_are_not_utf8_never_stop_the_vm() {
     response.extend_from_slice(body.as_bytes());
     let idp = RawServer::start(response);
     let upstream = support::Upstream::start();
-    let config = json!({
-        "providers": {
-            "remote": {
-                "issuer": ISS_REMOTE, "audiences": [AUD],
-                "remote_jwks": {
-                    "http_uri": {"uri": "http://jwks.test/jwks.json", "cluster": "jwks", "timeout": "1s"},
-                    "cache_duration": "300s"
-                }
-            },
-            "local": {
-                "issuer": ISS_LOCAL, "audiences": [AUD],
-                "local_jwks": {"inline_string": jwks(&[&local]).to_string()},
-                "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
-                "from_cookies": ["session"]
-            }
-        },
-        "rules": [
-            {"match": {"prefix": "/remote"}, "requires": {"provider_name": "remote"}},
-            {"match": {"prefix": "/local"}, "requires": {"provider_name": "local"}}
-        ]
-    });
+    let config = two_providers(
+        &local,
+        json!({
+            "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
+            "from_cookies": ["session"]
+        }),
+    );
     let proxy = EnvoyBuilder::new(&upstream)
         .plugin(config)
         .jwks_cluster("jwks", idp.port)
