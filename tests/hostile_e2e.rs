@@ -26,7 +26,10 @@ use std::time::{Duration, Instant};
 use jwt_mint::{b64url, jwks, Alg, Key};
 use serde_json::{json, Value};
 
-use support::{flip_signature_bit, http_request, now, poll_until, EnvoyBuilder, JwksStub, Proxy};
+use support::{
+    flip_signature_bit, http_request, http_request_bytes, now, poll_until, EnvoyBuilder, JwksStub,
+    Proxy,
+};
 
 const ISS_REMOTE: &str = "https://issuer.remote.hostile.example";
 const ISS_LOCAL: &str = "https://issuer.local.hostile.example";
@@ -152,15 +155,36 @@ fn assert_no_vm_failure_stats(proxy: &Proxy) {
 struct Hostile {
     label: String,
     path: &'static str,
-    headers: Vec<(String, String)>,
+    /// Values are bytes: HTTP lets a value carry bytes that are not UTF-8.
+    headers: Vec<(String, Vec<u8>)>,
 }
 
-fn auth(label: impl Into<String>, path: &'static str, value: String) -> Hostile {
+fn auth(label: impl Into<String>, path: &'static str, value: impl Into<Vec<u8>>) -> Hostile {
     Hostile {
         label: label.into(),
         path,
-        headers: vec![("authorization".into(), value)],
+        headers: vec![("authorization".into(), value.into())],
     }
+}
+
+/// Bytes an HTTP/1.1 header value may hold (RFC 9110 field-vchar, SP, HTAB, obs-text), most
+/// of them not UTF-8 on their own.
+fn random_value_bytes(rng: &mut Rng, len: usize) -> Vec<u8> {
+    let mut v: Vec<u8> = (0..len)
+        .map(|_| match rng.below(3) {
+            0 => 0x80 + rng.below(0x80) as u8,
+            1 => b'\t' + (rng.below(2) as u8) * (b' ' - b'\t'),
+            _ => 0x21 + rng.below(0x5e) as u8,
+        })
+        .collect();
+    // No leading or trailing whitespace: the codec would trim it.
+    let last = v.len().saturating_sub(1);
+    for i in [0, last] {
+        if let Some(b) = v.get_mut(i).filter(|b| **b == b' ' || **b == b'\t') {
+            *b = b'x';
+        }
+    }
+    v
 }
 
 /// Printable header characters (visible ASCII and space), no leading/trailing space.
@@ -204,7 +228,7 @@ fn hostile(rng: &mut Rng, m: &Material) -> Hostile {
         )
     };
     let good_payload = claims(iss).to_string();
-    match rng.below(24) {
+    match rng.below(26) {
         0 => {
             let n = 1 + rng.below(300);
             auth("random header chars", path, random_header_chars(rng, n))
@@ -348,8 +372,8 @@ fn hostile(rng: &mut Rng, m: &Material) -> Hostile {
                 label: "duplicated authorization".into(),
                 path,
                 headers: vec![
-                    ("authorization".into(), format!("Bearer {bad}")),
-                    ("authorization".into(), format!("Bearer {junk}")),
+                    ("authorization".into(), format!("Bearer {bad}").into()),
+                    ("authorization".into(), format!("Bearer {junk}").into()),
                 ],
             };
             if rng.below(2) == 0 {
@@ -494,10 +518,23 @@ fn hostile(rng: &mut Rng, m: &Material) -> Hostile {
                 format!("Bearer {}", k.token(&claims(iss))),
             )
         }
+        23 => {
+            let n = 1 + rng.below(300);
+            auth("bytes, not UTF-8", path, random_value_bytes(rng, n))
+        }
+        24 => {
+            // A valid token next to, or spoiled by, bytes that are not UTF-8.
+            let mut value = format!("Bearer {}", key.token(&claims(iss))).into_bytes();
+            let n = 1 + rng.below(8);
+            let junk = random_value_bytes(rng, n);
+            let at = rng.below(value.len() + 1);
+            value.splice(at..at, junk.iter().map(|b| b | 0x80));
+            auth("token spoiled by non-UTF-8 bytes", path, value)
+        }
         _ => Hostile {
             label: "no authorization".into(),
             path,
-            headers: vec![("x-junk".into(), random_header_chars(rng, 20))],
+            headers: vec![("x-junk".into(), random_header_chars(rng, 20).into())],
         },
     }
 }
@@ -620,21 +657,22 @@ fn hostile_clients_get_well_formed_401s_and_the_vm_survives() {
                 let mut rng = Rng(seed ^ (t + 1).wrapping_mul(0xA24B_AED4_963E_E407));
                 for i in 0..PER_THREAD {
                     let h = hostile(&mut rng, &material);
-                    let headers: Vec<(&str, &str)> = h
+                    let headers: Vec<(&str, &[u8])> = h
                         .headers
                         .iter()
-                        .map(|(n, v)| (n.as_str(), v.as_str()))
+                        .map(|(n, v)| (n.as_str(), v.as_slice()))
                         .collect();
                     let shown: Vec<String> = h
                         .headers
                         .iter()
                         .map(|(n, v)| {
-                            let short: String = v.chars().take(160).collect();
+                            let short: String =
+                                String::from_utf8_lossy(v).chars().take(160).collect();
                             format!("{n}: {short} ({} bytes)", v.len())
                         })
                         .collect();
                     let what = format!("thread {t} #{i} [{}] GET {} {shown:?}", h.label, h.path);
-                    let r = match http_request(
+                    let r = match http_request_bytes(
                         port,
                         "GET",
                         h.path,

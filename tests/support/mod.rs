@@ -353,18 +353,33 @@ pub fn http_request(
     headers: &[(&str, &str)],
     timeout: Duration,
 ) -> Result<Response, String> {
+    let headers: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+    http_request_bytes(port, method, path, &headers, timeout)
+}
+
+/// [`http_request`] with header values as bytes, which HTTP allows to be other than UTF-8.
+pub fn http_request_bytes(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &[u8])],
+    timeout: Duration,
+) -> Result<Response, String> {
     let exchange = || -> io::Result<Response> {
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
         let mut req =
-            format!("{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\n");
+            format!("{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\n")
+                .into_bytes();
         for (n, v) in headers {
-            req.push_str(&format!("{n}: {v}\r\n"));
+            req.extend_from_slice(format!("{n}: ").as_bytes());
+            req.extend_from_slice(v);
+            req.extend_from_slice(b"\r\n");
         }
-        req.push_str("\r\n");
-        stream.write_all(req.as_bytes())?;
+        req.extend_from_slice(b"\r\n");
+        stream.write_all(&req)?;
         let mut reader = BufReader::new(stream);
         let (status_line, headers) = read_head(&mut reader)?.ok_or_else(|| {
             io::Error::new(
