@@ -523,11 +523,14 @@ fn hostile(rng: &mut Rng, m: &Material) -> Hostile {
             auth("bytes, not UTF-8", path, random_value_bytes(rng, n))
         }
         24 => {
-            // A valid token next to, or spoiled by, bytes that are not UTF-8.
-            let mut value = format!("Bearer {}", key.token(&claims(iss))).into_bytes();
+            // A valid token spoiled by bytes that are not UTF-8, anywhere after its first
+            // character. (Before it they would be skipped, as native skips anything that is
+            // not base64url between the prefix and the token, and the token would pass.)
+            let token = key.token(&claims(iss));
+            let mut value = format!("Bearer {token}").into_bytes();
             let n = 1 + rng.below(8);
             let junk = random_value_bytes(rng, n);
-            let at = rng.below(value.len() + 1);
+            let at = "Bearer ".len() + 1 + rng.below(token.len());
             value.splice(at..at, junk.iter().map(|b| b | 0x80));
             auth("token spoiled by non-UTF-8 bytes", path, value)
         }
