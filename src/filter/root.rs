@@ -200,6 +200,7 @@ impl RootContext for Root {
             worker.configure(config);
             worker.metrics.report_vm_memory(true);
         }
+        worker::create_records(&self.shared);
         if proxy_wasm::hostcalls::set_tick_period(TICK).is_err() {
             host::log(
                 LogLevel::Critical,

@@ -174,6 +174,30 @@ impl Worker {
     }
 }
 
+/// Creates the shared record of each remote provider that has none, so every lease is taken
+/// with a CAS: shared data has no create-if-absent, and a write without CAS always succeeds.
+/// Called at configuration, which runs on Envoy's main thread before the workers' VMs start,
+/// so the workers find the records there.
+pub fn create_records(shared: &Shared) {
+    let keys: Vec<String> = shared
+        .borrow()
+        .remotes
+        .iter()
+        .flatten()
+        .map(|r| r.meta_key.clone())
+        .collect();
+    for key in keys {
+        if host::shared(&key).0.is_none()
+            && host::set_shared(&key, &Meta::default().encode(), None).is_err()
+        {
+            host::log(
+                LogLevel::Warn,
+                &format!("could not create the shared record {key}"),
+            );
+        }
+    }
+}
+
 /// A provider's shared record and its CAS; an empty record when missing or unreadable.
 fn read_meta(meta_key: &str) -> (Meta, Option<u32>) {
     let (bytes, cas) = host::shared(meta_key);
@@ -422,6 +446,13 @@ pub fn start_due_fetches(shared: &Shared, now_ms: u64) {
         let Some((meta, cas)) = sync_remote(shared, index) else {
             continue;
         };
+        if cas.is_none() {
+            // No record yet: a write without CAS would always succeed, so two workers could
+            // both take the lease. Create the record instead; the lease is taken, under CAS,
+            // on a later tick.
+            create_records(shared);
+            continue;
+        }
         let Some((name, jwks, meta_key)) = shared
             .borrow()
             .remote(index)
