@@ -570,7 +570,7 @@ pub fn jwks(data: &[u8]) {
                         assert!(k.key.supports(alg), "JWK alg {alg} its key cannot verify");
                     }
                     // Garbage never verifies, and never panics.
-                    for alg in ALL_ALGS {
+                    for alg in Alg::ALL {
                         if k.key.supports(alg) {
                             let sig = vec![0x5a; 64];
                             assert!(k.key.verify(alg, b"a.b", &sig).is_err());
@@ -596,23 +596,6 @@ pub fn jwks(data: &[u8]) {
         }
     }
 }
-
-const ALL_ALGS: [Alg; 14] = [
-    Alg::Rs256,
-    Alg::Rs384,
-    Alg::Rs512,
-    Alg::Ps256,
-    Alg::Ps384,
-    Alg::Ps512,
-    Alg::Es256,
-    Alg::Es256k,
-    Alg::Es384,
-    Alg::Es512,
-    Alg::Hs256,
-    Alg::Hs384,
-    Alg::Hs512,
-    Alg::EdDsa,
-];
 
 /// Target `x509`: first byte picks the parser, the rest is DER (or PEM text for 5 and up).
 pub fn x509(data: &[u8]) {
@@ -662,7 +645,7 @@ fn check_material(material: &KeyMaterial) {
     let _ = material.kty();
     if let Ok(key) = material.public_key() {
         assert_eq!(key.family(), material.family());
-        for alg in ALL_ALGS {
+        for alg in Alg::ALL {
             if key.supports(alg) {
                 assert!(key.verify(alg, b"a.b", &[1; 64]).is_err());
             }

@@ -1083,32 +1083,6 @@ fn hostile_identity_provider_never_replaces_good_keys() {
     eprintln!("hostile IdP: done in {:?}", started.elapsed());
 }
 
-/// Sends `head` (a request line and headers, raw bytes) plus `connection: close` to 127.0.0.1:`port`
-/// and returns the status of the answer.
-fn raw_status(port: u16, head: &[u8]) -> Result<u16, String> {
-    use std::io::{Read, Write};
-    let mut stream =
-        std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(|e| e.to_string())?;
-    let mut request = head.to_vec();
-    request.extend_from_slice(b"connection: close\r\n\r\n");
-    stream.write_all(&request).map_err(|e| e.to_string())?;
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let line = String::from_utf8_lossy(&answer);
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| {
-            format!(
-                "no status in {:?}",
-                line.chars().take(80).collect::<String>()
-            )
-        })
-}
-
 /// A JWKS server that answers every connection with `response` (raw bytes) and closes it.
 struct RawServer {
     port: u16,
@@ -1188,66 +1162,81 @@ fn header_values_that_are_not_utf8_never_stop_the_vm() {
 
     let good_remote = remote.token(&claims(ISS_REMOTE));
     let good_local = local.token(&claims(ISS_LOCAL));
-    let head = |path: &str, headers: &[&[u8]]| -> Vec<u8> {
-        let mut h = format!("GET {path} HTTP/1.1\r\nhost: hostile.example\r\n").into_bytes();
-        for line in headers {
-            h.extend_from_slice(line);
-            h.extend_from_slice(b"\r\n");
-        }
-        h
-    };
-    let bearer = |t: &str| format!("authorization: Bearer {t}").into_bytes();
+    let bearer = |t: &str| format!("Bearer {t}").into_bytes();
     let mut with_junk = bearer(&good_local);
     with_junk.extend_from_slice(b"\xff");
-    let cookie = format!("cookie: a=é; session={good_local}").into_bytes();
-    let mut latin_cookie = b"cookie: n=caf\xe9; ".to_vec();
+    let mut latin_cookie = b"n=caf\xe9; ".to_vec();
     latin_cookie.extend_from_slice(format!("session={good_local}").as_bytes());
-    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+    type Case = (
+        &'static str,
+        &'static str,
+        Vec<(&'static str, Vec<u8>)>,
+        u16,
+    );
+    let cases: Vec<Case> = vec![
         (
             "token of invalid bytes, local",
-            head("/local/x", &[b"authorization: Bearer \xff\xfe\xfd"]),
+            "/local/x",
+            vec![("authorization", b"Bearer \xff\xfe\xfd".to_vec())],
             401,
         ),
         (
             "token of invalid bytes, remote",
-            head("/remote/x", &[b"authorization: Bearer \xff\xfe\xfd"]),
+            "/remote/x",
+            vec![("authorization", b"Bearer \xff\xfe\xfd".to_vec())],
             401,
         ),
         (
             "valid token with an invalid byte appended",
-            head("/local/x", &[&with_junk]),
+            "/local/x",
+            vec![("authorization", with_junk)],
             401,
         ),
         (
             "Latin-1 prefix before a valid token",
-            head("/local/x", &[b"authorization: B\xe9arer x.y.z"]),
+            "/local/x",
+            vec![("authorization", b"B\xe9arer x.y.z".to_vec())],
             401,
         ),
         (
             "valid token beside a Latin-1 header",
-            head("/local/x", &[&bearer(&good_local), b"x-latin: caf\xe9"]),
+            "/local/x",
+            vec![
+                ("authorization", bearer(&good_local)),
+                ("x-latin", b"caf\xe9".to_vec()),
+            ],
             200,
         ),
         (
             "valid remote token beside a Latin-1 header",
-            head("/remote/x", &[b"x-latin: \xff", &bearer(&good_remote)]),
+            "/remote/x",
+            vec![
+                ("x-latin", b"\xff".to_vec()),
+                ("authorization", bearer(&good_remote)),
+            ],
             200,
         ),
         (
             "valid token in a cookie with a Latin-1 neighbour",
-            head("/local/x", &[&latin_cookie]),
+            "/local/x",
+            vec![("cookie", latin_cookie)],
             200,
         ),
         (
             "valid token in a cookie (UTF-8 é)",
-            head("/local/x", &[&cookie]),
+            "/local/x",
+            vec![("cookie", format!("a=é; session={good_local}").into_bytes())],
             200,
         ),
     ];
     let mut wrong = Vec::new();
     for round in 0..3 {
-        for (label, request, want) in &cases {
-            match raw_status(proxy.port(), request) {
+        for (label, path, headers, want) in &cases {
+            let headers: Vec<(&str, &[u8])> =
+                headers.iter().map(|(n, v)| (*n, v.as_slice())).collect();
+            match http_request_bytes(proxy.port(), "GET", path, &headers, Duration::from_secs(5))
+                .map(|r| r.status)
+            {
                 Ok(got) if got == *want => {}
                 got => wrong.push(format!("round {round}, {label}: {got:?}, want {want}")),
             }
