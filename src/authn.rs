@@ -6,7 +6,6 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-
 use crate::claims;
 use crate::config::{Config, JwksSource, Location, Provider, Requirement, MAX_TOKENS_PER_REQUEST};
 use crate::crypto::SigError;
@@ -84,10 +83,20 @@ struct Passed {
 
 impl Passed {
     fn merge(&mut self, other: Passed) {
-        self.edits.remove.extend(other.edits.remove);
-        self.edits.add.extend(other.edits.add);
-        self.edits.verified_by.extend(other.edits.verified_by);
-        self.tokens.extend(other.tokens);
+        join(&mut self.edits.remove, other.edits.remove);
+        join(&mut self.edits.add, other.edits.add);
+        join(&mut self.edits.verified_by, other.edits.verified_by);
+        join(&mut self.tokens, other.tokens);
+    }
+}
+
+/// `to.extend(from)`, but an empty `to` takes `from`'s allocation: merging one token's result
+/// into an empty one (every request with one token) allocates nothing.
+fn join<T>(to: &mut Vec<T>, from: Vec<T>) {
+    if to.is_empty() {
+        *to = from;
+    } else {
+        to.extend(from);
     }
 }
 
@@ -168,9 +177,13 @@ pub fn authenticate_cached(
             };
         }
     }
-    for name in passed.edits.remove {
-        if !edits.remove.contains(&name) {
-            edits.remove.push(name);
+    if edits.remove.is_empty() && passed.edits.remove.len() <= 1 {
+        edits.remove = passed.edits.remove; // nothing to deduplicate: keep its allocation
+    } else {
+        for name in passed.edits.remove {
+            if !edits.remove.contains(&name) {
+                edits.remove.push(name);
+            }
         }
     }
     edits.add = passed.edits.add;

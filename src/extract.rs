@@ -50,11 +50,14 @@ pub fn tokens<'h>(locations: &'h [Location], headers: &'h Headers) -> Vec<Found<
 /// starts at the first base64url character or dot after it and runs to the end of the value
 /// (so `Bearer   x` gives `x`, and `Bearer !!!.e30.sig` gives `.e30.sig`, a malformed token).
 fn from_header_value<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
-    let rest = if prefix.is_empty() {
-        value
-    } else {
-        let at = value.find(prefix)?;
-        value.get(at + prefix.len()..)?
+    // The usual value starts with the prefix: that test is cheap, and a substring search
+    // (which must set up a two-way searcher) is the fallback.
+    let rest = match value.strip_prefix(prefix) {
+        Some(rest) => rest,
+        None => {
+            let at = value.find(prefix)?;
+            value.get(at + prefix.len()..)?
+        }
     };
     let token = rest.trim_start_matches(|c: char| {
         !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
