@@ -79,13 +79,18 @@ distclean: clean
 # `make bench`: our filter vs native jwt_authn (cache on/off) vs no auth vs a no-op wasm filter,
 # Envoy --concurrency 1 each, driven by wrk in interleaved rounds (~10 min; bench/README.md).
 # `make bench-quick`: the same in ~1 min. BENCH_* variables tune it (see bench/run.py).
-.PHONY: bench bench-quick bench-micro bench-tools bench-wrk
+# `make bench-pair`: two configurations at once on one CPU, their CPU per request as a ratio per
+# round (bench/pair.py); the precise way to compare near-equal costs on a noisy machine.
+.PHONY: bench bench-quick bench-pair bench-micro bench-tools bench-wrk
 
 bench: setup build bench-tools bench-wrk
 	ENVOY=$(ENVOY) JWT_AUTHN_WASM=$(abspath $(WASM)) python3 bench/run.py
 
 bench-quick:
 	BENCH_QUICK=1 $(MAKE) bench
+
+bench-pair: setup build bench-tools bench-wrk
+	ENVOY=$(ENVOY) JWT_AUTHN_WASM=$(abspath $(WASM)) python3 bench/pair.py
 
 bench-micro: wasm-target
 	bash bench/micro.sh

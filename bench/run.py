@@ -33,13 +33,14 @@ Environment (defaults in brackets; BENCH_QUICK=1 changes them to the quick value
   BENCH_ALGS      comma list                   [RS256,ES256,HS256]
   BENCH_CONFIGS   comma list of configs        [all above]; also opt-in floors
                   `floor-<step>+<step>…`: bench/noop making those host calls per request
-                  (header, map, time, remove, inc), to price what a cache hit pays
+                  (header, map, path, time, remove, inc), to price what a cache hit pays
   BENCH_SCENARIOS comma list                   [repeated,unique,invalid]
   BENCH_PIN       pin Envoy to the last CPU and wrk to the others when >= 2 CPUs  [1]
   BENCH_MAX_OTHER a run during which other processes used more CPU than this (cores) is redone [0.25]
   BENCH_RETRIES   budget of such redos, as a share of the planned runs  [0.15]
   ENVOY           Envoy binary                 [.venv/bin/envoy]
   JWT_AUTHN_WASM  our filter                   [dist/jwt_authn.wasm]
+  JWT_AUTHN_WASM_ALT  another build, run as the opt-in config `ours-alt` (A/B of two builds)
 """
 
 import datetime
@@ -73,7 +74,7 @@ ALL_CONFIGS = ["noauth", "noop", "native-cache", "native-nocache", "ours", "ours
 FLOORS = ("noauth", "noop")  # token-blind: measured in the `repeated` scenario only
 # Opt-in floors pricing host calls: `floor-map+remove+inc` is bench/noop configured to make those
 # calls (`header`, `map`, `time`, `remove`, `inc`; see bench/noop/src/lib.rs) on each request.
-FLOOR_STEPS = ("header", "map", "time", "remove", "inc")
+FLOOR_STEPS = ("header", "map", "path", "time", "remove", "inc")
 
 
 def is_floor(config):
@@ -114,6 +115,8 @@ MAX_OTHER = env_num("BENCH_MAX_OTHER", 0.25, 0.25)  # cores other processes may 
 RETRY_SHARE = env_num("BENCH_RETRIES", 0.15, 0.15)  # retry budget, as a share of the planned runs
 ENVOY = os.environ.get("ENVOY") or os.path.join(ROOT, ".venv", "bin", "envoy")
 OURS_WASM = os.environ.get("JWT_AUTHN_WASM") or os.path.join(ROOT, "dist", "jwt_authn.wasm")
+# Opt-in config `ours-alt`: another build of the filter (an A/B of two builds, bench/pair.py).
+OURS_ALT_WASM = os.environ.get("JWT_AUTHN_WASM_ALT")
 
 
 def log(msg):
@@ -178,6 +181,8 @@ def http_filters(config):
         if config == "ours-nocache":
             cfg["token_cache_size"] = 0
         return [wasm_filter("jwt_authn", OURS_WASM, json.dumps(cfg))]
+    if config == "ours-alt" and OURS_ALT_WASM:
+        return [wasm_filter("jwt_authn", OURS_ALT_WASM, json.dumps(authn_config(native_cache=False)))]
     raise ValueError(config)
 
 

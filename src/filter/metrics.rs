@@ -73,13 +73,24 @@ impl Metrics {
         }
     }
 
+    /// The id of counter `name`, defined now if it was not: for counters a hot path counts by
+    /// id ([`Metrics::count_id`]).
+    pub fn counter(&mut self, name: &str) -> Option<u32> {
+        self.id(name, MetricType::Counter)
+    }
+
     /// Counts one `name` for a request; the host sees it at the next [`Metrics::flush`].
     pub fn count(&mut self, name: &str) {
-        if let Some(id) = self.id(name, MetricType::Counter) {
-            match self.pending.iter_mut().find(|(pending, _)| *pending == id) {
-                Some((_, count)) => *count = count.saturating_add(1),
-                None => self.pending.push((id, 1)),
-            }
+        let id = self.id(name, MetricType::Counter);
+        self.count_id(id);
+    }
+
+    /// [`Metrics::count`] by id (from [`Metrics::counter`]); `None` (undefined) counts nothing.
+    pub fn count_id(&mut self, id: Option<u32>) {
+        let Some(id) = id else { return };
+        match self.pending.iter_mut().find(|(pending, _)| *pending == id) {
+            Some((_, count)) => *count = count.saturating_add(1),
+            None => self.pending.push((id, 1)),
         }
     }
 

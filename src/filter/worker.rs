@@ -34,8 +34,10 @@ pub struct Worker {
     pub waiters: Vec<Waiter>,
     pub callouts: Vec<Callout>,
     pub metrics: Metrics,
-    /// `jwt_authn.provider.<name>.allowed` by provider index, named once at configuration.
-    allowed_metrics: Vec<String>,
+    /// The ids of `jwt_authn.allowed` and of `jwt_authn.provider.<name>.allowed` by provider
+    /// index, defined once at configuration: an allowed request looks no metric up by name.
+    allowed_metric: Option<u32>,
+    provider_allowed_metrics: Vec<Option<u32>>,
     pub token_cache: RefCell<TokenCache>,
 }
 
@@ -105,7 +107,8 @@ impl Default for Worker {
             waiters: Vec::new(),
             callouts: Vec::new(),
             metrics: Metrics::default(),
-            allowed_metrics: Vec::new(),
+            allowed_metric: None,
+            provider_allowed_metrics: Vec::new(),
             token_cache: RefCell::new(TokenCache::new(0)),
         }
     }
@@ -130,10 +133,14 @@ impl Worker {
                 })
             })
             .collect();
-        self.allowed_metrics = config
+        self.allowed_metric = self.metrics.counter("jwt_authn.allowed");
+        self.provider_allowed_metrics = config
             .providers
             .iter()
-            .map(|p| format!("jwt_authn.provider.{}.allowed", p.name))
+            .map(|p| {
+                self.metrics
+                    .counter(&format!("jwt_authn.provider.{}.allowed", p.name))
+            })
             .collect();
         self.config = Some(Rc::new(config));
     }
@@ -284,10 +291,10 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
             {
                 let mut worker = shared.borrow_mut();
                 let worker = &mut *worker;
-                worker.metrics.count("jwt_authn.allowed");
+                worker.metrics.count_id(worker.allowed_metric);
                 for index in edits.verified_by {
-                    if let Some(name) = worker.allowed_metrics.get(index) {
-                        worker.metrics.count(name);
+                    if let Some(id) = worker.provider_allowed_metrics.get(index) {
+                        worker.metrics.count_id(*id);
                     }
                 }
             }

@@ -6,7 +6,8 @@
 //! Its plugin configuration may name other host calls to make instead, comma-separated, so the
 //! benchmark can price each host call a real filter makes on a cache hit (the `floor-*` configs
 //! of bench/run.py): `header` (the default: read `authorization`), `map` (read all request
-//! headers), `time` (the clock), `remove` (remove `authorization`), `inc` (increment a counter).
+//! headers), `path` (read `:path`), `time` (the clock), `remove` (remove `authorization`), `inc`
+//! (increment a counter).
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -24,6 +25,7 @@ proxy_wasm::main! {{
 enum Step {
     Header,
     Map,
+    Path,
     Time,
     Remove,
     Inc,
@@ -47,6 +49,7 @@ impl RootContext for NoopRoot {
             steps.push(match word {
                 "header" => Step::Header,
                 "map" => Step::Map,
+                "path" => Step::Path,
                 "time" => Step::Time,
                 "remove" => Step::Remove,
                 "inc" => Step::Inc,
@@ -87,6 +90,9 @@ impl HttpContext for Noop {
                 }
                 Step::Map => {
                     let _headers = hostcalls::get_map(MapType::HttpRequestHeaders);
+                }
+                Step::Path => {
+                    let _path = self.get_http_request_header(":path");
                 }
                 Step::Time => {
                     let _now = hostcalls::get_current_time();
