@@ -43,6 +43,11 @@ pub struct HeaderEdits {
     pub add: Vec<(String, String)>,
     /// Indexes of the providers whose tokens verified (for per-provider metrics).
     pub verified_by: Vec<usize>,
+    /// The last second at which every verified token still passes its time check (the earliest
+    /// `exp` plus its provider's clock skew); `None` when none has an `exp`. A caller whose
+    /// clock may lag a little (the worker's tick clock) decides again with the exact clock
+    /// when this is near.
+    pub valid_through: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +92,10 @@ impl Passed {
         join(&mut self.edits.add, other.edits.add);
         join(&mut self.edits.verified_by, other.edits.verified_by);
         join(&mut self.tokens, other.tokens);
+        self.edits.valid_through = match (self.edits.valid_through, other.edits.valid_through) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
 }
 
@@ -188,6 +197,7 @@ pub fn authenticate_cached(
     }
     edits.add = passed.edits.add;
     edits.verified_by = passed.edits.verified_by;
+    edits.valid_through = passed.edits.valid_through;
     Decision::Allow(edits)
 }
 
@@ -417,6 +427,9 @@ impl Ctx<'_> {
     ) -> Passed {
         let mut passed = Passed::default();
         passed.edits.verified_by.push(index);
+        passed.edits.valid_through = jwt
+            .exp
+            .map(|exp| exp.saturating_add(provider.clock_skew_seconds));
         allow_edits(provider, location, jwt, &mut passed.edits);
         passed.tokens.push(Rc::clone(jwt));
         passed
@@ -579,9 +592,31 @@ mod tests {
             Decision::Allow(HeaderEdits {
                 remove: vec!["x-sub".into(), "authorization".into()],
                 add: vec![("x-sub".into(), "alice".into())],
-                verified_by: vec![0]
+                verified_by: vec![0],
+                // exp 2000 plus the default 60 s of clock skew
+                valid_through: Some(2060),
             })
         );
+    }
+
+    #[test]
+    fn valid_through_is_the_earliest_expiry_and_none_without_exp() {
+        let c = config(json!({"clock_skew_seconds": 5}));
+        let allow = |token: &str| match authenticate(
+            &c,
+            &Request::new(&request("/api", Some(&format!("Bearer {token}")))),
+            &NoRemote,
+            1000,
+        ) {
+            Decision::Allow(edits) => edits.valid_through,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(allow(&good()), Some(2005));
+        let no_exp = hs256(
+            json!({"alg": "HS256", "kid": "k1"}),
+            json!({"iss": "https://iss", "sub": "alice"}),
+        );
+        assert_eq!(allow(&no_exp), None);
     }
 
     #[test]

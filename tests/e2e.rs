@@ -662,6 +662,63 @@ fn local_jwks_expectations_are_native_behaviour() {
     );
 }
 
+/// The filter decides a request with its worker's tick clock (read by the 100 ms tick, so a
+/// little behind) and with the exact clock near a token's expiry: a cached token must still be
+/// refused from the first second it is expired. With one second of clock skew (0 means the
+/// default 60, as in native) a token whose `exp` is E passes while the clock reads E + 1 and
+/// fails from E + 2 (whole seconds, as native compares).
+#[test]
+fn a_cached_token_is_refused_from_the_second_it_expires() {
+    let upstream = Upstream::start();
+    let key = keys().get(Alg::ES256);
+    let config = json!({
+        "providers": {"p": {"issuer": ISS, "audiences": [AUD], "clock_skew_seconds": 1,
+            "local_jwks": {"inline_string": jwks(&[key]).to_string()}}},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]
+    });
+    let proxy = local_builder(&upstream).plugin(config).start();
+    let clock = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    let exp = now() + 3;
+    let auth = bearer(&key.token(&claims_with(json!({"exp": exp}))));
+    let refused_from = exp as f64 + 2.0;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let (mut passed, mut refused) = (0, 0);
+    while refused < 20 {
+        assert!(
+            Instant::now() < deadline,
+            "no refusal by the deadline ({passed} passed, {refused} refused)"
+        );
+        let sent = clock();
+        let r = proxy.get("/api", &[("authorization", &auth)]);
+        let answered = clock();
+        if answered < refused_from - 0.005 {
+            assert_eq!(
+                r.status,
+                200,
+                "{:.3} s before E + 2: {}",
+                refused_from - answered,
+                r.body
+            );
+            passed += 1;
+        } else if sent > refused_from + 0.005 {
+            assert_eq!(
+                (r.status, r.body.as_str()),
+                (401, status::JWT_EXPIRED),
+                "{:.3} s after E + 2",
+                sent - refused_from
+            );
+            refused += 1;
+        }
+    }
+    assert!(passed >= 20, "only {passed} requests before expiry");
+    assert_vm_healthy(&proxy);
+}
+
 // ------------------------------------------------------------------------------------------
 // Remote JWKS
 

@@ -18,7 +18,7 @@ use super::worker::{self, CalloutKind, Fetched, Shared, Worker};
 /// How often each worker looks at the shared JWKS records and its waiting requests, and hands
 /// its counters to the host. Short, because a request waiting for keys in another worker is
 /// resumed on this tick, and `/stats` lags the requests by at most this much.
-const TICK: Duration = Duration::from_millis(100);
+pub(super) const TICK: Duration = Duration::from_millis(100);
 
 pub struct Root {
     shared: Shared,
@@ -215,6 +215,7 @@ impl RootContext for Root {
         let Some(now_ms) = host::now_ms() else {
             return;
         };
+        self.shared.borrow_mut().tick_clock_ms = Some(now_ms);
         worker::start_due_fetches(&self.shared, now_ms);
         worker::wake_waiters(&self.shared, now_ms);
         let mut worker = self.shared.borrow_mut();

@@ -39,6 +39,9 @@ pub struct Worker {
     allowed_metric: Option<u32>,
     provider_allowed_metrics: Vec<Option<u32>>,
     pub token_cache: RefCell<TokenCache>,
+    /// The host clock as this worker's tick last read it (unix ms); `None` before the first
+    /// tick. See [`process`].
+    pub tick_clock_ms: Option<u64>,
 }
 
 pub struct Remote {
@@ -110,6 +113,7 @@ impl Default for Worker {
             allowed_metric: None,
             provider_allowed_metrics: Vec::new(),
             token_cache: RefCell::new(TokenCache::new(0)),
+            tick_clock_ms: None,
         }
     }
 }
@@ -248,11 +252,26 @@ pub fn sync_remote(shared: &Shared, index: usize) -> Option<(Meta, Option<u32>)>
     Some((meta, cas))
 }
 
+/// How close to a verified token's expiry (`valid_through`) a decision made with the tick
+/// clock is made again with the exact clock.
+const EXACT_CLOCK_MARGIN_S: u64 = 30;
+
 /// Authenticates the current request and carries out the answer. `context_id` is the HTTP
 /// context (already the host's effective context); `resumed` is the wait being ended when a
 /// paused request is finished from the root context.
+///
+/// The request is decided with the clock of the worker's last tick (at most [`TICK`] behind,
+/// saving a host call per request) when there is one. That clock can only lag, so it can
+/// never find an expired token valid by more than the lag: a decision is made again with
+/// the exact clock when a verified token expires within [`EXACT_CLOCK_MARGIN_S`] of it, or
+/// when the refusal is about time (`exp`, `nbf`).
+///
+/// [`TICK`]: super::root::TICK
 pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Action {
-    let (Some(headers), Some(now_ms)) = (host::request_headers(), host::now_ms()) else {
+    let tick_clock_ms = shared.borrow().tick_clock_ms;
+    let (Some(headers), Some(mut now_ms)) =
+        (host::request_headers(), tick_clock_ms.or_else(host::now_ms))
+    else {
         host::log(
             LogLevel::Error,
             "host did not provide request headers or the clock; refusing",
@@ -275,6 +294,12 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
         // Another worker may have stored keys since this one's last tick.
         sync_remote(shared, index);
         decision = shared.borrow().decide(&headers, route_name, now_ms);
+    }
+    if tick_clock_ms.is_some() && needs_exact_clock(decision.as_ref(), now_ms) {
+        if let Some(exact_ms) = host::now_ms() {
+            now_ms = exact_ms;
+            decision = shared.borrow().decide(&headers, route_name, now_ms);
+        }
     }
     match decision {
         None => {
@@ -337,6 +362,18 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
             }
             Action::Pause
         }
+    }
+}
+
+/// Whether a decision made with the tick clock at `now_ms` must be made again with the exact
+/// clock: see [`process`].
+fn needs_exact_clock(decision: Option<&Decision>, now_ms: u64) -> bool {
+    match decision {
+        Some(Decision::Allow(edits)) => edits
+            .valid_through
+            .is_some_and(|t| t <= (now_ms / 1000).saturating_add(EXACT_CLOCK_MARGIN_S)),
+        Some(Decision::Deny(AuthError::JwtExpired | AuthError::JwtNotYetValid)) => true,
+        _ => false,
     }
 }
 
