@@ -78,8 +78,9 @@ enum Waiting {
     Refetch(usize),
 }
 
-/// The verified tokens of a requirement: their header edits, tokens (for their claims) and
-/// providers. Tokens are shared, not copied: a cache hit clones no claim.
+/// The verified tokens of a requirement: their header edits, tokens (for their claims, kept
+/// only when the rule authorizes on them) and providers. Tokens are shared, not copied: a
+/// cache hit clones no claim.
 #[derive(Default)]
 struct Passed {
     edits: HeaderEdits,
@@ -115,6 +116,8 @@ struct Ctx<'a> {
     keys: &'a dyn KeyLookup,
     now: u64,
     cache: Option<&'a RefCell<TokenCache>>,
+    /// Whether the rule authorizes on claims, and so needs the verified tokens kept.
+    keep_tokens: bool,
 }
 
 pub fn authenticate(
@@ -157,6 +160,7 @@ pub fn authenticate_cached(
         keys,
         now,
         cache,
+        keep_tokens: rule.authorization.is_some(),
     };
     let passed = match ctx.eval(requirement) {
         Step::Pass(passed) => passed,
@@ -431,7 +435,9 @@ impl Ctx<'_> {
             .exp
             .map(|exp| exp.saturating_add(provider.clock_skew_seconds));
         allow_edits(provider, location, jwt, &mut passed.edits);
-        passed.tokens.push(Rc::clone(jwt));
+        if self.keep_tokens {
+            passed.tokens.push(Rc::clone(jwt));
+        }
         passed
     }
 }

@@ -10,6 +10,12 @@ pub fn log(level: LogLevel, message: &str) {
     let _ = hostcalls::log(level, message);
 }
 
+/// Whether the host would print a log line of `level` (the host's level for this plugin; true
+/// when it cannot say).
+pub fn log_enabled(level: LogLevel) -> bool {
+    hostcalls::get_log_level().map_or(true, |host| host as u32 <= level as u32)
+}
+
 pub fn now_ms() -> Option<u64> {
     let now = hostcalls::get_current_time().ok()?;
     let since = now.duration_since(UNIX_EPOCH).ok()?;

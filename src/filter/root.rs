@@ -198,6 +198,7 @@ impl RootContext for Root {
         {
             let mut worker = self.shared.borrow_mut();
             worker.configure(config);
+            worker.debug_log = host::log_enabled(LogLevel::Debug);
             worker.metrics.report_vm_memory(true);
         }
         worker::create_records(&self.shared);
@@ -215,7 +216,11 @@ impl RootContext for Root {
         let Some(now_ms) = host::now_ms() else {
             return;
         };
-        self.shared.borrow_mut().tick_clock_ms = Some(now_ms);
+        {
+            let mut worker = self.shared.borrow_mut();
+            worker.tick_clock_ms = Some(now_ms);
+            worker.debug_log = host::log_enabled(LogLevel::Debug);
+        }
         worker::start_due_fetches(&self.shared, now_ms);
         worker::wake_waiters(&self.shared, now_ms);
         let mut worker = self.shared.borrow_mut();

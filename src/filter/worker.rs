@@ -42,6 +42,10 @@ pub struct Worker {
     /// The host clock as this worker's tick last read it (unix ms); `None` before the first
     /// tick. See [`process`].
     pub tick_clock_ms: Option<u64>,
+    /// Whether the host prints debug lines, as last asked (at configuration, then each tick):
+    /// a refusal's debug line is formatted and handed over only then, so a flood of bad tokens
+    /// pays no host call for a line nobody sees.
+    pub debug_log: bool,
 }
 
 pub struct Remote {
@@ -114,6 +118,7 @@ impl Default for Worker {
             provider_allowed_metrics: Vec::new(),
             token_cache: RefCell::new(TokenCache::new(0)),
             tick_clock_ms: None,
+            debug_log: true,
         }
     }
 }
@@ -428,10 +433,12 @@ fn ask_refetch(shared: &Shared, index: usize, now_ms: u64) -> bool {
 }
 
 fn deny(shared: &Shared, error: AuthError, headers: &[(String, String)]) -> Action {
-    host::log(
-        LogLevel::Debug,
-        &format!("request refused: {}", error.name()),
-    );
+    if shared.borrow().debug_log {
+        host::log(
+            LogLevel::Debug,
+            &format!("request refused: {}", error.name()),
+        );
+    }
     count_denied(shared, error);
     let reply = response::deny(error, headers);
     finish_reply(reply.status, &reply.headers, reply.body)
