@@ -12,6 +12,9 @@ Configurations, scenarios, tokens, Envoy bootstraps and the wrk script are bench
 
 Environment (defaults in brackets):
   BENCH_PAIRS     comma list of A:B pairs; the ratio is B/A   [noop:ours,native-cache:ours,noop:native-cache]
+                  a side `config@scenario` runs that scenario whatever BENCH_SCENARIOS says, e.g.
+                  `ours@unique:ours-alt@invalid` with JWT_AUTHN_WASM_ALT=dist/jwt_authn.wasm
+                  prices a flood of bad signatures against valid tokens, at once
   BENCH_ALGS      comma list                                  [RS256,ES256,HS256]
   BENCH_SCENARIOS comma list (floors only take part in `repeated`)  [repeated]
   BENCH_ROUNDS    rounds per pair, alg and scenario            [8]
@@ -34,7 +37,14 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as B  # noqa: E402  (bench/run.py: configs, pools, Proxy, wrk)
 
-PAIRS = [tuple(p.split(":", 1)) for p in B.env_list("BENCH_PAIRS", ["noop:ours", "native-cache:ours", "noop:native-cache"])]
+def side(spec):
+    """`config` or `config@scenario` (that side always runs that scenario)."""
+    config, _, scenario = spec.partition("@")
+    return config, scenario or None
+
+
+PAIRS = [tuple(side(x) for x in p.split(":", 1))
+         for p in B.env_list("BENCH_PAIRS", ["noop:ours", "native-cache:ours", "noop:native-cache"])]
 ALGS = B.env_list("BENCH_ALGS", ["RS256", "ES256", "HS256"])
 SCENARIOS = B.env_list("BENCH_SCENARIOS", ["repeated"])
 ROUNDS = B.env_num("BENCH_ROUNDS", 8, 8, int)
@@ -56,11 +66,12 @@ def parse(stdout):
     return None
 
 
-def run_pair(a, b, pool, expect, duration, cpus):
-    """Both wrk at once; each Envoy's CPU per request over the same wall interval."""
+def run_pair(a, b, sides, duration, cpus):
+    """Both wrk at once, each with its (pool, expected status); each Envoy's CPU per request
+    over the same wall interval."""
     c0, t0 = (a.cpu_ns(), b.cpu_ns()), time.monotonic()
     procs = [subprocess.Popen(wrk_cmd(p, pool, expect, duration, cpus), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for p in (a, b)]
+                              stderr=subprocess.PIPE, text=True) for p, (pool, expect) in zip((a, b), sides)]
     outs = [p.communicate() for p in procs]
     c1, t1 = (a.cpu_ns(), b.cpu_ns()), time.monotonic()
     results = []
@@ -77,13 +88,14 @@ def run_pair(a, b, pool, expect, duration, cpus):
 
 
 def main():
-    configs = sorted({c for pair in PAIRS for c in pair})
+    configs = sorted({c for pair in PAIRS for c, _ in pair})
+    scenarios_used = set(SCENARIOS) | {s for pair in PAIRS for _, s in pair if s}
     alt = ["ours-alt"] if B.OURS_ALT_WASM else []
     unknown = [c for c in configs if c not in B.ALL_CONFIGS + alt and not B.floor_steps(c)] \
-        + [a for a in ALGS if a not in B.KEYS] + [s for s in SCENARIOS if s not in B.ALL_SCENARIOS]
+        + [a for a in ALGS if a not in B.KEYS] + [s for s in scenarios_used if s not in B.ALL_SCENARIOS]
     if unknown:
         B.die(f"unknown config/alg/scenario: {unknown}")
-    if any(a == b for a, b in PAIRS):
+    if any(a[0] == b[0] for a, b in PAIRS):
         B.die("a pair needs two different configurations (one Envoy each)")
     for path, hint in ((B.ENVOY, "make setup"), (B.OURS_WASM, "make build"), (B.NOOP_WASM, "make bench-tools"),
                        (B.MINT, "make bench-tools")):
@@ -99,9 +111,9 @@ def main():
     pools = {}
     for alg in ALGS:
         pools[("repeated", alg)] = B.pool_file(alg, "good", 1)
-        if "unique" in SCENARIOS:
+        if "unique" in scenarios_used:
             pools[("unique", alg)] = B.pool_file(alg, "good", POOL)
-        if "invalid" in SCENARIOS:
+        if "invalid" in scenarios_used:
             pools[("invalid", alg)] = B.pool_file(alg, "bad", POOL)
 
     workdir = tempfile.mkdtemp(prefix="jwt-pair-")
@@ -130,19 +142,21 @@ def main():
                     B.die(f"pre-flight: {c} {alg} did not answer 200 to a valid token")
         B.log(f"bench-pair: {len(PAIRS)} pairs × {len(ALGS)} algs × {len(SCENARIOS)} scenarios × "
               f"{ROUNDS} rounds × {DURATION} s; Envoys share CPU {envoy_cpu}, wrk on {wrk_cpus}")
-        for a_name, b_name in PAIRS:
+        for (a_name, a_fixed), (b_name, b_fixed) in PAIRS:
             a, b = proxies[a_name], proxies[b_name]
-            for scenario in SCENARIOS:
-                if scenario != "repeated" and (B.is_floor(a_name) or B.is_floor(b_name)):
+            for scenario in ([None] if a_fixed and b_fixed else SCENARIOS):
+                a_scen, b_scen = a_fixed or scenario, b_fixed or scenario
+                if any(s != "repeated" and B.is_floor(c) for c, s in ((a_name, a_scen), (b_name, b_scen))):
                     continue
-                expect = 401 if scenario == "invalid" else 200
+                scenario = a_scen if a_scen == b_scen else f"{a_scen}/{b_scen}"
                 for alg in ALGS:
-                    pool = pools[(scenario, alg)]
+                    sides = [(pools[(a_scen, alg)], 401 if a_scen == "invalid" else 200),
+                             (pools[(b_scen, alg)], 401 if b_scen == "invalid" else 200)]
                     if WARMUP > 0:
-                        run_pair(a, b, pool, expect, WARMUP, wrk_cpus)
+                        run_pair(a, b, sides, WARMUP, wrk_cpus)
                     ratios, a_us, b_us, bad, utils = [], [], [], 0, []
                     for rnd in range(ROUNDS):
-                        ra, rb = run_pair(a, b, pool, expect, DURATION, wrk_cpus)
+                        ra, rb = run_pair(a, b, sides, DURATION, wrk_cpus)
                         ratios.append(rb["cpu_us_per_req"] / ra["cpu_us_per_req"])
                         a_us.append(ra["cpu_us_per_req"])
                         b_us.append(rb["cpu_us_per_req"])

@@ -2,6 +2,8 @@
 //! status text as body, and `WWW-Authenticate: Bearer realm="<request URL>"` with
 //! `error="invalid_token"` when a token was presented (RFC 6750 §3).
 
+use std::borrow::Cow;
+
 use crate::error::AuthError;
 use crate::extract::{self, Headers};
 
@@ -32,17 +34,23 @@ fn reply(error: AuthError, scope: Option<&str>, request: &Headers) -> Reply {
     let host = extract::header(request, ":authority").unwrap_or_default();
     let path = extract::header(request, ":path").unwrap_or_default();
     let path = truncate(path, MAX_REALM_PATH);
-    let mut value = format!(
-        "Bearer realm=\"{}://{}{}\"",
-        quoted(scheme),
-        quoted(host),
-        quoted(path)
-    );
+    // Built by pushing onto one string: a flood of refusals is made of these.
+    let mut value = String::with_capacity(64 + scheme.len() + host.len() + path.len());
+    value.push_str("Bearer realm=\"");
+    value.push_str(&quoted(scheme));
+    value.push_str("://");
+    value.push_str(&quoted(host));
+    value.push_str(&quoted(path));
+    value.push('"');
     if let Some(code) = error.bearer_error() {
-        value.push_str(&format!(", error=\"{code}\""));
+        value.push_str(", error=\"");
+        value.push_str(code);
+        value.push('"');
     }
     if let Some(scope) = scope {
-        value.push_str(&format!(", scope=\"{}\"", quoted(scope)));
+        value.push_str(", scope=\"");
+        value.push_str(&quoted(scope));
+        value.push('"');
     }
     Reply {
         status: error.http_status(),
@@ -60,10 +68,18 @@ fn truncate(s: &str, max: usize) -> &str {
 }
 
 /// Keeps the quoted-string valid: a `"` or `\` from the request cannot end it early.
-fn quoted(s: &str) -> String {
-    s.chars()
-        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
-        .collect()
+/// `s` without the characters a quoted-string cannot carry as is (`"`, `\\`, controls);
+/// borrowed when there are none, as in nearly every request.
+fn quoted(s: &str) -> Cow<'_, str> {
+    let plain = |b: &u8| b.is_ascii() && *b != b'"' && *b != b'\\' && !b.is_ascii_control();
+    if s.as_bytes().iter().all(plain) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.chars()
+            .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -116,5 +132,13 @@ mod tests {
         assert_eq!(r.headers[0].1, "Bearer realm=\"http://api.example:8080/x\"");
         let long = format!("/{}", "é".repeat(300));
         assert!(deny(AuthError::JwtMissed, &req(&long)).headers[0].1.len() < 300);
+    }
+
+    #[test]
+    fn quoted_strips_what_a_quoted_string_cannot_carry() {
+        assert!(matches!(quoted("/api/v1?x=1"), Cow::Borrowed("/api/v1?x=1")));
+        assert_eq!(quoted("/a\"b\\c\u{1}d\u{7f}e"), "/abcde");
+        // Non-ASCII takes the slow path: C1 controls go, other characters stay.
+        assert_eq!(quoted("/é\u{85}ü"), "/éü");
     }
 }

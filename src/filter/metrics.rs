@@ -2,7 +2,7 @@
 //! `/stats/prometheus`. Defined lazily by name (Envoy shares one stat per name across the
 //! worker VMs), ids cached per worker.
 //!
-//! Per-request counters ([`Metrics::count`]) are added up in the VM and handed to the host on
+//! Per-request counters ([`Metrics::count_id`]) are added up in the VM and handed to the host on
 //! the worker's tick ([`Metrics::flush`], every 100 ms): priced with the benchmark's no-op
 //! filter, each `increment_metric` call added about 2 µs per request in Envoy's V8, more than
 //! any other host call a cache hit makes, so a request makes none.
@@ -79,13 +79,9 @@ impl Metrics {
         self.id(name, MetricType::Counter)
     }
 
-    /// Counts one `name` for a request; the host sees it at the next [`Metrics::flush`].
-    pub fn count(&mut self, name: &str) {
-        let id = self.id(name, MetricType::Counter);
-        self.count_id(id);
-    }
-
-    /// [`Metrics::count`] by id (from [`Metrics::counter`]); `None` (undefined) counts nothing.
+    /// Counts one for a request on counter `id` (from [`Metrics::counter`]; `None`, a counter
+    /// the host did not define, counts nothing); the host sees it at the next
+    /// [`Metrics::flush`].
     pub fn count_id(&mut self, id: Option<u32>) {
         let Some(id) = id else { return };
         match self.pending.iter_mut().find(|(pending, _)| *pending == id) {

@@ -38,6 +38,10 @@ pub struct Worker {
     /// index, defined once at configuration: an allowed request looks no metric up by name.
     allowed_metric: Option<u32>,
     provider_allowed_metrics: Vec<Option<u32>>,
+    /// `jwt_authn.denied`'s id (defined at configuration) and `jwt_authn.denied.<Status>`'s,
+    /// by status as they first occur: a refusal looks no metric up by name either.
+    denied_metric: Option<u32>,
+    denied_by_error: Vec<(AuthError, Option<u32>)>,
     pub token_cache: RefCell<TokenCache>,
     /// The host clock as this worker's tick last read it (unix ms); `None` before the first
     /// tick. See [`process`].
@@ -116,6 +120,8 @@ impl Default for Worker {
             metrics: Metrics::default(),
             allowed_metric: None,
             provider_allowed_metrics: Vec::new(),
+            denied_metric: None,
+            denied_by_error: Vec::new(),
             token_cache: RefCell::new(TokenCache::new(0)),
             tick_clock_ms: None,
             debug_log: true,
@@ -143,6 +149,7 @@ impl Worker {
             })
             .collect();
         self.allowed_metric = self.metrics.counter("jwt_authn.allowed");
+        self.denied_metric = self.metrics.counter("jwt_authn.denied");
         self.provider_allowed_metrics = config
             .providers
             .iter()
@@ -446,10 +453,19 @@ fn deny(shared: &Shared, error: AuthError, headers: &[(String, String)]) -> Acti
 
 fn count_denied(shared: &Shared, error: AuthError) {
     let mut worker = shared.borrow_mut();
-    worker.metrics.count("jwt_authn.denied");
-    worker
-        .metrics
-        .count(&format!("jwt_authn.denied.{}", error.name()));
+    let worker = &mut *worker;
+    worker.metrics.count_id(worker.denied_metric);
+    let id = match worker.denied_by_error.iter().find(|(e, _)| *e == error) {
+        Some((_, id)) => *id,
+        None => {
+            let id = worker
+                .metrics
+                .counter(&format!("jwt_authn.denied.{}", error.name()));
+            worker.denied_by_error.push((error, id));
+            id
+        }
+    };
+    worker.metrics.count_id(id);
 }
 
 fn finish_reply(status: u32, headers: &[(String, String)], body: &str) -> Action {
