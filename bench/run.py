@@ -73,7 +73,7 @@ POOL_MAX_AGE_S = 12 * 3600  # pools are minted with exp = now + 24 h
 ALL_CONFIGS = ["noauth", "noop", "native-cache", "native-nocache", "ours", "ours-nocache"]
 FLOORS = ("noauth", "noop")  # token-blind: measured in the `repeated` scenario only
 # Opt-in floors pricing host calls: `floor-map+remove+inc` is bench/noop configured to make those
-# calls (`header`, `map`, `time`, `remove`, `inc`; see bench/noop/src/lib.rs) on each request.
+# calls (`header`, `map`, `path`, `time`, `remove`, `inc`; see bench/noop/src/lib.rs) on each request.
 FLOOR_STEPS = ("header", "map", "path", "time", "remove", "inc")
 
 
