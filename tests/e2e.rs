@@ -716,6 +716,17 @@ fn a_cached_token_is_refused_from_the_second_it_expires() {
         }
     }
     assert!(passed >= 20, "only {passed} requests before expiry");
+    // Envoy prints the wasm log at debug here: the filter's refusal line is sent.
+    let logged = poll_until(Duration::from_secs(5), || {
+        proxy
+            .log()
+            .contains("request refused: JwtExpired")
+            .then_some(())
+    });
+    assert!(
+        logged.is_some(),
+        "no debug line for the refusals (the tests run Envoy with wasm:debug)"
+    );
     assert_vm_healthy(&proxy);
 }
 
