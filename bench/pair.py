@@ -53,32 +53,17 @@ WARMUP = B.env_num("BENCH_WARMUP", 2, 2, int)
 POOL = B.env_num("BENCH_POOL", 20000, 20000, int)
 
 
-def wrk_cmd(proxy, pool, expect, duration, cpus):
-    cmd = ["wrk", "-t1", f"-c{B.CONNS}", f"-d{duration}s", "--latency", "--timeout", "5s",
-           f"http://127.0.0.1:{proxy.port}/api", "-s", B.WRK_LUA, "--", pool, str(expect)]
-    return (["taskset", "-c", cpus] + cmd) if cpus else cmd
-
-
-def parse(stdout):
-    for line in stdout.splitlines():
-        if line.startswith("BENCH_RESULT "):
-            return json.loads(line[len("BENCH_RESULT "):])
-    return None
-
-
 def run_pair(a, b, sides, duration, cpus):
     """Both wrk at once, each with its (pool, expected status); each Envoy's CPU per request
     over the same wall interval."""
     c0, t0 = (a.cpu_ns(), b.cpu_ns()), time.monotonic()
-    procs = [subprocess.Popen(wrk_cmd(p, pool, expect, duration, cpus), stdout=subprocess.PIPE,
+    procs = [subprocess.Popen(B.wrk_command(p, pool, expect, duration, cpus), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for p, (pool, expect) in zip((a, b), sides)]
     outs = [p.communicate() for p in procs]
     c1, t1 = (a.cpu_ns(), b.cpu_ns()), time.monotonic()
     results = []
     for i, (proc, (out, err)) in enumerate(zip(procs, outs)):
-        r = parse(out)
-        if proc.returncode != 0 or r is None:
-            raise RuntimeError(f"wrk failed ({proc.returncode}):\n{out}\n{err}")
+        r = B.wrk_result(proc.returncode, out, err)
         reqs = max(r["requests"], 1)
         r.update({"cpu_us_per_req": (c1[i] - c0[i]) / 1e3 / reqs,
                   "envoy_cpu_util": (c1[i] - c0[i]) / 1e9 / (t1 - t0),

@@ -369,22 +369,32 @@ def children_cpu_s():
     return ru.ru_utime + ru.ru_stime
 
 
-def run_wrk(proxy, pool, expect, duration, wrk_cpus):
+def wrk_command(proxy, pool, expect, duration, wrk_cpus):
+    """wrk with bench/wrk.lua against `proxy`: `pool`'s tokens, `expect`ed status."""
     cmd = ["wrk", "-t1", f"-c{CONNS}", f"-d{duration}s", "--latency", "--timeout", "5s",
            f"http://127.0.0.1:{proxy.port}/api", "-s", WRK_LUA, "--", pool, str(expect)]
-    if wrk_cpus:
-        cmd = ["taskset", "-c", wrk_cpus] + cmd
+    return ["taskset", "-c", wrk_cpus] + cmd if wrk_cpus else cmd
+
+
+def wrk_result(returncode, stdout, stderr):
+    """The BENCH_RESULT line wrk.lua prints, as a dict; raises when wrk failed."""
+    result = None
+    for line in stdout.splitlines():
+        if line.startswith("BENCH_RESULT "):
+            result = json.loads(line[len("BENCH_RESULT "):])
+    if returncode != 0 or result is None:
+        raise RuntimeError(f"wrk failed ({returncode}):\n{stdout}\n{stderr}")
+    return result
+
+
+def run_wrk(proxy, pool, expect, duration, wrk_cpus):
+    cmd = wrk_command(proxy, pool, expect, duration, wrk_cpus)
     busy0, kids0 = system_busy_s(), children_cpu_s()
     cpu0, t0 = proxy.cpu_ns(), time.monotonic()
     r = subprocess.run(cmd, capture_output=True, text=True)
     cpu1, t1 = proxy.cpu_ns(), time.monotonic()
     busy1, kids1 = system_busy_s(), children_cpu_s()
-    result = None
-    for line in r.stdout.splitlines():
-        if line.startswith("BENCH_RESULT "):
-            result = json.loads(line[len("BENCH_RESULT "):])
-    if r.returncode != 0 or result is None:
-        raise RuntimeError(f"wrk failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+    result = wrk_result(r.returncode, r.stdout, r.stderr)
     reqs = max(result["requests"], 1)
     wall = t1 - t0
     result.update({

@@ -67,9 +67,8 @@ fn truncate(s: &str, max: usize) -> &str {
     s.get(..end).unwrap_or_default()
 }
 
-/// Keeps the quoted-string valid: a `"` or `\` from the request cannot end it early.
-/// `s` without the characters a quoted-string cannot carry as is (`"`, `\\`, controls);
-/// borrowed when there are none, as in nearly every request.
+/// Keeps the quoted-string valid: `s` without `"`, `\` and control characters, so nothing
+/// from the request can end it early; borrowed when there are none, as in nearly every request.
 fn quoted(s: &str) -> Cow<'_, str> {
     let plain = |b: &u8| b.is_ascii() && *b != b'"' && *b != b'\\' && !b.is_ascii_control();
     if s.as_bytes().iter().all(plain) {
