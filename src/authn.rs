@@ -3,7 +3,7 @@
 //! no key, key selection, the signature, then the rule's authorization. Pure: the clock, the
 //! request and the remote key sets are handed in, and a [`Decision`] comes out.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use crate::claims;
@@ -118,6 +118,8 @@ struct Ctx<'a> {
     cache: Option<&'a RefCell<TokenCache>>,
     /// Whether the rule authorizes on claims, and so needs the verified tokens kept.
     keep_tokens: bool,
+    /// Set when a token is refused as not yet valid (see [`authenticate_noting_nbf`]).
+    nbf_refused: &'a Cell<bool>,
 }
 
 pub fn authenticate(
@@ -136,6 +138,34 @@ pub fn authenticate_cached(
     keys: &dyn KeyLookup,
     now: u64,
     cache: Option<&RefCell<TokenCache>>,
+) -> Decision {
+    authenticate_noting_nbf(config, request, keys, now, cache).0
+}
+
+/// [`authenticate_cached`], and whether a token was refused as not yet valid (`nbf`): the one
+/// refusal a later clock can undo (an expired token stays expired). Whatever the decision,
+/// even an `Allow` by another branch of a `requires_any` or by `allow_missing_or_failed`, it
+/// might differ a moment later, so a caller whose clock may lag decides again with the exact
+/// one when this is `true`.
+pub fn authenticate_noting_nbf(
+    config: &Config,
+    request: &Request,
+    keys: &dyn KeyLookup,
+    now: u64,
+    cache: Option<&RefCell<TokenCache>>,
+) -> (Decision, bool) {
+    let nbf_refused = Cell::new(false);
+    let decision = decide(config, request, keys, now, cache, &nbf_refused);
+    (decision, nbf_refused.get())
+}
+
+fn decide(
+    config: &Config,
+    request: &Request,
+    keys: &dyn KeyLookup,
+    now: u64,
+    cache: Option<&RefCell<TokenCache>>,
+    nbf_refused: &Cell<bool>,
 ) -> Decision {
     let mut edits = HeaderEdits {
         remove: config.generated_headers.clone(),
@@ -161,6 +191,7 @@ pub fn authenticate_cached(
         now,
         cache,
         keep_tokens: rule.authorization.is_some(),
+        nbf_refused,
     };
     let passed = match ctx.eval(requirement) {
         Step::Pass(passed) => passed,
@@ -251,6 +282,14 @@ impl Ctx<'_> {
             Requirement::AllowMissing(providers) => self.by_issuer(providers, false),
             Requirement::AllowMissingOrFailed(providers) => self.by_issuer(providers, true),
         }
+    }
+
+    /// A token's claims refused it with `e`.
+    fn claims_failed(&self, e: AuthError) -> Step {
+        if e == AuthError::JwtNotYetValid {
+            self.nbf_refused.set(true);
+        }
+        Step::Fail(e)
     }
 
     /// Every token at the provider's locations must verify with it.
@@ -367,7 +406,7 @@ impl Ctx<'_> {
         };
         if let Some(verdict) = cached {
             if let Err(e) = claims::check(provider, audiences, &verdict.jwt, self.now) {
-                return Step::Fail(e);
+                return self.claims_failed(e);
             }
             return match verdict.signature {
                 Ok(()) => Step::Pass(self.passed(index, provider, location, &verdict.jwt)),
@@ -380,7 +419,7 @@ impl Ctx<'_> {
         };
         // Native order: every check that needs no key comes before the keys.
         if let Err(e) = claims::check(provider, audiences, &jwt, self.now) {
-            return Step::Fail(e);
+            return self.claims_failed(e);
         }
         let key_set = match keys {
             Ok(set) => set,
@@ -932,6 +971,53 @@ mod tests {
             vec![("x-b-sub".to_string(), "bob".to_string())],
             "picked by iss"
         );
+    }
+
+    #[test]
+    fn a_refusal_for_nbf_is_noted_whatever_the_answer() {
+        let run_noting = |c: &Config, headers: &[(&str, &str)]| {
+            let headers: Vec<(String, String)> = headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            authenticate_noting_nbf(c, &Request::new(&headers), &NoRemote, 1000, None)
+        };
+        let a = |claims: Value| format!("Bearer {}", token_a(claims));
+        let early_a = a(json!({"iss": "https://a", "nbf": 2000}));
+        let good_a = a(json!({"iss": "https://a"}));
+        let expired_a = a(json!({"iss": "https://a", "exp": 1}));
+        let b = token_b(json!({"iss": "https://b", "sub": "bob"}));
+        let any = two_providers(
+            json!([{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": [{"provider_name": "a"}, {"provider_name": "b"}]}}}]),
+            json!({}),
+        );
+        let (decision, noted) = run_noting(
+            &any,
+            &[
+                (":path", "/"),
+                ("authorization", &early_a),
+                ("x-b-token", &b),
+            ],
+        );
+        assert!(allowed(&decision) && noted, "b answered, a might have");
+        assert_eq!(
+            run_noting(&any, &[(":path", "/"), ("authorization", &early_a)]),
+            (Decision::Deny(AuthError::JwtNotYetValid), true)
+        );
+        let lenient = two_providers(
+            json!([{"match": {"prefix": "/"}, "requires": {"allow_missing_or_failed": {}}}]),
+            json!({}),
+        );
+        let (decision, noted) =
+            run_noting(&lenient, &[(":path", "/"), ("authorization", &early_a)]);
+        assert!(
+            allowed(&decision) && noted,
+            "let through without a's claims"
+        );
+        for token in [&good_a, &expired_a] {
+            let (_, noted) = run_noting(&any, &[(":path", "/"), ("authorization", token)]);
+            assert!(!noted, "only nbf can pass later");
+        }
     }
 
     #[test]

@@ -730,6 +730,77 @@ fn a_cached_token_is_refused_from_the_second_it_expires() {
     assert_vm_healthy(&proxy);
 }
 
+/// The other side of the tick clock: a token refused as not yet valid (`nbf`) on the way to
+/// another answer must not stay refused for the tick's lag. Under a `requires_any` whose second
+/// branch fails for another reason (a bad signature, the error reported as the last branch's),
+/// the first branch's token passes from the second its `nbf` allows: with one second of skew,
+/// `nbf` N passes from N - 1.
+#[test]
+fn a_token_passes_from_the_second_its_nbf_allows_under_requires_any() {
+    let upstream = Upstream::start();
+    let key = keys().get(Alg::ES256);
+    let provider = |header: &str| {
+        json!({"issuer": ISS, "audiences": [AUD], "clock_skew_seconds": 1,
+            "from_headers": [{"name": header, "value_prefix": "Bearer "}],
+            "local_jwks": {"inline_string": jwks(&[key]).to_string()}})
+    };
+    let config = json!({
+        "providers": {"p": provider("authorization"), "q": provider("x-other")},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": [
+            {"provider_name": "p"}, {"provider_name": "q"}]}}}]
+    });
+    let proxy = local_builder(&upstream).plugin(config).start();
+    let clock = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    let nbf = now() + 3;
+    let auth = bearer(&key.token(&claims_with(json!({"nbf": nbf}))));
+    let other = bearer(&flip_signature_bit(&key.token(&good_claims())));
+    let passes_from = nbf as f64 - 1.0;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let (mut refused, mut passed, mut early) = (0, 0, 0);
+    while passed < 50 {
+        assert!(
+            Instant::now() < deadline,
+            "no pass by the deadline ({refused} refused, {passed} passed)"
+        );
+        let sent = clock();
+        let r = proxy.get("/api", &[("authorization", &auth), ("x-other", &other)]);
+        let answered = clock();
+        if answered < passes_from - 0.005 {
+            assert_eq!(
+                (r.status, r.body.as_str()),
+                (401, status::JWT_VERIFICATION_FAIL),
+                "{:.3} s before N - 1",
+                passes_from - answered
+            );
+            refused += 1;
+        } else if sent > passes_from + 0.005 {
+            assert_eq!(
+                r.status,
+                200,
+                "{:.3} s after N - 1: {}",
+                sent - passes_from,
+                r.body
+            );
+            passed += 1;
+            if sent < passes_from + 0.1 {
+                early += 1;
+            }
+        }
+    }
+    assert!(refused >= 20, "only {refused} requests before nbf");
+    // The tick clock lags by up to 100 ms: requests in that window are the ones that count.
+    assert!(
+        early >= 5,
+        "only {early} requests in the first 100 ms after nbf"
+    );
+    assert_vm_healthy(&proxy);
+}
+
 // ------------------------------------------------------------------------------------------
 // Remote JWKS
 

@@ -166,13 +166,13 @@ impl Worker {
         headers: &[(String, String)],
         route_name: Option<&str>,
         now_ms: u64,
-    ) -> Option<Decision> {
+    ) -> Option<(Decision, bool)> {
         let config = self.config.as_ref()?;
         let request = Request {
             headers,
             route_name,
         };
-        Some(authn::authenticate_cached(
+        Some(authn::authenticate_noting_nbf(
             config,
             &request,
             &Lookup {
@@ -275,8 +275,10 @@ const EXACT_CLOCK_MARGIN_S: u64 = 30;
 /// The request is decided with the clock of the worker's last tick (at most [`TICK`] behind,
 /// saving a host call per request) when there is one. That clock can only lag, so it can
 /// never find an expired token valid by more than the lag: a decision is made again with
-/// the exact clock when a verified token expires within [`EXACT_CLOCK_MARGIN_S`] of it, or
-/// when the refusal is about time (`exp`, `nbf`).
+/// the exact clock when a verified token expires within [`EXACT_CLOCK_MARGIN_S`] of it, when
+/// the refusal is about time (`exp`, `nbf`), or when any token was refused as not yet valid on
+/// the way to another answer (another branch of a `requires_any` answering, or
+/// `allow_missing_or_failed` letting the request through without the token's claims).
 ///
 /// [`TICK`]: super::root::TICK
 pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Action {
@@ -302,7 +304,7 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
     };
     let route_name = route_name.as_deref();
     let mut decision = shared.borrow().decide(&headers, route_name, now_ms);
-    if let Some(Decision::WaitForKeys(index) | Decision::RefetchKeys(index)) = decision {
+    if let Some((Decision::WaitForKeys(index) | Decision::RefetchKeys(index), _)) = decision {
         // Another worker may have stored keys since this one's last tick.
         sync_remote(shared, index);
         decision = shared.borrow().decide(&headers, route_name, now_ms);
@@ -313,7 +315,7 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
             decision = shared.borrow().decide(&headers, route_name, now_ms);
         }
     }
-    match decision {
+    match decision.map(|(decision, _)| decision) {
         None => {
             host::log(LogLevel::Error, "no configuration loaded; refusing");
             finish_reply(500, &[], "jwt_authn: not configured")
@@ -377,14 +379,15 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
     }
 }
 
-/// Whether a decision made with the tick clock at `now_ms` must be made again with the exact
-/// clock: see [`process`].
-fn needs_exact_clock(decision: Option<&Decision>, now_ms: u64) -> bool {
+/// Whether a decision made with the tick clock at `now_ms` (and whether a token was refused
+/// as not yet valid on the way) must be made again with the exact clock: see [`process`].
+fn needs_exact_clock(decision: Option<&(Decision, bool)>, now_ms: u64) -> bool {
     match decision {
-        Some(Decision::Allow(edits)) => edits
+        Some((_, true)) => true,
+        Some((Decision::Allow(edits), false)) => edits
             .valid_through
             .is_some_and(|t| t <= (now_ms / 1000).saturating_add(EXACT_CLOCK_MARGIN_S)),
-        Some(Decision::Deny(AuthError::JwtExpired | AuthError::JwtNotYetValid)) => true,
+        Some((Decision::Deny(AuthError::JwtExpired | AuthError::JwtNotYetValid), _)) => true,
         _ => false,
     }
 }
