@@ -81,7 +81,7 @@ distclean: clean
 # `make bench-quick`: the same in ~1 min. BENCH_* variables tune it (see bench/run.py).
 # `make bench-pair`: two configurations at once on one CPU, their CPU per request as a ratio per
 # round (bench/pair.py); the precise way to compare near-equal costs on a noisy machine.
-.PHONY: bench bench-quick bench-pair bench-micro bench-tools bench-wrk
+.PHONY: bench bench-quick bench-pair bench-micro bench-rsa-ab bench-tools bench-wrk
 
 bench: setup build bench-tools bench-wrk
 	ENVOY=$(ENVOY) JWT_AUTHN_WASM=$(abspath $(WASM)) python3 bench/run.py
@@ -94,6 +94,10 @@ bench-pair: setup build bench-tools bench-wrk
 
 bench-micro: wasm-target
 	bash bench/micro.sh
+
+# `make bench-rsa-ab BASE=<git rev>`: src/rsa_verify.rs against its version at BASE, in one V8.
+bench-rsa-ab: wasm-target
+	bash bench/rsa-ab/run.sh $(or $(BASE),HEAD)
 
 # `make soak`: memory under SOAK_MINUTES (default 10) of mixed load, Envoy --concurrency 2, remote
 # JWKS refreshed every few seconds; exits non-zero unless memory is flat (bench/soak.py).

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# In-process A/B of src/rsa_verify.rs against its version at BASE (default HEAD), as wasm in
+# Node's V8: `make bench-rsa-ab BASE=<rev>` or `bash bench/rsa-ab/run.sh <rev> [pairs] [runs]`.
+# Nothing asserts on time; it prints one line per run.
+set -euo pipefail
+cd "$(dirname "$0")"
+base=${1:-HEAD}
+pairs=${2:-60}
+runs=${3:-3}
+command -v node >/dev/null || { echo "bench-rsa-ab needs node (Node's WASI runs the wasm)" >&2; exit 1; }
+git show "$base:src/rsa_verify.rs" > src/base.rs
+cp ../../src/rsa_verify.rs src/head.rs
+python3 - <<'PY'
+import base64, json
+key = json.load(open("../../envoy/demo-keys/rs256.json"))
+n = key["n"] + "=" * (-len(key["n"]) % 4)
+open("src/n.hex", "w").write(base64.urlsafe_b64decode(n).hex())
+PY
+cargo build -q --release --target wasm32-wasip1
+echo "== rsa_verify.rs: working tree (head) against $base (base), RSA-2048 public op in V8 (Node $(node --version))"
+for _ in $(seq "$runs"); do
+  node --no-warnings ../micro-wasi.mjs target/wasm32-wasip1/release/rsa-ab.wasm . "$pairs"
+done
