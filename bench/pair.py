@@ -76,7 +76,7 @@ def main():
     configs = sorted({c for pair in PAIRS for c, _ in pair})
     scenarios_used = set(SCENARIOS) | {s for pair in PAIRS for _, s in pair if s}
     alt = ["ours-alt"] if B.OURS_ALT_WASM else []
-    unknown = [c for c in configs if c not in B.ALL_CONFIGS + alt and not B.floor_steps(c)] \
+    unknown = [c for c in configs if not B.known_config(c, alt)] \
         + [a for a in ALGS if a not in B.KEYS] + [s for s in scenarios_used if s not in B.ALL_SCENARIOS]
     if unknown:
         B.die(f"unknown config/alg/scenario: {unknown}")

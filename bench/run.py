@@ -33,7 +33,10 @@ Environment (defaults in brackets; BENCH_QUICK=1 changes them to the quick value
   BENCH_ALGS      comma list                   [RS256,ES256,HS256]
   BENCH_CONFIGS   comma list of configs        [all above]; also opt-in floors
                   `floor-<step>+<step>…`: bench/noop making those host calls per request
-                  (header, map, path, time, remove, inc), to price what a cache hit pays
+                  (header, map, path, time, remove, inc), to price what a cache hit pays;
+                  and `<config>-header` (ours, ours-nocache, native-cache, native-nocache): the
+                  provider reads its token from `Authorization` only (`from_headers`), not also
+                  from the `access_token` query parameter
   BENCH_SCENARIOS comma list                   [repeated,unique,invalid]
   BENCH_PIN       pin Envoy to the last CPU and wrk to the others when >= 2 CPUs  [1]
   BENCH_MAX_OTHER a run during which other processes used more CPU than this (cores) is redone [0.25]
@@ -132,7 +135,27 @@ def die(msg):
 # Envoy configurations
 
 
-def authn_config(native_cache):
+# Opt-in: a config name with this suffix (`ours-header`, `native-cache-header`, ...) gets a
+# provider that reads its token from `Authorization` only (`from_headers`), not also from the
+# `access_token` query parameter as by default.
+HEADER_ONLY = "-header"
+
+
+def base_config(config):
+    """`config` without the HEADER_ONLY suffix, and whether it had it."""
+    if config.endswith(HEADER_ONLY):
+        return config[: -len(HEADER_ONLY)], True
+    return config, False
+
+
+def known_config(config, extra=()):
+    base, header_only = base_config(config)
+    if header_only:
+        return base in ("native-cache", "native-nocache", "ours", "ours-nocache", *extra)
+    return config in ALL_CONFIGS or config in extra or bool(floor_steps(config))
+
+
+def authn_config(native_cache, header_only=False):
     """The JwtAuthentication both filters get: one provider with a local JWKS, required on /."""
     with open(JWKS_FILE) as f:
         jwks = json.dumps(json.load(f), separators=(",", ":"))
@@ -142,6 +165,8 @@ def authn_config(native_cache):
         "local_jwks": {"inline_string": jwks},
         "forward": False,
     }
+    if header_only:
+        provider["from_headers"] = [{"name": "authorization", "value_prefix": "Bearer "}]
     if native_cache:
         provider["jwt_cache_config"] = {"jwt_cache_size": NATIVE_CACHE_SIZE}
     return {
@@ -172,17 +197,19 @@ def http_filters(config):
         return [wasm_filter("bench_noop", NOOP_WASM, "")]
     if floor_steps(config):
         return [wasm_filter("bench_noop", NOOP_WASM, floor_steps(config))]
+    config, header_only = base_config(config)
     if config in ("native-cache", "native-nocache"):
-        cfg = authn_config(native_cache=(config == "native-cache"))
+        cfg = authn_config(native_cache=(config == "native-cache"), header_only=header_only)
         cfg["@type"] = "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"
         return [{"name": "envoy.filters.http.jwt_authn", "typed_config": cfg}]
     if config in ("ours", "ours-nocache"):
-        cfg = authn_config(native_cache=False)
+        cfg = authn_config(native_cache=False, header_only=header_only)
         if config == "ours-nocache":
             cfg["token_cache_size"] = 0
         return [wasm_filter("jwt_authn", OURS_WASM, json.dumps(cfg))]
     if config == "ours-alt" and OURS_ALT_WASM:
-        return [wasm_filter("jwt_authn", OURS_ALT_WASM, json.dumps(authn_config(native_cache=False)))]
+        cfg = authn_config(native_cache=False, header_only=header_only)
+        return [wasm_filter("jwt_authn", OURS_ALT_WASM, json.dumps(cfg))]
     raise ValueError(config)
 
 
@@ -532,7 +559,7 @@ def main():
             die(f"{path} missing (run `{hint}`, or simply `make bench`)")
     if shutil.which("wrk") is None:
         die("wrk not found (`make bench` installs it with apt-get)")
-    unknown = [c for c in CONFIGS if c not in ALL_CONFIGS and not floor_steps(c)] + [s for s in SCENARIOS if s not in ALL_SCENARIOS] \
+    unknown = [c for c in CONFIGS if not known_config(c)] + [s for s in SCENARIOS if s not in ALL_SCENARIOS] \
         + [a for a in ALGS if a not in KEYS]
     if unknown:
         die(f"unknown config/scenario/alg: {unknown}")

@@ -52,6 +52,8 @@ pub struct Config {
     pub bypass_cors_preflight: bool,
     /// Some rule matches on the route name, so the adapter must ask the host for it.
     pub uses_route_name: bool,
+    /// The request headers a decision can read: see [`HeaderFetch`].
+    pub header_fetch: HeaderFetch,
     /// Extension: entries of the per-worker cache of signature verdicts (0 turns it off).
     pub token_cache_size: usize,
 }
@@ -267,14 +269,66 @@ impl Config {
                     )
                 })?,
         };
+        let bypass_cors_preflight = root.bool("bypass_cors_preflight")?;
+        let header_fetch = HeaderFetch::of(&rules, &providers, bypass_cors_preflight);
         Ok(Config {
             providers,
             rules,
             generated_headers,
-            bypass_cors_preflight: root.bool("bypass_cors_preflight")?,
+            bypass_cors_preflight,
             uses_route_name,
+            header_fetch,
             token_cache_size,
         })
+    }
+}
+
+/// The request headers a decision can read, so the adapter can ask the host for one header
+/// instead of the whole map (one host call either way, but reading one header costs Envoy
+/// less). Only refusals need more (the realm of `WWW-Authenticate` is built from `:authority`,
+/// `:path` and the scheme); the adapter reads the whole map for those.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderFetch {
+    /// Every request header.
+    All,
+    /// Only this header (lowercase name): the first rule matches every request (`prefix: "/"`
+    /// and nothing else, so `:path` is not needed) and every provider reads its token from this
+    /// one header. Only `authorization`, whose repeated values Envoy joins into one (with `,`)
+    /// before any filter runs: the host's single-header read gives the first value only, which
+    /// for another header could miss a token a later value holds.
+    One(String),
+}
+
+impl HeaderFetch {
+    fn of(rules: &[Rule], providers: &[Provider], bypass_cors_preflight: bool) -> HeaderFetch {
+        let Some(first) = rules.first() else {
+            return HeaderFetch::All;
+        };
+        let m = &first.matcher;
+        let matches_all = matches!(&m.path, PathMatch::Prefix(p) if p == "/")
+            && m.headers.is_empty()
+            && m.query_parameters.is_empty()
+            && m.route_name.is_none();
+        let binds_client = first
+            .authorization
+            .as_ref()
+            .is_some_and(|a| a.client.is_some());
+        if bypass_cors_preflight || !matches_all || binds_client {
+            return HeaderFetch::All;
+        }
+        let mut only: Option<&str> = None;
+        for location in providers.iter().flat_map(|p| &p.locations) {
+            match location {
+                Location::Header { name, .. } if only.is_none_or(|o| o == name) => {
+                    only = Some(name)
+                }
+                _ => return HeaderFetch::All,
+            }
+        }
+        match only {
+            Some(name @ "authorization") => HeaderFetch::One(name.to_string()),
+            _ => HeaderFetch::All,
+        }
     }
 }
 
@@ -1487,6 +1541,68 @@ mod tests {
         let config =
             Config::parse(&with_provider(json!({"local_jwks": {"inline_string": ""}}))).unwrap();
         assert!(matches!(config.providers[0].jwks, JwksSource::Empty));
+    }
+
+    #[test]
+    fn one_header_is_read_when_the_configuration_reads_no_other() {
+        let fetch = |provider: Value, rules: Value, extra: Value| {
+            let mut root = json!({
+                "providers": {"p": provider},
+                "rules": rules,
+            });
+            if let (Some(r), Some(e)) = (root.as_object_mut(), extra.as_object()) {
+                r.extend(e.clone());
+            }
+            Config::parse(&root.to_string()).unwrap().header_fetch
+        };
+        let header_only = json!({"issuer": "https://iss", "local_jwks": {"inline_string": JWKS},
+            "from_headers": [{"name": "Authorization", "value_prefix": "Bearer "}]});
+        let all = json!([{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]);
+        assert_eq!(
+            fetch(header_only.clone(), all.clone(), json!({})),
+            HeaderFetch::One("authorization".into())
+        );
+        // Envoy keeps repeated values of other headers apart: the whole map, to see them all.
+        let mut custom = header_only.clone();
+        custom["from_headers"] = json!([{"name": "x-token"}]);
+        assert_eq!(fetch(custom, all.clone(), json!({})), HeaderFetch::All);
+        // Native's default locations include the `access_token` query parameter (`:path`).
+        let mut default = header_only.clone();
+        default.as_object_mut().unwrap().remove("from_headers");
+        assert_eq!(fetch(default, all.clone(), json!({})), HeaderFetch::All);
+        let mut two = header_only.clone();
+        two["from_headers"] = json!([{"name": "authorization"}, {"name": "x-token"}]);
+        assert_eq!(fetch(two, all.clone(), json!({})), HeaderFetch::All);
+        let mut cookie = header_only.clone();
+        cookie["from_cookies"] = json!(["session"]);
+        assert_eq!(fetch(cookie, all.clone(), json!({})), HeaderFetch::All);
+        for rules in [
+            json!([{"match": {"prefix": "/api"}, "requires": {"provider_name": "p"}}]),
+            json!([{"match": {"path": "/"}, "requires": {"provider_name": "p"}}]),
+            json!([{"match": {"prefix": "/", "headers": [{"name": "x-a", "present_match": true}]}, "requires": {"provider_name": "p"}}]),
+            json!([{"match": {"prefix": "/", "query_parameters": [{"name": "a", "present_match": true}]}, "requires": {"provider_name": "p"}}]),
+            json!([]),
+        ] {
+            assert_eq!(
+                fetch(header_only.clone(), rules.clone(), json!({})),
+                HeaderFetch::All,
+                "{rules}"
+            );
+        }
+        assert_eq!(
+            fetch(
+                header_only.clone(),
+                all.clone(),
+                json!({"bypass_cors_preflight": true})
+            ),
+            HeaderFetch::All
+        );
+        // Later rules are never reached behind a catch-all.
+        let shadowed = json!([{"match": {"prefix": "/"}}, {"match": {"prefix": "/x", "headers": [{"name": "x-a", "present_match": true}]}}]);
+        assert_eq!(
+            fetch(header_only, shadowed, json!({})),
+            HeaderFetch::One("authorization".into())
+        );
     }
 
     #[test]

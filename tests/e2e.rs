@@ -110,8 +110,6 @@ fn keys() -> &'static Keys {
     })
 }
 
-/// Native Envoy's `www-authenticate`: the realm is the request URL with the path (query
-/// included) cut to 256 bytes.
 /// The filter never panicked or trapped while the test ran.
 fn assert_vm_healthy(proxy: &Proxy) {
     let trouble = proxy.vm_trouble();
@@ -122,6 +120,8 @@ fn assert_vm_healthy(proxy: &Proxy) {
     );
 }
 
+/// Native Envoy's `www-authenticate`: the realm is the request URL with the path (query
+/// included) cut to 256 bytes.
 fn www_authenticate(port: u16, path: &str, token_presented: bool) -> String {
     let path = &path[..path.len().min(256)];
     let mut v = format!("Bearer realm=\"http://127.0.0.1:{port}{path}\"");
@@ -798,6 +798,76 @@ fn a_token_passes_from_the_second_its_nbf_allows_under_requires_any() {
         early >= 5,
         "only {early} requests in the first 100 ms after nbf"
     );
+    assert_vm_healthy(&proxy);
+}
+
+/// With the token in `Authorization` only (no `?access_token=`) and a catch-all rule, the
+/// filter reads that header alone for a decision (`HeaderFetch::One`): the answers are still
+/// the full ones, and a refusal's realm, built from `:authority` and `:path`, comes from the
+/// whole map read then. Repeated `Authorization` values reach the filter joined by Envoy.
+#[test]
+fn a_header_only_configuration_reads_one_header_and_answers_in_full() {
+    let upstream = Upstream::start();
+    let key = keys().get(Alg::ES256);
+    let config = json!({
+        "providers": {"p": {"issuer": ISS, "audiences": [AUD],
+            "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
+            "claim_to_headers": [{"header_name": "x-jwt-sub", "claim_name": "sub"}],
+            "local_jwks": {"inline_string": jwks(&[key]).to_string()}}},
+        "rules": [
+            {"match": {"prefix": "/"}, "requires": {"provider_name": "p"},
+             "authorization": {"scopes": ["orders:read"]}},
+            {"match": {"prefix": "/never"}}
+        ]
+    });
+    let proxy = local_builder(&upstream).plugin(config).start();
+    let scoped = key.token(&claims_with(json!({"scope": "orders:read"})));
+    let r = proxy.get(
+        "/orders?page=2",
+        &[("authorization", &bearer(&scoped)), ("x-jwt-sub", "forged")],
+    );
+    assert_status!(r, 200);
+    assert_eq!(
+        r.upstream_header("x-jwt-sub").as_deref(),
+        Some("alice"),
+        "{r}"
+    );
+    assert_eq!(
+        r.upstream_header("authorization"),
+        None,
+        "forward is false: {r}"
+    );
+    let r = proxy.get(
+        "/orders",
+        &[
+            ("authorization", "Basic eA=="),
+            ("authorization", &bearer(&scoped)),
+        ],
+    );
+    assert_status!(r, 200);
+
+    let port = proxy.port();
+    let r = proxy.get("/orders?page=2", &[]);
+    assert_status!(r, 401, status::JWT_MISSED);
+    let realm = www_authenticate(port, "/orders?page=2", false);
+    assert_eq!(r.header("www-authenticate"), Some(realm.as_str()), "{r}");
+    let r = proxy.get(
+        "/a/b",
+        &[("authorization", &bearer(&flip_signature_bit(&scoped)))],
+    );
+    assert_status!(r, 401, status::JWT_VERIFICATION_FAIL);
+    let realm = www_authenticate(port, "/a/b", true);
+    assert_eq!(r.header("www-authenticate"), Some(realm.as_str()), "{r}");
+    // Only the configured header counts, not `?access_token=`.
+    let r = proxy.get(&format!("/q?access_token={scoped}"), &[]);
+    assert_status!(r, 401, status::JWT_MISSED);
+    // A verified token without the scope: 403, realm and scope in `www-authenticate`.
+    let r = proxy.bearer("/x", &key.token(&good_claims()));
+    assert_eq!(r.status, 403, "{r}");
+    let want = format!(
+        "Bearer realm=\"http://127.0.0.1:{port}/x\", error=\"insufficient_scope\", scope=\"orders:read\""
+    );
+    assert_eq!(r.header("www-authenticate"), Some(want.as_str()), "{r}");
     assert_vm_healthy(&proxy);
 }
 

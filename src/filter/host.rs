@@ -42,6 +42,13 @@ pub fn request_headers() -> Option<Vec<(String, String)>> {
         .map(text_pairs)
 }
 
+/// The first value of request header `name` (lowercase) as the only pair, or no pair when
+/// the request has no such header; `None` when the host refused the call.
+pub fn request_header(name: &str) -> Option<Vec<(String, String)>> {
+    let value = hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name).ok()?;
+    Some(value.map_or_else(Vec::new, |v| vec![(name.to_string(), text(v))]))
+}
+
 /// Header pairs with byte values as text, invalid UTF-8 replaced (see [`request_headers`]).
 fn text_pairs(pairs: Vec<(String, Vec<u8>)>) -> Vec<(String, String)> {
     pairs

@@ -3,6 +3,7 @@
 //! and the callouts in flight. Also the routine that authenticates a request and carries out
 //! the answer, used both when headers arrive and when a waiting request is resumed.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use proxy_wasm::types::{Action, LogLevel};
 
 use crate::authn::{self, Decision, KeyLookup, RemoteKeys};
-use crate::config::{Config, RemoteJwks};
+use crate::config::{Config, HeaderFetch, RemoteJwks};
 use crate::error::AuthError;
 use crate::jwks::{self, KeySet};
 use crate::jwks_cache::{self, Meta};
@@ -282,21 +283,31 @@ const EXACT_CLOCK_MARGIN_S: u64 = 30;
 ///
 /// [`TICK`]: super::root::TICK
 pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Action {
-    let tick_clock_ms = shared.borrow().tick_clock_ms;
-    let (Some(headers), Some(mut now_ms)) =
-        (host::request_headers(), tick_clock_ms.or_else(host::now_ms))
-    else {
+    let (tick_clock_ms, config) = {
+        let worker = shared.borrow();
+        (worker.tick_clock_ms, worker.config.clone())
+    };
+    // One header by name when the configuration reads no other (see `HeaderFetch`).
+    let one_header = match config.as_deref().map(|c| &c.header_fetch) {
+        Some(HeaderFetch::One(name)) => Some(name.as_str()),
+        _ => None,
+    };
+    let headers = match one_header {
+        Some(name) => host::request_header(name),
+        None => host::request_headers(),
+    };
+    let (Some(headers), Some(mut now_ms)) = (headers, tick_clock_ms.or_else(host::now_ms)) else {
         host::log(
             LogLevel::Error,
             "host did not provide request headers or the clock; refusing",
         );
         return finish_reply(500, &[], "jwt_authn: host error");
     };
-    let uses_route_name = shared
-        .borrow()
-        .config
-        .as_ref()
-        .is_some_and(|c| c.uses_route_name);
+    let read = Read {
+        headers: &headers,
+        all: one_header.is_none(),
+    };
+    let uses_route_name = config.as_ref().is_some_and(|c| c.uses_route_name);
     let route_name = if uses_route_name {
         host::route_name()
     } else {
@@ -342,9 +353,10 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
             }
             Action::Continue
         }
-        Some(Decision::Deny(error)) => deny(shared, error, &headers),
+        Some(Decision::Deny(error)) => deny(shared, error, read),
         Some(Decision::Forbid(refusal)) => {
             count_denied(shared, refusal.error);
+            let headers = read.for_reply();
             let reply = response::forbid(refusal.error, refusal.scope.as_deref(), &headers);
             finish_reply(reply.status, &reply.headers, reply.body)
         }
@@ -360,19 +372,19 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
                 ),
             };
             if now_ms >= deadline || !park(shared, context_id, index, deadline) {
-                return deny(shared, AuthError::JwksFetchFail, &headers);
+                return deny(shared, AuthError::JwksFetchFail, read);
             }
             Action::Pause
         }
         Some(Decision::RefetchKeys(index)) => {
             if resumed.is_some() || !ask_refetch(shared, index, now_ms) {
-                return deny(shared, AuthError::JwksKidAlgMismatch, &headers);
+                return deny(shared, AuthError::JwksKidAlgMismatch, read);
             }
             let wait = shared.borrow().remote(index).map_or(0, |r| {
                 r.jwks.timeout_ms.saturating_mul(2).saturating_add(1_500)
             });
             if !park(shared, context_id, index, now_ms.saturating_add(wait)) {
-                return deny(shared, AuthError::JwksKidAlgMismatch, &headers);
+                return deny(shared, AuthError::JwksKidAlgMismatch, read);
             }
             Action::Pause
         }
@@ -442,7 +454,27 @@ fn ask_refetch(shared: &Shared, index: usize, now_ms: u64) -> bool {
     true
 }
 
-fn deny(shared: &Shared, error: AuthError, headers: &[(String, String)]) -> Action {
+/// The request headers read for a decision, and whether they are all of them.
+#[derive(Clone, Copy)]
+struct Read<'h> {
+    headers: &'h [(String, String)],
+    all: bool,
+}
+
+impl<'h> Read<'h> {
+    /// The headers a reply is built from (its `WWW-Authenticate` realm needs `:authority`,
+    /// `:path` and the scheme): those read, or the whole map now when only one was (one host
+    /// call; reading the three one by one costs Envoy more).
+    fn for_reply(self) -> Cow<'h, [(String, String)]> {
+        if self.all {
+            Cow::Borrowed(self.headers)
+        } else {
+            Cow::Owned(host::request_headers().unwrap_or_default())
+        }
+    }
+}
+
+fn deny(shared: &Shared, error: AuthError, read: Read) -> Action {
     if shared.borrow().debug_log {
         host::log(
             LogLevel::Debug,
@@ -450,7 +482,8 @@ fn deny(shared: &Shared, error: AuthError, headers: &[(String, String)]) -> Acti
         );
     }
     count_denied(shared, error);
-    let reply = response::deny(error, headers);
+    let headers = read.for_reply();
+    let reply = response::deny(error, &headers);
     finish_reply(reply.status, &reply.headers, reply.body)
 }
 
