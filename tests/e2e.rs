@@ -662,6 +662,62 @@ fn local_jwks_expectations_are_native_behaviour() {
     );
 }
 
+/// Requests sent around the second `boundary` (wall clock, seconds since the epoch) by
+/// [`around_second`].
+struct AroundSecond {
+    /// Answered wholly before the boundary.
+    before: usize,
+    /// Sent within 100 ms after it (the tick clock's lag).
+    early: usize,
+}
+
+/// Sends `send()` again and again until `after_count` requests were sent wholly after
+/// `boundary`, checking each answered wholly before it with `before(response, seconds
+/// before)` and each sent after it with `after(response, seconds after)`; requests that
+/// straddle it (5 ms either way) are not judged. Fails after 15 s.
+fn around_second(
+    boundary: f64,
+    after_count: usize,
+    send: impl Fn() -> Response,
+    before: impl Fn(&Response, f64),
+    after: impl Fn(&Response, f64),
+) -> AroundSecond {
+    let clock = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen = AroundSecond {
+        before: 0,
+        early: 0,
+    };
+    let mut judged_after = 0;
+    while judged_after < after_count {
+        assert!(
+            Instant::now() < deadline,
+            "{} requests after the boundary by the deadline ({} before)",
+            judged_after,
+            seen.before
+        );
+        let sent = clock();
+        let r = send();
+        let answered = clock();
+        if answered < boundary - 0.005 {
+            before(&r, boundary - answered);
+            seen.before += 1;
+        } else if sent > boundary + 0.005 {
+            after(&r, sent - boundary);
+            judged_after += 1;
+            if sent < boundary + 0.1 {
+                seen.early += 1;
+            }
+        }
+    }
+    seen
+}
+
 /// The filter decides a request with its worker's tick clock (read by the 100 ms tick, so a
 /// little behind) and with the exact clock near a token's expiry: a cached token must still be
 /// refused from the first second it is expired. With one second of clock skew (0 means the
@@ -677,45 +733,26 @@ fn a_cached_token_is_refused_from_the_second_it_expires() {
         "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]
     });
     let proxy = local_builder(&upstream).plugin(config).start();
-    let clock = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs_f64()
-    };
     let exp = now() + 3;
     let auth = bearer(&key.token(&claims_with(json!({"exp": exp}))));
-    let refused_from = exp as f64 + 2.0;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let (mut passed, mut refused) = (0, 0);
-    while refused < 20 {
-        assert!(
-            Instant::now() < deadline,
-            "no refusal by the deadline ({passed} passed, {refused} refused)"
-        );
-        let sent = clock();
-        let r = proxy.get("/api", &[("authorization", &auth)]);
-        let answered = clock();
-        if answered < refused_from - 0.005 {
-            assert_eq!(
-                r.status,
-                200,
-                "{:.3} s before E + 2: {}",
-                refused_from - answered,
-                r.body
-            );
-            passed += 1;
-        } else if sent > refused_from + 0.005 {
+    let seen = around_second(
+        exp as f64 + 2.0,
+        20,
+        || proxy.get("/api", &[("authorization", &auth)]),
+        |r, before| assert_eq!(r.status, 200, "{before:.3} s before E + 2: {}", r.body),
+        |r, after| {
             assert_eq!(
                 (r.status, r.body.as_str()),
                 (401, status::JWT_EXPIRED),
-                "{:.3} s after E + 2",
-                sent - refused_from
-            );
-            refused += 1;
-        }
-    }
-    assert!(passed >= 20, "only {passed} requests before expiry");
+                "{after:.3} s after E + 2"
+            )
+        },
+    );
+    assert!(
+        seen.before >= 20,
+        "only {} requests before expiry",
+        seen.before
+    );
     // Envoy prints the wasm log at debug here: the filter's refusal line is sent.
     let logged = poll_until(Duration::from_secs(5), || {
         proxy
@@ -750,53 +787,32 @@ fn a_token_passes_from_the_second_its_nbf_allows_under_requires_any() {
             {"provider_name": "p"}, {"provider_name": "q"}]}}}]
     });
     let proxy = local_builder(&upstream).plugin(config).start();
-    let clock = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs_f64()
-    };
     let nbf = now() + 3;
     let auth = bearer(&key.token(&claims_with(json!({"nbf": nbf}))));
     let other = bearer(&flip_signature_bit(&key.token(&good_claims())));
-    let passes_from = nbf as f64 - 1.0;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let (mut refused, mut passed, mut early) = (0, 0, 0);
-    while passed < 50 {
-        assert!(
-            Instant::now() < deadline,
-            "no pass by the deadline ({refused} refused, {passed} passed)"
-        );
-        let sent = clock();
-        let r = proxy.get("/api", &[("authorization", &auth), ("x-other", &other)]);
-        let answered = clock();
-        if answered < passes_from - 0.005 {
+    let seen = around_second(
+        nbf as f64 - 1.0,
+        50,
+        || proxy.get("/api", &[("authorization", &auth), ("x-other", &other)]),
+        |r, before| {
             assert_eq!(
                 (r.status, r.body.as_str()),
                 (401, status::JWT_VERIFICATION_FAIL),
-                "{:.3} s before N - 1",
-                passes_from - answered
-            );
-            refused += 1;
-        } else if sent > passes_from + 0.005 {
-            assert_eq!(
-                r.status,
-                200,
-                "{:.3} s after N - 1: {}",
-                sent - passes_from,
-                r.body
-            );
-            passed += 1;
-            if sent < passes_from + 0.1 {
-                early += 1;
-            }
-        }
-    }
-    assert!(refused >= 20, "only {refused} requests before nbf");
+                "{before:.3} s before N - 1"
+            )
+        },
+        |r, after| assert_eq!(r.status, 200, "{after:.3} s after N - 1: {}", r.body),
+    );
+    assert!(
+        seen.before >= 20,
+        "only {} requests before nbf",
+        seen.before
+    );
     // The tick clock lags by up to 100 ms: requests in that window are the ones that count.
     assert!(
-        early >= 5,
-        "only {early} requests in the first 100 ms after nbf"
+        seen.early >= 5,
+        "only {} requests in the first 100 ms after nbf",
+        seen.early
     );
     assert_vm_healthy(&proxy);
 }
