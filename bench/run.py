@@ -33,7 +33,7 @@ Environment (defaults in brackets; BENCH_QUICK=1 changes them to the quick value
   BENCH_ALGS      comma list                   [RS256,ES256,HS256]
   BENCH_CONFIGS   comma list of configs        [all above]; also opt-in floors
                   `floor-<step>+<step>…`: bench/noop making those host calls per request
-                  (header, map, path, time, remove, inc), to price what a cache hit pays;
+                  (header, map, rawmap, path, time, remove, inc), to price what a cache hit pays;
                   and `<config>-header` (ours, ours-nocache, native-cache, native-nocache): the
                   provider reads its token from `Authorization` only (`from_headers`), not also
                   from the `access_token` query parameter
@@ -77,7 +77,7 @@ ALL_CONFIGS = ["noauth", "noop", "native-cache", "native-nocache", "ours", "ours
 FLOORS = ("noauth", "noop")  # token-blind: measured in the `repeated` scenario only
 # Opt-in floors pricing host calls: `floor-map+remove+inc` is bench/noop configured to make those
 # calls (`header`, `map`, `path`, `time`, `remove`, `inc`; see bench/noop/src/lib.rs) on each request.
-FLOOR_STEPS = ("header", "map", "path", "time", "remove", "inc")
+FLOOR_STEPS = ("header", "map", "rawmap", "path", "time", "remove", "inc")
 
 
 def is_floor(config):

@@ -6,8 +6,9 @@
 //! Its plugin configuration may name other host calls to make instead, comma-separated, so the
 //! benchmark can price each host call a real filter makes on a cache hit (the `floor-*` configs
 //! of bench/run.py): `header` (the default: read `authorization`), `map` (read all request
-//! headers), `path` (read `:path`), `time` (the clock), `remove` (remove `authorization`), `inc`
-//! (increment a counter).
+//! headers, as the SDK does: a `String` per name and a `Vec` per value), `rawmap` (read all
+//! request headers and walk the host's buffer in place, no allocation per header), `path` (read
+//! `:path`), `time` (the clock), `remove` (remove `authorization`), `inc` (increment a counter).
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -25,6 +26,7 @@ proxy_wasm::main! {{
 enum Step {
     Header,
     Map,
+    RawMap,
     Path,
     Time,
     Remove,
@@ -49,6 +51,7 @@ impl RootContext for NoopRoot {
             steps.push(match word {
                 "header" => Step::Header,
                 "map" => Step::Map,
+                "rawmap" => Step::RawMap,
                 "path" => Step::Path,
                 "time" => Step::Time,
                 "remove" => Step::Remove,
@@ -91,6 +94,9 @@ impl HttpContext for Noop {
                 Step::Map => {
                     let _headers = hostcalls::get_map(MapType::HttpRequestHeaders);
                 }
+                Step::RawMap => {
+                    let _pairs = raw_map_pairs();
+                }
                 Step::Path => {
                     let _path = self.get_http_request_header(":path");
                 }
@@ -107,4 +113,52 @@ impl HttpContext for Noop {
         }
         Action::Continue
     }
+}
+
+extern "C" {
+    fn proxy_get_header_map_pairs(
+        map_type: MapType,
+        return_map_data: *mut *mut u8,
+        return_map_size: *mut usize,
+    ) -> proxy_wasm::types::Status;
+}
+
+/// All request headers as the host serializes them (`u32` count, then a `u32` name and value
+/// length per pair, then each name and value NUL-terminated), walked in place: one buffer, no
+/// allocation per header. Returns the number of pairs that are valid UTF-8.
+fn raw_map_pairs() -> usize {
+    let mut ptr: *mut u8 = std::ptr::null_mut();
+    let mut size: usize = 0;
+    // SAFETY: the host writes a buffer it allocated through proxy_on_memory_allocate (the SDK's
+    // allocator), which this function then owns.
+    let buf = unsafe {
+        if proxy_get_header_map_pairs(MapType::HttpRequestHeaders, &mut ptr, &mut size)
+            != proxy_wasm::types::Status::Ok
+            || ptr.is_null()
+        {
+            return 0;
+        }
+        Vec::from_raw_parts(ptr, size, size)
+    };
+    let word = |at: usize| {
+        buf.get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, |b: [u8; 4]| u32::from_le_bytes(b) as usize)
+    };
+    let count = word(0);
+    let mut data = 4 + 8 * count;
+    let mut valid = 0;
+    for i in 0..count {
+        let (klen, vlen) = (word(4 + 8 * i), word(8 + 8 * i));
+        let key = buf.get(data..data + klen);
+        data += klen + 1;
+        let value = buf.get(data..data + vlen);
+        data += vlen + 1;
+        if let (Some(k), Some(v)) = (key, value) {
+            if std::str::from_utf8(k).is_ok() && std::str::from_utf8(v).is_ok() {
+                valid += 1;
+            }
+        }
+    }
+    std::hint::black_box(valid)
 }
