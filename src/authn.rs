@@ -878,11 +878,16 @@ mod tests {
     }
 
     fn run(c: &Config, headers: &[(&str, &str)]) -> Decision {
+        run_noting(c, headers).0
+    }
+
+    /// [`run`] through [`authenticate_noting_nbf`]: the decision and the `nbf` note.
+    fn run_noting(c: &Config, headers: &[(&str, &str)]) -> (Decision, bool) {
         let headers: Vec<(String, String)> = headers
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        authenticate(c, &Request::new(&headers), &NoRemote, 1000)
+        authenticate_noting_nbf(c, &Request::new(&headers), &NoRemote, 1000, None)
     }
 
     fn allowed(d: &Decision) -> bool {
@@ -975,13 +980,6 @@ mod tests {
 
     #[test]
     fn a_refusal_for_nbf_is_noted_whatever_the_answer() {
-        let run_noting = |c: &Config, headers: &[(&str, &str)]| {
-            let headers: Vec<(String, String)> = headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            authenticate_noting_nbf(c, &Request::new(&headers), &NoRemote, 1000, None)
-        };
         let a = |claims: Value| format!("Bearer {}", token_a(claims));
         let early_a = a(json!({"iss": "https://a", "nbf": 2000}));
         let good_a = a(json!({"iss": "https://a"}));

@@ -392,14 +392,15 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
 }
 
 /// Whether a decision made with the tick clock at `now_ms` (and whether a token was refused
-/// as not yet valid on the way) must be made again with the exact clock: see [`process`].
+/// as not yet valid on the way, which covers a refusal for `nbf`) must be made again with the
+/// exact clock: see [`process`].
 fn needs_exact_clock(decision: Option<&(Decision, bool)>, now_ms: u64) -> bool {
     match decision {
         Some((_, true)) => true,
-        Some((Decision::Allow(edits), false)) => edits
+        Some((Decision::Allow(edits), _)) => edits
             .valid_through
             .is_some_and(|t| t <= (now_ms / 1000).saturating_add(EXACT_CLOCK_MARGIN_S)),
-        Some((Decision::Deny(AuthError::JwtExpired | AuthError::JwtNotYetValid), _)) => true,
+        Some((Decision::Deny(AuthError::JwtExpired), _)) => true,
         _ => false,
     }
 }
