@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::alg::{Alg, Family};
 use crate::p256_verify;
-use crate::rsa_verify::{self, bit_len, strip_leading_zeros, Exponent, Padding, RsaPublic};
+use crate::rsa_verify::{self, bit_len, strip_leading_zeros, Engine, Exponent, Padding, RsaPublic};
 
 /// Smallest RSA modulus accepted, in bits (as jwt-compact's `StrongAlg`).
 pub const RSA_MIN_BITS: usize = 2048;
@@ -209,6 +209,11 @@ impl std::error::Error for SigError {}
 impl PublicKey {
     /// An RSA key from the big-endian modulus and exponent (leading zero bytes allowed).
     pub fn rsa(n: &[u8], e: &[u8]) -> Result<PublicKey, KeyError> {
+        PublicKey::rsa_on(n, e, Engine::best())
+    }
+
+    /// As [`rsa`](Self::rsa), with the public operation on `engine` (the tests run both).
+    pub fn rsa_on(n: &[u8], e: &[u8], engine: Engine) -> Result<PublicKey, KeyError> {
         let n = strip_leading_zeros(n);
         let bits = bit_len(n);
         if bits < RSA_MIN_BITS {
@@ -218,7 +223,7 @@ impl PublicKey {
             return Err(KeyError::RsaModulusTooLarge { bits });
         }
         let e = Exponent::from_be_bytes(e).ok_or(KeyError::RsaExponent)?;
-        let key = RsaPublic::new(n, e).ok_or(KeyError::RsaInvalid)?;
+        let key = RsaPublic::with_engine(n, e, engine).ok_or(KeyError::RsaInvalid)?;
         Ok(PublicKey::Rsa(RsaKey(key)))
     }
 

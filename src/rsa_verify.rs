@@ -1,16 +1,20 @@
 //! RSA signature verification (RFC 8017 §8.1.2 RSASSA-PSS-VERIFY and §8.2.2
 //! RSASSA-PKCS1-V1_5-VERIFY) for the JWS RS* and PS* algorithms, on a small public-key operation
-//! of its own: `s^e mod n` for `e` = 3 or 65537 by Montgomery multiplication on 28-bit limbs with
-//! 64-bit accumulators. Products of 28-bit limbs leave room in an accumulator for a whole row's
-//! worth of them, so carries are delayed and the inner loops only multiply and add, four limbs
-//! at a time: with wasm SIMD128 on wasm32 (`i64x2.extmul_*_i32x4_u`, two 32×32→64-bit products
-//! per instruction), so the built module needs a host with wasm SIMD (Envoy's V8 has it), and
-//! with plain arrays elsewhere (the native tests run the same loops). A fixed short addition
-//! chain needs no general exponentiation, so a verification costs a few times less under V8 than
-//! a general bignum library does.
+//! of its own: `s^e mod n` for `e` = 3 or 65537 by Montgomery multiplication, on one of two
+//! [`Engine`]s. Where the wasm engine fuses relaxed SIMD's multiply-add (V8 on x64 with FMA3
+//! and on arm64), [`Engine::Fma`] ([`mont52`]): 50-bit limbs in doubles, about half the time.
+//! Elsewhere, and as the reference it is checked against once per key, [`Engine::Int`] (the
+//! rest of this file): 28-bit limbs with 64-bit accumulators. Products of 28-bit limbs leave
+//! room in an accumulator for a whole row's worth of them, so carries are delayed and the inner
+//! loops only multiply and add, four limbs at a time: with wasm SIMD128 on wasm32
+//! (`i64x2.extmul_*_i32x4_u`, two 32×32→64-bit products per instruction), and with plain arrays
+//! elsewhere (the native tests run the same loops). So the built module needs a host with wasm
+//! SIMD and relaxed SIMD (Envoy's V8 has both). A fixed short addition chain needs no general
+//! exponentiation, so a verification costs a few times less under V8 than a general bignum
+//! library does.
 //!
-//! Everything that depends only on the key (limbs of `n`, `-n⁻¹ mod 2²⁸`, `R² mod n`, sizes) is
-//! computed once in [`RsaPublic::new`]. Every input here is public (key, message, signature), so
+//! Everything that depends only on the key (limbs of `n`, `-n⁻¹ mod 2²⁸`, `R² mod n`, sizes,
+//! and the same for [`mont52`]) is computed once in [`RsaPublic::new`]. Every input here is public (key, message, signature), so
 //! the code is variable-time by design; it never sees a secret.
 //!
 //! Encodings are checked by rebuilding what a correct signer would have produced, never by
@@ -24,6 +28,9 @@ use std::fmt;
 use std::iter;
 
 use sha2::{Digest, Sha256, Sha384, Sha512};
+
+#[path = "mont52.rs"]
+mod mont52;
 
 /// The public exponents accepted (as Envoy: other values are refused at key load).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +131,27 @@ pub enum Refused {
     Encoding,
 }
 
+/// How [`RsaPublic::public_op`] computes `s^e mod n`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// 50-bit limbs in doubles, exact products from fused multiply-add ([`mont52`]): about half
+    /// the time of [`Engine::Int`] under V8. Only where the engine's multiply-add is fused.
+    Fma,
+    /// 28-bit limbs on 32×32→64-bit multiplies: everywhere.
+    Int,
+}
+
+impl Engine {
+    /// [`Engine::Fma`] where this engine fuses multiply-add, else [`Engine::Int`].
+    pub fn best() -> Engine {
+        if mont52::fused() {
+            Engine::Fma
+        } else {
+            Engine::Int
+        }
+    }
+}
+
 /// An RSA public key in the form the verifier uses, precomputed once per key.
 #[derive(Clone)]
 pub struct RsaPublic {
@@ -137,6 +165,8 @@ pub struct RsaPublic {
     /// `k`, the modulus length in bytes: every signature is exactly this long.
     byte_len: usize,
     bits: usize,
+    /// The same modulus for [`mont52`], under [`Engine::Fma`].
+    fast: Option<mont52::Modulus>,
 }
 
 /// Limbs are not worth printing; the size and exponent identify the key well enough in logs.
@@ -145,15 +175,23 @@ impl fmt::Debug for RsaPublic {
         f.debug_struct("RsaPublic")
             .field("bits", &self.bits)
             .field("e", &self.e.value())
+            .field("engine", &self.engine())
             .finish_non_exhaustive()
     }
 }
 
 impl RsaPublic {
-    /// The key with big-endian modulus `n` (leading zero bytes allowed). `None` if `n` is even
-    /// or below 3: Montgomery arithmetic needs an odd modulus, and no RSA modulus is even.
-    /// Size limits are the caller's policy.
+    /// The key with big-endian modulus `n` (leading zero bytes allowed), on the
+    /// [best](Engine::best) engine. `None` if `n` is even or below 3: Montgomery arithmetic
+    /// needs an odd modulus, and no RSA modulus is even. Size limits are the caller's policy.
     pub fn new(n: &[u8], e: Exponent) -> Option<RsaPublic> {
+        RsaPublic::with_engine(n, e, Engine::best())
+    }
+
+    /// As [`new`](Self::new), on `engine`. `None` also for [`Engine::Fma`] where multiply-add is
+    /// not fused. A key on [`Engine::Fma`] is checked once against [`Engine::Int`] on a fixed
+    /// value, and stays on [`Engine::Int`] if they differ (the tests make sure they never do).
+    pub fn with_engine(n: &[u8], e: Exponent, engine: Engine) -> Option<RsaPublic> {
         let n_bytes = strip_leading_zeros(n);
         let bits = bit_len(n_bytes);
         let byte_len = n_bytes.len();
@@ -164,14 +202,39 @@ impl RsaPublic {
         }
         let n0_inv = neg_inverse(low);
         let r2 = r_squared(&n, n0_inv, bits);
-        Some(RsaPublic {
+        let mut key = RsaPublic {
             n,
             n0_inv,
             r2,
             e,
             byte_len,
             bits,
-        })
+            fast: None,
+        };
+        if engine == Engine::Fma {
+            if !mont52::fused() {
+                return None;
+            }
+            key.fast = mont52::Modulus::new(n_bytes, bits);
+            // Any value below n will do: n with its top byte halved.
+            let mut probe = n_bytes.to_vec();
+            if let Some(top) = probe.first_mut() {
+                *top >>= 1;
+            }
+            if key.fast_op(&probe) != Some(key.int_op(&probe)) {
+                key.fast = None;
+            }
+        }
+        Some(key)
+    }
+
+    /// The engine this key's public operation runs on.
+    pub fn engine(&self) -> Engine {
+        if self.fast.is_some() {
+            Engine::Fma
+        } else {
+            Engine::Int
+        }
     }
 
     /// Modulus size in bits.
@@ -220,6 +283,29 @@ impl RsaPublic {
         if compare(&s, &self.n) != Ordering::Less {
             return Err(Refused::OutOfRange);
         }
+        Ok(self
+            .fast_op(signature)
+            .unwrap_or_else(|| self.int_op(signature)))
+    }
+
+    /// Squarings of the addition chain: `e = 2^k + 1`.
+    fn squarings(&self) -> usize {
+        match self.e {
+            Exponent::E3 => 1,
+            Exponent::E65537 => 16,
+        }
+    }
+
+    /// `signature^e mod n` on [`Engine::Fma`], for a signature of `byte_len` bytes below `n`.
+    fn fast_op(&self, signature: &[u8]) -> Option<Vec<u8>> {
+        self.fast
+            .as_ref()?
+            .pow(signature, self.squarings(), self.byte_len)
+    }
+
+    /// `signature^e mod n` on [`Engine::Int`], for a signature of `byte_len` bytes below `n`.
+    fn int_op(&self, signature: &[u8]) -> Vec<u8> {
+        let s = limbs_from_be(signature, self.n.len());
         // x = s·R (Montgomery form). Squarings keep the form: x = s^(2^i)·R. The last product
         // takes the plain s, and Montgomery's R⁻¹ cancels the R: out = s^e, no conversion back.
         // Values stay below 2n (not n) until that last product is reduced.
@@ -228,17 +314,13 @@ impl RsaPublic {
         let mut x = vec![0; n.len()];
         let mut t = vec![0; n.len()];
         mont_mul(&mut x, &s, &self.r2, n, n0_inv, &mut scratch);
-        let squarings = match self.e {
-            Exponent::E3 => 1,
-            Exponent::E65537 => 16,
-        };
-        for _ in 0..squarings {
+        for _ in 0..self.squarings() {
             mont_sqr(&mut t, &x, n, n0_inv, &mut scratch);
             std::mem::swap(&mut x, &mut t);
         }
         mont_mul(&mut t, &x, &s, n, n0_inv, &mut scratch);
         reduce_once(&mut t, n);
-        Ok(be_from_limbs(&t, self.byte_len))
+        be_from_limbs(&t, self.byte_len)
     }
 }
 
@@ -901,6 +983,15 @@ mod tests {
         RsaPublic::new(n, e).unwrap()
     }
 
+    /// The key on each engine; natively multiply-add is always fused, so both exist.
+    fn keys(n: &[u8], e: Exponent) -> [RsaPublic; 2] {
+        let fast = RsaPublic::with_engine(n, e, Engine::Fma).unwrap();
+        assert_eq!(fast.engine(), Engine::Fma, "the fast engine fell back");
+        let int = RsaPublic::with_engine(n, e, Engine::Int).unwrap();
+        assert_eq!(int.engine(), Engine::Int);
+        [fast, int]
+    }
+
     /// `s^e mod n` by the `rsa` crate's public operation.
     fn oracle(n: &[u8], e: Exponent, s: &[u8]) -> Vec<u8> {
         let precision = (n.len() * 8).div_ceil(64) as u32 * 64;
@@ -1177,25 +1268,34 @@ mod tests {
     #[test]
     fn public_op_matches_the_rsa_crate_at_every_size() {
         // Key sizes from 2048 to RSA_MAX_BITS, multiples of 64 or not of 32 or 8, the largest
-        // and smallest moduli for a limb count (28·L - 2 and - 1 bits), all-ones moduli (every
-        // limb at its maximum), and a sparse one.
+        // and smallest moduli for a limb count (28·L - 2 and - 1 bits; 50·L - 2 and - 1 for
+        // the fast engine), all-ones moduli (every limb at its maximum), and a sparse one; on
+        // both engines.
         let mut rng = Rng(23);
-        let mut moduli = vec![all_ones(2048), all_ones(28 * 80), all_ones(8191), {
-            let mut n = vec![0u8; 256];
-            n[0] = 0x80;
-            n[255] = 1;
-            n
-        }];
+        let mut moduli = vec![
+            all_ones(2048),
+            all_ones(28 * 80),
+            all_ones(50 * 42),
+            all_ones(8191),
+            {
+                let mut n = vec![0u8; 256];
+                n[0] = 0x80;
+                n[255] = 1;
+                n
+            },
+        ];
         for bits in [
-            2048, 2049, 2050, 2055, 2056, 2080, 2126, 2127, 3000, 3072, 4095, 4096, 4100, 6001,
-            8191, 8192,
+            2048, 2049, 2050, 2055, 2056, 2080, 2098, 2099, 2126, 2127, 3000, 3072, 4095, 4096,
+            4100, 4198, 4199, 6001, 8191, 8192,
         ] {
             moduli.push(random_modulus(&mut rng, bits));
         }
         for n in moduli {
             let bits = bit_len(&n);
-            for e in [Exponent::E3, Exponent::E65537] {
-                let key = key(&n, e);
+            for (e, key) in [Exponent::E3, Exponent::E65537]
+                .into_iter()
+                .flat_map(|e| keys(&n, e).map(|key| (e, key)))
+            {
                 assert_eq!(key.bits(), bits);
                 let mut n_minus_2 = minus_one(&minus_one(&n));
                 let mut signatures = vec![vec![0; n.len()], minus_one(&n), n_minus_2.clone()];
@@ -1218,8 +1318,9 @@ mod tests {
                     assert_eq!(
                         key.public_op(&s).unwrap(),
                         oracle(&n, e, &s),
-                        "{bits} bits, e = {}, s = {}",
+                        "{bits} bits, e = {}, {:?}, s = {}",
                         e.value(),
+                        key.engine(),
                         hex::encode(&s)
                     );
                 }
@@ -1241,15 +1342,23 @@ mod tests {
         ] {
             let n_be = n.to_be_bytes();
             let n_be = strip_leading_zeros(&n_be);
-            for e in [Exponent::E3, Exponent::E65537] {
-                let key = key(n_be, e);
+            for (e, key) in [Exponent::E3, Exponent::E65537]
+                .into_iter()
+                .flat_map(|e| keys(n_be, e).map(|key| (e, key)))
+            {
                 let samples = (0..200).map(|_| u128::from(rng.next()) % n);
                 for s in [0, 1, 2, n - 1].into_iter().chain(samples) {
                     let sig = s.to_be_bytes()[16 - n_be.len()..].to_vec();
                     let got = key.public_op(&sig).unwrap();
                     let want =
                         mod_pow_u128(s, e.value(), n).to_be_bytes()[16 - n_be.len()..].to_vec();
-                    assert_eq!(got, want, "n = {n}, e = {}, s = {s}", e.value());
+                    assert_eq!(
+                        got,
+                        want,
+                        "n = {n}, e = {}, {:?}, s = {s}",
+                        e.value(),
+                        key.engine()
+                    );
                 }
             }
         }
@@ -1267,8 +1376,10 @@ mod tests {
         n4095[0] = n4095[0] & 0x7f | 0x40;
         n4095[511] |= 1;
         for n in [n, n3072, n4095] {
-            for e in [Exponent::E3, Exponent::E65537] {
-                let key = key(&n, e);
+            for (e, key) in [Exponent::E3, Exponent::E65537]
+                .into_iter()
+                .flat_map(|e| keys(&n, e).map(|key| (e, key)))
+            {
                 for round in 0..8 {
                     let mut s = rng.bytes(n.len());
                     s[0] = s[0].min(n[0].saturating_sub(1));
@@ -1278,7 +1389,8 @@ mod tests {
                     assert_eq!(
                         key.public_op(&s).unwrap(),
                         oracle(&n, e, &s),
-                        "round {round}"
+                        "round {round}, {:?}",
+                        key.engine()
                     );
                 }
             }
@@ -1298,8 +1410,10 @@ mod tests {
         n_minus_1[k - 1] -= 1; // n is odd
         let mut n_plus_1 = n.clone();
         n_plus_1[k - 1] += 1;
-        for e in [Exponent::E3, Exponent::E65537] {
-            let key = key(&n, e);
+        for key in [Exponent::E3, Exponent::E65537]
+            .into_iter()
+            .flat_map(|e| keys(&n, e))
+        {
             assert_eq!(key.public_op(&vec![0; k]), Ok(vec![0; k]), "0^e = 0");
             assert_eq!(key.public_op(&one), Ok(one.clone()), "1^e = 1");
             // e is odd: (n-1)^e = (-1)^e = -1.
@@ -1352,7 +1466,10 @@ mod tests {
         let plain = key(&n, Exponent::E3);
         assert_eq!((padded.bits(), padded.byte_len()), (2048, 256));
         assert_eq!((&padded.n, &padded.r2), (&plain.n, &plain.r2));
-        assert_eq!(format!("{plain:?}"), "RsaPublic { bits: 2048, e: 3, .. }");
+        assert_eq!(
+            format!("{plain:?}"),
+            "RsaPublic { bits: 2048, e: 3, engine: Fma, .. }"
+        );
     }
 
     #[test]
@@ -1512,14 +1629,17 @@ mod tests {
         // runs on encodings no standard signer would make.
         let private = rsa_private();
         let n = n_bytes(&private);
-        let key = key(&n, Exponent::E65537);
         let raw_sign = |em: &[u8]| {
             let c = BoxedUint::from_be_slice(em, 2048).unwrap();
             let s = rsa::hazmat::rsa_decrypt::<TestRng>(None, &private, &c).unwrap();
             s.to_be_bytes().to_vec()
         };
         let message = b"header.payload";
-        for hash in [Hash::Sha256, Hash::Sha384, Hash::Sha512] {
+        let hashes = [Hash::Sha256, Hash::Sha384, Hash::Sha512];
+        for (hash, key) in hashes
+            .into_iter()
+            .flat_map(|hash| keys(&n, Exponent::E65537).map(|key| (hash, key)))
+        {
             let m_hash = hash.digest(&[message]);
             let sig = raw_sign(&pkcs1_em(256, hash, &m_hash));
             assert_eq!(key.verify(Padding::Pkcs1v15, hash, message, &sig), Ok(()));

@@ -629,6 +629,15 @@ fn local_jwks_scenarios() {
         failures.join("\n")
     );
     assert_vm_healthy(&proxy);
+    // Envoy's V8 fuses relaxed SIMD's multiply-add on x64 with FMA and on arm64, so the RSA
+    // checks above ran on the fast engine (and agreed with native's verdicts).
+    assert!(
+        proxy
+            .log()
+            .contains("RSA signatures checked on 50-bit limbs with fused multiply-add"),
+        "the filter did not pick the fused multiply-add RSA engine; Envoy log:\n{}",
+        proxy.log()
+    );
     let completed = proxy
         .counter("http.ingress.downstream_rq_completed")
         .unwrap_or(0);

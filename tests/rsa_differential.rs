@@ -8,7 +8,8 @@
 //! `n` (including `s + n`, the same residue), wrong lengths, PSS salts of other lengths, and
 //! "crafted" signatures: the valid encoded message with a bit or byte changed, signed with raw
 //! RSA so that the damage reaches the encoding checks. The raw public operation is also compared
-//! value for value with the `rsa` crate's.
+//! value for value with the `rsa` crate's. Every case runs on both engines of the public
+//! operation (`Engine::Fma`, the one native builds pick, and `Engine::Int`), which must agree.
 //!
 //! The RNG is seeded from `RSA_DIFF_SEED` (decimal or 0x-hex) or else from the clock; the seed
 //! is printed, and every failure names it, so `RSA_DIFF_SEED=<seed> cargo test --test
@@ -36,7 +37,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use jwt_authn_wasm::alg::Alg;
 use jwt_authn_wasm::crypto::PublicKey;
-use jwt_authn_wasm::rsa_verify::{Exponent, RsaPublic};
+use jwt_authn_wasm::rsa_verify::{Engine, Exponent, RsaPublic};
 
 const RSA_ALGS: [Alg; 6] = [
     Alg::Rs256,
@@ -115,8 +116,11 @@ fn run_seed() -> u64 {
 struct Pair {
     private: RsaPrivateKey,
     public: RsaPublicKey,
+    /// Ours on the best engine ([`Engine::Fma`] in native builds) and on [`Engine::Int`].
     ours: PublicKey,
+    ours_int: PublicKey,
     raw: RsaPublic,
+    raw_int: RsaPublic,
     k: usize,
     n: Vec<u8>,
 }
@@ -132,12 +136,18 @@ impl Pair {
         let n = fixed(&public.n().to_be_bytes(), k);
         let e_bytes = public.e().to_be_bytes();
         let ours = PublicKey::rsa(&n, &e_bytes).expect("our constructor");
-        let raw = RsaPublic::new(&n, Exponent::from_be_bytes(&e_bytes).unwrap()).unwrap();
+        let ours_int = PublicKey::rsa_on(&n, &e_bytes, Engine::Int).expect("our constructor");
+        let e = Exponent::from_be_bytes(&e_bytes).unwrap();
+        let raw = RsaPublic::new(&n, e).unwrap();
+        assert_eq!(raw.engine(), Engine::Fma, "native builds fuse multiply-add");
+        let raw_int = RsaPublic::with_engine(&n, e, Engine::Int).unwrap();
         Pair {
             private,
             public,
             ours,
+            ours_int,
             raw,
+            raw_int,
             k,
             n,
         }
@@ -282,13 +292,15 @@ impl Run<'_> {
     /// Both verdicts on one case; `expect` pins the verdict where the case kind fixes it.
     fn case(&mut self, kind: &'static str, alg: Alg, msg: &[u8], sig: &[u8], expect: Option<bool>) {
         let ours = self.pair.ours.verify(alg, msg, sig).is_ok();
+        let ours_int = self.pair.ours_int.verify(alg, msg, sig).is_ok();
         let reference = self.pair.reference(alg, msg, sig);
         let entry = self.tally.kinds.entry(kind).or_default();
         entry.0 += 1;
         entry.1 += usize::from(ours);
-        if ours != reference || expect.is_some_and(|want| want != ours) {
+        if ours != reference || ours_int != ours || expect.is_some_and(|want| want != ours) {
             self.tally.failures.push(format!(
-                "{} {alg} {kind}: ours {ours}, rsa crate {reference}, expected {expect:?} \
+                "{} {alg} {kind}: ours {ours} (Int engine {ours_int}), rsa crate {reference}, \
+                 expected {expect:?} \
                  (RSA_DIFF_SEED={:#x}) msg={} sig={}",
                 self.label,
                 self.seed,
@@ -413,8 +425,9 @@ impl Run<'_> {
             s[0] = rng.below(usize::from(pair.n[0])) as u8;
         }
         let ours = pair.raw.public_op(&s).ok();
+        let ours_int = pair.raw_int.public_op(&s).ok();
         let reference = pair.raw_public(&s);
-        let equal = ours.as_ref() == Some(&reference);
+        let equal = ours.as_ref() == Some(&reference) && ours_int == ours;
         // "accepted" counts the values equal to the rsa crate's here.
         let entry = self.tally.kinds.entry("raw s^e mod n").or_default();
         entry.0 += 1;

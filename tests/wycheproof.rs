@@ -1,7 +1,8 @@
 //! Every Wycheproof signature and MAC vector in `../shared/wycheproof/` run through
 //! `PublicKey::verify` with the JWS algorithm of its file: `valid` must verify, `invalid` must
 //! fail, `acceptable` may go either way (counted). Each group's key is also built from its JWK
-//! through `jwks::parse_jwks`, and must give the same answers.
+//! through `jwks::parse_jwks`, and must give the same answers. RSA vectors run on both engines
+//! of the public operation (`rsa_verify::Engine`), which must agree.
 //!
 //! One deliberate difference from Wycheproof: its HMAC files include groups whose tag is
 //! truncated (e.g. 128 of 256 bits) and mark correct truncated tags `valid`. A JWS HS256/384/512
@@ -28,6 +29,7 @@ use serde_json::{json, Value};
 use jwt_authn_wasm::alg::Alg;
 use jwt_authn_wasm::crypto::{Curve, KeyError, PublicKey, SigError};
 use jwt_authn_wasm::jwks;
+use jwt_authn_wasm::rsa_verify::Engine;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/wycheproof");
 
@@ -61,6 +63,8 @@ struct Report {
     keys_refused: Vec<String>,
     valid_under_refused_key: usize,
     jwk_checked: usize,
+    /// RSA vectors run again on `Engine::Int`.
+    int_engine_checked: usize,
     failures: Vec<String>,
 }
 
@@ -96,6 +100,9 @@ impl Report {
             );
         }
         line += &format!("; {} groups cross-checked via JWK", self.jwk_checked);
+        if self.int_engine_checked > 0 {
+            line += &format!("; {} run again on the Int engine", self.int_engine_checked);
+        }
         line
     }
 }
@@ -122,14 +129,23 @@ fn hash_alg(sha: &str, family: &str) -> Alg {
 /// The JWS algorithm and the key of one group (`Err` if our constructor refused it), plus the
 /// group's JWK when the file has one. HMAC groups have per-test keys: `None` here.
 fn group_key(group: &Value) -> (Alg, Option<Result<PublicKey, KeyError>>, Option<Value>) {
+    group_key_on(group, Engine::best())
+}
+
+/// As [`group_key`], with an RSA key's public operation on `engine`.
+fn group_key_on(
+    group: &Value,
+    engine: Engine,
+) -> (Alg, Option<Result<PublicKey, KeyError>>, Option<Value>) {
     let kind = group["type"].as_str().expect("group type");
     match kind {
         "RsassaPkcs1Verify" => {
             let alg = hash_alg(group["sha"].as_str().expect("sha"), "RS");
             let pk = &group["publicKey"];
-            let key = PublicKey::rsa(
+            let key = PublicKey::rsa_on(
                 &hex(&pk["modulus"], "modulus"),
                 &hex(&pk["publicExponent"], "publicExponent"),
+                engine,
             );
             (
                 alg,
@@ -159,9 +175,10 @@ fn group_key(group: &Value) -> (Alg, Option<Result<PublicKey, KeyError>>, Option
                 "PSS group with another salt length"
             );
             let pk = &group["publicKey"];
-            let key = PublicKey::rsa(
+            let key = PublicKey::rsa_on(
                 &hex(&pk["modulus"], "modulus"),
                 &hex(&pk["publicExponent"], "publicExponent"),
+                engine,
             );
             (alg, Some(key), group.get("publicKeyJwk").cloned())
         }
@@ -319,6 +336,11 @@ fn run_file(path: &Path) -> Report {
             None => unreachable!("only HMAC groups have per-test keys"),
         };
         assert!(key.supports(alg), "{name}: key does not support {alg}");
+        // RSA keys once more on the other engine of the public operation: same answers.
+        let int_key = match group_key_on(group, Engine::Int) {
+            (_, Some(Ok(int_key)), _) if matches!(key, PublicKey::Rsa(_)) => Some(int_key),
+            _ => None,
+        };
 
         // The same key through the JWKS parser, when the file gives a JWK.
         let jwk_key = jwk.map(|jwk| {
@@ -340,6 +362,15 @@ fn run_file(path: &Path) -> Report {
             let msg = hex(&test["msg"], "msg");
             let sig = hex(&test["sig"], "sig");
             let outcome = key.verify(alg, &msg, &sig);
+            if let Some(int_key) = &int_key {
+                report.int_engine_checked += 1;
+                let on_int = int_key.verify(alg, &msg, &sig);
+                if on_int != outcome {
+                    report.failures.push(format!(
+                        "{what}: the Int engine gave {on_int:?}, the best one {outcome:?}"
+                    ));
+                }
+            }
             if let Some(Some(jwk_key)) = &jwk_key {
                 let via_jwk = jwk_key.verify(alg, &msg, &sig);
                 if via_jwk != outcome {

@@ -8,16 +8,21 @@ base=${1:-HEAD}
 pairs=${2:-60}
 runs=${3:-3}
 command -v node >/dev/null || { echo "bench-rsa-ab needs node (Node's WASI runs the wasm)" >&2; exit 1; }
-git show "$base:src/rsa_verify.rs" > src/base.rs
+# rsa_verify.rs takes its 50-bit engine from mont52.rs (`#[path]`): each version gets its own.
+git show "$base:src/rsa_verify.rs" | sed 's/"mont52.rs"/"base_mont52.rs"/' > src/base.rs
+git show "$base:src/mont52.rs" > src/base_mont52.rs 2>/dev/null || : > src/base_mont52.rs
 cp ../../src/rsa_verify.rs src/head.rs
+cp ../../src/mont52.rs src/mont52.rs
 python3 - <<'PY'
 import base64, json
 key = json.load(open("../../envoy/demo-keys/rs256.json"))
 n = key["n"] + "=" * (-len(key["n"]) % 4)
 open("src/n.hex", "w").write(base64.urlsafe_b64decode(n).hex())
 PY
+# Node 20 (V8 11.3) has relaxed SIMD behind a flag; later ones ship it.
+node_flags() { node --no-warnings --experimental-wasm-relaxed-simd -e 0 2>/dev/null && echo --experimental-wasm-relaxed-simd; }
 cargo build -q --release --target wasm32-wasip1
 echo "== rsa_verify.rs: working tree (head) against $base (base), RSA-2048 public op in V8 (Node $(node --version))"
 for _ in $(seq "$runs"); do
-  node --no-warnings ../micro-wasi.mjs target/wasm32-wasip1/release/rsa-ab.wasm . "$pairs"
+  node --no-warnings $(node_flags) ../micro-wasi.mjs target/wasm32-wasip1/release/rsa-ab.wasm . "$pairs"
 done
