@@ -3,7 +3,7 @@
 //! of its own: `s^e mod n` for `e` = 3 or 65537 by Montgomery multiplication, on one of two
 //! [`Engine`]s. Where the wasm engine fuses relaxed SIMD's multiply-add (V8 on x64 with FMA3
 //! and on arm64), [`Engine::Fma`] ([`mont52`]): 50-bit limbs in doubles, about half the time.
-//! Elsewhere, and as the reference it is checked against once per key, [`Engine::Int`] (the
+//! Elsewhere, and as the reference it is checked against once per VM, [`Engine::Int`] (the
 //! rest of this file): 28-bit limbs with 64-bit accumulators. Products of 28-bit limbs leave
 //! room in an accumulator for a whole row's worth of them, so carries are delayed and the inner
 //! loops only multiply and add, four limbs at a time: with wasm SIMD128 on wasm32
@@ -26,6 +26,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::iter;
+use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
@@ -142,14 +143,38 @@ pub enum Engine {
 }
 
 impl Engine {
-    /// [`Engine::Fma`] where this engine fuses multiply-add, else [`Engine::Int`].
+    /// [`Engine::Fma`] where this engine fuses multiply-add and, on a fixed 2048-bit key, gives
+    /// what [`Engine::Int`] gives; else [`Engine::Int`]. Found once per VM.
     pub fn best() -> Engine {
-        if mont52::fused() {
-            Engine::Fma
-        } else {
-            Engine::Int
-        }
+        static BEST: OnceLock<Engine> = OnceLock::new();
+        *BEST.get_or_init(|| {
+            if mont52::fused() && fma_agrees_with_int() {
+                Engine::Fma
+            } else {
+                Engine::Int
+            }
+        })
     }
+}
+
+/// The known-answer check behind [`Engine::best`]: both engines on a fixed odd 2048-bit modulus
+/// and two values below it, e = 65537. (The tests check the engines against each other and the
+/// `rsa` crate on many more; this catches an engine that fuses the one test product but not
+/// the products of the loop.)
+fn fma_agrees_with_int() -> bool {
+    let n: Vec<u8> = (0..256u32)
+        .map(|i| (i.wrapping_mul(73).wrapping_add(41) % 256) as u8 | u8::from(i == 255))
+        .collect();
+    let Some(mut key) = RsaPublic::build(&n, Exponent::E65537) else {
+        return false;
+    };
+    key.fast = mont52::Modulus::new(&n, key.bits);
+    // n's first byte is 41: both values are below n.
+    let halves: Vec<u8> = n.iter().map(|b| b >> 1).collect();
+    let below: Vec<u8> = iter::once(40).chain(iter::repeat_n(0xab, 255)).collect();
+    [halves, below]
+        .iter()
+        .all(|s| key.fast_op(s).is_some_and(|fast| fast == key.int_op(s)))
 }
 
 /// An RSA public key in the form the verifier uses, precomputed once per key.
@@ -188,10 +213,21 @@ impl RsaPublic {
         RsaPublic::with_engine(n, e, Engine::best())
     }
 
-    /// As [`new`](Self::new), on `engine`. `None` also for [`Engine::Fma`] where multiply-add is
-    /// not fused. A key on [`Engine::Fma`] is checked once against [`Engine::Int`] on a fixed
-    /// value, and stays on [`Engine::Int`] if they differ (the tests make sure they never do).
+    /// As [`new`](Self::new), on `engine`. `None` also for [`Engine::Fma`] where it is not the
+    /// [best](Engine::best).
     pub fn with_engine(n: &[u8], e: Exponent, engine: Engine) -> Option<RsaPublic> {
+        let mut key = RsaPublic::build(n, e)?;
+        if engine == Engine::Fma {
+            if Engine::best() != Engine::Fma {
+                return None;
+            }
+            key.fast = Some(mont52::Modulus::new(strip_leading_zeros(n), key.bits)?);
+        }
+        Some(key)
+    }
+
+    /// The key on [`Engine::Int`].
+    fn build(n: &[u8], e: Exponent) -> Option<RsaPublic> {
         let n_bytes = strip_leading_zeros(n);
         let bits = bit_len(n_bytes);
         let byte_len = n_bytes.len();
@@ -202,7 +238,7 @@ impl RsaPublic {
         }
         let n0_inv = neg_inverse(low);
         let r2 = r_squared(&n, n0_inv, bits);
-        let mut key = RsaPublic {
+        Some(RsaPublic {
             n,
             n0_inv,
             r2,
@@ -210,22 +246,7 @@ impl RsaPublic {
             byte_len,
             bits,
             fast: None,
-        };
-        if engine == Engine::Fma {
-            if !mont52::fused() {
-                return None;
-            }
-            key.fast = mont52::Modulus::new(n_bytes, bits);
-            // Any value below n will do: n with its top byte halved.
-            let mut probe = n_bytes.to_vec();
-            if let Some(top) = probe.first_mut() {
-                *top >>= 1;
-            }
-            if key.fast_op(&probe) != Some(key.int_op(&probe)) {
-                key.fast = None;
-            }
-        }
-        Some(key)
+        })
     }
 
     /// The engine this key's public operation runs on.
@@ -981,6 +1002,12 @@ mod tests {
 
     fn key(n: &[u8], e: Exponent) -> RsaPublic {
         RsaPublic::new(n, e).unwrap()
+    }
+
+    #[test]
+    fn the_known_answer_check_passes_and_the_fast_engine_is_the_best() {
+        assert!(fma_agrees_with_int());
+        assert_eq!(Engine::best(), Engine::Fma);
     }
 
     /// The key on each engine; natively multiply-add is always fused, so both exist.
