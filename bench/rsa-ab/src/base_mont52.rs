@@ -1,0 +1,635 @@
+//! Montgomery arithmetic on 50-bit limbs held in `f64`, with exact products from fused
+//! multiply-add: the RSA public operation's fast path where the engine fuses
+//! `f64x2.relaxed_madd` (V8 on any x64 with FMA3, and every arm64).
+//!
+//! A product `p = x·y` of two limbs below 2⁵¹ is below 2¹⁰², and two fused multiply-adds split it
+//! exactly (the trick of Emmart, Zheng and Weems, "Faster modular exponentiation using double
+//! precision floating point arithmetic on the GPU", ARITH 2018):
+//!
+//! - `h = fma(x, y, 2¹⁰²)` lies in `[2¹⁰², 2¹⁰³]`, where a double's step is 2⁵⁰: `h = 2¹⁰² +
+//!   H·2⁵⁰` with `H = round(p / 2⁵⁰)`, and the bits of `h` as an integer are those of `2¹⁰²` plus
+//!   `H`;
+//! - `l = fma(x, y, -(h - 2¹⁰²)) = p - H·2⁵⁰` is exact and in `[-2⁴⁹, 2⁴⁹]`, and `l + 3·2⁵¹`
+//!   lies in `[2⁵², 2⁵³]`, where the step is 1: its bits are those of `3·2⁵¹` plus `l`.
+//!
+//! So `p = l + H·2⁵⁰` with both parts as 64-bit integers: the bit patterns are added to 64-bit
+//! accumulators as they are, and the constant part of every pattern added (a multiple of 2⁵⁰)
+//! is taken off at once by starting each accumulator at minus their sum ([`Bias`]). Against
+//! [`crate::rsa_verify`]'s 28-bit limbs on 32-bit multiplies this is 0.31× the limb products,
+//! and a wasm `f64x2` fused multiply-add costs V8 no shuffle, where every 32×32→64-bit product
+//! costs it two.
+//!
+//! The exactness rests on the multiply-add being fused. `relaxed_madd` may round twice on an
+//! engine without FMA; [`fused`] checks once which one this engine does, and the caller keeps
+//! the 32-bit path for engines that round twice. Native builds (the tests) use `f64::mul_add`,
+//! which is always fused.
+
+/// Bits per limb.
+const BITS: u32 = 50;
+const MASK: u64 = (1 << BITS) - 1;
+
+/// Zero limbs after the last, so the two-lane loops can read a whole pair past a row's end.
+const PAD: usize = 2;
+
+/// `2¹⁰²`: added to a product, the sum's step is 2⁵⁰ (the high part's unit).
+const HIGH: f64 = 5_070_602_400_912_917_605_986_812_821_504.0;
+/// `3·2⁵¹`: added to a low part in `[-2⁴⁹, 2⁴⁹]`, the sum's step is 1.
+const LOW: f64 = 6_755_399_441_055_744.0;
+
+/// Two-lane operations: wasm SIMD128 with relaxed SIMD's fused multiply-add on wasm32, the same
+/// on arrays elsewhere (`f64::mul_add`, always fused), so the native tests run the same loops.
+#[cfg(target_arch = "wasm32")]
+mod lanes {
+    use core::arch::wasm32::{
+        f64x2, f64x2_add, f64x2_relaxed_madd, f64x2_splat, f64x2_sub, i64x2, i64x2_add,
+        i64x2_extract_lane, v128,
+    };
+
+    pub type F = v128;
+    pub type I = v128;
+
+    #[inline]
+    #[target_feature(enable = "simd128")]
+    pub fn splat(x: f64) -> F {
+        f64x2_splat(x)
+    }
+
+    #[inline]
+    #[target_feature(enable = "simd128")]
+    pub fn load(x: &[f64; 2]) -> F {
+        f64x2(x[0], x[1])
+    }
+
+    #[inline]
+    #[target_feature(enable = "simd128")]
+    pub fn load_i(x: &[i64; 2]) -> I {
+        i64x2(x[0], x[1])
+    }
+
+    #[inline]
+    #[target_feature(enable = "simd128")]
+    pub fn store_i(x: I, to: &mut [i64; 2]) {
+        *to = [i64x2_extract_lane::<0>(x), i64x2_extract_lane::<1>(x)];
+    }
+
+    #[inline]
+    #[target_feature(enable = "simd128,relaxed-simd")]
+    pub fn madd(a: F, b: F, c: F) -> F {
+        f64x2_relaxed_madd(a, b, c)
+    }
+
+    #[inline]
+    #[target_feature(enable = "simd128")]
+    pub fn add(a: F, b: F) -> F {
+        f64x2_add(a, b)
+    }
+
+    #[inline]
+    #[target_feature(enable = "simd128")]
+    pub fn sub(a: F, b: F) -> F {
+        f64x2_sub(a, b)
+    }
+
+    /// `a + (the bits of b)`, lane by lane, wrapping.
+    #[inline]
+    #[target_feature(enable = "simd128")]
+    pub fn add_bits(a: I, b: F) -> I {
+        i64x2_add(a, b)
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod lanes {
+    pub type F = [f64; 2];
+    pub type I = [i64; 2];
+
+    pub fn splat(x: f64) -> F {
+        [x; 2]
+    }
+
+    pub fn load(x: &[f64; 2]) -> F {
+        *x
+    }
+
+    pub fn load_i(x: &[i64; 2]) -> I {
+        *x
+    }
+
+    pub fn store_i(x: I, to: &mut [i64; 2]) {
+        *to = x;
+    }
+
+    pub fn madd(a: F, b: F, c: F) -> F {
+        [a[0].mul_add(b[0], c[0]), a[1].mul_add(b[1], c[1])]
+    }
+
+    pub fn add(a: F, b: F) -> F {
+        [a[0] + b[0], a[1] + b[1]]
+    }
+
+    pub fn sub(a: F, b: F) -> F {
+        [a[0] - b[0], a[1] - b[1]]
+    }
+
+    pub fn add_bits(a: I, b: F) -> I {
+        [
+            a[0].wrapping_add(b[0].to_bits() as i64),
+            a[1].wrapping_add(b[1].to_bits() as i64),
+        ]
+    }
+}
+
+/// Whether this engine's multiply-add is fused: `(1 + 2⁻³⁰)² - (1 + 2⁻²⁹)` is `2⁻⁶⁰` with one
+/// rounding and 0 with two.
+#[cfg_attr(
+    target_arch = "wasm32",
+    target_feature(enable = "simd128,relaxed-simd")
+)]
+pub fn fused() -> bool {
+    let x = std::hint::black_box(1.0 + 1.0 / f64::from(1u32 << 30));
+    let c = std::hint::black_box(-(1.0 + 1.0 / f64::from(1u32 << 29)));
+    let r = lanes::madd(lanes::splat(x), lanes::splat(x), lanes::splat(c));
+    first(r) != 0.0
+}
+
+#[cfg(target_arch = "wasm32")]
+#[target_feature(enable = "simd128")]
+fn first(x: lanes::F) -> f64 {
+    core::arch::wasm32::f64x2_extract_lane::<0>(x)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn first(x: lanes::F) -> f64 {
+    x[0]
+}
+
+/// Two rows at once: `lo[j] += low(p·x[j]) + low(q·y[j])` and `hi[j] += high(p·x[j]) +
+/// high(q·y[j])` (as bit patterns, see the module) for the pairs of `j`; the shortest slice
+/// bounds the loop. The two low parts are added as doubles first: their sum, within ±2⁵⁰, is
+/// exact, and so is that plus `3·2⁵¹`.
+#[cfg_attr(
+    target_arch = "wasm32",
+    target_feature(enable = "simd128,relaxed-simd")
+)]
+fn add_rows(lo: &mut [i64], hi: &mut [i64], (x, p): (&[f64], f64), (y, q): (&[f64], f64)) {
+    let (p, q) = (lanes::splat(p), lanes::splat(q));
+    let (high, low) = (lanes::splat(HIGH), lanes::splat(LOW));
+    let acc = lo.chunks_exact_mut(2).zip(hi.chunks_exact_mut(2));
+    for ((lo, hi), (x, y)) in acc.zip(x.chunks_exact(2).zip(y.chunks_exact(2))) {
+        let (Ok::<&mut [i64; 2], _>(lo), Ok::<&mut [i64; 2], _>(hi)) =
+            (lo.try_into(), hi.try_into())
+        else {
+            continue;
+        };
+        let (Ok::<&[f64; 2], _>(x), Ok::<&[f64; 2], _>(y)) = (x.try_into(), y.try_into()) else {
+            continue;
+        };
+        let (x, y) = (lanes::load(x), lanes::load(y));
+        let (hx, hy) = (lanes::madd(x, p, high), lanes::madd(y, q, high));
+        let lx = lanes::madd(x, p, lanes::sub(high, hx));
+        let ly = lanes::madd(y, q, lanes::sub(high, hy));
+        let sum_hi = lanes::add_bits(lanes::add_bits(lanes::load_i(hi), hx), hy);
+        lanes::store_i(sum_hi, hi);
+        let sum_lo = lanes::add_bits(lanes::load_i(lo), lanes::add(lanes::add(lx, ly), low));
+        lanes::store_i(sum_lo, lo);
+    }
+}
+
+/// `x·y = low + high·2⁵⁰` exactly, for `x, y < 2⁵¹`, in integers (`low < 2⁵¹`, `high < 2⁵³`).
+fn mul_exact(x: u64, y: u64) -> (i64, i64) {
+    const HALF: u32 = BITS / 2;
+    const HALF_MASK: u64 = (1 << HALF) - 1;
+    let (x1, x0, y1, y0) = (x >> HALF, x & HALF_MASK, y >> HALF, y & HALF_MASK);
+    let mid = x1 * y0 + x0 * y1;
+    let low = x0 * y0 + ((mid & HALF_MASK) << HALF);
+    let high = x1 * y1 + (mid >> HALF);
+    (low as i64, high as i64)
+}
+
+/// `lo[k] += low`, `hi[k] += high`: a product added by hand (exact, no constant part).
+fn add_at(work: &mut Work, k: usize, (low, high): (i64, i64)) {
+    if let (Some(lo), Some(hi)) = (work.lo.get_mut(k), work.hi.get_mut(k)) {
+        *lo = lo.wrapping_add(low);
+        *hi = hi.wrapping_add(high);
+    }
+}
+
+/// The accumulators' starting values for one kind of operation: minus the constant part of
+/// every bit pattern it adds (see the module). Found by running the operation on zeros, where
+/// every product is 0 and adds exactly that constant part.
+#[derive(Clone)]
+struct Bias {
+    lo: Vec<i64>,
+    hi: Vec<i64>,
+}
+
+/// A modulus prepared for Montgomery arithmetic with `R = 2^(50·L)`, `R > 4n`.
+#[derive(Clone)]
+pub struct Modulus {
+    /// `L` limbs of `n`, then `PAD` zeros.
+    n: Vec<f64>,
+    /// `-n⁻¹ mod 2⁵⁰`.
+    n_inv: u64,
+    /// `R² mod n`, as `n`.
+    r2: Vec<f64>,
+    limbs: usize,
+    mul_bias: Bias,
+    sqr_bias: Bias,
+}
+
+/// The accumulators of one operation.
+struct Work {
+    lo: Vec<i64>,
+    hi: Vec<i64>,
+    doubled: Vec<f64>,
+    /// Set while finding the [`Bias`]: every `m` is then 0 (the carries are meaningless).
+    counting: bool,
+}
+
+impl Modulus {
+    /// `n` big-endian, odd, of `bits` bits.
+    pub fn new(n: &[u8], bits: usize) -> Option<Modulus> {
+        let limbs = (bits + 2).div_ceil(BITS as usize).next_multiple_of(2);
+        let n = limbs_from_be(n, limbs + PAD)?;
+        let low = n.first().copied()? as u64;
+        if low & 1 == 0 {
+            return None;
+        }
+        let zero_bias = || Bias {
+            lo: vec![0; 2 * limbs + 2 * PAD],
+            hi: vec![0; 2 * limbs + 2 * PAD],
+        };
+        let mut m = Modulus {
+            n,
+            n_inv: neg_inverse(low),
+            r2: Vec::new(),
+            limbs,
+            mul_bias: zero_bias(),
+            sqr_bias: zero_bias(),
+        };
+        let zeros = vec![0.0; limbs + PAD];
+        let mut out = zeros.clone();
+        let mut work = m.work();
+        work.counting = true;
+        m.mul(&mut out, &zeros, &zeros, &mut work);
+        m.mul_bias = Bias {
+            lo: work.lo.iter().map(|x| x.wrapping_neg()).collect(),
+            hi: work.hi.iter().map(|x| x.wrapping_neg()).collect(),
+        };
+        m.sqr(&mut out, &zeros, &mut work);
+        m.sqr_bias = Bias {
+            lo: work.lo.iter().map(|x| x.wrapping_neg()).collect(),
+            hi: work.hi.iter().map(|x| x.wrapping_neg()).collect(),
+        };
+        m.r2 = m.r_squared(bits);
+        Some(m)
+    }
+
+    fn work(&self) -> Work {
+        Work {
+            lo: vec![0; 2 * self.limbs + 2 * PAD],
+            hi: vec![0; 2 * self.limbs + 2 * PAD],
+            doubled: vec![0.0; self.limbs + PAD],
+            counting: false,
+        }
+    }
+
+    /// `s^e mod n` for `s < n` (big-endian, at most `byte_len` bytes), as `byte_len` big-endian
+    /// bytes; `squarings` is 1 for `e = 3` and 16 for `e = 65537`.
+    pub fn pow(&self, s: &[u8], squarings: usize, byte_len: usize) -> Option<Vec<u8>> {
+        let s = limbs_from_be(s, self.limbs + PAD)?;
+        let mut work = self.work();
+        let mut x = vec![0.0; self.limbs + PAD];
+        let mut t = x.clone();
+        self.mul(&mut x, &s, &self.r2, &mut work);
+        for _ in 0..squarings {
+            self.sqr(&mut t, &x, &mut work);
+            std::mem::swap(&mut x, &mut t);
+        }
+        self.mul(&mut t, &x, &s, &mut work);
+        reduce_once(&mut t, &self.n);
+        be_from_limbs(&t, byte_len)
+    }
+
+    /// `out = a·b·R⁻¹ mod n` up to one `n`: inputs below `2n`, output below `2n`. Rows `i` and
+    /// `i+1` together: `a_i·b_0` by hand at `i`, then `a_i·b_{j+1} + a_{i+1}·b_j` at `i+1+j`.
+    fn mul(&self, out: &mut [f64], a: &[f64], b: &[f64], work: &mut Work) {
+        let l = self.limbs;
+        work.lo.copy_from_slice(&self.mul_bias.lo);
+        work.hi.copy_from_slice(&self.mul_bias.hi);
+        let (Some(b_from_0), Some(b_from_1)) = (b.get(..l), b.get(1..=l)) else {
+            return;
+        };
+        let b0 = b_from_0.first().copied().unwrap_or(0.0) as u64;
+        for (i, pair) in (0..)
+            .step_by(2)
+            .zip(a.get(..l).unwrap_or_default().chunks_exact(2))
+        {
+            let &[ai, aj] = pair else {
+                continue;
+            };
+            add_at(work, i, mul_exact(ai as u64, b0));
+            let (Some(lo), Some(hi)) = (
+                work.lo.get_mut(i + 1..i + 1 + l),
+                work.hi.get_mut(i + 1..i + 1 + l),
+            ) else {
+                return;
+            };
+            add_rows(lo, hi, (b_from_1, ai), (b_from_0, aj));
+        }
+        self.reduce(out, work);
+    }
+
+    /// `out = a²·R⁻¹ mod n`, as [`mul`](Self::mul): each cross product `a_i·a_j` once, as
+    /// `a_i·2a_j` (limbs below 2⁵¹, products below 2¹⁰¹). Rows `i` and `i+1` together: the
+    /// places `2i` to `2i+2` by hand, then `a_i·2a_{j+1} + a_{i+1}·2a_j` at `i+1+j` from `2i+3`.
+    fn sqr(&self, out: &mut [f64], a: &[f64], work: &mut Work) {
+        let l = self.limbs;
+        work.lo.copy_from_slice(&self.sqr_bias.lo);
+        work.hi.copy_from_slice(&self.sqr_bias.hi);
+        for (d, &x) in work.doubled.iter_mut().zip(a) {
+            *d = 2.0 * x;
+        }
+        let limb = |x: &[f64], j: usize| x.get(j).copied().unwrap_or(0.0) as u64;
+        for i in (0..l).step_by(2) {
+            let (ai, aj) = (limb(a, i), limb(a, i + 1));
+            add_at(work, 2 * i, mul_exact(ai, ai));
+            add_at(work, 2 * i + 1, mul_exact(ai, limb(&work.doubled, i + 1)));
+            add_at(work, 2 * i + 2, mul_exact(aj, aj));
+            add_at(work, 2 * i + 2, mul_exact(ai, limb(&work.doubled, i + 2)));
+            // Row i's last product is at i + L - 1, row i+1's at i + L.
+            let run = (l - i - 2).next_multiple_of(2);
+            let (Some(lo), Some(hi), Some(x), Some(y)) = (
+                work.lo.get_mut(2 * i + 3..2 * i + 3 + run),
+                work.hi.get_mut(2 * i + 3..2 * i + 3 + run),
+                work.doubled.get(i + 3..i + 3 + run),
+                work.doubled.get(i + 2..i + 2 + run),
+            ) else {
+                return;
+            };
+            add_rows(lo, hi, (x, ai as f64), (y, aj as f64));
+        }
+        self.reduce(out, work);
+    }
+
+    /// Montgomery reduction of the double-width value in `work`, where the value at place `k` is
+    /// `lo[k] + hi[k-1]`. Rows `i` and `i+1` together: `m_i` clears the low 50 bits of place
+    /// `i`, `m_{i+1}` those of place `i+1` with `i`'s carry (and `m_i·n_0`'s high part and
+    /// `m_i·n_1`, found by hand); then `m_i·n_{j+1} + m_{i+1}·n_j` at `i+1+j`. `out` = the places
+    /// from `L` on.
+    fn reduce(&self, out: &mut [f64], work: &mut Work) {
+        let l = self.limbs;
+        let (Some(n_from_0), Some(n_from_1)) = (self.n.get(..l), self.n.get(1..=l)) else {
+            return;
+        };
+        let limb = |x: &[f64], j: usize| x.get(j).copied().unwrap_or(0.0) as u64;
+        let (n0, n1) = (limb(n_from_0, 0), limb(n_from_0, 1));
+        let at = |x: &[i64], k: usize| x.get(k).copied().unwrap_or(0);
+        let factor = |v: i64| (v as u64 & MASK).wrapping_mul(self.n_inv) & MASK;
+        let mut carry = 0i64;
+        for i in (0..l).step_by(2) {
+            let below = if i == 0 { 0 } else { at(&work.hi, i - 1) };
+            let v = at(&work.lo, i).wrapping_add(below).wrapping_add(carry);
+            let mi = if work.counting { 0 } else { factor(v) };
+            // v + m_i·n_0 is a multiple of 2⁵⁰: place i's carry, m_i·n_0's high part included.
+            let (low, high) = mul_exact(mi, n0);
+            let carry_i = high.wrapping_add(v.wrapping_add(low) >> BITS);
+            let next = at(&work.lo, i + 1)
+                .wrapping_add(at(&work.hi, i))
+                .wrapping_add(carry_i)
+                .wrapping_add(mi.wrapping_mul(n1) as i64);
+            let mj = if work.counting { 0 } else { factor(next) };
+            let (Some(lo), Some(hi)) = (
+                work.lo.get_mut(i + 1..i + 1 + l),
+                work.hi.get_mut(i + 1..i + 1 + l),
+            ) else {
+                return;
+            };
+            add_rows(lo, hi, (n_from_1, mi as f64), (n_from_0, mj as f64));
+            let v = at(&work.lo, i + 1)
+                .wrapping_add(at(&work.hi, i))
+                .wrapping_add(carry_i);
+            carry = v >> BITS;
+        }
+        for (k, o) in out.iter_mut().enumerate() {
+            let place = l + k;
+            let v = at(&work.lo, place)
+                .wrapping_add(at(&work.hi, place - 1))
+                .wrapping_add(carry);
+            *o = (v as u64 & MASK) as f64;
+            carry = v >> BITS;
+        }
+    }
+
+    /// `R² mod n`: `2^(bits-1)` doubled up to `2^a·R` with `a = 50·L/16`, then four squarings,
+    /// each followed by a doubling where the next binary digit of `50·L` is one.
+    fn r_squared(&self, bits: usize) -> Vec<f64> {
+        const SQUARINGS: u32 = 4;
+        let target = BITS as usize * self.limbs;
+        let mut x = vec![0.0; self.limbs + PAD];
+        let top = bits - 1;
+        if let Some(limb) = x.get_mut(top / BITS as usize) {
+            *limb = (1u64 << (top % BITS as usize)) as f64;
+        }
+        for _ in top..target + (target >> SQUARINGS) {
+            double_mod(&mut x, &self.n);
+        }
+        let mut t = x.clone();
+        let mut work = self.work();
+        for shift in (0..SQUARINGS).rev() {
+            self.sqr(&mut t, &x, &mut work);
+            reduce_once(&mut t, &self.n);
+            std::mem::swap(&mut x, &mut t);
+            if target >> shift & 1 == 1 {
+                double_mod(&mut x, &self.n);
+            }
+        }
+        x
+    }
+}
+
+fn compare(a: &[f64], b: &[f64]) -> std::cmp::Ordering {
+    a.iter()
+        .rev()
+        .zip(b.iter().rev())
+        .map(|(x, y)| (*x as u64).cmp(&(*y as u64)))
+        .find(|o| o.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
+}
+
+/// `x mod n` for `x < 2n`.
+fn reduce_once(x: &mut [f64], n: &[f64]) {
+    if compare(x, n).is_ge() {
+        let mut borrow = 0i64;
+        for (a, &b) in x.iter_mut().zip(n) {
+            let d = *a as i64 - b as i64 - borrow;
+            borrow = i64::from(d < 0);
+            *a = (d as u64 & MASK) as f64;
+        }
+    }
+}
+
+/// `x = 2x mod n` for `x < n` (the padding limbs take the carry).
+fn double_mod(x: &mut [f64], n: &[f64]) {
+    let mut carry = 0u64;
+    for limb in x.iter_mut() {
+        let d = (*limb as u64) << 1 | carry;
+        carry = d >> BITS;
+        *limb = (d & MASK) as f64;
+    }
+    reduce_once(x, n);
+}
+
+/// `-n0⁻¹ mod 2⁵⁰` for odd `n0`, by Newton's iteration (3, 6, 12, 24, 48, 96 correct bits).
+fn neg_inverse(n0: u64) -> u64 {
+    let mut inv = n0;
+    for _ in 0..5 {
+        inv = inv.wrapping_mul(2u64.wrapping_sub(n0.wrapping_mul(inv)));
+    }
+    inv.wrapping_neg() & MASK
+}
+
+/// Big-endian bytes to `len` little-endian 50-bit limbs; `None` if the value does not fit.
+fn limbs_from_be(bytes: &[u8], len: usize) -> Option<Vec<f64>> {
+    let mut out = Vec::with_capacity(len);
+    let (mut acc, mut acc_bits) = (0u64, 0u32);
+    for &byte in bytes.iter().rev() {
+        acc |= u64::from(byte) << acc_bits;
+        acc_bits += 8;
+        if acc_bits >= BITS {
+            out.push((acc & MASK) as f64);
+            acc >>= BITS;
+            acc_bits -= BITS;
+        }
+    }
+    out.push(acc as f64);
+    if out.len() > len {
+        return None;
+    }
+    out.resize(len, 0.0);
+    Some(out)
+}
+
+/// The low `len` bytes of the limbs, big-endian; `None` if a dropped bit is set.
+fn be_from_limbs(limbs: &[f64], len: usize) -> Option<Vec<u8>> {
+    let mut out = vec![0u8; len];
+    let mut bytes = out.iter_mut().rev();
+    let (mut acc, mut acc_bits) = (0u128, 0u32);
+    for &limb in limbs {
+        acc |= u128::from(limb as u64) << acc_bits;
+        acc_bits += BITS;
+        while acc_bits >= 8 {
+            let byte = acc as u8;
+            match bytes.next() {
+                Some(b) => *b = byte,
+                None if byte != 0 => return None,
+                None => {}
+            }
+            acc >>= 8;
+            acc_bits -= 8;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// splitmix64.
+    fn next(state: &mut u64) -> u64 {
+        *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Operands below 2⁵¹: the edges and random ones.
+    fn operands() -> Vec<u64> {
+        let max = (1u64 << 51) - 1;
+        let mut state = 11;
+        let mut v = vec![
+            0,
+            1,
+            2,
+            MASK - 1,
+            MASK,
+            MASK + 1,
+            max - 1,
+            max,
+            1 << 49,
+            1 << 25,
+        ];
+        v.extend((0..200).map(|_| next(&mut state) & max));
+        v.extend((0..200).map(|_| next(&mut state) & MASK));
+        v
+    }
+
+    #[test]
+    fn multiply_add_is_fused_in_native_builds() {
+        assert!(fused());
+    }
+
+    #[test]
+    fn products_by_hand_are_exact() {
+        for &x in &operands() {
+            for &y in &operands() {
+                let (low, high) = mul_exact(x, y);
+                assert!((0..1 << 51).contains(&low) && (0..1 << 53).contains(&high));
+                let got = i128::from(low) + (i128::from(high) << BITS);
+                assert_eq!(got, i128::from(x) * i128::from(y), "{x} · {y}");
+            }
+        }
+    }
+
+    /// The split of the module, through [`add_rows`]: starting from zero, each accumulator pair
+    /// holds `p·x + q·y` plus the constant parts of three bit patterns (two high, one low).
+    #[test]
+    fn fused_products_split_exactly() {
+        let ops = operands();
+        let (k_low, k_high) = (LOW.to_bits() as i64, HIGH.to_bits() as i64);
+        for pq in ops.chunks(2) {
+            let (p, q) = (pq[0], pq.get(1).copied().unwrap_or(3));
+            let xs: Vec<f64> = ops.iter().map(|&x| x as f64).collect();
+            let ys: Vec<f64> = ops.iter().rev().map(|&x| x as f64).collect();
+            let mut lo = vec![0i64; xs.len()];
+            let mut hi = vec![0i64; xs.len()];
+            add_rows(&mut lo, &mut hi, (&xs, p as f64), (&ys, q as f64));
+            for j in 0..xs.len() {
+                let low = lo[j].wrapping_sub(k_low);
+                let high = hi[j].wrapping_sub(k_high.wrapping_mul(2));
+                let got = i128::from(low) + (i128::from(high) << BITS);
+                let want = i128::from(p) * i128::from(xs[j] as u64)
+                    + i128::from(q) * i128::from(ys[j] as u64);
+                assert_eq!(got, want, "p = {p}, q = {q}, j = {j}");
+            }
+        }
+    }
+
+    #[test]
+    fn negative_inverse() {
+        let mut state = 5;
+        for _ in 0..1000 {
+            let n0 = next(&mut state) & MASK | 1;
+            assert_eq!(
+                n0.wrapping_mul(neg_inverse(n0)) & MASK,
+                MASK,
+                "n0 = {n0:#x}"
+            );
+        }
+    }
+
+    #[test]
+    fn limbs_round_trip_and_refuse_what_does_not_fit() {
+        let bytes: Vec<u8> = (1..=64).collect();
+        let limbs = limbs_from_be(&bytes, 12).unwrap();
+        assert!(limbs
+            .iter()
+            .all(|&l| l >= 0.0 && (l as u64) <= MASK && l.fract() == 0.0));
+        assert_eq!(be_from_limbs(&limbs, 64).unwrap(), bytes);
+        assert_eq!(be_from_limbs(&limbs, 70).unwrap()[6..], bytes[..]);
+        assert_eq!(be_from_limbs(&limbs, 63), None, "a set byte dropped");
+        assert_eq!(limbs_from_be(&bytes, 10), None, "512 bits in 500");
+    }
+}

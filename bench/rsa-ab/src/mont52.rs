@@ -31,6 +31,12 @@ const MASK: u64 = (1 << BITS) - 1;
 /// Zero limbs after the last, so the two-lane loops can read a whole pair past a row's end.
 const PAD: usize = 2;
 
+/// Accumulators for `L` limbs: places up to `2L + 2` (the output's `L + PAD` from `L` on), in
+/// groups of two places from place -1 (see [`lo_ix`]).
+fn acc_len(limbs: usize) -> usize {
+    lo_ix(2 * limbs + PAD + 1) + 4
+}
+
 /// `2¹⁰²`: added to a product, the sum's step is 2⁵⁰ (the high part's unit).
 const HIGH: f64 = 5_070_602_400_912_917_605_986_812_821_504.0;
 /// `3·2⁵¹`: added to a low part in `[-2⁴⁹, 2⁴⁹]`, the sum's step is 1.
@@ -68,8 +74,8 @@ mod lanes {
 
     #[inline]
     #[target_feature(enable = "simd128")]
-    pub fn store_i(x: I, to: &mut [i64; 2]) {
-        *to = [i64x2_extract_lane::<0>(x), i64x2_extract_lane::<1>(x)];
+    pub fn unpack_i(x: I) -> [i64; 2] {
+        [i64x2_extract_lane::<0>(x), i64x2_extract_lane::<1>(x)]
     }
 
     #[inline]
@@ -115,8 +121,8 @@ mod lanes {
         *x
     }
 
-    pub fn store_i(x: I, to: &mut [i64; 2]) {
-        *to = x;
+    pub fn unpack_i(x: I) -> [i64; 2] {
+        x
     }
 
     pub fn madd(a: F, b: F, c: F) -> F {
@@ -163,35 +169,40 @@ fn first(x: lanes::F) -> f64 {
     x[0]
 }
 
-/// Two rows at once: `lo[j] += low(p·x[j]) + low(q·y[j])` and `hi[j] += high(p·x[j]) +
-/// high(q·y[j])` (as bit patterns, see the module) for the pairs of `j`; the shortest slice
-/// bounds the loop. The two low parts are added as doubles first: their sum, within ±2⁵⁰, is
+/// Two rows at once, from an odd place `s` on: for `t = 0, 1, ..`, place `s + t` takes
+/// `p·x[t+1] + q·x[t]`, as the bit patterns of the module. `acc` is [`Work::acc`] from `s`'s
+/// group on, and `x` has one more element than the places to fill (pairs of them, bounded by the
+/// shorter of the two). The two low parts are added as doubles first: their sum, within ±2⁵⁰, is
 /// exact, and so is that plus `3·2⁵¹`.
 #[cfg_attr(
     target_arch = "wasm32",
     target_feature(enable = "simd128,relaxed-simd")
 )]
-fn add_rows(lo: &mut [i64], hi: &mut [i64], (x, p): (&[f64], f64), (y, q): (&[f64], f64)) {
+fn add_rows(acc: &mut [i64], x: &[f64], p: f64, q: f64) {
     let (p, q) = (lanes::splat(p), lanes::splat(q));
     let (high, low) = (lanes::splat(HIGH), lanes::splat(LOW));
-    let acc = lo.chunks_exact_mut(2).zip(hi.chunks_exact_mut(2));
-    for ((lo, hi), (x, y)) in acc.zip(x.chunks_exact(2).zip(y.chunks_exact(2))) {
-        let (Ok::<&mut [i64; 2], _>(lo), Ok::<&mut [i64; 2], _>(hi)) =
-            (lo.try_into(), hi.try_into())
+    let operands = x
+        .get(1..)
+        .unwrap_or_default()
+        .chunks_exact(2)
+        .zip(x.chunks_exact(2));
+    for (acc, (x, y)) in acc.chunks_exact_mut(4).zip(operands) {
+        let (Ok::<&mut [i64; 4], _>(acc), Ok::<&[f64; 2], _>(x), Ok::<&[f64; 2], _>(y)) =
+            (acc.try_into(), x.try_into(), y.try_into())
         else {
-            continue;
-        };
-        let (Ok::<&[f64; 2], _>(x), Ok::<&[f64; 2], _>(y)) = (x.try_into(), y.try_into()) else {
             continue;
         };
         let (x, y) = (lanes::load(x), lanes::load(y));
         let (hx, hy) = (lanes::madd(x, p, high), lanes::madd(y, q, high));
         let lx = lanes::madd(x, p, lanes::sub(high, hx));
         let ly = lanes::madd(y, q, lanes::sub(high, hy));
-        let sum_hi = lanes::add_bits(lanes::add_bits(lanes::load_i(hi), hx), hy);
-        lanes::store_i(sum_hi, hi);
-        let sum_lo = lanes::add_bits(lanes::load_i(lo), lanes::add(lanes::add(lx, ly), low));
-        lanes::store_i(sum_lo, lo);
+        let sum_lo = lanes::add_bits(
+            lanes::load_i(&[acc[0], acc[1]]),
+            lanes::add(lanes::add(lx, ly), low),
+        );
+        let sum_hi = lanes::add_bits(lanes::add_bits(lanes::load_i(&[acc[2], acc[3]]), hx), hy);
+        [acc[0], acc[1]] = lanes::unpack_i(sum_lo);
+        [acc[2], acc[3]] = lanes::unpack_i(sum_hi);
     }
 }
 
@@ -206,21 +217,31 @@ fn mul_exact(x: u64, y: u64) -> (i64, i64) {
     (low as i64, high as i64)
 }
 
-/// `lo[k] += low`, `hi[k] += high`: a product added by hand (exact, no constant part).
-fn add_at(work: &mut Work, k: usize, (low, high): (i64, i64)) {
-    if let (Some(lo), Some(hi)) = (work.lo.get_mut(k), work.hi.get_mut(k)) {
-        *lo = lo.wrapping_add(low);
-        *hi = hi.wrapping_add(high);
-    }
+/// Where place `k`'s low accumulator is in [`Work::acc`]: places go in groups of two from
+/// place -1 (a place that is never used), so that every odd place starts a group, and a group
+/// is four accumulators, the two low ones then the two high ones.
+fn lo_ix(k: usize) -> usize {
+    4 * ((k + 1) / 2) + (k + 1) % 2
 }
 
-/// The accumulators' starting values for one kind of operation: minus the constant part of
-/// every bit pattern it adds (see the module). Found by running the operation on zeros, where
-/// every product is 0 and adds exactly that constant part.
-#[derive(Clone)]
-struct Bias {
-    lo: Vec<i64>,
-    hi: Vec<i64>,
+/// Where place `k`'s high accumulator (a part of place `k + 1`) is in [`Work::acc`].
+fn hi_ix(k: usize) -> usize {
+    lo_ix(k) + 2
+}
+
+/// The accumulators of place `k`'s group and those after it.
+fn group_from(acc: &mut [i64], k: usize) -> &mut [i64] {
+    acc.get_mut(lo_ix(k)..).unwrap_or_default()
+}
+
+/// Adds a product found by hand (exact, no constant part) at place `k`.
+fn add_at(acc: &mut [i64], k: usize, (low, high): (i64, i64)) {
+    if let Some(lo) = acc.get_mut(lo_ix(k)) {
+        *lo = lo.wrapping_add(low);
+    }
+    if let Some(hi) = acc.get_mut(hi_ix(k)) {
+        *hi = hi.wrapping_add(high);
+    }
 }
 
 /// A modulus prepared for Montgomery arithmetic with `R = 2^(50·L)`, `R > 4n`.
@@ -233,16 +254,19 @@ pub struct Modulus {
     /// `R² mod n`, as `n`.
     r2: Vec<f64>,
     limbs: usize,
-    mul_bias: Bias,
-    sqr_bias: Bias,
+    /// The accumulators' starting values for [`mul`](Self::mul) and [`sqr`](Self::sqr): minus
+    /// the constant part of every bit pattern each adds (see the module). Found by running the
+    /// operation on zeros, where every product is 0 and adds exactly that constant part.
+    mul_bias: Vec<i64>,
+    sqr_bias: Vec<i64>,
 }
 
-/// The accumulators of one operation.
+/// The scratch space of one operation.
 struct Work {
-    lo: Vec<i64>,
-    hi: Vec<i64>,
+    /// The 64-bit accumulators of the double-width value, in groups (see [`lo_ix`]).
+    acc: Vec<i64>,
     doubled: Vec<f64>,
-    /// Set while finding the [`Bias`]: every `m` is then 0 (the carries are meaningless).
+    /// Set while finding the biases: every `m` is then 0 (the carries are meaningless).
     counting: bool,
 }
 
@@ -255,40 +279,29 @@ impl Modulus {
         if low & 1 == 0 {
             return None;
         }
-        let zero_bias = || Bias {
-            lo: vec![0; 2 * limbs + 2 * PAD],
-            hi: vec![0; 2 * limbs + 2 * PAD],
-        };
         let mut m = Modulus {
             n,
             n_inv: neg_inverse(low),
             r2: Vec::new(),
             limbs,
-            mul_bias: zero_bias(),
-            sqr_bias: zero_bias(),
+            mul_bias: vec![0; acc_len(limbs)],
+            sqr_bias: vec![0; acc_len(limbs)],
         };
         let zeros = vec![0.0; limbs + PAD];
         let mut out = zeros.clone();
         let mut work = m.work();
         work.counting = true;
         m.mul(&mut out, &zeros, &zeros, &mut work);
-        m.mul_bias = Bias {
-            lo: work.lo.iter().map(|x| x.wrapping_neg()).collect(),
-            hi: work.hi.iter().map(|x| x.wrapping_neg()).collect(),
-        };
+        m.mul_bias = work.acc.iter().map(|x| x.wrapping_neg()).collect();
         m.sqr(&mut out, &zeros, &mut work);
-        m.sqr_bias = Bias {
-            lo: work.lo.iter().map(|x| x.wrapping_neg()).collect(),
-            hi: work.hi.iter().map(|x| x.wrapping_neg()).collect(),
-        };
+        m.sqr_bias = work.acc.iter().map(|x| x.wrapping_neg()).collect();
         m.r2 = m.r_squared(bits);
         Some(m)
     }
 
     fn work(&self) -> Work {
         Work {
-            lo: vec![0; 2 * self.limbs + 2 * PAD],
-            hi: vec![0; 2 * self.limbs + 2 * PAD],
+            acc: vec![0; acc_len(self.limbs)],
             doubled: vec![0.0; self.limbs + PAD],
             counting: false,
         }
@@ -312,15 +325,14 @@ impl Modulus {
     }
 
     /// `out = a·b·R⁻¹ mod n` up to one `n`: inputs below `2n`, output below `2n`. Rows `i` and
-    /// `i+1` together: `a_i·b_0` by hand at `i`, then `a_i·b_{j+1} + a_{i+1}·b_j` at `i+1+j`.
+    /// `i+1` together: `a_i·b_0` by hand at `i`, then `a_i·b_{t+1} + a_{i+1}·b_t` at `i+1+t`.
     fn mul(&self, out: &mut [f64], a: &[f64], b: &[f64], work: &mut Work) {
         let l = self.limbs;
-        work.lo.copy_from_slice(&self.mul_bias.lo);
-        work.hi.copy_from_slice(&self.mul_bias.hi);
-        let (Some(b_from_0), Some(b_from_1)) = (b.get(..l), b.get(1..=l)) else {
+        work.acc.copy_from_slice(&self.mul_bias);
+        let Some(b) = b.get(..=l) else {
             return;
         };
-        let b0 = b_from_0.first().copied().unwrap_or(0.0) as u64;
+        let b0 = b.first().copied().unwrap_or(0.0) as u64;
         for (i, pair) in (0..)
             .step_by(2)
             .zip(a.get(..l).unwrap_or_default().chunks_exact(2))
@@ -328,94 +340,77 @@ impl Modulus {
             let &[ai, aj] = pair else {
                 continue;
             };
-            add_at(work, i, mul_exact(ai as u64, b0));
-            let (Some(lo), Some(hi)) = (
-                work.lo.get_mut(i + 1..i + 1 + l),
-                work.hi.get_mut(i + 1..i + 1 + l),
-            ) else {
-                return;
-            };
-            add_rows(lo, hi, (b_from_1, ai), (b_from_0, aj));
+            add_at(&mut work.acc, i, mul_exact(ai as u64, b0));
+            add_rows(group_from(&mut work.acc, i + 1), b, ai, aj);
         }
         self.reduce(out, work);
     }
 
     /// `out = a²·R⁻¹ mod n`, as [`mul`](Self::mul): each cross product `a_i·a_j` once, as
     /// `a_i·2a_j` (limbs below 2⁵¹, products below 2¹⁰¹). Rows `i` and `i+1` together: the
-    /// places `2i` to `2i+2` by hand, then `a_i·2a_{j+1} + a_{i+1}·2a_j` at `i+1+j` from `2i+3`.
+    /// places `2i` to `2i+2` by hand, then `a_i·2a_{t+3} + a_{i+1}·2a_{t+2}` at `2i+3+t`.
     fn sqr(&self, out: &mut [f64], a: &[f64], work: &mut Work) {
         let l = self.limbs;
-        work.lo.copy_from_slice(&self.sqr_bias.lo);
-        work.hi.copy_from_slice(&self.sqr_bias.hi);
+        work.acc.copy_from_slice(&self.sqr_bias);
         for (d, &x) in work.doubled.iter_mut().zip(a) {
             *d = 2.0 * x;
         }
         let limb = |x: &[f64], j: usize| x.get(j).copied().unwrap_or(0.0) as u64;
         for i in (0..l).step_by(2) {
             let (ai, aj) = (limb(a, i), limb(a, i + 1));
-            add_at(work, 2 * i, mul_exact(ai, ai));
-            add_at(work, 2 * i + 1, mul_exact(ai, limb(&work.doubled, i + 1)));
-            add_at(work, 2 * i + 2, mul_exact(aj, aj));
-            add_at(work, 2 * i + 2, mul_exact(ai, limb(&work.doubled, i + 2)));
+            let acc = &mut work.acc;
+            add_at(acc, 2 * i, mul_exact(ai, ai));
+            add_at(acc, 2 * i + 1, mul_exact(ai, limb(&work.doubled, i + 1)));
+            add_at(acc, 2 * i + 2, mul_exact(aj, aj));
+            add_at(acc, 2 * i + 2, mul_exact(ai, limb(&work.doubled, i + 2)));
             // Row i's last product is at i + L - 1, row i+1's at i + L.
             let run = (l - i - 2).next_multiple_of(2);
-            let (Some(lo), Some(hi), Some(x), Some(y)) = (
-                work.lo.get_mut(2 * i + 3..2 * i + 3 + run),
-                work.hi.get_mut(2 * i + 3..2 * i + 3 + run),
-                work.doubled.get(i + 3..i + 3 + run),
-                work.doubled.get(i + 2..i + 2 + run),
-            ) else {
+            let Some(x) = work.doubled.get(i + 2..=i + 2 + run) else {
                 return;
             };
-            add_rows(lo, hi, (x, ai as f64), (y, aj as f64));
+            add_rows(group_from(acc, 2 * i + 3), x, ai as f64, aj as f64);
         }
         self.reduce(out, work);
     }
 
     /// Montgomery reduction of the double-width value in `work`, where the value at place `k` is
-    /// `lo[k] + hi[k-1]`. Rows `i` and `i+1` together: `m_i` clears the low 50 bits of place
-    /// `i`, `m_{i+1}` those of place `i+1` with `i`'s carry (and `m_i·n_0`'s high part and
-    /// `m_i·n_1`, found by hand); then `m_i·n_{j+1} + m_{i+1}·n_j` at `i+1+j`. `out` = the places
-    /// from `L` on.
+    /// its low accumulator and the high one of `k - 1`. Rows `i` and `i+1` together: `m_i`
+    /// clears the low 50 bits of place `i`, `m_{i+1}` those of place `i+1` with `i`'s carry
+    /// (and `m_i·n_0`'s high part and `m_i·n_1`, found by hand); then `m_i·n_{t+1} +
+    /// m_{i+1}·n_t` at `i+1+t`. `out` = the places from `L` on.
     fn reduce(&self, out: &mut [f64], work: &mut Work) {
         let l = self.limbs;
-        let (Some(n_from_0), Some(n_from_1)) = (self.n.get(..l), self.n.get(1..=l)) else {
+        let Some(n) = self.n.get(..=l) else {
             return;
         };
         let limb = |x: &[f64], j: usize| x.get(j).copied().unwrap_or(0.0) as u64;
-        let (n0, n1) = (limb(n_from_0, 0), limb(n_from_0, 1));
-        let at = |x: &[i64], k: usize| x.get(k).copied().unwrap_or(0);
+        let (n0, n1) = (limb(n, 0), limb(n, 1));
+        let acc = &mut work.acc;
+        // The value at place k, without the carry from below.
+        let place = |acc: &[i64], k: usize| {
+            let below = match k {
+                0 => 0,
+                _ => acc.get(hi_ix(k - 1)).copied().unwrap_or(0),
+            };
+            acc.get(lo_ix(k)).copied().unwrap_or(0).wrapping_add(below)
+        };
         let factor = |v: i64| (v as u64 & MASK).wrapping_mul(self.n_inv) & MASK;
         let mut carry = 0i64;
         for i in (0..l).step_by(2) {
-            let below = if i == 0 { 0 } else { at(&work.hi, i - 1) };
-            let v = at(&work.lo, i).wrapping_add(below).wrapping_add(carry);
+            let v = place(acc, i).wrapping_add(carry);
             let mi = if work.counting { 0 } else { factor(v) };
             // v + m_i·n_0 is a multiple of 2⁵⁰: place i's carry, m_i·n_0's high part included.
             let (low, high) = mul_exact(mi, n0);
             let carry_i = high.wrapping_add(v.wrapping_add(low) >> BITS);
-            let next = at(&work.lo, i + 1)
-                .wrapping_add(at(&work.hi, i))
+            let next = place(acc, i + 1)
                 .wrapping_add(carry_i)
                 .wrapping_add(mi.wrapping_mul(n1) as i64);
             let mj = if work.counting { 0 } else { factor(next) };
-            let (Some(lo), Some(hi)) = (
-                work.lo.get_mut(i + 1..i + 1 + l),
-                work.hi.get_mut(i + 1..i + 1 + l),
-            ) else {
-                return;
-            };
-            add_rows(lo, hi, (n_from_1, mi as f64), (n_from_0, mj as f64));
-            let v = at(&work.lo, i + 1)
-                .wrapping_add(at(&work.hi, i))
-                .wrapping_add(carry_i);
-            carry = v >> BITS;
+            add_rows(group_from(acc, i + 1), n, mi as f64, mj as f64);
+            carry = place(acc, i + 1).wrapping_add(carry_i) >> BITS;
         }
         for (k, o) in out.iter_mut().enumerate() {
-            let place = l + k;
-            let v = at(&work.lo, place)
-                .wrapping_add(at(&work.hi, place - 1))
-                .wrapping_add(carry);
+            let v = place(acc, l + k).wrapping_add(carry);
             *o = (v as u64 & MASK) as f64;
             carry = v >> BITS;
         }
@@ -583,28 +578,42 @@ mod tests {
         }
     }
 
-    /// The split of the module, through [`add_rows`]: starting from zero, each accumulator pair
-    /// holds `p·x + q·y` plus the constant parts of three bit patterns (two high, one low).
+    /// The split of the module, through [`add_rows`]: starting from zero, place `t` holds
+    /// `p·x[t+1] + q·x[t]` plus the constant parts of three bit patterns (two high, one low).
     #[test]
     fn fused_products_split_exactly() {
         let ops = operands();
         let (k_low, k_high) = (LOW.to_bits() as i64, HIGH.to_bits() as i64);
+        let x: Vec<f64> = ops.iter().map(|&x| x as f64).collect();
+        let places = (x.len() - 1) & !1;
         for pq in ops.chunks(2) {
             let (p, q) = (pq[0], pq.get(1).copied().unwrap_or(3));
-            let xs: Vec<f64> = ops.iter().map(|&x| x as f64).collect();
-            let ys: Vec<f64> = ops.iter().rev().map(|&x| x as f64).collect();
-            let mut lo = vec![0i64; xs.len()];
-            let mut hi = vec![0i64; xs.len()];
-            add_rows(&mut lo, &mut hi, (&xs, p as f64), (&ys, q as f64));
-            for j in 0..xs.len() {
-                let low = lo[j].wrapping_sub(k_low);
-                let high = hi[j].wrapping_sub(k_high.wrapping_mul(2));
+            let mut acc = vec![0i64; 2 * places];
+            add_rows(&mut acc, &x, p as f64, q as f64);
+            for t in 0..places {
+                let (lo, hi) = (acc[4 * (t / 2) + t % 2], acc[4 * (t / 2) + 2 + t % 2]);
+                let low = lo.wrapping_sub(k_low);
+                let high = hi.wrapping_sub(k_high.wrapping_mul(2));
                 let got = i128::from(low) + (i128::from(high) << BITS);
-                let want = i128::from(p) * i128::from(xs[j] as u64)
-                    + i128::from(q) * i128::from(ys[j] as u64);
-                assert_eq!(got, want, "p = {p}, q = {q}, j = {j}");
+                let want =
+                    i128::from(p) * i128::from(ops[t + 1]) + i128::from(q) * i128::from(ops[t]);
+                assert_eq!(got, want, "p = {p}, q = {q}, t = {t}");
             }
         }
+    }
+
+    #[test]
+    fn accumulator_layout() {
+        // Place -1 would be 0; every odd place starts a group of four.
+        assert_eq!((lo_ix(0), hi_ix(0)), (1, 3));
+        assert_eq!((lo_ix(1), lo_ix(2), hi_ix(1), hi_ix(2)), (4, 5, 6, 7));
+        assert_eq!(lo_ix(7), 16);
+        let ix: Vec<usize> = (0..40).flat_map(|k| [lo_ix(k), hi_ix(k)]).collect();
+        let mut sorted = ix.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), ix.len(), "no two accumulators share a slot");
+        assert!(acc_len(42) > *ix.iter().max().unwrap().min(&hi_ix(2 * 42 + PAD)));
     }
 
     #[test]
