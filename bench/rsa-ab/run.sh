@@ -19,10 +19,8 @@ key = json.load(open("../../envoy/demo-keys/rs256.json"))
 n = key["n"] + "=" * (-len(key["n"]) % 4)
 open("src/n.hex", "w").write(base64.urlsafe_b64decode(n).hex())
 PY
-# Node 20 (V8 11.3) has relaxed SIMD behind a flag; later ones ship it.
-node_flags() { node --no-warnings --experimental-wasm-relaxed-simd -e 0 2>/dev/null && echo --experimental-wasm-relaxed-simd; }
 cargo build -q --release --target wasm32-wasip1
 echo "== rsa_verify.rs: working tree (head) against $base (base), RSA-2048 public op in V8 (Node $(node --version))"
 for _ in $(seq "$runs"); do
-  node --no-warnings $(node_flags) ../micro-wasi.mjs target/wasm32-wasip1/release/rsa-ab.wasm . "$pairs"
+  node --no-warnings ../micro-wasi.mjs target/wasm32-wasip1/release/rsa-ab.wasm . "$pairs"
 done
