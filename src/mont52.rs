@@ -14,15 +14,19 @@
 //!
 //! So `p = l + H·2⁵⁰` with both parts as 64-bit integers: the bit patterns are added to 64-bit
 //! accumulators as they are, and the constant part of every pattern added (a multiple of 2⁵⁰)
-//! is taken off at once by starting each accumulator at minus their sum ([`Bias`]). Against
+//! is taken off at once by starting each accumulator at minus their sum (`Modulus::mul_bias`,
+//! `sqr_bias`). A place takes at most `2L` high parts below 2⁵¹ and as many low parts, so for
+//! the largest keys (8192 bits, `L` = 164) its value stays below 2⁶¹: no accumulator overflows,
+//! and carries wait until the reduction reaches the place. Against
 //! [`crate::rsa_verify`]'s 28-bit limbs on 32-bit multiplies this is 0.31× the limb products,
 //! and a wasm `f64x2` fused multiply-add costs V8 no shuffle, where every 32×32→64-bit product
 //! costs it two.
 //!
 //! The exactness rests on the multiply-add being fused. `relaxed_madd` may round twice on an
-//! engine without FMA; [`fused`] checks once which one this engine does, and the caller keeps
-//! the 32-bit path for engines that round twice. Native builds (the tests) use `f64::mul_add`,
-//! which is always fused.
+//! engine without FMA; [`fused`] tells which one this engine does, and the caller keeps the
+//! 28-bit engine where it rounds twice. Native builds (the tests) use `f64::mul_add`, which is
+//! always fused (in software on an x86-64 target without `fma`, which is why native builds
+//! there pick the 28-bit engine unless asked by name).
 
 /// Bits per limb.
 const BITS: u32 = 50;

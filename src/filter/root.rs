@@ -209,7 +209,7 @@ impl RootContext for Root {
                 Engine::Fma => "RSA signatures checked on 50-bit limbs with fused multiply-add",
                 Engine::Int => {
                     "RSA signatures checked on 28-bit limbs: this engine's multiply-add is not \
-                     fused (RS*/PS* checks take about 1.4 times as long)"
+                     fused (RS*/PS* checks take about 1.5 times as long)"
                 }
             },
         );
