@@ -2,7 +2,7 @@
 //! RSASSA-PKCS1-V1_5-VERIFY) for the JWS RS* and PS* algorithms, on a small public-key operation
 //! of its own: `s^e mod n` for `e` = 3 or 65537 by Montgomery multiplication, on one of two
 //! [`Engine`]s. Where the wasm engine fuses relaxed SIMD's multiply-add (V8 on x64 with FMA3
-//! and on arm64), [`Engine::Fma`] ([`mont52`]): 50-bit limbs in doubles, 0.6–0.7 of the time.
+//! and on arm64), [`Engine::Fma`] (`mont52`): 50-bit limbs in doubles, 0.6–0.7 of the time.
 //! Elsewhere, and as the reference it is checked against once per VM, [`Engine::Int`] (the
 //! rest of this file): 28-bit limbs with 64-bit accumulators. Products of 28-bit limbs leave
 //! room in an accumulator for a whole row's worth of them, so carries are delayed and the inner
@@ -14,7 +14,7 @@
 //! library does.
 //!
 //! Everything that depends only on the key (limbs of `n`, `-n⁻¹ mod 2²⁸`, `R² mod n`, sizes,
-//! and the same for [`mont52`]) is computed once in [`RsaPublic::new`]. Every input here is public (key, message, signature), so
+//! and the same for `mont52`) is computed once in [`RsaPublic::new`]. Every input here is public (key, message, signature), so
 //! the code is variable-time by design; it never sees a secret.
 //!
 //! Encodings are checked by rebuilding what a correct signer would have produced, never by
@@ -135,7 +135,7 @@ pub enum Refused {
 /// How [`RsaPublic::public_op`] computes `s^e mod n`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
-    /// 50-bit limbs in doubles, exact products from fused multiply-add ([`mont52`]): 0.6–0.7 of
+    /// 50-bit limbs in doubles, exact products from fused multiply-add (`mont52`): 0.6–0.7 of
     /// the time of [`Engine::Int`] under V8. Only where the engine's multiply-add is fused.
     Fma,
     /// 28-bit limbs on 32×32→64-bit multiplies: everywhere.
@@ -201,7 +201,7 @@ pub struct RsaPublic {
     /// `k`, the modulus length in bytes: every signature is exactly this long.
     byte_len: usize,
     bits: usize,
-    /// The same modulus for [`mont52`], under [`Engine::Fma`].
+    /// The same modulus for `mont52`, under [`Engine::Fma`].
     fast: Option<mont52::Modulus>,
 }
 
