@@ -14,8 +14,9 @@
 //! library does.
 //!
 //! Everything that depends only on the key (limbs of `n`, `-n⁻¹ mod 2²⁸`, `R² mod n`, sizes,
-//! and the same for `mont52`) is computed once in [`RsaPublic::new`]. Every input here is public (key, message, signature), so
-//! the code is variable-time by design; it never sees a secret.
+//! and the same for `mont52`) is computed once in [`RsaPublic::new`]. Every input here is
+//! public (key, message, signature), so the code is variable-time by design; it never sees a
+//! secret.
 //!
 //! Encodings are checked by rebuilding what a correct signer would have produced, never by
 //! parsing: PKCS#1 v1.5 compares the whole encoded message with `00 01 FF.. 00 DigestInfo(H)`
