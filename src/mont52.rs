@@ -479,13 +479,9 @@ fn double_mod(x: &mut [f64], n: &[f64]) {
     reduce_once(x, n);
 }
 
-/// `-n0⁻¹ mod 2⁵⁰` for odd `n0`, by Newton's iteration (3, 6, 12, 24, 48, 96 correct bits).
+/// `-n0⁻¹ mod 2⁵⁰` for odd `n0`.
 fn neg_inverse(n0: u64) -> u64 {
-    let mut inv = n0;
-    for _ in 0..5 {
-        inv = inv.wrapping_mul(2u64.wrapping_sub(n0.wrapping_mul(inv)));
-    }
-    inv.wrapping_neg() & MASK
+    super::neg_inverse_mod(n0, BITS)
 }
 
 /// Big-endian bytes to `len` little-endian 50-bit limbs; `None` if the value does not fit.

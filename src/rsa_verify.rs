@@ -807,14 +807,20 @@ fn double_mod(x: &mut [u32], n: &[u32]) {
     reduce_once(x, n);
 }
 
-/// `-n0⁻¹ mod 2²⁸` for odd `n0`, by Newton's iteration: `n0` is its own inverse mod 8, and each
-/// step doubles the number of correct low bits (3, 6, 12, 24, 48).
+/// `-n0⁻¹ mod 2²⁸` for odd `n0`.
 fn neg_inverse(n0: u32) -> u32 {
+    neg_inverse_mod(u64::from(n0), LIMB_BITS) as u32
+}
+
+/// `-n0⁻¹ mod 2^bits` for odd `n0` and `bits ≤ 64`, by Newton's iteration: `n0` is its own
+/// inverse mod 8, and each step doubles the number of correct low bits (3, 6, 12, 24, 48, 96).
+/// Both engines' Montgomery factor.
+fn neg_inverse_mod(n0: u64, bits: u32) -> u64 {
     let mut inv = n0;
-    for _ in 0..4 {
-        inv = inv.wrapping_mul(2u32.wrapping_sub(n0.wrapping_mul(inv)));
+    for _ in 0..5 {
+        inv = inv.wrapping_mul(2u64.wrapping_sub(n0.wrapping_mul(inv)));
     }
-    inv.wrapping_neg() & LIMB_MASK
+    inv.wrapping_neg() & (u64::MAX >> (64 - bits))
 }
 
 /// `R² mod n`, `R = 2^(28·L)`, for odd `n` of `bits` bits (`bits ≥ 2`), fully reduced.
