@@ -37,28 +37,55 @@ fn main() {
         *x ^= (i * 37) as u8;
     }
     // Both versions must agree, here under V8 (where the fast engine's products come from
-    // relaxed SIMD): on the timed value and on 500 random ones.
+    // relaxed SIMD): on the timed value, on 500 random ones, and on other key sizes.
     assert_eq!(
         a.public_op(&s).unwrap(),
         b.public_op(&s).unwrap(),
         "the versions disagree"
     );
     let mut state = 0x2545_f491_4f6c_dd1du64;
-    for round in 0..500 {
-        let mut r: Vec<u8> = (0..n.len())
+    let mut bytes = |len: usize| -> Vec<u8> {
+        (0..len)
             .map(|_| {
                 state ^= state << 13;
                 state ^= state >> 7;
                 state ^= state << 17;
                 state as u8
             })
-            .collect();
+            .collect()
+    };
+    for round in 0..500 {
+        let mut r = bytes(n.len());
         r[0] = r[0].min(n[0] - 1);
         assert_eq!(
             a.public_op(&r).unwrap(),
             b.public_op(&r).unwrap(),
             "disagree on random value {round}"
         );
+    }
+    // And on random odd moduli of other sizes (the arithmetic needs no primes), both exponents.
+    for len in [128, 192, 257, 384, 512, 1024] {
+        let mut m = bytes(len);
+        m[0] |= 0x80;
+        m[len - 1] |= 1;
+        for (ea, eb) in [
+            (base::Exponent::E65537, head::Exponent::E65537),
+            (base::Exponent::E3, head::Exponent::E3),
+        ] {
+            let (ka, kb) = (
+                base::RsaPublic::new(&m, ea).unwrap(),
+                head::RsaPublic::new(&m, eb).unwrap(),
+            );
+            for round in 0..20 {
+                let mut r = bytes(len);
+                r[0] = r[0].min(m[0] - 1);
+                assert_eq!(
+                    ka.public_op(&r).unwrap(),
+                    kb.public_op(&r).unwrap(),
+                    "{len}-byte modulus: disagree on random value {round}"
+                );
+            }
+        }
     }
     let pairs: usize = std::env::args()
         .skip(1)
