@@ -158,7 +158,7 @@ impl Engine {
     }
 
     /// Whether keys can be on this engine: always for [`Engine::Int`]; for [`Engine::Fma`],
-    /// where multiply-add is fused and, on a fixed 2048-bit key, it gives what [`Engine::Int`]
+    /// where multiply-add is fused and, on a fixed 2046-bit key, it gives what [`Engine::Int`]
     /// gives. Found once per VM.
     pub fn available(self) -> bool {
         static FMA: OnceLock<bool> = OnceLock::new();
@@ -169,10 +169,10 @@ impl Engine {
     }
 }
 
-/// The known-answer check behind [`Engine::available`]: both engines on a fixed odd 2048-bit modulus
-/// and two values below it, e = 65537. (The tests check the engines against each other and the
-/// `rsa` crate on many more; this catches an engine that fuses the one test product but not
-/// the products of the loop.)
+/// The known-answer check behind [`Engine::available`]: both engines on a fixed odd 256-byte
+/// modulus (2046 bits) and two values below it, e = 65537. (The tests check the engines against
+/// each other and the `rsa` crate on many more; this catches an engine that fuses the one test
+/// product but not the products of the loop.)
 fn fma_agrees_with_int() -> bool {
     let n: Vec<u8> = (0..256u32)
         .map(|i| (i.wrapping_mul(73).wrapping_add(41) % 256) as u8 | u8::from(i == 255))
