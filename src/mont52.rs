@@ -51,8 +51,8 @@ const LOW: f64 = 6_755_399_441_055_744.0;
 #[cfg(target_arch = "wasm32")]
 mod lanes {
     use core::arch::wasm32::{
-        f64x2, f64x2_add, f64x2_relaxed_madd, f64x2_splat, f64x2_sub, i64x2, i64x2_add,
-        i64x2_extract_lane, v128,
+        f64x2, f64x2_add, f64x2_extract_lane, f64x2_relaxed_madd, f64x2_splat, f64x2_sub, i64x2,
+        i64x2_add, i64x2_extract_lane, v128,
     };
 
     pub type F = v128;
@@ -106,6 +106,12 @@ mod lanes {
     pub fn add_bits(a: I, b: F) -> I {
         i64x2_add(a, b)
     }
+
+    #[inline]
+    #[target_feature(enable = "simd128")]
+    pub fn first(x: F) -> f64 {
+        f64x2_extract_lane::<0>(x)
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -147,6 +153,10 @@ mod lanes {
             a[1].wrapping_add(b[1].to_bits() as i64),
         ]
     }
+
+    pub fn first(x: F) -> f64 {
+        x[0]
+    }
 }
 
 /// Whether this engine's multiply-add is fused: `(1 + 2⁻³⁰)² - (1 + 2⁻²⁹)` is `2⁻⁶⁰` with one
@@ -159,18 +169,7 @@ pub fn fused() -> bool {
     let x = std::hint::black_box(1.0 + 1.0 / f64::from(1u32 << 30));
     let c = std::hint::black_box(-(1.0 + 1.0 / f64::from(1u32 << 29)));
     let r = lanes::madd(lanes::splat(x), lanes::splat(x), lanes::splat(c));
-    first(r) != 0.0
-}
-
-#[cfg(target_arch = "wasm32")]
-#[target_feature(enable = "simd128")]
-fn first(x: lanes::F) -> f64 {
-    core::arch::wasm32::f64x2_extract_lane::<0>(x)
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn first(x: lanes::F) -> f64 {
-    x[0]
+    lanes::first(r) != 0.0
 }
 
 /// Two rows at once, from an odd place `s` on: for `t = 0, 1, ..`, place `s + t` takes

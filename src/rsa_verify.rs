@@ -184,9 +184,11 @@ fn fma_agrees_with_int() -> bool {
     // n's first byte is 41: both values are below n.
     let halves: Vec<u8> = n.iter().map(|b| b >> 1).collect();
     let below: Vec<u8> = iter::once(40).chain(iter::repeat_n(0xab, 255)).collect();
-    [halves, below]
-        .iter()
-        .all(|s| key.fast_op(s).is_some_and(|fast| fast == key.int_op(s)))
+    [halves, below].iter().all(|s| {
+        let limbs = limbs_from_be(s, key.n.len());
+        key.fast_op(s)
+            .is_some_and(|fast| fast == key.int_op(&limbs))
+    })
 }
 
 /// An RSA public key in the form the verifier uses, precomputed once per key.
@@ -316,9 +318,7 @@ impl RsaPublic {
         if compare(&s, &self.n) != Ordering::Less {
             return Err(Refused::OutOfRange);
         }
-        Ok(self
-            .fast_op(signature)
-            .unwrap_or_else(|| self.int_op(signature)))
+        Ok(self.fast_op(signature).unwrap_or_else(|| self.int_op(&s)))
     }
 
     /// Squarings of the addition chain: `e = 2^k + 1`.
@@ -336,9 +336,8 @@ impl RsaPublic {
             .pow(signature, self.squarings(), self.byte_len)
     }
 
-    /// `signature^e mod n` on [`Engine::Int`], for a signature of `byte_len` bytes below `n`.
-    fn int_op(&self, signature: &[u8]) -> Vec<u8> {
-        let s = limbs_from_be(signature, self.n.len());
+    /// `s^e mod n` on [`Engine::Int`], for `s` below `n` as limbs (as `n`).
+    fn int_op(&self, s: &[u32]) -> Vec<u8> {
         // x = s·R (Montgomery form). Squarings keep the form: x = s^(2^i)·R. The last product
         // takes the plain s, and Montgomery's R⁻¹ cancels the R: out = s^e, no conversion back.
         // Values stay below 2n (not n) until that last product is reduced.
@@ -346,12 +345,12 @@ impl RsaPublic {
         let mut scratch = Scratch::new(n.len().saturating_sub(PAD));
         let mut x = vec![0; n.len()];
         let mut t = vec![0; n.len()];
-        mont_mul(&mut x, &s, &self.r2, n, n0_inv, &mut scratch);
+        mont_mul(&mut x, s, &self.r2, n, n0_inv, &mut scratch);
         for _ in 0..self.squarings() {
             mont_sqr(&mut t, &x, n, n0_inv, &mut scratch);
             std::mem::swap(&mut x, &mut t);
         }
-        mont_mul(&mut t, &x, &s, n, n0_inv, &mut scratch);
+        mont_mul(&mut t, &x, s, n, n0_inv, &mut scratch);
         reduce_once(&mut t, n);
         be_from_limbs(&t, self.byte_len)
     }
