@@ -22,6 +22,7 @@ Environment (defaults in brackets):
   BENCH_WARMUP    warm-up seconds per pair and alg             [2]
   BENCH_POOL      distinct tokens in the unique/invalid pools  [20000]
   JWT_AUTHN_WASM_ALT  another build of the filter, the config `ours-alt` (A/B of two builds)
+  NOOP_WASM_ALT   another build of the no-op filter, the config `noop-alt`
 """
 
 import datetime
@@ -75,7 +76,7 @@ def run_pair(a, b, sides, duration, cpus):
 def main():
     configs = sorted({c for pair in PAIRS for c, _ in pair})
     scenarios_used = set(SCENARIOS) | {s for pair in PAIRS for _, s in pair if s}
-    alt = ["ours-alt"] if B.OURS_ALT_WASM else []
+    alt = (["ours-alt"] if B.OURS_ALT_WASM else []) + (["noop-alt"] if B.NOOP_ALT_WASM else [])
     unknown = [c for c in configs if not B.known_config(c, alt)] \
         + [a for a in ALGS if a not in B.KEYS] + [s for s in scenarios_used if s not in B.ALL_SCENARIOS]
     if unknown:
@@ -83,7 +84,7 @@ def main():
     if any(a[0] == b[0] for a, b in PAIRS):
         B.die("a pair needs two different configurations (one Envoy each)")
     for path, hint in ((B.ENVOY, "make setup"), (B.OURS_WASM, "make build"), (B.NOOP_WASM, "make bench-tools"),
-                       (B.MINT, "make bench-tools")):
+                       (B.NOOP_LEAN_WASM, "make bench-tools"), (B.MINT, "make bench-tools")):
         if not os.path.exists(path):
             B.die(f"{path} missing (run `{hint}`, or simply `make bench-pair`)")
     if shutil.which("wrk") is None:
@@ -102,7 +103,9 @@ def main():
             pools[("invalid", alg)] = B.pool_file(alg, "bad", POOL)
 
     workdir = tempfile.mkdtemp(prefix="jwt-pair-")
-    for name in ("OURS_WASM", "NOOP_WASM") + (("OURS_ALT_WASM",) if alt else ()):
+    for name in ("OURS_WASM", "NOOP_WASM", "NOOP_LEAN_WASM", "OURS_ALT_WASM", "NOOP_ALT_WASM"):
+        if not getattr(B, name):
+            continue
         # Private copies: a rebuild cannot change the run.
         dst = os.path.join(workdir, name.lower() + ".wasm")
         shutil.copyfile(getattr(B, name), dst)

@@ -7,6 +7,9 @@ Envoy runs `--concurrency 1` as its own process on loopback, in front of the sam
 
   noauth          no auth filter at all                 (floor: Envoy itself)
   noop            a proxy-wasm filter that reads one header (bench/noop: floor of any wasm filter)
+  noop-lean       the same filter exporting only the callbacks it answers, as dist/jwt_authn.wasm
+                  does (bench/noop/exports.txt): the host makes no call into it for the response
+                  or the access log
   native-cache    envoy.filters.http.jwt_authn, jwt_cache_config {jwt_cache_size: 1000}
   native-nocache  envoy.filters.http.jwt_authn without jwt_cache_config (the cache is opt-in)
   ours            dist/jwt_authn.wasm, default configuration
@@ -44,6 +47,7 @@ Environment (defaults in brackets; BENCH_QUICK=1 changes them to the quick value
   ENVOY           Envoy binary                 [.venv/bin/envoy]
   JWT_AUTHN_WASM  our filter                   [dist/jwt_authn.wasm]
   JWT_AUTHN_WASM_ALT  another build, run as the opt-in config `ours-alt` (A/B of two builds)
+  NOOP_WASM_ALT   another build of the no-op filter, run as the opt-in config `noop-alt`
 """
 
 import datetime
@@ -66,6 +70,7 @@ POOLS = os.path.join(RESULTS, "pools")
 WRK_LUA = os.path.join(BENCH, "wrk.lua")
 MINT = os.path.join(BENCH, "mint", "target", "release", "bench-mint")
 NOOP_WASM = os.path.join(BENCH, "noop", "target", "wasm32-wasip1", "release", "bench_noop.wasm")
+NOOP_LEAN_WASM = os.path.join(BENCH, "noop", "target", "wasm32-wasip1", "release", "bench_noop_lean.wasm")
 KEYS = {alg: os.path.join(ROOT, "envoy", "demo-keys", alg.lower() + ".json") for alg in ("RS256", "ES256", "HS256")}
 JWKS_FILE = os.path.join(ROOT, "envoy", "demo-jwks.json")
 ISSUER, AUDIENCE = "https://demo.example", "demo-api"
@@ -73,8 +78,8 @@ NATIVE_CACHE_SIZE = 1000
 NET_RATIO_MIN_US = 3.0  # net costs below this are within the noise: no ratio against them
 POOL_MAX_AGE_S = 12 * 3600  # pools are minted with exp = now + 24 h
 
-ALL_CONFIGS = ["noauth", "noop", "native-cache", "native-nocache", "ours", "ours-nocache"]
-FLOORS = ("noauth", "noop")  # token-blind: measured in the `repeated` scenario only
+ALL_CONFIGS = ["noauth", "noop", "noop-lean", "native-cache", "native-nocache", "ours", "ours-nocache"]
+FLOORS = ("noauth", "noop", "noop-lean", "noop-alt")  # token-blind: measured in the `repeated` scenario only
 # Opt-in floors pricing host calls: `floor-map+remove+inc` is bench/noop configured to make those
 # calls (`header`, `map`, `path`, `time`, `remove`, `inc`; see bench/noop/src/lib.rs) on each request.
 FLOOR_STEPS = ("header", "map", "rawmap", "path", "time", "remove", "inc")
@@ -120,6 +125,8 @@ ENVOY = os.environ.get("ENVOY") or os.path.join(ROOT, ".venv", "bin", "envoy")
 OURS_WASM = os.environ.get("JWT_AUTHN_WASM") or os.path.join(ROOT, "dist", "jwt_authn.wasm")
 # Opt-in config `ours-alt`: another build of the filter (an A/B of two builds, bench/pair.py).
 OURS_ALT_WASM = os.environ.get("JWT_AUTHN_WASM_ALT")
+# Opt-in config `noop-alt`: another build of the no-op filter (prices what every wasm filter pays).
+NOOP_ALT_WASM = os.environ.get("NOOP_WASM_ALT")
 
 
 def log(msg):
@@ -195,6 +202,10 @@ def http_filters(config):
         return []
     if config == "noop":
         return [wasm_filter("bench_noop", NOOP_WASM, "")]
+    if config == "noop-lean":
+        return [wasm_filter("bench_noop", NOOP_LEAN_WASM, "")]
+    if config == "noop-alt" and NOOP_ALT_WASM:
+        return [wasm_filter("bench_noop", NOOP_ALT_WASM, "")]
     if floor_steps(config):
         return [wasm_filter("bench_noop", NOOP_WASM, floor_steps(config))]
     config, header_only = base_config(config)
@@ -480,7 +491,8 @@ def table(summary, configs):
     lines = []
     lines.append("CPU µs per request (Envoy process, median over rounds; lower is better)")
     lines.append("")
-    head = ["scenario", "alg"] + configs + ["ours/native-cache", "ours/native-nocache", "ours/noop"]
+    head = ["scenario", "alg"] + configs + ["ours/native-cache", "ours/native-nocache", "ours/noop",
+                                            "ours/noop-lean"]
     if "ours-nocache" in configs:
         head.append("ours-nocache/native-nocache")
     lines.append("| " + " | ".join(head) + " |")
@@ -492,7 +504,7 @@ def table(summary, configs):
                 return s["cpu_us_per_req"] if s else None
             row = [scenario, alg] + [fmt(cpu(c)) for c in configs]
             row += [fmt(ratio(cpu("ours"), cpu("native-cache")), 2), fmt(ratio(cpu("ours"), cpu("native-nocache")), 2),
-                    fmt(ratio(cpu("ours"), cpu("noop")), 2)]
+                    fmt(ratio(cpu("ours"), cpu("noop")), 2), fmt(ratio(cpu("ours"), cpu("noop-lean")), 2)]
             if "ours-nocache" in configs:
                 row.append(fmt(ratio(cpu("ours-nocache"), cpu("native-nocache")), 2))
             lines.append("| " + " | ".join(row) + " |")
@@ -552,9 +564,9 @@ def noise_line(runs):
 
 
 def main():
-    global OURS_WASM, NOOP_WASM  # replaced by private copies once the work dir exists
+    global OURS_WASM, NOOP_WASM, NOOP_LEAN_WASM  # replaced by private copies once the work dir exists
     for path, hint in ((ENVOY, "make setup"), (OURS_WASM, "make build"), (NOOP_WASM, "make bench-tools"),
-                       (MINT, "make bench-tools")):
+                       (NOOP_LEAN_WASM, "make bench-tools"), (MINT, "make bench-tools")):
         if not os.path.exists(path):
             die(f"{path} missing (run `{hint}`, or simply `make bench`)")
     if shutil.which("wrk") is None:
@@ -593,7 +605,7 @@ def main():
     # Envoy loads private copies: a rebuild of dist/ during the run cannot change what is measured,
     # and the hashes recorded are those of the modules measured.
     ours_src = OURS_WASM
-    for name in ("OURS_WASM", "NOOP_WASM"):
+    for name in ("OURS_WASM", "NOOP_WASM", "NOOP_LEAN_WASM"):
         src = globals()[name]
         dst = os.path.join(workdir, os.path.basename(src))
         shutil.copyfile(src, dst)
