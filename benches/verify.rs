@@ -13,7 +13,12 @@
 //! is for comparing verify paths and algorithms, natively; `make bench-micro` runs the 3 main
 //! algorithms as wasm in V8 too.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::cell::RefCell;
 use std::hint::black_box;
@@ -84,8 +89,10 @@ fn main() {
         let keys = jwks::parse_jwks(&jwks_text).unwrap();
         let tokens: Vec<String> = (0..POOL)
             .map(|i| {
-                key.token(&json!({"iss": ISS, "aud": "api", "sub": format!("user-{i}"),
-                    "exp": now + 86_400, "scope": "read write"}))
+                key.token(
+                    &json!({"iss": ISS, "aud": "api", "sub": format!("user-{i}"),
+                    "exp": now + 86_400, "scope": "read write"}),
+                )
             })
             .collect();
         let bad: Vec<String> = tokens.iter().map(|t| flip_last_signature_bit(t)).collect();

@@ -664,7 +664,10 @@ pub fn discovery(data: &[u8]) {
     // The adapter's own reading of the document (jwks_cache::discovery_jwks_uri).
     for issuer in [Some("https://idp.fuzz"), None] {
         if let Ok((authority, path)) = jwks_cache::discovery_jwks_uri(doc.as_bytes(), issuer) {
-            assert!(issuer.is_some(), "a provider without issuer accepted a document");
+            assert!(
+                issuer.is_some(),
+                "a provider without issuer accepted a document"
+            );
             assert!(path.starts_with('/'), "jwks_uri path {path:?}");
             assert!(!authority.contains('/'), "jwks_uri authority {authority:?}");
         }

@@ -296,8 +296,8 @@ const MAX_QUOTED: usize = 200;
 /// the provider's (§4.3), and its `jwks_uri` an absolute http(s) URI, returned as
 /// `(authority, path)` for the callout. Errors quote the document's values cut short.
 pub fn discovery_jwks_uri(body: &[u8], issuer: Option<&str>) -> Result<(String, String), String> {
-    let doc: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| format!("discovery document is not JSON: {e}"))?;
+    let doc: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("discovery document is not JSON: {e}"))?;
     let field = |name: &str| {
         doc.get(name)
             .and_then(serde_json::Value::as_str)
@@ -517,8 +517,14 @@ mod tests {
             Ok(("idp.example".to_string(), "/keys?v=1".to_string()))
         );
         let wrong = discovery_jwks_uri(doc, Some("https://other.example")).unwrap_err();
-        assert!(wrong.contains("names issuer \"https://idp.example\""), "{wrong}");
-        assert!(discovery_jwks_uri(doc, None).is_err(), "a provider without issuer");
+        assert!(
+            wrong.contains("names issuer \"https://idp.example\""),
+            "{wrong}"
+        );
+        assert!(
+            discovery_jwks_uri(doc, None).is_err(),
+            "a provider without issuer"
+        );
         for bad in [
             &b"not json"[..],
             br#"{"jwks_uri":"https://idp.example/keys"}"#,
@@ -530,6 +536,10 @@ mod tests {
         }
         let long = format!(r#"{{"issuer":"{}","jwks_uri":"x"}}"#, "i".repeat(10_000));
         let e = discovery_jwks_uri(long.as_bytes(), Some("https://idp.example")).unwrap_err();
-        assert!(e.len() < 600, "IdP values are cut short in errors: {} bytes", e.len());
+        assert!(
+            e.len() < 600,
+            "IdP values are cut short in errors: {} bytes",
+            e.len()
+        );
     }
 }

@@ -135,7 +135,10 @@ mod tests {
 
     #[test]
     fn quoted_strips_what_a_quoted_string_cannot_carry() {
-        assert!(matches!(quoted("/api/v1?x=1"), Cow::Borrowed("/api/v1?x=1")));
+        assert!(matches!(
+            quoted("/api/v1?x=1"),
+            Cow::Borrowed("/api/v1?x=1")
+        ));
         assert_eq!(quoted("/a\"b\\c\u{1}d\u{7f}e"), "/abcde");
         // Non-ASCII takes the slow path: C1 controls go, other characters stay.
         assert_eq!(quoted("/é\u{85}ü"), "/éü");
