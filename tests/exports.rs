@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 const CRATE_ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn listed() -> BTreeSet<String> {
-    let text = std::fs::read_to_string(Path::new(CRATE_ROOT).join("src/filter/exports.txt")).unwrap();
+    let text =
+        std::fs::read_to_string(Path::new(CRATE_ROOT).join("src/filter/exports.txt")).unwrap();
     text.lines()
         .map(|line| line.split('#').next().unwrap_or("").trim())
         .filter(|name| !name.is_empty())
@@ -36,9 +37,15 @@ const CALLBACKS: &[(&str, &str)] = &[
     ("create_stream_context", "proxy_on_context_create"),
     ("on_http_call_response", "proxy_on_http_call_response"),
     ("on_grpc_call_response", "proxy_on_grpc_receive"),
-    ("on_grpc_stream_initial_metadata", "proxy_on_grpc_receive_initial_metadata"),
+    (
+        "on_grpc_stream_initial_metadata",
+        "proxy_on_grpc_receive_initial_metadata",
+    ),
     ("on_grpc_stream_message", "proxy_on_grpc_receive"),
-    ("on_grpc_stream_trailing_metadata", "proxy_on_grpc_receive_trailing_metadata"),
+    (
+        "on_grpc_stream_trailing_metadata",
+        "proxy_on_grpc_receive_trailing_metadata",
+    ),
     ("on_grpc_stream_close", "proxy_on_grpc_close"),
     ("on_foreign_function", "proxy_on_foreign_function"),
     ("on_http_request_headers", "proxy_on_request_headers"),
@@ -49,7 +56,10 @@ const CALLBACKS: &[(&str, &str)] = &[
     ("on_http_response_trailers", "proxy_on_response_trailers"),
     ("on_new_connection", "proxy_on_new_connection"),
     ("on_downstream_data", "proxy_on_downstream_data"),
-    ("on_downstream_close", "proxy_on_downstream_connection_close"),
+    (
+        "on_downstream_close",
+        "proxy_on_downstream_connection_close",
+    ),
     ("on_upstream_data", "proxy_on_upstream_data"),
     ("on_upstream_close", "proxy_on_upstream_connection_close"),
 ];
@@ -70,8 +80,16 @@ fn every_implemented_callback_is_listed() {
         }
     }
     // The adapter answers at least these; if the scan found none, it is looking in the wrong place.
-    for method in ["on_configure", "on_http_request_headers", "on_http_call_response", "create_http_context"] {
-        assert!(implemented.iter().any(|(_, m, _)| *m == method), "{method} not found in src/filter/");
+    for method in [
+        "on_configure",
+        "on_http_request_headers",
+        "on_http_call_response",
+        "create_http_context",
+    ] {
+        assert!(
+            implemented.iter().any(|(_, m, _)| *m == method),
+            "{method} not found in src/filter/"
+        );
     }
     for (file, method, export) in implemented {
         assert!(
@@ -130,7 +148,10 @@ fn the_built_module_exports_exactly_the_listed_callbacks() {
         _ => Path::new(CRATE_ROOT).join("dist/jwt_authn.wasm"),
     };
     let module = std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("{}: {e} (run `make build`, which writes dist/jwt_authn.wasm)", path.display())
+        panic!(
+            "{}: {e} (run `make build`, which writes dist/jwt_authn.wasm)",
+            path.display()
+        )
     });
     assert_eq!(
         function_exports(&module),

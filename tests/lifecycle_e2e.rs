@@ -27,7 +27,8 @@ use jwt_mint::{jwks, Alg, Key};
 use serde_json::{json, Value};
 
 use support::{
-    flip_signature_bit, http_get, now, poll_until, EnvoyBuilder, JwksStub, Proxy, Upstream,
+    flip_signature_bit, http_get, http_request_with_body, now, poll_until, EnvoyBuilder, JwksStub,
+    Proxy, Upstream,
 };
 
 /// Response bodies, as native Envoy's `jwt_authn` writes them.
@@ -1488,6 +1489,84 @@ fn first_fetch_wait_bounds_the_cold_start_hold_and_fails_closed() {
         assert!(ok.is_some(), "{path}: still refused 10 s after the repair");
         eprintln!("{path}: passes {} after the repair", secs(t.elapsed()));
     }
+    assert_vm_healthy(&proxy);
+}
+
+// ------------------------------------------------------------------------------------------
+// Request and response bodies
+
+/// The built module exports no body, trailer or response callback (`src/filter/exports.txt`),
+/// so Envoy streams bodies past the filter without calling into it. A request held for the
+/// first keys must still reach the upstream with its whole body, and the upstream's answer
+/// (here bigger than the request) must come back whole; a refused request's body goes nowhere.
+#[test]
+fn bodies_pass_whole_whether_the_request_was_held_or_not() {
+    let k = keys();
+    let stub = JwksStub::start(200, jwks_of(&[&k.k1]));
+    let delay = Duration::from_millis(1500);
+    stub.set_delay(delay);
+    let upstream = Upstream::start();
+    let remote = json!({"http_uri": {"uri": "http://jwks.test/jwks.json", "cluster": "jwks", "timeout": "3s"}});
+    let proxy = EnvoyBuilder::new(&upstream)
+        .plugin(one_provider("idp", provider("jwks", ISS, remote)))
+        .jwks_cluster("jwks", stub.port())
+        .start();
+    let auth = format!("Bearer {}", k.k1.token(&claims(ISS)));
+    // 200 KiB: more than one buffer of Envoy's, so the body arrives in several chunks.
+    let body: Vec<u8> = (0..200 * 1024u32)
+        .map(|i| b"abcdefghijklmnopqrstuvwxyz0123456789"[(i % 36) as usize])
+        .collect();
+    let post = |headers: &[(&str, &str)]| {
+        http_request_with_body(
+            proxy.port(),
+            "POST",
+            PATH,
+            headers,
+            &body,
+            Duration::from_secs(10),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+
+    let sent = Instant::now();
+    let held = post(&[("authorization", &auth), ("content-type", "text/plain")]);
+    let first_fetch = *stub.fetch_times().first().expect("no fetch");
+    assert!(
+        sent < first_fetch + delay,
+        "the request was sent after the keys arrived; holding was not tested"
+    );
+    let cached = post(&[("authorization", &auth), ("content-type", "text/plain")]);
+    for (label, r) in [
+        ("held for the first keys", &held),
+        ("with keys at hand", &cached),
+    ] {
+        assert_eq!(r.status, 200, "{label}: {r}");
+        let echo = r.echo();
+        assert_eq!(echo["method"], "POST", "{label}");
+        let seen = echo["body"].as_str().unwrap_or_default();
+        assert!(
+            seen.as_bytes() == body.as_slice(),
+            "{label}: the upstream saw {} body bytes of {} sent",
+            seen.len(),
+            body.len()
+        );
+        assert!(
+            echo["headers"].get("authorization").is_none(),
+            "{label}: token forwarded"
+        );
+    }
+    let before = upstream.requests();
+    let refused = post(&[("content-type", "text/plain")]);
+    assert_status!(refused, 401, status::JWT_MISSED);
+    assert_eq!(
+        upstream.requests(),
+        before,
+        "a refused request reached the upstream"
+    );
+    eprintln!(
+        "POST 200 KiB: held for the first keys and with keys at hand, both passed whole; \
+         without a token 401"
+    );
     assert_vm_healthy(&proxy);
 }
 

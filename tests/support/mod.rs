@@ -366,6 +366,31 @@ pub fn http_request_bytes(
     headers: &[(&str, &[u8])],
     timeout: Duration,
 ) -> Result<Response, String> {
+    http_exchange(port, method, path, headers, None, timeout)
+}
+
+/// One request with a body (sent with `Content-Length`) over a fresh connection
+/// (`Connection: close`), with a timeout on every read/write.
+pub fn http_request_with_body(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> Result<Response, String> {
+    let headers: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+    http_exchange(port, method, path, &headers, Some(body), timeout)
+}
+
+fn http_exchange(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &[u8])],
+    body: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<Response, String> {
     let exchange = || -> io::Result<Response> {
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
@@ -379,7 +404,13 @@ pub fn http_request_bytes(
             req.extend_from_slice(v);
             req.extend_from_slice(b"\r\n");
         }
+        if let Some(body) = body {
+            req.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
+        }
         req.extend_from_slice(b"\r\n");
+        if let Some(body) = body {
+            req.extend_from_slice(body);
+        }
         stream.write_all(&req)?;
         let mut reader = BufReader::new(stream);
         let (status_line, headers) = read_head(&mut reader)?.ok_or_else(|| {
@@ -576,8 +607,9 @@ fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
 // ------------------------------------------------------------------------------------------
 // Echo upstream
 
-/// Answers every request with 200 and `{"method", "path", "headers": {name: value}}` (names
-/// lowercased; repeated headers joined with ","), so a test sees what reached the upstream.
+/// Answers every request with 200 and `{"method", "path", "headers": {name: value}, "body"}`
+/// (names lowercased; repeated headers joined with ","; the body as text, invalid UTF-8
+/// replaced), so a test sees what reached the upstream.
 pub struct Upstream {
     server: Server,
     requests: Arc<AtomicUsize>,
@@ -599,8 +631,8 @@ impl Upstream {
                     })
                     .or_insert_with(|| v.clone());
             }
-            let body =
-                serde_json::json!({"method": req.method, "path": req.path, "headers": headers});
+            let body = serde_json::json!({"method": req.method, "path": req.path, "headers": headers,
+                                   "body": String::from_utf8_lossy(&req.body)});
             Some(Reply {
                 status: 200,
                 headers: Vec::new(),
