@@ -103,8 +103,8 @@ def main():
             pools[("invalid", alg)] = B.pool_file(alg, "bad", POOL)
 
     workdir = tempfile.mkdtemp(prefix="jwt-pair-")
-    for name in ("OURS_WASM", "NOOP_WASM", "NOOP_LEAN_WASM", "OURS_ALT_WASM", "NOOP_ALT_WASM"):
-        if not getattr(B, name):
+    for name in ("OURS_WASM", "NOOP_WASM", "NOOP_LEAN_WASM", "NOOP_RAW_WASM", "OURS_ALT_WASM", "NOOP_ALT_WASM"):
+        if not getattr(B, name) or not os.path.exists(getattr(B, name)):
             continue
         # Private copies: a rebuild cannot change the run.
         dst = os.path.join(workdir, name.lower() + ".wasm")

@@ -35,7 +35,7 @@ Environment (defaults in brackets; BENCH_QUICK=1 changes them to the quick value
   BENCH_CONNS     wrk connections              [16]
   BENCH_ALGS      comma list                   [RS256,ES256,HS256]
   BENCH_CONFIGS   comma list of configs        [all above]; also opt-in floors
-                  `floor-<step>+<step>…`: bench/noop making those host calls per request
+                  `floor-<step>+<step>…`: noop-lean making those host calls per request
                   (header, map, rawmap, path, time, remove, inc), to price what a cache hit pays;
                   and `<config>-header` (ours, ours-nocache, native-cache, native-nocache): the
                   provider reads its token from `Authorization` only (`from_headers`), not also
@@ -48,6 +48,7 @@ Environment (defaults in brackets; BENCH_QUICK=1 changes them to the quick value
   JWT_AUTHN_WASM  our filter                   [dist/jwt_authn.wasm]
   JWT_AUTHN_WASM_ALT  another build, run as the opt-in config `ours-alt` (A/B of two builds)
   NOOP_WASM_ALT   another build of the no-op filter, run as the opt-in config `noop-alt`
+Opt-in config `noop-raw`: bench/noop-raw, the no-op filter on the raw ABI without the SDK.
 """
 
 import datetime
@@ -71,6 +72,7 @@ WRK_LUA = os.path.join(BENCH, "wrk.lua")
 MINT = os.path.join(BENCH, "mint", "target", "release", "bench-mint")
 NOOP_WASM = os.path.join(BENCH, "noop", "target", "wasm32-wasip1", "release", "bench_noop.wasm")
 NOOP_LEAN_WASM = os.path.join(BENCH, "noop", "target", "wasm32-wasip1", "release", "bench_noop_lean.wasm")
+NOOP_RAW_WASM = os.path.join(BENCH, "noop-raw", "target", "wasm32-wasip1", "release", "bench_noop_raw.wasm")
 KEYS = {alg: os.path.join(ROOT, "envoy", "demo-keys", alg.lower() + ".json") for alg in ("RS256", "ES256", "HS256")}
 JWKS_FILE = os.path.join(ROOT, "envoy", "demo-jwks.json")
 ISSUER, AUDIENCE = "https://demo.example", "demo-api"
@@ -79,8 +81,8 @@ NET_RATIO_MIN_US = 3.0  # net costs below this are within the noise: no ratio ag
 POOL_MAX_AGE_S = 12 * 3600  # pools are minted with exp = now + 24 h
 
 ALL_CONFIGS = ["noauth", "noop", "noop-lean", "native-cache", "native-nocache", "ours", "ours-nocache"]
-FLOORS = ("noauth", "noop", "noop-lean", "noop-alt")  # token-blind: measured in the `repeated` scenario only
-# Opt-in floors pricing host calls: `floor-map+remove+inc` is bench/noop configured to make those
+FLOORS = ("noauth", "noop", "noop-lean", "noop-raw", "noop-alt")  # token-blind: measured in the `repeated` scenario only
+# Opt-in floors pricing host calls: `floor-map+remove+inc` is noop-lean configured to make those
 # calls (`header`, `map`, `path`, `time`, `remove`, `inc`; see bench/noop/src/lib.rs) on each request.
 FLOOR_STEPS = ("header", "map", "rawmap", "path", "time", "remove", "inc")
 
@@ -159,7 +161,8 @@ def known_config(config, extra=()):
     base, header_only = base_config(config)
     if header_only:
         return base in ("native-cache", "native-nocache", "ours", "ours-nocache", *extra)
-    return config in ALL_CONFIGS or config in extra or bool(floor_steps(config))
+    return (config in ALL_CONFIGS or config in extra or config == "noop-raw"
+            or bool(floor_steps(config)))
 
 
 def authn_config(native_cache, header_only=False):
@@ -204,10 +207,12 @@ def http_filters(config):
         return [wasm_filter("bench_noop", NOOP_WASM, "")]
     if config == "noop-lean":
         return [wasm_filter("bench_noop", NOOP_LEAN_WASM, "")]
+    if config == "noop-raw":
+        return [wasm_filter("bench_noop", NOOP_RAW_WASM, "")]
     if config == "noop-alt" and NOOP_ALT_WASM:
         return [wasm_filter("bench_noop", NOOP_ALT_WASM, "")]
     if floor_steps(config):
-        return [wasm_filter("bench_noop", NOOP_WASM, floor_steps(config))]
+        return [wasm_filter("bench_noop", NOOP_LEAN_WASM, floor_steps(config))]
     config, header_only = base_config(config)
     if config in ("native-cache", "native-nocache"):
         cfg = authn_config(native_cache=(config == "native-cache"), header_only=header_only)
@@ -564,7 +569,7 @@ def noise_line(runs):
 
 
 def main():
-    global OURS_WASM, NOOP_WASM, NOOP_LEAN_WASM  # replaced by private copies once the work dir exists
+    global OURS_WASM, NOOP_WASM, NOOP_LEAN_WASM, NOOP_RAW_WASM  # replaced by private copies once the work dir exists
     for path, hint in ((ENVOY, "make setup"), (OURS_WASM, "make build"), (NOOP_WASM, "make bench-tools"),
                        (NOOP_LEAN_WASM, "make bench-tools"), (MINT, "make bench-tools")):
         if not os.path.exists(path):
@@ -605,7 +610,9 @@ def main():
     # Envoy loads private copies: a rebuild of dist/ during the run cannot change what is measured,
     # and the hashes recorded are those of the modules measured.
     ours_src = OURS_WASM
-    for name in ("OURS_WASM", "NOOP_WASM", "NOOP_LEAN_WASM"):
+    for name in ("OURS_WASM", "NOOP_WASM", "NOOP_LEAN_WASM", "NOOP_RAW_WASM"):
+        if name == "NOOP_RAW_WASM" and "noop-raw" not in CONFIGS:
+            continue
         src = globals()[name]
         dst = os.path.join(workdir, os.path.basename(src))
         shutil.copyfile(src, dst)
