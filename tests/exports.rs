@@ -9,8 +9,10 @@
 //! implements is on that list: a callback the module does not export is never called by the
 //! host, so an implemented but unlisted one would silently do nothing.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const CRATE_ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -143,16 +145,8 @@ fn function_exports(module: &[u8]) -> BTreeSet<String> {
 
 #[test]
 fn the_built_module_exports_exactly_the_listed_callbacks() {
-    let path = match std::env::var_os("JWT_AUTHN_WASM") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => Path::new(CRATE_ROOT).join("dist/jwt_authn.wasm"),
-    };
-    let module = std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run `make build`, which writes dist/jwt_authn.wasm)",
-            path.display()
-        )
-    });
+    let path = support::wasm_path().unwrap_or_else(|e| panic!("{e}"));
+    let module = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert_eq!(
         function_exports(&module),
         listed(),
