@@ -120,12 +120,13 @@ def main(argv):
     keep_path, in_path, out_path = argv[1:]
     with open(in_path, "rb") as f:
         module = f.read()
+    keep = read_list(keep_path)
     try:
-        trimmed, dropped = keep_exports(module, read_list(keep_path))
+        trimmed, dropped = keep_exports(module, keep)
         # The result must parse again, with exactly the listed function exports.
         left = {name for sid, p in sections(trimmed) if sid == EXPORT_SECTION
                 for name, kind, _ in exports(p) if kind == KIND_FUNC}
-        if left != read_list(keep_path):
+        if left != keep:
             raise ValueError("the trimmed module does not export exactly the listed functions")
     except (ValueError, UnicodeDecodeError) as e:
         print(f"keep_exports: {in_path}: {e}", file=sys.stderr)
