@@ -84,7 +84,8 @@ def main():
     if any(a[0] == b[0] for a, b in PAIRS):
         B.die("a pair needs two different configurations (one Envoy each)")
     for path, hint in ((B.ENVOY, "make setup"), (B.OURS_WASM, "make build"), (B.NOOP_WASM, "make bench-tools"),
-                       (B.NOOP_LEAN_WASM, "make bench-tools"), (B.MINT, "make bench-tools")):
+                       (B.NOOP_LEAN_WASM, "make bench-tools"), (B.NOOP_RAW_WASM, "make bench-tools"),
+                       (B.MINT, "make bench-tools")):
         if not os.path.exists(path):
             B.die(f"{path} missing (run `{hint}`, or simply `make bench-pair`)")
     if shutil.which("wrk") is None:
@@ -104,7 +105,7 @@ def main():
 
     workdir = tempfile.mkdtemp(prefix="jwt-pair-")
     for name in ("OURS_WASM", "NOOP_WASM", "NOOP_LEAN_WASM", "NOOP_RAW_WASM", "OURS_ALT_WASM", "NOOP_ALT_WASM"):
-        if not getattr(B, name) or not os.path.exists(getattr(B, name)):
+        if not getattr(B, name):  # an _ALT build not given
             continue
         # Private copies: a rebuild cannot change the run.
         dst = os.path.join(workdir, name.lower() + ".wasm")

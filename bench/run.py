@@ -203,14 +203,11 @@ def wasm_filter(name, path, configuration):
 def http_filters(config):
     if config == "noauth":
         return []
-    if config == "noop":
-        return [wasm_filter("bench_noop", NOOP_WASM, "")]
-    if config == "noop-lean":
-        return [wasm_filter("bench_noop", NOOP_LEAN_WASM, "")]
-    if config == "noop-raw":
-        return [wasm_filter("bench_noop", NOOP_RAW_WASM, "")]
-    if config == "noop-alt" and NOOP_ALT_WASM:
-        return [wasm_filter("bench_noop", NOOP_ALT_WASM, "")]
+    # Read at call time: main() points the paths at private copies first.
+    noop_builds = {"noop": NOOP_WASM, "noop-lean": NOOP_LEAN_WASM, "noop-raw": NOOP_RAW_WASM,
+                   "noop-alt": NOOP_ALT_WASM}
+    if noop_builds.get(config):
+        return [wasm_filter("bench_noop", noop_builds[config], "")]
     if floor_steps(config):
         return [wasm_filter("bench_noop", NOOP_LEAN_WASM, floor_steps(config))]
     config, header_only = base_config(config)
@@ -571,7 +568,8 @@ def noise_line(runs):
 def main():
     global OURS_WASM, NOOP_WASM, NOOP_LEAN_WASM, NOOP_RAW_WASM  # replaced by private copies once the work dir exists
     for path, hint in ((ENVOY, "make setup"), (OURS_WASM, "make build"), (NOOP_WASM, "make bench-tools"),
-                       (NOOP_LEAN_WASM, "make bench-tools"), (MINT, "make bench-tools")):
+                       (NOOP_LEAN_WASM, "make bench-tools"), (NOOP_RAW_WASM, "make bench-tools"),
+                       (MINT, "make bench-tools")):
         if not os.path.exists(path):
             die(f"{path} missing (run `{hint}`, or simply `make bench`)")
     if shutil.which("wrk") is None:
@@ -611,8 +609,6 @@ def main():
     # and the hashes recorded are those of the modules measured.
     ours_src = OURS_WASM
     for name in ("OURS_WASM", "NOOP_WASM", "NOOP_LEAN_WASM", "NOOP_RAW_WASM"):
-        if name == "NOOP_RAW_WASM" and "noop-raw" not in CONFIGS:
-            continue
         src = globals()[name]
         dst = os.path.join(workdir, os.path.basename(src))
         shutil.copyfile(src, dst)
