@@ -28,19 +28,24 @@ pub fn forbid(error: AuthError, scope: Option<&str>, request: &Headers) -> Reply
 }
 
 fn reply(error: AuthError, scope: Option<&str>, request: &Headers) -> Reply {
+    // Native's realm is the request URL (`Http::Utility::buildOriginalUri`): the path as the
+    // client sent it (`x-envoy-original-path` when an earlier hop rewrote it), cut to 256
+    // bytes, after the scheme and `:authority`; empty when the request has no path.
+    let path = extract::header(request, "x-envoy-original-path")
+        .or_else(|| extract::header(request, ":path"));
     let scheme = extract::header(request, "x-forwarded-proto")
         .or_else(|| extract::header(request, ":scheme"))
         .unwrap_or("http");
     let host = extract::header(request, ":authority").unwrap_or_default();
-    let path = extract::header(request, ":path").unwrap_or_default();
-    let path = truncate(path, MAX_REALM_PATH);
     // Built by pushing onto one string: a flood of refusals is made of these.
-    let mut value = String::with_capacity(64 + scheme.len() + host.len() + path.len());
+    let mut value = String::with_capacity(64 + host.len() + MAX_REALM_PATH);
     value.push_str("Bearer realm=\"");
-    value.push_str(&quoted(scheme));
-    value.push_str("://");
-    value.push_str(&quoted(host));
-    value.push_str(&quoted(path));
+    if let Some(path) = path {
+        value.push_str(&quoted(scheme));
+        value.push_str("://");
+        value.push_str(&quoted(host));
+        value.push_str(&quoted(truncate(path, MAX_REALM_PATH)));
+    }
     value.push('"');
     if let Some(code) = error.bearer_error() {
         value.push_str(", error=\"");
@@ -111,6 +116,22 @@ mod tests {
         assert_eq!(
             deny(AuthError::JwtAudienceNotAllowed, &req("/")).status,
             403
+        );
+    }
+
+    #[test]
+    fn realm_is_the_path_before_rewrites_and_empty_without_one() {
+        let mut rewritten = req("/v2/orders");
+        rewritten.push(("x-envoy-original-path".into(), "/orders?page=2".into()));
+        assert_eq!(
+            deny(AuthError::JwtMissed, &rewritten).headers[0].1,
+            "Bearer realm=\"http://api.example:8080/orders?page=2\""
+        );
+        let no_path: Vec<(String, String)> =
+            req("/").into_iter().filter(|(n, _)| n != ":path").collect();
+        assert_eq!(
+            deny(AuthError::JwtExpired, &no_path).headers[0].1,
+            "Bearer realm=\"\", error=\"invalid_token\""
         );
     }
 

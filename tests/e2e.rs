@@ -123,8 +123,12 @@ fn assert_vm_healthy(proxy: &Proxy) {
 /// Native Envoy's `www-authenticate`: the realm is the request URL with the path (query
 /// included) cut to 256 bytes.
 fn www_authenticate(port: u16, path: &str, token_presented: bool) -> String {
+    www_authenticate_with(port, "http", path, token_presented)
+}
+
+fn www_authenticate_with(port: u16, scheme: &str, path: &str, token_presented: bool) -> String {
     let path = &path[..path.len().min(256)];
-    let mut v = format!("Bearer realm=\"http://127.0.0.1:{port}{path}\"");
+    let mut v = format!("Bearer realm=\"{scheme}://127.0.0.1:{port}{path}\"");
     if token_presented {
         v.push_str(", error=\"invalid_token\"");
     }
@@ -191,6 +195,8 @@ struct Check {
     expect: Expect,
     /// Only the wasm filter promises this (native Envoy differs, for the reason given).
     wasm_only: Option<&'static str>,
+    /// The scheme and path a refusal's realm names, when not `http` and the request's path.
+    realm: Option<(&'static str, String)>,
 }
 
 enum Expect {
@@ -213,6 +219,7 @@ fn check(what: impl Into<String>, path: &str, headers: &[(&str, &str)], expect: 
             .collect(),
         expect,
         wasm_only: None,
+        realm: None,
     }
 }
 
@@ -535,6 +542,35 @@ fn local_checks() -> Vec<Check> {
         &[],
         Expect::Fail(401, JWT_MISSED, false),
     ));
+
+    // The realm is the URL the client asked for: the scheme it came in on, and the path
+    // before an earlier hop's rewrite (`x-envoy-original-path`), cut like any path.
+    let mut c = check(
+        "realm: path before a rewrite, scheme as forwarded",
+        "/api/v2/orders?page=2",
+        &[
+            ("x-envoy-original-path", "/orders?page=2"),
+            ("x-forwarded-proto", "https"),
+        ],
+        Expect::Fail(401, JWT_MISSED, false),
+    );
+    c.realm = Some(("https", "/orders?page=2".into()));
+    checks.push(c);
+    let long = format!("/orders/{}", "o".repeat(300));
+    let mut c = check(
+        "realm: a long path before a rewrite is cut too",
+        "/api/short",
+        &[
+            ("x-envoy-original-path", &long),
+            (
+                "authorization",
+                &bearer(&flip_signature_bit(&rs.token(&good_claims()))),
+            ),
+        ],
+        Expect::Fail(401, JWT_VERIFICATION_FAIL, true),
+    );
+    c.realm = Some(("http", long.clone()));
+    checks.push(c);
     checks
 }
 
@@ -594,7 +630,11 @@ fn judge(port: u16, c: &Check, r: &Response) -> Option<String> {
         Expect::Direct(body) => (r.status != 200 || r.body != *body)
             .then(|| format!("expected 200 {body:?} from the direct_response route")),
         Expect::Fail(status, body, presented) => {
-            let want_www = www_authenticate(port, &c.path, *presented);
+            let (scheme, path) = c
+                .realm
+                .as_ref()
+                .map_or(("http", c.path.as_str()), |(s, p)| (*s, p.as_str()));
+            let want_www = www_authenticate_with(port, scheme, path, *presented);
             let got_www = r.header("www-authenticate");
             if r.status != *status || r.body != *body || got_www != Some(want_www.as_str()) {
                 Some(format!(
