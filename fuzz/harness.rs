@@ -246,10 +246,10 @@ pub fn token(data: &[u8]) {
     headers.push(("x-sub".to_string(), "forged".to_string()));
     sent.push(token.clone());
     // What the extractor takes from the request (native rules: leading characters that cannot
-    // start a token are skipped, a query value ends at `&` or `#`).
+    // start a token are skipped, a query value ends at `&` or `#` and is percent-decoded).
     for provider in &token_config().providers {
         for found in extract::tokens(&provider.locations, &headers) {
-            if !sent.iter().any(|t| t == found.token) {
+            if !sent.iter().any(|t| *t == found.token) {
                 sent.push(found.token.to_string());
             }
         }

@@ -306,7 +306,7 @@ impl Ctx<'_> {
         }
         let mut all = Passed::default();
         for token in &found {
-            match self.verify(index, audiences, token.location, token.token, None) {
+            match self.verify(index, audiences, token.location, &token.token, None) {
                 Step::Pass(passed) => all.merge(passed),
                 other => return other,
             }
@@ -342,7 +342,7 @@ impl Ctx<'_> {
         }
         let mut all = Passed::default();
         for token in found.iter().take(MAX_TOKENS_PER_REQUEST) {
-            let step = match jwt::parse(token.token) {
+            let step = match jwt::parse(&token.token) {
                 Err(e) => Step::Fail(e),
                 Ok(jwt) => {
                     let by_iss = providers.iter().copied().find(|i| {
@@ -361,7 +361,7 @@ impl Ctx<'_> {
                     };
                     match by_iss.or_else(fallback) {
                         Some(index) => {
-                            self.verify(index, None, token.location, token.token, Some(jwt))
+                            self.verify(index, None, token.location, &token.token, Some(jwt))
                         }
                         None => Step::Fail(AuthError::JwtUnknownIssuer),
                     }

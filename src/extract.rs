@@ -1,6 +1,8 @@
 //! Finding tokens in a request: headers (with a value prefix such as `Bearer `) and query
 //! parameters, the way native Envoy's extractor does.
 
+use std::borrow::Cow;
+
 use crate::config::Location;
 
 /// Request headers as the host hands them over: lowercase names, in arrival order.
@@ -13,10 +15,11 @@ pub fn header<'h>(headers: &'h Headers, name: &str) -> Option<&'h str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// A token and where it came from, so it can be removed when `forward` is false.
+/// A token and where it came from, so it can be removed when `forward` is false. Borrowed
+/// from the request, except a query parameter that had to be percent-decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found<'h> {
-    pub token: &'h str,
+    pub token: Cow<'h, str>,
     pub location: &'h Location,
 }
 
@@ -28,14 +31,16 @@ pub fn tokens<'h>(locations: &'h [Location], headers: &'h Headers) -> Vec<Found<
             Location::Header { name, value_prefix } => headers
                 .iter()
                 .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                .find_map(|(_, value)| from_header_value(value, value_prefix)),
+                .find_map(|(_, value)| from_header_value(value, value_prefix))
+                .map(Cow::Borrowed),
             Location::Param(name) => {
                 header(headers, ":path").and_then(|path| from_query(path, name))
             }
             Location::Cookie(name) => headers
                 .iter()
                 .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
-                .find_map(|(_, value)| from_cookie(value, name)),
+                .find_map(|(_, value)| from_cookie(value, name))
+                .map(Cow::Borrowed),
         };
         if let Some(token) = token {
             if !found.iter().any(|f| f.token == token) {
@@ -49,7 +54,12 @@ pub fn tokens<'h>(locations: &'h [Location], headers: &'h Headers) -> Vec<Found<
 /// Native behaviour: the prefix is matched case-sensitively anywhere in the value; the token
 /// starts at the first base64url character or dot after it and runs to the end of the value
 /// (so `Bearer   x` gives `x`, and `Bearer !!!.e30.sig` gives `.e30.sig`, a malformed token).
+/// With no such character after the prefix the whole value is the token (malformed, so the
+/// answer is "bad format", never "missing"); with no prefix configured, the value as it is.
 fn from_header_value<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
+    if prefix.is_empty() {
+        return Some(value);
+    }
     // The usual value starts with the prefix: that test is cheap, and a substring search
     // (which must set up a two-way searcher) is the fallback.
     let rest = match value.strip_prefix(prefix) {
@@ -62,21 +72,47 @@ fn from_header_value<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
     let token = rest.trim_start_matches(|c: char| {
         !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
     });
-    (!token.is_empty()).then_some(token)
+    Some(if token.is_empty() { value } else { token })
 }
 
-/// The value of query parameter `name` in `:path`. Tokens are base64url and dots, which need
-/// no percent-encoding, so a value that would need decoding is not a token we can use as is;
-/// it is returned raw and fails parsing with a clear status.
-fn from_query<'p>(path: &'p str, name: &str) -> Option<&'p str> {
+/// The first value of query parameter `name` in `:path`, as native reads it
+/// (`Http::Utility::parseAndDecodeQueryString`): names and values percent-decoded, a parameter
+/// without `=` present with an empty value. A parameter that is there but empty is a token
+/// all the same (malformed, as native answers), not a missing one.
+fn from_query<'p>(path: &'p str, name: &str) -> Option<Cow<'p, str>> {
     let query = path.split_once('?')?.1;
     let query = query.split('#').next().unwrap_or_default();
     query
         .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .find(|(k, _)| percent_decoded(k) == name)
+        .map(|(_, v)| percent_decoded(v))
+}
+
+/// `%XX` (two hex digits, either case) decoded, anything else as it is; borrowed when there is
+/// no `%`, as in every token sent plainly. Bytes that decode to invalid UTF-8 become U+FFFD
+/// (never part of a token, so such a token is refused as malformed).
+fn percent_decoded(s: &str) -> Cow<'_, str> {
+    if !s.contains('%') {
+        return Cow::Borrowed(s);
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = |at: usize| bytes.get(at).and_then(|h| char::from(*h).to_digit(16));
+        match (b, hex(i + 1), hex(i + 2)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// The value of cookie `name` in one `Cookie` header (RFC 6265 §4.2), quotes removed.
@@ -141,7 +177,11 @@ mod tests {
             None,
             "prefix is case-sensitive"
         );
-        assert_eq!(first(&[("authorization", "Bearer ")]), None);
+        // Nothing a token could start with after the prefix: the whole value, as native.
+        assert_eq!(
+            first(&[("authorization", "Bearer ")]).as_deref(),
+            Some("Bearer ")
+        );
         assert_eq!(
             first(&[("authorization", "Bearer !!!.e30.sig")]).as_deref(),
             Some(".e30.sig")
@@ -150,7 +190,10 @@ mod tests {
             first(&[("authorization", "Bearer a!a.e30.sig")]).as_deref(),
             Some("a!a.e30.sig")
         );
-        assert_eq!(first(&[("authorization", "Bearer \t+/")]), None);
+        assert_eq!(
+            first(&[("authorization", "Bearer \t+/")]).as_deref(),
+            Some("Bearer \t+/")
+        );
         assert_eq!(first(&[("authorization", "abc")]), None);
         assert_eq!(first(&[]), None);
     }
@@ -161,8 +204,35 @@ mod tests {
             first(&[(":path", "/x?a=1&access_token=t.o.k&b=2")]).as_deref(),
             Some("t.o.k")
         );
-        assert_eq!(first(&[(":path", "/x?access_token=")]), None);
+        // There but empty is a (malformed) token, not a missing one, as native.
+        assert_eq!(first(&[(":path", "/x?access_token=")]).as_deref(), Some(""));
+        assert_eq!(first(&[(":path", "/x?access_token")]).as_deref(), Some(""));
         assert_eq!(first(&[(":path", "/x?other_access_token=t")]), None);
+        assert_eq!(
+            first(&[(":path", "/x?access_token=a&access_token=b")]).as_deref(),
+            Some("a"),
+            "the first value"
+        );
+    }
+
+    #[test]
+    fn query_parameters_are_percent_decoded_like_native() {
+        assert_eq!(
+            first(&[(":path", "/x?access%5ftoken=h%2Ep%2es")]).as_deref(),
+            Some("h.p.s")
+        );
+        // Plain values are borrowed, not copied.
+        let locations = default_locations();
+        let headers = h(&[(":path", "/x?access_token=h.p.s")]);
+        assert!(matches!(
+            tokens(&locations, &headers)[0].token,
+            Cow::Borrowed("h.p.s")
+        ));
+        // Not two hex digits: kept as is; `+` is not a space.
+        assert_eq!(percent_decoded("%zz%4%+%41"), "%zz%4%+A");
+        assert_eq!(percent_decoded("a%2"), "a%2");
+        // Bytes that are not UTF-8 cannot pass as a token.
+        assert_eq!(percent_decoded("%FFx"), "\u{FFFD}x");
     }
 
     #[test]
@@ -174,6 +244,16 @@ mod tests {
         assert_eq!(tokens(&locations, &headers)[0].token, "q.u.o");
         let headers = h(&[("cookie", "xsession=t; session=")]);
         assert!(tokens(&locations, &headers).is_empty());
+    }
+
+    #[test]
+    fn without_a_prefix_the_value_is_the_token_as_it_is() {
+        let locations = vec![Location::Header {
+            name: "x-token".into(),
+            value_prefix: String::new(),
+        }];
+        let headers = h(&[("x-token", "!tok.en.x")]);
+        assert_eq!(tokens(&locations, &headers)[0].token, "!tok.en.x");
     }
 
     #[test]

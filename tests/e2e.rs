@@ -40,6 +40,7 @@ mod status {
     pub const JWT_BAD_FORMAT: &str =
         "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections";
     pub const JWT_HEADER_BAD_BASE64: &str = "Jwt header is an invalid Base64url encoded";
+    pub const JWT_SIGNATURE_BAD_BASE64: &str = "Jwt signature is an invalid Base64url encoded";
     pub const JWT_UNKNOWN_ISSUER: &str = "Jwt issuer is not configured";
     pub const JWT_AUDIENCE_NOT_ALLOWED: &str = "Audiences in Jwt are not allowed";
     pub const JWT_VERIFICATION_FAIL: &str = "Jwt verification fails";
@@ -535,6 +536,83 @@ fn local_checks() -> Vec<Check> {
         ),
         &[],
         Expect::Fail(401, JWT_EXPIRED, true),
+    ));
+    // How a token is read out of its header, as native's extractor does: from the first
+    // base64url character after the prefix to the end of the value; the whole value when no
+    // such character follows (a malformed token, never a missing one).
+    checks.push(check(
+        "header: nothing a token starts with after the prefix",
+        "/api/x",
+        &[("authorization", "Bearer +/+")],
+        Expect::Fail(401, JWT_BAD_FORMAT, true),
+    ));
+    checks.push(check(
+        "header: the prefix without its space",
+        "/api/x",
+        &[("authorization", "Bearer")],
+        Expect::Fail(401, JWT_MISSED, false),
+    ));
+    checks.push(check(
+        "header: a comma after the token belongs to the token",
+        "/custom",
+        &[("x-token", &format!("Token {token},other"))],
+        Expect::Fail(401, JWT_SIGNATURE_BAD_BASE64, true),
+    ));
+    checks.push(check(
+        "header: a character outside base64url inside the token",
+        "/custom",
+        &[("x-token", &format!("Token a!{token}"))],
+        Expect::Fail(401, JWT_HEADER_BAD_BASE64, true),
+    ));
+    let mut c = check(
+        "header: a space after the token belongs to the token",
+        "/custom",
+        &[("x-token", &format!("Token {token} junk"))],
+        Expect::Fail(401, JWT_SIGNATURE_BAD_BASE64, true),
+    );
+    c.wasm_only = Some(
+        "native's base64 decoder skips whitespace inside a section (its answer is \
+         `Jwt verification fails`); ours refuses it, so a signature has one spelling",
+    );
+    checks.push(c);
+
+    // Query parameters as native reads them: percent-decoded names and values, the first of
+    // several, and one that is there but empty is a malformed token, not a missing one.
+    checks.push(check(
+        "from_params: percent-encoded dots",
+        &format!("/param?access_token={}", token.replace('.', "%2E")),
+        &[],
+        Expect::Pass(vec![]),
+    ));
+    checks.push(check(
+        "from_params: lowercase percent-encoding",
+        &format!("/param?access_token={}", token.replace('.', "%2e")),
+        &[],
+        Expect::Pass(vec![]),
+    ));
+    checks.push(check(
+        "from_params: percent-encoded name",
+        &format!("/param?access%5Ftoken={token}"),
+        &[],
+        Expect::Pass(vec![]),
+    ));
+    checks.push(check(
+        "from_params: the first of two values",
+        &format!("/param?access_token=junk&access_token={token}"),
+        &[],
+        Expect::Fail(401, JWT_BAD_FORMAT, true),
+    ));
+    checks.push(check(
+        "from_params: empty value",
+        "/param?access_token=",
+        &[],
+        Expect::Fail(401, JWT_BAD_FORMAT, true),
+    ));
+    checks.push(check(
+        "from_params: name without a value",
+        "/param?access_token",
+        &[],
+        Expect::Fail(401, JWT_BAD_FORMAT, true),
     ));
     checks.push(check(
         "from_params: no parameter",
