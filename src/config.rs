@@ -1405,6 +1405,20 @@ mod tests {
         Config::parse(text).expect_err("must be refused").field
     }
 
+    /// The refusal README.md shows as its example, word for word.
+    #[test]
+    fn unsupported_fields_are_named_with_what_they_would_do() {
+        let mut config: serde_json::Value =
+            serde_json::from_str(&with_provider(json!({}))).unwrap();
+        config["filter_state_rules"] = json!({"name": "x", "requires": {}});
+        let e = Config::parse(&config.to_string()).expect_err("must be refused");
+        assert_eq!(
+            e.to_string(),
+            "field `filter_state_rules`: filter state rules are not supported by this filter; \
+             remove the field"
+        );
+    }
+
     #[test]
     fn native_defaults() {
         let config = Config::parse(&with_provider(json!({}))).unwrap();

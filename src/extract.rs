@@ -115,14 +115,19 @@ fn percent_decoded(s: &str) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
-/// The value of cookie `name` in one `Cookie` header (RFC 6265 §4.2), quotes removed.
+/// The value of cookie `name` in one `Cookie` header (RFC 6265 §4.2), as native reads it
+/// (`Http::Utility::parseCookies`): the first of that name, without the double quotes only
+/// when they wrap it; one there but empty is a (malformed) token, not a missing one.
 fn from_cookie<'c>(header: &'c str, name: &str) -> Option<&'c str> {
     header
         .split(';')
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim_matches('"'))
-        .filter(|v| !v.is_empty())
+        .map(|(_, v)| {
+            v.strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(v)
+        })
 }
 
 #[cfg(test)]
@@ -242,8 +247,15 @@ mod tests {
         assert_eq!(tokens(&locations, &headers)[0].token, "tok.en.x");
         let headers = h(&[("cookie", "a=1"), ("cookie", "session=\"q.u.o\"")]);
         assert_eq!(tokens(&locations, &headers)[0].token, "q.u.o");
-        let headers = h(&[("cookie", "xsession=t; session=")]);
+        let headers = h(&[("cookie", "xsession=t")]);
         assert!(tokens(&locations, &headers).is_empty());
+        // There but empty is a (malformed) token; a quote on one side stays, as native.
+        let headers = h(&[("cookie", "xsession=t; session=")]);
+        assert_eq!(tokens(&locations, &headers)[0].token, "");
+        let headers = h(&[("cookie", "session=\"q.u.o")]);
+        assert_eq!(tokens(&locations, &headers)[0].token, "\"q.u.o");
+        let headers = h(&[("cookie", "session=\"")]);
+        assert_eq!(tokens(&locations, &headers)[0].token, "\"");
     }
 
     #[test]

@@ -175,6 +175,10 @@ fn local_config() -> Value {
             "param": {
                 "issuer": ISS, "local_jwks": {"inline_string": all},
                 "from_params": ["access_token"]
+            },
+            "cookie": {
+                "issuer": ISS, "local_jwks": {"inline_string": all},
+                "from_cookies": ["session"]
             }
         },
         "rules": [
@@ -183,7 +187,8 @@ fn local_config() -> Value {
             {"match": {"prefix": "/fwd"}, "requires": {"provider_name": "fwd"}},
             {"match": {"prefix": "/noalg"}, "requires": {"provider_name": "noalg"}},
             {"match": {"prefix": "/custom"}, "requires": {"provider_name": "custom"}},
-            {"match": {"path": "/param"}, "requires": {"provider_name": "param"}}
+            {"match": {"path": "/param"}, "requires": {"provider_name": "param"}},
+            {"match": {"path": "/cookie"}, "requires": {"provider_name": "cookie"}}
         ]
     })
 }
@@ -614,6 +619,46 @@ fn local_checks() -> Vec<Check> {
         &[],
         Expect::Fail(401, JWT_BAD_FORMAT, true),
     ));
+    // Cookies as native reads them (`Http::Utility::parseCookies`).
+    for (what, cookie, expect) in [
+        (
+            "among others",
+            format!("a=1; session={token}; b=2"),
+            Expect::Pass(vec![]),
+        ),
+        (
+            "quoted",
+            format!("session=\"{token}\""),
+            Expect::Pass(vec![]),
+        ),
+        (
+            "a quote on one side",
+            format!("session=\"{token}"),
+            Expect::Fail(401, JWT_HEADER_BAD_BASE64, true),
+        ),
+        (
+            "the first of two",
+            format!("session=junk; session={token}"),
+            Expect::Fail(401, JWT_BAD_FORMAT, true),
+        ),
+        (
+            "empty value",
+            "session=".to_string(),
+            Expect::Fail(401, JWT_BAD_FORMAT, true),
+        ),
+        (
+            "another name",
+            format!("xsession={token}"),
+            Expect::Fail(401, JWT_MISSED, false),
+        ),
+    ] {
+        checks.push(check(
+            format!("from_cookies: {what}"),
+            "/cookie",
+            &[("cookie", &cookie)],
+            expect,
+        ));
+    }
     checks.push(check(
         "from_params: no parameter",
         "/param",
