@@ -23,28 +23,41 @@ pub struct Found<'h> {
     pub location: &'h Location,
 }
 
-/// Every token found at `locations`, in order; the same token found twice counts once.
+/// Every token found at `locations`, in order; the same token found twice counts once. As
+/// native, each value of a header (Envoy keeps the repeated values of most headers apart; it
+/// joins those of `Authorization` into one) holding the prefix is a token of its own, and every
+/// token must verify; a query parameter or cookie gives its first value only.
 pub fn tokens<'h>(locations: &'h [Location], headers: &'h Headers) -> Vec<Found<'h>> {
     let mut found: Vec<Found<'h>> = Vec::new();
+    let mut push = |token: Cow<'h, str>, location: &'h Location| {
+        if !found.iter().any(|f| f.token == token) {
+            found.push(Found { token, location });
+        }
+    };
     for location in locations {
-        let token = match location {
-            Location::Header { name, value_prefix } => headers
-                .iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                .find_map(|(_, value)| from_header_value(value, value_prefix))
-                .map(Cow::Borrowed),
-            Location::Param(name) => {
-                header(headers, ":path").and_then(|path| from_query(path, name))
+        match location {
+            Location::Header { name, value_prefix } => {
+                for (n, value) in headers {
+                    if n.eq_ignore_ascii_case(name) {
+                        if let Some(token) = from_header_value(value, value_prefix) {
+                            push(Cow::Borrowed(token), location);
+                        }
+                    }
+                }
             }
-            Location::Cookie(name) => headers
-                .iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
-                .find_map(|(_, value)| from_cookie(value, name))
-                .map(Cow::Borrowed),
-        };
-        if let Some(token) = token {
-            if !found.iter().any(|f| f.token == token) {
-                found.push(Found { token, location });
+            Location::Param(name) => {
+                if let Some(token) = header(headers, ":path").and_then(|p| from_query(p, name)) {
+                    push(token, location);
+                }
+            }
+            Location::Cookie(name) => {
+                let cookie = headers
+                    .iter()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+                    .find_map(|(_, value)| from_cookie(value, name));
+                if let Some(token) = cookie {
+                    push(Cow::Borrowed(token), location);
+                }
             }
         }
     }
@@ -266,6 +279,22 @@ mod tests {
         }];
         let headers = h(&[("x-token", "!tok.en.x")]);
         assert_eq!(tokens(&locations, &headers)[0].token, "!tok.en.x");
+    }
+
+    #[test]
+    fn each_value_of_a_repeated_header_is_a_token() {
+        let locations = default_locations();
+        let headers = h(&[
+            ("authorization", "Basic x"),
+            ("authorization", "Bearer a.b.c"),
+            ("authorization", "Bearer d.e.f"),
+            ("authorization", "Bearer a.b.c"),
+        ]);
+        let found: Vec<String> = tokens(&locations, &headers)
+            .iter()
+            .map(|f| f.token.to_string())
+            .collect();
+        assert_eq!(found, ["a.b.c", "d.e.f"]);
     }
 
     #[test]

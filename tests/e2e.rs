@@ -569,6 +569,50 @@ fn local_checks() -> Vec<Check> {
         &[("x-token", &format!("Token a!{token}"))],
         Expect::Fail(401, JWT_HEADER_BAD_BASE64, true),
     ));
+    // A repeated header: Envoy keeps the values of `x-token` apart, and each one holding the
+    // prefix is a token that must verify; it joins those of `Authorization` into one value.
+    checks.push(check(
+        "header: repeated, a good token then a bad one",
+        "/custom",
+        &[
+            ("x-token", &format!("Token {token}")),
+            ("x-token", "Token other"),
+        ],
+        Expect::Fail(401, JWT_BAD_FORMAT, true),
+    ));
+    checks.push(check(
+        "header: repeated, a bad token then a good one",
+        "/custom",
+        &[
+            ("x-token", "Token other"),
+            ("x-token", &format!("Token {token}")),
+        ],
+        Expect::Fail(401, JWT_BAD_FORMAT, true),
+    ));
+    checks.push(check(
+        "header: repeated, only one value with the prefix",
+        "/custom",
+        &[("x-token", "foo"), ("x-token", &format!("Token {token}"))],
+        Expect::Pass(vec![]),
+    ));
+    checks.push(check(
+        "header: repeated, the same token twice",
+        "/custom",
+        &[
+            ("x-token", &format!("Token {token}")),
+            ("x-token", &format!("Token {token}")),
+        ],
+        Expect::Pass(vec![]),
+    ));
+    checks.push(check(
+        "authorization repeated: one value, joined",
+        "/api/x",
+        &[
+            ("authorization", &bearer(&token)),
+            ("authorization", "Bearer other"),
+        ],
+        Expect::Fail(401, JWT_SIGNATURE_BAD_BASE64, true),
+    ));
     let mut c = check(
         "header: a space after the token belongs to the token",
         "/custom",
