@@ -119,8 +119,8 @@ pub fn lookup<'c>(claims: &'c serde_json::Map<String, Value>, path: &str) -> Opt
     Some(value)
 }
 
-/// A claim as a header value: strings as they are, integers without a fraction, other numbers
-/// and booleans printed, arrays joined with `,`, objects as compact JSON; `None` for empty
+/// A claim as a header value: strings as they are, numbers and booleans printed as native does
+/// (see [`render`]), arrays joined with `,`, objects as compact JSON; `None` for empty
 /// values and anything a header cannot carry safely (control characters, over
 /// [`MAX_CLAIM_HEADER_BYTES`]).
 pub fn header_value(claims: &serde_json::Map<String, Value>, claim: &str) -> Option<String> {
@@ -141,13 +141,26 @@ fn render(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n
-            .as_u64()
-            .map(|u| u.to_string())
-            .or_else(|| n.as_i64().map(|i| i.to_string()))
-            .unwrap_or_else(|| n.to_string()),
+        // An integer literal that fits u64 exactly as written. Native holds every number as a
+        // double, so above 2^53 it would print a neighbour; the exact value is kept here.
+        Value::Number(n) => n.as_u64().map_or_else(
+            || number_like_native(n.as_f64().unwrap_or(0.0)),
+            |u| u.to_string(),
+        ),
         Value::Null => String::new(),
         other => other.to_string(),
+    }
+}
+
+/// Native's `convertClaimDoubleToString`: a whole number in `[0, 2^64)` as an integer (`3.0`
+/// and `1e3` give `3` and `1000`), anything else as C's `%f` (`-7` gives `-7.000000`, `1.5`
+/// gives `1.500000`).
+fn number_like_native(v: f64) -> String {
+    const TWO_TO_64: f64 = 18_446_744_073_709_551_616.0;
+    if (0.0..TWO_TO_64).contains(&v) && v.fract() == 0.0 {
+        format!("{}", v as u64)
+    } else {
+        format!("{v:.6}")
     }
 }
 
@@ -314,6 +327,30 @@ mod tests {
         );
     }
 
+    /// Native's rendering of numbers (checked against Envoy in tests/e2e.rs), except integers
+    /// above 2^53, which native rounds through a double.
+    #[test]
+    fn numbers_print_as_native_prints_them() {
+        let cases = [
+            ("42", "42"),
+            ("3.0", "3"),
+            ("1e3", "1000"),
+            ("-7", "-7.000000"),
+            ("1.5", "1.500000"),
+            ("0.1", "0.100000"),
+            ("123456789.125", "123456789.125000"),
+            ("1e-7", "0.000000"),
+            ("-1e-7", "-0.000000"),
+            ("100000000000000000000", "100000000000000000000.000000"),
+            ("18446744073709551615", "18446744073709551615"),
+            ("9007199254740993", "9007199254740993"),
+        ];
+        for (raw, want) in cases {
+            let value: Value = serde_json::from_str(raw).unwrap();
+            assert_eq!(render(&value), want, "{raw}");
+        }
+    }
+
     #[test]
     fn header_values() {
         let claims = json!({"s": "v", "i": 42, "n": -3, "f": 1.5, "b": true, "o": {"k": [1, "x"]}, "a": [1, "two", true], "e": "", "c": "a\r\nx: y",
@@ -322,8 +359,8 @@ mod tests {
         let v = |k| header_value(claims, k);
         assert_eq!(v("s").as_deref(), Some("v"));
         assert_eq!(v("i").as_deref(), Some("42"));
-        assert_eq!(v("n").as_deref(), Some("-3"));
-        assert_eq!(v("f").as_deref(), Some("1.5"));
+        assert_eq!(v("n").as_deref(), Some("-3.000000"));
+        assert_eq!(v("f").as_deref(), Some("1.500000"));
         assert_eq!(v("b").as_deref(), Some("true"));
         assert_eq!(v("a").as_deref(), Some("1,two,true"));
         assert_eq!(v("o").as_deref(), Some(r#"{"k":[1,"x"]}"#));

@@ -542,6 +542,57 @@ fn local_checks() -> Vec<Check> {
         &[],
         Expect::Fail(401, JWT_EXPIRED, true),
     ));
+    // Numbers in claim headers, as native prints them: a whole number as an integer, anything
+    // else as C's `%f`.
+    let exact = "native holds numbers as doubles and prints 9007199254740992; the filter keeps \
+                 an integer literal exact";
+    let ours = "arrays and objects: native sends base64 JSON; the filter joins arrays with `,` \
+                (each element printed as a claim of its own) and sends objects as compact JSON";
+    for (raw, want, wasm_only) in [
+        ("3.0", "3", None),
+        ("1e3", "1000", None),
+        ("-7", "-7.000000", None),
+        ("1.5", "1.500000", None),
+        ("0.1", "0.100000", None),
+        ("123456789.125", "123456789.125000", None),
+        ("1e-7", "0.000000", None),
+        (
+            "100000000000000000000",
+            "100000000000000000000.000000",
+            None,
+        ),
+        ("9007199254740993", "9007199254740993", Some(exact)),
+        ("[1, 2.5, true, \"x\"]", "1,2.500000,true,x", Some(ours)),
+        (
+            "{\"a\":[1,\"y\"],\"b\":2.5}",
+            r#"{"a":[1,"y"],"b":2.5}"#,
+            Some(ours),
+        ),
+    ] {
+        // The claims as JSON text, so each number reaches the filter as written here.
+        let claims = good_claims()
+            .to_string()
+            .replace("\"num\":42", &format!("\"num\":{raw}"));
+        let rsa = k.rsa();
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(rsa.header().to_string()),
+            URL_SAFE_NO_PAD.encode(&claims)
+        );
+        let token = format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(rsa.sign_raw(input.as_bytes()))
+        );
+        let mut c = check(
+            format!("claim header: num = {raw}"),
+            "/api/alg",
+            &[("authorization", &bearer(&token))],
+            Expect::Pass(vec![("x-jwt-num", Some(want.into()))]),
+        );
+        c.wasm_only = wasm_only;
+        checks.push(c);
+    }
+
     // How a token is read out of its header, as native's extractor does: from the first
     // base64url character after the prefix to the end of the value; the whole value when no
     // such character follows (a malformed token, never a missing one).
