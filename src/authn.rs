@@ -305,7 +305,9 @@ impl Ctx<'_> {
             return Step::Fail(AuthError::JwtMultipleTokens);
         }
         let mut all = Passed::default();
-        for token in &found {
+        // Last found first, as native verifies them: when several fail, its failure is the one
+        // reported.
+        for token in found.iter().rev() {
             match self.verify(index, audiences, token.location, &token.token, None) {
                 Step::Pass(passed) => all.merge(passed),
                 other => return other,
@@ -341,7 +343,7 @@ impl Ctx<'_> {
             return Step::Fail(AuthError::JwtMultipleTokens);
         }
         let mut all = Passed::default();
-        for token in found.iter().take(MAX_TOKENS_PER_REQUEST) {
+        for token in found.iter().take(MAX_TOKENS_PER_REQUEST).rev() {
             let step = match jwt::parse(&token.token) {
                 Err(e) => Step::Fail(e),
                 Ok(jwt) => {

@@ -593,6 +593,37 @@ fn local_checks() -> Vec<Check> {
         checks.push(c);
     }
 
+    // Tokens in two places: each must verify, and when several fail the last found (the query
+    // parameter) is the one reported, as native verifies them last first.
+    let good = k.rsa().token(&good_claims());
+    checks.push(check(
+        "two places: good header, bad param",
+        "/api/x?access_token=bad",
+        &[("authorization", &bearer(&good))],
+        Expect::Fail(401, JWT_BAD_FORMAT, true),
+    ));
+    checks.push(check(
+        "two places: bad header, good param",
+        &format!("/api/x?access_token={good}"),
+        &[("authorization", "Bearer bad")],
+        Expect::Fail(401, JWT_BAD_FORMAT, true),
+    ));
+    checks.push(check(
+        "two places: the same token",
+        &format!("/api/x?access_token={good}"),
+        &[("authorization", &bearer(&good))],
+        Expect::Pass(vec![]),
+    ));
+    checks.push(check(
+        "two places: expired header, malformed param",
+        "/api/x?access_token=bad",
+        &[(
+            "authorization",
+            &bearer(&k.rsa().token(&claims_with(json!({"exp": now() - 3600})))),
+        )],
+        Expect::Fail(401, JWT_BAD_FORMAT, true),
+    ));
+
     // How a token is read out of its header, as native's extractor does: from the first
     // base64url character after the prefix to the end of the value; the whole value when no
     // such character follows (a malformed token, never a missing one).
