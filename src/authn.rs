@@ -402,7 +402,11 @@ impl Ctx<'_> {
                 RemoteKeys::Failed => Err(Step::Fail(AuthError::JwksFetchFail)),
             },
         };
-        let cached = match (&keys, self.cache) {
+        // A token longer than the provider's `jwt_max_token_size` is never cached.
+        let cache = self
+            .cache
+            .filter(|_| token.len() <= provider.max_cached_token_bytes);
+        let cached = match (&keys, cache) {
             (Ok(set), Some(cache)) => cache.borrow_mut().get(token, index, set.id, self.now),
             _ => None,
         };
@@ -444,7 +448,7 @@ impl Ctx<'_> {
             Some(cache),
             Ok(())
             | Err(AuthError::JwtVerificationFail | AuthError::JwtEd25519SignatureWrongLength),
-        ) = (self.cache, &signature)
+        ) = (cache, &signature)
         {
             cache.borrow_mut().insert(
                 token,
@@ -1126,6 +1130,23 @@ mod tests {
             run(&c, &[(":path", "/"), ("authorization", &forged)]),
             Decision::Deny(_)
         ));
+    }
+
+    #[test]
+    fn tokens_over_the_providers_jwt_max_token_size_are_not_cached() {
+        let token = format!("Bearer {}", good());
+        let cached_after_one = |extra: Value| {
+            let c = config(extra);
+            let cache = RefCell::new(TokenCache::new(16));
+            let request = request("/api", Some(&token));
+            let d = authenticate_cached(&c, &Request::new(&request), &NoRemote, 1000, Some(&cache));
+            assert!(matches!(d, Decision::Allow(_)));
+            let len = cache.borrow().len();
+            len
+        };
+        assert_eq!(cached_after_one(json!({})), 1);
+        let short = json!({"jwt_cache_config": {"jwt_max_token_size": 20}});
+        assert_eq!(cached_after_one(short), 0);
     }
 
     #[test]

@@ -18,6 +18,12 @@ use crate::policy::{Authorization, ClaimRule, ClaimTest, ClientBinding};
 
 /// Default clock skew, as native Envoy (`kClockSkewInSecond`).
 pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 60;
+/// Native `jwt_cache_config` defaults: tokens a provider's cache holds, and the longest token
+/// it caches.
+pub const DEFAULT_JWT_CACHE_SIZE: usize = 100;
+pub const DEFAULT_MAX_CACHED_TOKEN_BYTES: usize = 4096;
+/// The largest `token_cache_size`.
+pub const MAX_TOKEN_CACHE_SIZE: usize = 1_000_000;
 /// Native Envoy's default `remote_jwks.cache_duration` (`PubkeyCacheExpirationSec`): 600 s.
 pub const DEFAULT_CACHE_DURATION_MS: u64 = 600_000;
 /// Default callout timeout when `http_uri.timeout` is not given.
@@ -77,6 +83,11 @@ pub struct Provider {
     pub clock_skew_seconds: u64,
     pub require_expiration: bool,
     pub max_lifetime_seconds: Option<u64>,
+    /// Native `jwt_cache_config.jwt_cache_size` when the provider has one (its share of the
+    /// worker's token cache, see [`Config::token_cache_size`]).
+    pub jwt_cache_size: Option<usize>,
+    /// Tokens longer than this are not cached (`jwt_cache_config.jwt_max_token_size`).
+    pub max_cached_token_bytes: usize,
 }
 
 /// A multi-tenant issuer such as `https://login.microsoftonline.com/{tenantid}/v2.0`: the
@@ -256,12 +267,14 @@ impl Config {
                 }
             }
         }
+        // Unless set, room for every provider's native `jwt_cache_size` and at least the default.
+        let native_shares: usize = providers.iter().filter_map(|p| p.jwt_cache_size).sum();
         let token_cache_size = match root.get("token_cache_size") {
-            None => crate::token_cache::DEFAULT_CAPACITY,
+            None => native_shares.clamp(crate::token_cache::DEFAULT_CAPACITY, MAX_TOKEN_CACHE_SIZE),
             Some(v) => v
                 .as_u64()
                 .and_then(|n| usize::try_from(n).ok())
-                .filter(|n| *n <= 1_000_000)
+                .filter(|n| *n <= MAX_TOKEN_CACHE_SIZE)
                 .ok_or_else(|| {
                     ConfigError::new(
                         "token_cache_size",
@@ -451,6 +464,23 @@ impl<'a> Fields<'a> {
             .transpose()
     }
 
+    /// A proto3 `uint32`: a JSON number, or a string holding one.
+    fn uint32(&self, name: &str) -> Result<Option<u32>, ConfigError> {
+        self.get(name)
+            .map(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            self.field(name),
+                            "must be an integer between 0 and 4294967295",
+                        )
+                    })
+            })
+            .transpose()
+    }
+
     fn object(&self, name: &str) -> Result<Option<Fields<'a>>, ConfigError> {
         self.get(name)
             .map(|v| Fields::new(v, &self.field(name)))
@@ -509,6 +539,7 @@ fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
             "from_cookies",
             "allowed_token_types",
             "allowed_tenants",
+            "jwt_cache_config",
         ],
         &[
             ("payload_in_metadata", "payloads in dynamic metadata"),
@@ -521,7 +552,6 @@ fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
                 "normalize_payload_in_metadata",
                 "payload normalisation in dynamic metadata",
             ),
-            ("jwt_cache_config", "JWT cache settings"),
             ("clear_route_cache", "route cache clearing"),
         ],
     )?;
@@ -621,28 +651,35 @@ fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
         });
     }
 
-    let clock_skew_seconds = match f.get("clock_skew_seconds") {
-        None => DEFAULT_CLOCK_SKEW_SECONDS,
-        Some(v) => {
-            let n = v
-                .as_u64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-                .filter(|n| *n <= u64::from(u32::MAX))
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        f.field("clock_skew_seconds"),
-                        "must be an integer between 0 and 4294967295",
-                    )
-                })?;
-            // proto3 cannot tell 0 from unset; native Envoy then uses its default.
-            if n == 0 {
-                DEFAULT_CLOCK_SKEW_SECONDS
-            } else {
-                n
-            }
-        }
+    // proto3 cannot tell 0 from unset; native Envoy then uses its default.
+    let clock_skew_seconds = match f.uint32("clock_skew_seconds")? {
+        None | Some(0) => DEFAULT_CLOCK_SKEW_SECONDS,
+        Some(n) => u64::from(n),
     };
     let max_lifetime_seconds = f.duration_ms("max_lifetime")?.map(|ms| ms / 1000);
+    // Native caches a provider's verified tokens only with `jwt_cache_config`; here one cache
+    // serves every provider and is always on, and this sets the provider's share of it and the
+    // longest token it caches (0 or unset: native's defaults).
+    let (jwt_cache_size, max_cached_token_bytes) = match f.object("jwt_cache_config")? {
+        None => (None, DEFAULT_MAX_CACHED_TOKEN_BYTES),
+        Some(c) => {
+            c.refuse_unknown(&["jwt_cache_size", "jwt_max_token_size"], &[])?;
+            let or_default = |n: Option<u32>, default: usize| match n {
+                None | Some(0) => default,
+                Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            };
+            (
+                Some(or_default(
+                    c.uint32("jwt_cache_size")?,
+                    DEFAULT_JWT_CACHE_SIZE,
+                )),
+                or_default(
+                    c.uint32("jwt_max_token_size")?,
+                    DEFAULT_MAX_CACHED_TOKEN_BYTES,
+                ),
+            )
+        }
+    };
 
     Ok(Provider {
         name: name.to_string(),
@@ -660,6 +697,8 @@ fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
         clock_skew_seconds,
         require_expiration: f.bool("require_expiration")?,
         max_lifetime_seconds,
+        jwt_cache_size,
+        max_cached_token_bytes,
     })
 }
 
@@ -1403,6 +1442,60 @@ mod tests {
 
     fn error_field(text: &str) -> String {
         Config::parse(text).expect_err("must be refused").field
+    }
+
+    #[test]
+    fn native_jwt_cache_config_sizes_the_shared_cache() {
+        let parse = |extra: Value| Config::parse(&with_provider(extra));
+        let plain = parse(json!({})).unwrap();
+        assert_eq!(plain.providers[0].jwt_cache_size, None);
+        assert_eq!(plain.providers[0].max_cached_token_bytes, 4096);
+        assert_eq!(plain.token_cache_size, crate::token_cache::DEFAULT_CAPACITY);
+        // Native's defaults for 0 and unset; a uint32 may be a JSON string.
+        let defaults = parse(json!({"jwt_cache_config": {"jwt_cache_size": 0}})).unwrap();
+        assert_eq!(defaults.providers[0].jwt_cache_size, Some(100));
+        assert_eq!(defaults.providers[0].max_cached_token_bytes, 4096);
+        let sized = parse(
+            json!({"jwt_cache_config": {"jwt_cache_size": "5000", "jwt_max_token_size": 8192}}),
+        )
+        .unwrap();
+        assert_eq!(sized.providers[0].max_cached_token_bytes, 8192);
+        assert_eq!(
+            sized.token_cache_size, 5000,
+            "room for the provider's share"
+        );
+        let mut explicit: Value = serde_json::from_str(&with_provider(
+            json!({"jwt_cache_config": {"jwt_cache_size": 5000}}),
+        ))
+        .unwrap();
+        explicit["token_cache_size"] = json!(10);
+        assert_eq!(
+            Config::parse(&explicit.to_string())
+                .unwrap()
+                .token_cache_size,
+            10,
+            "token_cache_size, when set, decides"
+        );
+        for (extra, field) in [
+            (
+                json!({"jwt_cache_config": {"jwt_cache_size": -1}}),
+                "providers.p.jwt_cache_config.jwt_cache_size",
+            ),
+            (
+                json!({"jwt_cache_config": {"jwt_max_token_size": 4294967296u64}}),
+                "providers.p.jwt_cache_config.jwt_max_token_size",
+            ),
+            (
+                json!({"jwt_cache_config": {"ttl": 5}}),
+                "providers.p.jwt_cache_config.ttl",
+            ),
+            (
+                json!({"jwt_cache_config": 5}),
+                "providers.p.jwt_cache_config",
+            ),
+        ] {
+            assert_eq!(error_field(&with_provider(extra)), field);
+        }
     }
 
     /// The refusal README.md shows as its example, word for word.

@@ -165,6 +165,7 @@ fn local_config() -> Value {
             "fwd": {
                 "issuer": ISS, "audiences": [AUD], "forward": true,
                 "local_jwks": {"inline_string": all},
+                "jwt_cache_config": {"jwt_cache_size": 50, "jwt_max_token_size": 8192},
                 "claim_to_headers": [{"header_name": "x-jwt-sub", "claim_name": "sub"}]
             },
             "noalg": {"issuer": ISS, "local_jwks": {"inline_string": rsa_no_alg}},
