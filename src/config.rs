@@ -540,6 +540,7 @@ fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
             "allowed_token_types",
             "allowed_tenants",
             "jwt_cache_config",
+            "clear_route_cache",
         ],
         &[
             ("payload_in_metadata", "payloads in dynamic metadata"),
@@ -552,7 +553,6 @@ fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
                 "normalize_payload_in_metadata",
                 "payload normalisation in dynamic metadata",
             ),
-            ("clear_route_cache", "route cache clearing"),
         ],
     )?;
     if name.is_empty() {
@@ -657,6 +657,10 @@ fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
         Some(n) => u64::from(n),
     };
     let max_lifetime_seconds = f.duration_ms("max_lifetime")?.map(|ms| ms / 1000);
+    // Envoy picks the route again after a wasm filter changes request headers, which this filter
+    // does on every request it lets through: it always behaves as native with
+    // `clear_route_cache: true`. The field is read for its type only (README, Differences).
+    f.bool("clear_route_cache")?;
     // Native caches a provider's verified tokens only with `jwt_cache_config`; here one cache
     // serves every provider and is always on, and this sets the provider's share of it and the
     // longest token it caches (0 or unset: native's defaults).

@@ -160,7 +160,8 @@ fn local_config() -> Value {
                 "issuer": ISS, "audiences": [AUD],
                 "local_jwks": {"inline_string": all},
                 "forward_payload_header": "x-jwt-payload",
-                "claim_to_headers": claim_headers
+                "claim_to_headers": claim_headers,
+                "clear_route_cache": true
             },
             "fwd": {
                 "issuer": ISS, "audiences": [AUD], "forward": true,
@@ -275,6 +276,21 @@ fn local_checks() -> Vec<Check> {
         "direct_response route without a token",
         "/api/static",
         &[],
+        Expect::Fail(401, JWT_MISSED, false),
+    ));
+    // The route is picked again once the claim headers are set (native: `clear_route_cache`;
+    // Envoy does it after any request header a wasm filter changes), so a route can match on
+    // them; a client's own copy of the header never counts, it is removed first.
+    checks.push(check(
+        "a route matching a claim header",
+        "/api/routed",
+        &[("authorization", &auth)],
+        Expect::Direct(ROUTED_BODY),
+    ));
+    checks.push(check(
+        "a route matching a claim header the client forged",
+        "/api/routed",
+        &[("x-jwt-sub", "mallory")],
         Expect::Fail(401, JWT_MISSED, false),
     ));
 
@@ -900,8 +916,15 @@ fn judge(port: u16, c: &Check, r: &Response) -> Option<String> {
 /// Routes of the local-JWKS Envoy: a `direct_response` under the `/api` rule (the filter guards
 /// what Envoy answers itself, too), everything else to the echo upstream.
 fn local_builder(upstream: &Upstream) -> EnvoyBuilder {
-    EnvoyBuilder::new(upstream).direct_response("/api/static", 200, STATIC_BODY)
+    EnvoyBuilder::new(upstream)
+        .direct_response("/api/static", 200, STATIC_BODY)
+        .route_yaml(&format!(
+            "match: {{prefix: /api/routed, headers: [{{name: x-jwt-sub, present_match: true}}]}}\n\
+             direct_response: {{status: 200, body: {{inline_string: {ROUTED_BODY}}}}}"
+        ))
 }
+
+const ROUTED_BODY: &str = "routed by claim";
 
 const STATIC_BODY: &str = "static ok";
 
