@@ -268,7 +268,10 @@ impl Config {
             }
         }
         // Unless set, room for every provider's native `jwt_cache_size` and at least the default.
-        let native_shares: usize = providers.iter().filter_map(|p| p.jwt_cache_size).sum();
+        let native_shares = providers
+            .iter()
+            .filter_map(|p| p.jwt_cache_size)
+            .fold(0, usize::saturating_add);
         let token_cache_size = match root.get("token_cache_size") {
             None => native_shares.clamp(crate::token_cache::DEFAULT_CAPACITY, MAX_TOKEN_CACHE_SIZE),
             Some(v) => v
@@ -1480,6 +1483,8 @@ mod tests {
             10,
             "token_cache_size, when set, decides"
         );
+        let huge = parse(json!({"jwt_cache_config": {"jwt_cache_size": 4294967295u64}})).unwrap();
+        assert_eq!(huge.token_cache_size, MAX_TOKEN_CACHE_SIZE);
         for (extra, field) in [
             (
                 json!({"jwt_cache_config": {"jwt_cache_size": -1}}),
