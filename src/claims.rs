@@ -160,8 +160,85 @@ fn number_like_native(v: f64) -> String {
     if (0.0..TWO_TO_64).contains(&v) && v.fract() == 0.0 {
         format!("{}", v as u64)
     } else {
-        format!("{v:.6}")
+        fixed6(v)
     }
+}
+
+/// `v` as C's `%f`: the exact binary value with six decimals, rounded half to even (as
+/// `format!("{v:.6}")`, which the tests compare it with; that path would add about 25 KB of
+/// float formatting to the module for this one use). `v` is finite: JSON has no NaN or
+/// infinity.
+fn fixed6(v: f64) -> String {
+    const MICRO: u64 = 1_000_000;
+    let bits = v.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1 << 52) - 1);
+    // |v| = m·2^e.
+    let (m, e) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | 1 << 52, biased - 1075)
+    };
+    let (whole, micro) = if e >= 0 {
+        (big_decimal(m, e.unsigned_abs()), 0)
+    } else {
+        // The whole part, and the fraction `f / 2^s` taken to six decimals: `f·10^6 / 2^s`,
+        // below 2^73 (no u128 division, so no 128-bit division routine in the module). From
+        // s = 75 on, |v|·10^6 < 1/2 and everything rounds to 0.
+        let s = e.unsigned_abs();
+        let (mut whole, f) = if s >= 64 { (0, m) } else { (m >> s, m & ((1 << s) - 1)) };
+        let mut micro = if s > 75 {
+            0
+        } else {
+            let n = u128::from(f) * u128::from(MICRO);
+            let q = n >> s;
+            let rem = n - (q << s);
+            let half = 1u128 << (s - 1);
+            let rounded = q + u128::from(rem > half || (rem == half && q & 1 == 1));
+            u64::try_from(rounded).unwrap_or(MICRO)
+        };
+        if micro >= MICRO {
+            whole += 1;
+            micro -= MICRO;
+        }
+        (whole.to_string(), micro)
+    };
+    let sign = if bits >> 63 == 1 { "-" } else { "" };
+    format!("{sign}{whole}.{micro:06}")
+}
+
+/// `m·2^e` in decimal, for the integers a double can hold above 2^53 (up to about 2^1024).
+fn big_decimal(m: u64, e: u32) -> String {
+    const BASE: u64 = 1_000_000_000;
+    // Base-10^9 limbs, least significant first; doubled 29 bits at a time (limb·2^29 < 2^64).
+    let mut limbs = vec![m % BASE, (m / BASE) % BASE, m / (BASE * BASE)];
+    let mut left = e;
+    while left > 0 {
+        let step = left.min(29);
+        let mut carry = 0;
+        for limb in &mut limbs {
+            let x = (*limb << step) + carry;
+            *limb = x % BASE;
+            carry = x / BASE;
+        }
+        while carry > 0 {
+            limbs.push(carry % BASE);
+            carry /= BASE;
+        }
+        left -= step;
+    }
+    while limbs.len() > 1 && limbs.last() == Some(&0) {
+        limbs.pop();
+    }
+    let mut out = String::new();
+    for (i, limb) in limbs.iter().rev().enumerate() {
+        if i == 0 {
+            out.push_str(&limb.to_string());
+        } else {
+            out.push_str(&format!("{limb:09}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -348,6 +425,48 @@ mod tests {
         for (raw, want) in cases {
             let value: Value = serde_json::from_str(raw).unwrap();
             assert_eq!(render(&value), want, "{raw}");
+        }
+    }
+
+    /// [`fixed6`] against Rust's own exact formatting (which agrees with C's `%f`, ties to
+    /// even included): edge values, then random doubles of every magnitude.
+    #[test]
+    fn fixed6_is_printf_f() {
+        let edges = [
+            0.0078125, // a tie at the sixth decimal, rounded to even
+            0.0234375,
+            -0.0000005,
+            1e-7,
+            -1e-7,
+            5e-324,
+            2.2250738585072014e-308,
+            0.999_999_5,
+            0.999_999_499_999,
+            123456789.125,
+            -7.0,
+            9007199254740993.0,
+            18446744073709551616.0,
+            1e20,
+            1e300,
+            f64::MAX,
+            -f64::MAX,
+            f64::MIN_POSITIVE,
+        ];
+        for v in edges {
+            assert_eq!(fixed6(v), format!("{v:.6}"), "{v:e}");
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..200_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let v = f64::from_bits(state);
+            if v.is_finite() {
+                assert_eq!(fixed6(v), format!("{v:.6}"), "{v:e}");
+            }
+            // Decimal-looking values too, as JSON numbers usually are.
+            let d = (state % 2_000_000_000) as f64 / 1000.0 - 1_000_000.0;
+            assert_eq!(fixed6(d), format!("{d:.6}"), "{d}");
         }
     }
 
