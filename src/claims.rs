@@ -186,7 +186,11 @@ fn fixed6(v: f64) -> String {
         // below 2^73 (no u128 division, so no 128-bit division routine in the module). From
         // s = 75 on, |v|·10^6 < 1/2 and everything rounds to 0.
         let s = e.unsigned_abs();
-        let (mut whole, f) = if s >= 64 { (0, m) } else { (m >> s, m & ((1 << s) - 1)) };
+        let (mut whole, f) = if s >= 64 {
+            (0, m)
+        } else {
+            (m >> s, m & ((1 << s) - 1))
+        };
         let mut micro = if s > 75 {
             0
         } else {

@@ -287,10 +287,7 @@ fn local_checks() -> Vec<Check> {
         &[("authorization", &auth)],
         Expect::Direct(ROUTED_BODY),
     ));
-    let no_sub = bearer(
-        &k.get(Alg::PS256)
-            .token(&claims_with(json!({"sub": null}))),
-    );
+    let no_sub = bearer(&k.get(Alg::PS256).token(&claims_with(json!({"sub": null}))));
     checks.push(check(
         "a route matching a claim header the client forged",
         "/api/routed",
