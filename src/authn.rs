@@ -549,7 +549,8 @@ fn allow_edits(
     edits: &mut HeaderEdits,
 ) {
     if let Some(header) = &provider.forward_payload_header {
-        let mut payload = jwt.payload_b64().trim_end_matches('=').to_string();
+        // The payload segment as the token carries it (padded if it came padded), as native.
+        let mut payload = jwt.payload_b64().to_string();
         if provider.pad_forward_payload_header {
             while !payload.len().is_multiple_of(4) {
                 payload.push('=');
