@@ -920,19 +920,11 @@ fn object_text(members: &[(String, Value)]) -> String {
 }
 
 fn assemble(header: &str, payload: &str, key: &Key) -> String {
-    let input = format!(
-        "{}.{}",
-        b64url(header.as_bytes()),
-        b64url(payload.as_bytes())
-    );
-    let sig = key.sign_raw(input.as_bytes());
-    format!("{input}.{}", b64url(&sig))
+    key.sign_text(header, payload)
 }
 
 fn resign(header_b64: &str, payload_b64: &str, key: &Key) -> String {
-    let input = format!("{header_b64}.{payload_b64}");
-    let sig = key.sign_raw(input.as_bytes());
-    format!("{input}.{}", b64url(&sig))
+    key.sign_segments(header_b64, payload_b64)
 }
 
 fn random_string(rng: &mut Rng) -> String {

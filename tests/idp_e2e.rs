@@ -488,12 +488,7 @@ fn tampered(token: &str, changes: Value) -> String {
 
 /// A token over header and payload JSON exactly as written (jwt-mint would re-serialize).
 fn sign_text(key: &Key, header: &str, payload: &str) -> String {
-    let input = format!(
-        "{}.{}",
-        b64url(header.as_bytes()),
-        b64url(payload.as_bytes())
-    );
-    format!("{input}.{}", b64url(&key.sign_raw(input.as_bytes())))
+    key.sign_text(header, payload)
 }
 
 /// HS256 keyed with `secret` (e.g. the text of a public key), under `header`.

@@ -33,7 +33,7 @@ use jwt_authn_wasm::config::{Config, MAX_TOKEN_BYTES};
 use jwt_authn_wasm::error::AuthError;
 use jwt_authn_wasm::jwt::{MAX_CLAIMS, MAX_JSON_DEPTH, MAX_JSON_VALUES};
 use jwt_authn_wasm::matcher::Request;
-use jwt_mint::{b64url, jwks, Alg, Key};
+use jwt_mint::{jwks, Alg, Key};
 use serde_json::{json, Value};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
@@ -191,13 +191,7 @@ fn ratio(a: Duration, b: Duration) -> f64 {
 
 /// A signed token whose payload is `payload` as given (any text, JSON or not).
 fn raw_token(key: &Key, payload: &str) -> String {
-    let input = format!(
-        "{}.{}",
-        b64url(key.header().to_string().as_bytes()),
-        b64url(payload.as_bytes())
-    );
-    let sig = key.sign_raw(input.as_bytes());
-    format!("{input}.{}", b64url(&sig))
+    key.sign_text(&key.header().to_string(), payload)
 }
 
 #[test]

@@ -184,7 +184,18 @@ impl Key {
     /// Compact JWS `b64(header).b64(claims).b64(sig)`. The header is used exactly as given (it
     /// may even lie about `alg`); the signature is always made with this key's own alg.
     pub fn sign(&self, header: &Value, claims: &Value) -> String {
-        let input = format!("{}.{}", b64url(&to_json(header)), b64url(&to_json(claims)));
+        self.sign_segments(&b64url(&to_json(header)), &b64url(&to_json(claims)))
+    }
+
+    /// A JWS of `header` and `payload` as written (any text, JSON or not), base64url-encoded.
+    pub fn sign_text(&self, header: &str, payload: &str) -> String {
+        self.sign_segments(&b64url(header.as_bytes()), &b64url(payload.as_bytes()))
+    }
+
+    /// `header_b64.payload_b64.sig`, signing the two segments exactly as given (padded,
+    /// malformed, anything): for tokens no encoder would produce.
+    pub fn sign_segments(&self, header_b64: &str, payload_b64: &str) -> String {
+        let input = format!("{header_b64}.{payload_b64}");
         let sig = self.sign_raw(input.as_bytes());
         format!("{input}.{}", b64url(&sig))
     }
