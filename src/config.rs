@@ -302,7 +302,7 @@ impl Config {
 /// The request headers a decision can read, so the adapter can ask the host for one header
 /// instead of the whole map (one host call either way, but reading one header costs Envoy
 /// less). Only refusals need more (the realm of `WWW-Authenticate` is built from `:authority`,
-/// `:path` and the scheme); the adapter reads the whole map for those.
+/// the path, `x-envoy-original-path` and the scheme); the adapter reads the whole map for those.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeaderFetch {
     /// Every request header.

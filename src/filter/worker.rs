@@ -464,8 +464,8 @@ struct Read<'h> {
 
 impl<'h> Read<'h> {
     /// The headers a reply is built from (its `WWW-Authenticate` realm needs `:authority`,
-    /// `:path` and the scheme): those read, or the whole map now when only one was (one host
-    /// call; reading the three one by one costs Envoy more).
+    /// `:path`, `x-envoy-original-path` and the scheme): those read, or the whole map now when
+    /// only one was (one host call; reading them one by one costs Envoy more).
     fn for_reply(self) -> Cow<'h, [(String, String)]> {
         if self.all {
             Cow::Borrowed(self.headers)
