@@ -93,13 +93,22 @@ fn from_header_value<'v>(value: &'v str, prefix: &str) -> Option<&'v str> {
 /// without `=` present with an empty value. A parameter that is there but empty is a token
 /// all the same (malformed, as native answers), not a missing one.
 fn from_query<'p>(path: &'p str, name: &str) -> Option<Cow<'p, str>> {
-    let query = path.split_once('?')?.1;
-    let query = query.split('#').next().unwrap_or_default();
-    query
-        .split('&')
-        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+    query_pairs(path)
         .find(|(k, _)| percent_decoded(k) == name)
         .map(|(_, v)| percent_decoded(v))
+}
+
+/// The query of `:path` as raw `(name, value)` pairs, in order: after `?`, before any `#`,
+/// split at `&`; a pair without `=` has an empty value, and empty pairs are skipped.
+pub fn query_pairs(path: &str) -> impl Iterator<Item = (&str, &str)> {
+    let query = path.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('#')
+        .next()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
 }
 
 /// `%XX` (two hex digits, either case) decoded, anything else as it is; borrowed when there is

@@ -34,15 +34,7 @@ impl<'r> Request<'r> {
 
     /// Values of query parameter `name` (raw, not percent-decoded).
     pub fn query_values(&self, name: &'r str) -> impl Iterator<Item = &'r str> + 'r {
-        let query = self
-            .header(":path")
-            .and_then(|p| p.split_once('?'))
-            .map(|(_, q)| q.split('#').next().unwrap_or_default())
-            .unwrap_or_default();
-        query
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        extract::query_pairs(self.header(":path").unwrap_or_default())
             .filter(move |(k, _)| *k == name)
             .map(|(_, v)| v)
     }
