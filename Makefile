@@ -60,6 +60,9 @@ test: setup build
 	ENVOY=$(ENVOY) JWT_AUTHN_WASM=$(abspath $(WASM)) cargo test --workspace --no-fail-fast
 
 lint: wasm-target
+	@# The repository stands alone: no tracked file may reach for a folder beside it.
+	@if git grep -nE '\.\.[/]shared' -- . ; then \
+		echo "lint: a tracked file reads a path outside the repository (above)" >&2; exit 1; fi
 	@# Only the adapter in src/filter/ may talk to the host.
 	@if grep -rn 'proxy_wasm' src | grep -v '^src/filter/'; then \
 		echo "lint: proxy_wasm used outside src/filter/ (above)" >&2; exit 1; fi
