@@ -9,7 +9,7 @@ use proxy_wasm_abi::{HttpContext, LogLevel, RootContext};
 use crate::config::{self, Config};
 use crate::jwks;
 use crate::jwks_cache::{self, MAX_JWKS_BODY_BYTES};
-use crate::rsa_verify::Engine;
+use crate::rsa_verify::{Engine, Simd};
 
 use super::host;
 use super::http::Http;
@@ -205,16 +205,7 @@ impl RootContext for Root {
             worker.metrics.report_vm_memory(true);
         }
         worker::create_records(&self.shared);
-        host::log(
-            LogLevel::Info,
-            match Engine::best() {
-                Engine::Fma => "RSA signatures checked on 50-bit limbs with fused multiply-add",
-                Engine::Int => {
-                    "RSA signatures checked on 28-bit limbs: this engine's multiply-add is not \
-                     fused (RS*/PS* checks take about 1.5 times as long)"
-                }
-            },
-        );
+        host::log(LogLevel::Info, Engine::best().describe(Simd::BUILT));
         // Once per root: Kong's host traps on a second non-zero period.
         if !self.ticking {
             if host::set_tick_period(TICK).is_err() {
