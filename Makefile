@@ -56,7 +56,7 @@ dist: wasm-target
 	@for f in $(DIST_WASM); do printf '%-30s %9d bytes\n' "$$f" "$$(wc -c < "$$f")"; done
 	@echo "dist/SHA256SUMS:"; sed 's/^/  /' dist/SHA256SUMS
 
-test: setup build
+test: setup dist
 	ENVOY=$(ENVOY) JWT_AUTHN_WASM=$(abspath $(WASM)) cargo test --workspace --no-fail-fast
 
 lint: wasm-target

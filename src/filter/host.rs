@@ -178,3 +178,31 @@ pub fn record_metric(id: u32, value: u64) {
 pub fn metric(id: u32) -> Option<u64> {
     host::metric(id).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_floor_lets_through_its_level_and_above() {
+        assert!(log_enabled(LogLevel::Info), "info by default");
+        assert!(!log_enabled(LogLevel::Debug), "no debug by default");
+        set_log_floor(LogLevel::Debug);
+        assert!(log_enabled(LogLevel::Debug));
+        assert!(!log_enabled(LogLevel::Trace));
+        set_log_floor(LogLevel::Error);
+        assert!(!log_enabled(LogLevel::Warn));
+        assert!(log_enabled(LogLevel::Critical));
+        set_log_floor(LogLevel::Info);
+    }
+
+    #[test]
+    fn header_bytes_become_text_with_invalid_bytes_replaced() {
+        assert_eq!(text(b"Bearer abc".to_vec()), "Bearer abc");
+        assert_eq!(text(vec![b'a', 0xff, b'b']), "a\u{fffd}b");
+        assert_eq!(
+            text_pairs(vec![("x".to_string(), vec![0xc3])]),
+            [("x".to_string(), "\u{fffd}".to_string())]
+        );
+    }
+}

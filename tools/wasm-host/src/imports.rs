@@ -1,7 +1,7 @@
 //! The proxy-wasm ABI 0.2.1 host calls (`env` module): every call the filter imports, with
-//! Envoy's answers, plus the calls Kong's host leaves out, so that a module importing one (the
-//! SDK-built module imported them all) still links and meets the mode's answer when it calls
-//! it. Each call first asks the mode whether it refuses ([`State::refusal`]).
+//! Envoy's answers, plus the rest of the ABI's calls as stubs, so that a module importing one
+//! (the SDK-built module imported them all) still links and meets the mode's answer when it
+//! calls it. Each call first asks the mode whether it refuses ([`State::refusal`]).
 //!
 //! A buffer handed to the module is allocated through its `proxy_on_memory_allocate`, as a
 //! real host does. A pointer from the module that leaves its memory traps, as in Envoy.
@@ -10,7 +10,7 @@ use proxy_wasm_abi::map;
 use wasmtime::{format_err, Caller, Extern, Linker, Memory, Result};
 
 use crate::state::{
-    Callout, Reply, State, BAD_ARGUMENT, CAS_MISMATCH, KONG_MISSING, NOT_FOUND, OK, UNIMPLEMENTED,
+    Callout, Reply, State, BAD_ARGUMENT, CAS_MISMATCH, NOT_FOUND, OK, UNIMPLEMENTED,
 };
 
 type C<'a> = Caller<'a, State>;
@@ -397,18 +397,42 @@ pub fn link(linker: &mut Linker<State>) -> Result<()> {
             }
         },
     )?;
-    link_missing(linker)
+    link_unused(linker)
 }
 
-/// The calls Kong leaves out that the filter never needs: present so that a module importing
-/// them links; they answer as the mode says (Envoy and RefuseOptional: UNIMPLEMENTED, as the
-/// host has no such feature here). `proxy_get_log_level` is linked above with an answer.
-fn link_missing(linker: &mut Linker<State>) -> Result<()> {
-    for name in KONG_MISSING.iter().copied() {
-        if name == "proxy_get_log_level" {
-            continue;
-        }
-        let ty = missing_type(linker.engine(), name);
+/// Calls the filter never makes, present so that a module importing them (the SDK-built module
+/// imported every call of the ABI) links. They do nothing here: `UNIMPLEMENTED`, unless the
+/// mode refuses otherwise (Kong's trap for those it leaves out). `proxy_get_log_level` is
+/// linked above with an answer.
+const UNUSED: &[(&str, usize)] = &[
+    ("proxy_done", 0),
+    ("proxy_resume_downstream", 0),
+    ("proxy_resume_upstream", 0),
+    ("proxy_continue_response", 0),
+    ("proxy_close_stream", 1),
+    ("proxy_grpc_cancel", 1),
+    ("proxy_grpc_close", 1),
+    ("proxy_get_status", 3),
+    ("proxy_set_header_map_pairs", 3),
+    ("proxy_register_shared_queue", 3),
+    ("proxy_dequeue_shared_queue", 3),
+    ("proxy_enqueue_shared_queue", 3),
+    ("proxy_grpc_send", 4),
+    ("proxy_set_property", 4),
+    ("proxy_set_buffer_bytes", 5),
+    ("proxy_resolve_shared_queue", 5),
+    ("proxy_call_foreign_function", 6),
+    ("proxy_grpc_stream", 9),
+    ("proxy_grpc_call", 12),
+];
+
+fn link_unused(linker: &mut Linker<State>) -> Result<()> {
+    for (name, params) in UNUSED.iter().copied() {
+        let ty = wasmtime::FuncType::new(
+            linker.engine(),
+            std::iter::repeat_n(wasmtime::ValType::I32, params),
+            [wasmtime::ValType::I32],
+        );
         linker.func_new("env", name, ty, move |mut c, _params, results| {
             let status = refused(&mut c, name)?.unwrap_or(UNIMPLEMENTED);
             if let Some(result) = results.first_mut() {
@@ -418,29 +442,6 @@ fn link_missing(linker: &mut Linker<State>) -> Result<()> {
         })?;
     }
     Ok(())
-}
-
-/// The ABI 0.2.1 signature of a call in [`KONG_MISSING`]: its i32 parameters and an i32
-/// status.
-fn missing_type(engine: &wasmtime::Engine, name: &str) -> wasmtime::FuncType {
-    let params = match name {
-        "proxy_done"
-        | "proxy_resume_downstream"
-        | "proxy_resume_upstream"
-        | "proxy_continue_response" => 0,
-        "proxy_close_stream" | "proxy_grpc_cancel" | "proxy_grpc_close" => 1,
-        "proxy_get_status" => 3,
-        "proxy_grpc_send" => 4,
-        "proxy_resolve_shared_queue" => 5,
-        "proxy_grpc_stream" => 9,
-        "proxy_grpc_call" => 12,
-        _ => 0,
-    };
-    wasmtime::FuncType::new(
-        engine,
-        std::iter::repeat_n(wasmtime::ValType::I32, params),
-        [wasmtime::ValType::I32],
-    )
 }
 
 /// The mode's refusal of `call`, if any (`Err`: the host traps).

@@ -6,9 +6,9 @@
 //! It implements the ABI 0.2.1 calls the filter makes ([`imports`]) and the few WASI preview1
 //! calls its standard library imports ([`wasi`]), and it can behave like another host
 //! ([`Mode`]): Envoy's answers, Kong's (`UNIMPLEMENTED` or a trap for each call Kong's
-//! ngx_wasm_module leaves out, a trap on a second tick period or a second local reply), or a
-//! host that refuses every optional call. A trap ends the host: every later call answers with
-//! the trap, as a real proxy loses the VM.
+//! ngx_wasm_module leaves out, a trap on a second tick period or a second local reply), a host
+//! that refuses every optional call, or one that refuses header edits. A trap ends the host:
+//! every later call answers with the trap, as a real proxy loses the VM.
 
 mod imports;
 mod state;
@@ -228,7 +228,7 @@ impl Host {
     }
 
     /// The callouts answered so far.
-    pub fn callouts(&self) -> &[Callout] {
+    pub fn answered_callouts(&self) -> &[Callout] {
         &self.store.data().answered
     }
 

@@ -17,6 +17,9 @@ pub enum Mode {
     /// Envoy's answers, except that every call a filter can do without (log, log level,
     /// metrics, properties) answers `UNIMPLEMENTED`: the proxy-wasm SDK panics on each.
     RefuseOptional,
+    /// Envoy's answers, except that adding or removing a request header answers
+    /// `INTERNAL_FAILURE`: a request whose headers cannot be made safe must not go on.
+    RefuseHeaderEdits,
 }
 
 /// The ABI calls Kong's ngx_wasm_module leaves out (its `ngx_proxy_wasm_hfuncs_nop`, which
@@ -46,6 +49,13 @@ pub const OPTIONAL: &[&str] = &[
     "proxy_record_metric",
     "proxy_get_metric",
     "proxy_get_property",
+];
+
+/// The calls [`Mode::RefuseHeaderEdits`] refuses.
+pub const HEADER_EDITS: &[&str] = &[
+    "proxy_add_header_map_value",
+    "proxy_replace_header_map_value",
+    "proxy_remove_header_map_value",
 ];
 
 /// A local reply the filter sent.
@@ -169,6 +179,7 @@ impl State {
             }
             Mode::KongUnimplemented if missing => Ok(Some(UNIMPLEMENTED)),
             Mode::RefuseOptional if OPTIONAL.contains(&call) => Ok(Some(UNIMPLEMENTED)),
+            Mode::RefuseHeaderEdits if HEADER_EDITS.contains(&call) => Ok(Some(INTERNAL_FAILURE)),
             _ => Ok(None),
         }
     }
@@ -239,4 +250,5 @@ pub const OK: u32 = 0;
 pub const NOT_FOUND: u32 = 1;
 pub const BAD_ARGUMENT: u32 = 2;
 pub const CAS_MISMATCH: u32 = 8;
+pub const INTERNAL_FAILURE: u32 = 10;
 pub const UNIMPLEMENTED: u32 = 12;

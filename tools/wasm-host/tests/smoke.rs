@@ -204,7 +204,7 @@ fn smoke(build: &Build, mode: Mode, keys: &Keys, config: &str) {
     let remote = keys.remote.token(&claims(REMOTE_ISS, AUD));
     let outcome = get(&mut host, "/remote", &remote);
     assert_forwarded(&outcome, &what("remote JWKS"), &host.log());
-    let fetched = host.callouts().iter().find(|c| c.upstream == "idp");
+    let fetched = host.answered_callouts().iter().find(|c| c.upstream == "idp");
     let fetched = fetched.unwrap_or_else(|| panic!("no callout to idp ({mode:?})"));
     assert_eq!(header(&fetched.headers, ":path"), Some("/jwks"));
     assert_eq!(header(&fetched.headers, ":authority"), Some("idp.example"));
@@ -269,6 +269,44 @@ fn a_build_is_refused_by_an_engine_without_its_features() {
             Build::load(path, features).is_err(),
             "{} loaded without {lacking}",
             path.display()
+        );
+    }
+}
+
+/// A host that will not add the claim header or remove `Authorization` (or a forged claim
+/// header) gets no request sent on: a 500, never the request as the client sent it.
+#[test]
+fn a_request_whose_headers_the_host_will_not_edit_is_not_sent_on() {
+    let keys = keys();
+    let config = config(&keys);
+    for (path, features) in builds() {
+        let build = Build::load(&path, features).unwrap_or_else(|e| panic!("{e}"));
+        let mut host = build
+            .start(Mode::RefuseHeaderEdits, "", &config)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let good = keys.local.token(&claims(ISS, AUD));
+        let outcome = get(&mut host, "/local/a", &good);
+        let Outcome::Reply(reply) = &outcome else {
+            panic!(
+                "{}: expected a 500, got {outcome:?}\n{}",
+                path.display(),
+                host.log()
+            );
+        };
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (500, "jwt_authn: host error")
+        );
+        // Refusals need no edit: still native's.
+        let outcome = get(&mut host, "/local/a", &tampered(&good));
+        let log = host.log();
+        assert_refused(
+            &outcome,
+            401,
+            "Jwt verification fails",
+            "/local/a",
+            "tampered",
+            &log,
         );
     }
 }
