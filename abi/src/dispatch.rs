@@ -277,7 +277,9 @@ mod exports {
 }
 
 /// Exports `_initialize`, which starts the module with `new_root` making its root contexts
-/// (see [`start`]). Invoke once, in the cdylib crate.
+/// (see [`start`]). Invoke once, in the cdylib crate. The `#[no_mangle]` it expands to is the
+/// one item that crate cannot write itself (it forbids unsafe code, which includes
+/// `no_mangle`); as with the SDK's `main!`, that lint does not look into another crate's macro.
 #[macro_export]
 macro_rules! main {
     ($new_root:expr) => {
