@@ -21,6 +21,7 @@ use crate::token_cache::TokenCache;
 
 use super::host;
 use super::metrics::Metrics;
+use super::root::TICK;
 
 pub type Shared = Rc<RefCell<Worker>>;
 
@@ -99,16 +100,45 @@ impl KeyLookup for Lookup<'_> {
         let meta = &remote.meta;
         match &remote.keys {
             Some(keys) if meta.keys_usable(&remote.jwks, self.now_ms) => RemoteKeys::Ready(keys),
-            // No usable keys: wait while a fetch is under way or due soon enough to help.
-            _ if meta.fetch_in_flight(self.now_ms) || meta.failures == 0 => RemoteKeys::Pending,
-            _ if meta.retry_at_ms
-                <= self.now_ms.saturating_add(remote.jwks.first_fetch_wait_ms) =>
-            {
-                RemoteKeys::Pending
-            }
+            // No usable keys: wait only for a fetch under way or starting now.
+            _ if first_keys_wait(remote, self.now_ms, None).is_some() => RemoteKeys::Pending,
             _ => RemoteKeys::Failed,
         }
     }
+}
+
+/// Until when a request may wait for provider `remote`'s first (or next usable) keys: within
+/// `first_fetch_wait` of its arrival, and only for a fetch that can bring them (see
+/// [`Meta::wait_for_fetch`]). `resumed` is the wait that just ended, for a woken request.
+fn first_keys_wait(remote: &Remote, now_ms: u64, resumed: Option<&Waiter>) -> Option<u64> {
+    let deadline = match resumed {
+        Some(w) => w.deadline_ms,
+        None => now_ms.saturating_add(remote.jwks.first_fetch_wait_ms),
+    };
+    remote.meta.wait_for_fetch(
+        &remote.jwks,
+        now_ms,
+        tick_ms(),
+        deadline,
+        resumed.map(|w| &w.since),
+    )
+}
+
+/// Until when a request whose token names a `kid` provider `remote`'s keys lack may wait for
+/// a fetch that can bring it: no limit of its own beyond the fetch's (see
+/// [`Meta::wait_for_fetch`]), and within the first wait's when it was woken.
+fn refetch_wait(remote: &Remote, now_ms: u64, resumed: Option<&Waiter>) -> Option<u64> {
+    remote.meta.wait_for_fetch(
+        &remote.jwks,
+        now_ms,
+        tick_ms(),
+        resumed.map_or(u64::MAX, |w| w.deadline_ms),
+        resumed.map(|w| &w.since),
+    )
+}
+
+fn tick_ms() -> u64 {
+    u64::try_from(TICK.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Default for Worker {
@@ -361,32 +391,30 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
             finish_reply(reply.status, &reply.headers, reply.body)
         }
         Some(Decision::WaitForKeys(index)) => {
-            // First keys: wait until they come or the wait configured for them runs out.
-            let deadline = match resumed {
-                Some(w) => w.deadline_ms,
-                None => now_ms.saturating_add(
-                    shared
-                        .borrow()
-                        .remote(index)
-                        .map_or(0, |r| r.jwks.first_fetch_wait_ms),
-                ),
-            };
-            if now_ms >= deadline || !park(shared, context_id, index, deadline) {
-                return deny(shared, AuthError::JwksFetchFail, read);
+            // No usable keys: wait for the fetch that can bring them, if there is one in time.
+            let until = shared
+                .borrow()
+                .remote(index)
+                .and_then(|r| first_keys_wait(r, now_ms, resumed.as_ref()));
+            match until {
+                Some(until) if park(shared, context_id, index, until) => Action::Pause,
+                _ => deny(shared, AuthError::JwksFetchFail, read),
             }
-            Action::Pause
         }
         Some(Decision::RefetchKeys(index)) => {
-            if resumed.is_some() || !ask_refetch(shared, index, now_ms) {
-                return deny(shared, AuthError::JwksKidAlgMismatch, read);
+            // A kid the keys lack: ask all workers for a refetch (once, rate-limited), then wait
+            // for a fetch that can bring the key, if there is one in time.
+            if resumed.is_none() {
+                ask_refetch(shared, index, now_ms);
             }
-            let wait = shared.borrow().remote(index).map_or(0, |r| {
-                r.jwks.timeout_ms.saturating_mul(2).saturating_add(1_500)
-            });
-            if !park(shared, context_id, index, now_ms.saturating_add(wait)) {
-                return deny(shared, AuthError::JwksKidAlgMismatch, read);
+            let until = shared
+                .borrow()
+                .remote(index)
+                .and_then(|r| refetch_wait(r, now_ms, resumed.as_ref()));
+            match until {
+                Some(until) if park(shared, context_id, index, until) => Action::Pause,
+                _ => deny(shared, AuthError::JwksKidAlgMismatch, read),
             }
-            Action::Pause
         }
     }
 }
@@ -425,34 +453,41 @@ fn park(shared: &Shared, context_id: u32, index: usize, deadline_ms: u64) -> boo
 
 /// Asks all workers for one refetch of provider `index`'s keys because a token named a `kid`
 /// they lack, unless one was asked for within `unknown_kid_refetch_interval`: a flood of
-/// random kids costs one fetch per window. True when this request should wait for it.
-fn ask_refetch(shared: &Shared, index: usize, now_ms: u64) -> bool {
+/// random kids costs one fetch per window. Compare-and-swap, retried if another worker wrote
+/// meanwhile. Leaves the worker's copy of the record up to date, for the decision to wait.
+fn ask_refetch(shared: &Shared, index: usize, now_ms: u64) {
     let Some((meta_key, jwks, name)) = shared
         .borrow()
         .remote(index)
         .map(|r| (r.meta_key.clone(), r.jwks.clone(), r.name.clone()))
     else {
-        return false;
+        return;
     };
-    let (meta, cas) = read_meta(&meta_key);
-    if !meta.may_refetch_for_unknown_kid(&jwks, now_ms) {
-        return false;
-    }
-    if !meta.refetch_wanted {
-        if host::set_shared(&meta_key, &meta.with_refetch_asked(now_ms).encode(), cas).is_err() {
-            // Another worker wrote first; if it asked for the refetch, wait for that one.
-            return read_meta(&meta_key).0.refetch_wanted;
+    for _ in 0..4 {
+        let (meta, cas) = read_meta(&meta_key);
+        if meta.refetch_wanted || !meta.may_refetch_for_unknown_kid(&jwks, now_ms) {
+            // Nothing to ask; another worker may have written since `process` read the record.
+            if shared
+                .borrow()
+                .remote(index)
+                .is_some_and(|r| r.meta != meta)
+            {
+                sync_remote(shared, index);
+            }
+            return;
         }
-        host::log(
-            LogLevel::Info,
-            &format!("provider {name}: token names an unknown kid; refetching the JWKS"),
-        );
-        shared.borrow_mut().metrics.inc(&format!(
-            "jwt_authn.provider.{name}.jwks_refetch_unknown_kid"
-        ));
+        if host::set_shared(&meta_key, &meta.with_refetch_asked(now_ms).encode(), cas).is_ok() {
+            host::log(
+                LogLevel::Info,
+                &format!("provider {name}: token names an unknown kid; refetching the JWKS"),
+            );
+            shared.borrow_mut().metrics.inc(&format!(
+                "jwt_authn.provider.{name}.jwks_refetch_unknown_kid"
+            ));
+            sync_remote(shared, index);
+            return;
+        }
     }
-    sync_remote(shared, index);
-    true
 }
 
 /// The request headers read for a decision, and whether they are all of them.
