@@ -101,38 +101,24 @@ impl KeyLookup for Lookup<'_> {
         match &remote.keys {
             Some(keys) if meta.keys_usable(&remote.jwks, self.now_ms) => RemoteKeys::Ready(keys),
             // No usable keys: wait only for a fetch under way or starting now.
-            _ if first_keys_wait(remote, self.now_ms, None).is_some() => RemoteKeys::Pending,
+            _ if key_wait(remote, self.now_ms, remote.jwks.first_fetch_wait_ms, None).is_some() => {
+                RemoteKeys::Pending
+            }
             _ => RemoteKeys::Failed,
         }
     }
 }
 
-/// Until when a request may wait for provider `remote`'s first (or next usable) keys: within
-/// `first_fetch_wait` of its arrival, and only for a fetch that can bring them (see
-/// [`Meta::wait_for_fetch`]). `resumed` is the wait that just ended, for a woken request.
-fn first_keys_wait(remote: &Remote, now_ms: u64, resumed: Option<&Waiter>) -> Option<u64> {
-    let deadline = match resumed {
-        Some(w) => w.deadline_ms,
-        None => now_ms.saturating_add(remote.jwks.first_fetch_wait_ms),
-    };
+/// Until when a request may wait for provider `remote`'s keys (see [`Meta::wait_for_fetch`]):
+/// at most `limit_ms` from now (`first_fetch_wait` for first keys, none for an unknown kid),
+/// or, for a woken request (`resumed`), until the deadline of the wait that just ended.
+fn key_wait(remote: &Remote, now_ms: u64, limit_ms: u64, resumed: Option<&Waiter>) -> Option<u64> {
+    let deadline = resumed.map_or(now_ms.saturating_add(limit_ms), |w| w.deadline_ms);
     remote.meta.wait_for_fetch(
         &remote.jwks,
         now_ms,
         tick_ms(),
         deadline,
-        resumed.map(|w| &w.since),
-    )
-}
-
-/// Until when a request whose token names a `kid` provider `remote`'s keys lack may wait for
-/// a fetch that can bring it: no limit of its own beyond the fetch's (see
-/// [`Meta::wait_for_fetch`]), and within the first wait's when it was woken.
-fn refetch_wait(remote: &Remote, now_ms: u64, resumed: Option<&Waiter>) -> Option<u64> {
-    remote.meta.wait_for_fetch(
-        &remote.jwks,
-        now_ms,
-        tick_ms(),
-        resumed.map_or(u64::MAX, |w| w.deadline_ms),
         resumed.map(|w| &w.since),
     )
 }
@@ -391,30 +377,38 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
             finish_reply(reply.status, &reply.headers, reply.body)
         }
         Some(Decision::WaitForKeys(index)) => {
-            // No usable keys: wait for the fetch that can bring them, if there is one in time.
+            // No usable keys: wait within first_fetch_wait for a fetch that can bring them.
             let until = shared
                 .borrow()
                 .remote(index)
-                .and_then(|r| first_keys_wait(r, now_ms, resumed.as_ref()));
-            match until {
-                Some(until) if park(shared, context_id, index, until) => Action::Pause,
-                _ => deny(shared, AuthError::JwksFetchFail, read),
-            }
+                .and_then(|r| key_wait(r, now_ms, r.jwks.first_fetch_wait_ms, resumed.as_ref()));
+            hold_or_deny(
+                shared,
+                context_id,
+                index,
+                until,
+                AuthError::JwksFetchFail,
+                read,
+            )
         }
         Some(Decision::RefetchKeys(index)) => {
             // A kid the keys lack: ask all workers for a refetch (once, rate-limited), then wait
-            // for a fetch that can bring the key, if there is one in time.
+            // for a fetch that can bring the key.
             if resumed.is_none() {
                 ask_refetch(shared, index, now_ms);
             }
             let until = shared
                 .borrow()
                 .remote(index)
-                .and_then(|r| refetch_wait(r, now_ms, resumed.as_ref()));
-            match until {
-                Some(until) if park(shared, context_id, index, until) => Action::Pause,
-                _ => deny(shared, AuthError::JwksKidAlgMismatch, read),
-            }
+                .and_then(|r| key_wait(r, now_ms, u64::MAX, resumed.as_ref()));
+            hold_or_deny(
+                shared,
+                context_id,
+                index,
+                until,
+                AuthError::JwksKidAlgMismatch,
+                read,
+            )
         }
     }
 }
@@ -430,6 +424,22 @@ fn needs_exact_clock(decision: Option<&(Decision, bool)>, now_ms: u64) -> bool {
             .is_some_and(|t| t <= (now_ms / 1000).saturating_add(EXACT_CLOCK_MARGIN_S)),
         Some((Decision::Deny(AuthError::JwtExpired), _)) => true,
         _ => false,
+    }
+}
+
+/// Holds the request for provider `index`'s keys until `until` (see [`key_wait`]), or refuses
+/// it with `error` when it may not wait or too many requests already do.
+fn hold_or_deny(
+    shared: &Shared,
+    context_id: u32,
+    index: usize,
+    until: Option<u64>,
+    error: AuthError,
+    read: Read,
+) -> Action {
+    match until {
+        Some(until) if park(shared, context_id, index, until) => Action::Pause,
+        _ => deny(shared, error, read),
     }
 }
 
