@@ -128,7 +128,9 @@ impl Script {
                 min_cache: Duration::from_secs(1),
                 interval: Duration::from_secs(1),
                 timeout: Duration::from_secs(1),
-                failed_refetch: Duration::from_millis(100),
+                // The issue's: back-off soon spaces retries wider than a refetch interval, so
+                // refetches are asked for that it holds back.
+                failed_refetch: Duration::from_millis(500),
             },
             phases: vec![
                 Phase::new("keys served", Served::Keys(&[Old]), 2.5),
