@@ -52,9 +52,17 @@ fn main() {
         report.push_str(&format!("\n{summary}\n"));
         if target.filter == Filter::Wasm && !problems.is_empty() {
             failed = true;
+            // Without the debug line of every refusal, which would bury the rest.
+            let log: String = target
+                .proxy
+                .log()
+                .lines()
+                .filter(|l| !l.contains("request refused:"))
+                .map(|l| format!("{l}\n"))
+                .collect();
             println!(
-                "--- its Envoy's log (tail) ---\n{}",
-                support::tail(&target.proxy.log(), 80)
+                "--- its Envoy's log (tail, refusals left out) ---\n{}",
+                support::tail(&log, 80)
             );
         }
     }
