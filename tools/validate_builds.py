@@ -8,6 +8,8 @@ Run by `make test` (target test-builds). For every build in tools/wasm_hosts.py'
     holding an opcode its hosts lack is refused, and so is this check;
   - it is refused one level down (the default build without relaxed SIMD, the simd128 build
     without SIMD): it does use what it is named after, and the check above can fail at all;
+  - it exports exactly what the default build exports (tests/exports.rs checks that one against
+    src/filter/exports.txt);
   - dist/SHA256SUMS lists it with its digest.
 Ends with 'N passed, N failed' and exits non-zero on any failure.
 """
@@ -59,6 +61,7 @@ def main():
         listed = {}
         outcome(False, f"{dist}/SHA256SUMS: {err} (run `make dist`)")
 
+    exports = {}
     for name, level in wasm_hosts.BUILDS.items():
         path = dist / name
         try:
@@ -71,8 +74,9 @@ def main():
         if why is None:
             start = time.monotonic()
             try:
-                wasmtime.Module(wasm_hosts.engine(level), wasm)
+                module = wasmtime.Module(wasm_hosts.engine(level), wasm)
                 outcome(True, f"{name} compiles for a {level} host ({time.monotonic() - start:.1f} s)")
+                exports[name] = sorted(e.name for e in module.exports)
             except wasmtime.WasmtimeError as err:
                 outcome(False, f"{name} compiles for a {level} host: {err}")
         below = wasm_hosts.LEVELS.index(level) - 1
@@ -90,6 +94,16 @@ def main():
             f"{name} is in SHA256SUMS with its digest {digest[:16]}…"
             + ("" if listed.get(name) == digest else f" (listed: {listed.get(name)})"),
         )
+
+    default = exports.get("jwt_authn.wasm")
+    for name, names in exports.items():
+        if name != "jwt_authn.wasm":
+            same = names == default
+            outcome(
+                same,
+                f"{name} exports what jwt_authn.wasm exports ({len(names)} exports)"
+                + ("" if same else f": {names} against {default}"),
+            )
 
     print(f"builds: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
