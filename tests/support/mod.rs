@@ -858,6 +858,9 @@ impl Drop for TempDir {
 /// route to the echo upstream, a STATIC `upstream` cluster and one STATIC cluster per JWKS stub.
 #[derive(Clone)]
 pub struct EnvoyBuilder {
+    /// The Envoy binary and the filter build; `None`: [`Envoy::require`] and [`wasm_path`].
+    envoy: Option<PathBuf>,
+    wasm: Option<PathBuf>,
     upstream_port: u16,
     plugin: Option<String>,
     filters_yaml: Option<Vec<String>>,
@@ -871,6 +874,8 @@ pub struct EnvoyBuilder {
 impl EnvoyBuilder {
     pub fn new(upstream: &Upstream) -> EnvoyBuilder {
         EnvoyBuilder {
+            envoy: None,
+            wasm: None,
             upstream_port: upstream.port(),
             plugin: None,
             filters_yaml: None,
@@ -880,6 +885,18 @@ impl EnvoyBuilder {
             log_level: "info".into(),
             component_log_level: Some("wasm:debug".into()),
         }
+    }
+
+    /// Runs this Envoy binary instead of `$ENVOY` (another version's, tests/envoy_matrix.rs).
+    pub fn envoy(mut self, path: &Path) -> Self {
+        self.envoy = Some(path.to_owned());
+        self
+    }
+
+    /// Loads this build of the filter instead of `$JWT_AUTHN_WASM`.
+    pub fn wasm(mut self, path: &Path) -> Self {
+        self.wasm = Some(path.to_owned());
+        self
     }
 
     /// The wasm filter's plugin configuration (JSON text, or a `serde_json::Value`).
@@ -952,7 +969,10 @@ impl EnvoyBuilder {
                     .plugin
                     .as_deref()
                     .ok_or("EnvoyBuilder: no plugin config and no http_filter_yaml")?;
-                let wasm = wasm_path()?;
+                let wasm = match &self.wasm {
+                    Some(path) => path.clone(),
+                    None => wasm_path()?,
+                };
                 let entry = format!(
                     "name: envoy.filters.http.wasm\n\
                      typed_config:\n  \
@@ -1041,7 +1061,7 @@ static_resources:
 
     fn spawn(&self) -> Proxy {
         remember_panic_messages();
-        let envoy = Envoy::require();
+        let envoy = self.envoy.clone().unwrap_or_else(Envoy::require);
         let yaml = self.bootstrap_yaml().unwrap_or_else(|e| panic!("{e}"));
         let dir = TempDir::new("jwt-authn-e2e");
         let bootstrap = dir.path.join("bootstrap.yaml");
