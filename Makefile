@@ -38,6 +38,15 @@ build: wasm-target
 	python3 tools/keep_exports.py src/filter/exports.txt $(WASM_BUILT) $(WASM)
 	@echo "$(WASM): $$(wc -c < $(WASM)) bytes"
 
+# `make oci`: an OCI image layout of the build under dist/oci/<build>/, tagged with the crate
+# version, and dist/oci/DIGESTS (tools/oci_image.py, README "OCI images"). Offline, no Docker;
+# the same module gives the same digest.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
+.PHONY: oci
+
+oci: build
+	python3 tools/oci_image.py --tag $(VERSION) --out dist/oci $(WASM)
+
 test: setup build
 	ENVOY=$(ENVOY) JWT_AUTHN_WASM=$(abspath $(WASM)) cargo test --workspace --no-fail-fast
 
