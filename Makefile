@@ -18,7 +18,7 @@ DEMO_CLAIMS   := --iss https://demo.example --aud demo-api --sub demo-user
 
 .PHONY: setup wasm-target build test lint validate-config token run clean distclean
 
-setup: wasm-target $(ENVOY)
+setup: wasm-target $(ENVOY) oci-tools
 
 wasm-target:
 	@rustup target list --installed | grep -qx '$(WASM_TARGET)' || rustup target add $(WASM_TARGET)
@@ -42,10 +42,19 @@ build: wasm-target
 # version, and dist/oci/DIGESTS (tools/oci_image.py, README "OCI images"). Offline, no Docker;
 # the same module gives the same digest.
 VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
-.PHONY: oci
+.PHONY: oci oci-tools
 
 oci: build
 	python3 tools/oci_image.py --tag $(VERSION) --out dist/oci $(WASM)
+
+# Debian's umoci, skopeo and docker-registry, which tests/oci.rs checks the images with (unpack;
+# push to and pull from a registry on 127.0.0.1); installed only when missing.
+OCI_TOOLS := umoci skopeo docker-registry
+oci-tools:
+	@missing=$$(for t in $(OCI_TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+		else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; fi; fi
 
 test: setup build
 	ENVOY=$(ENVOY) JWT_AUTHN_WASM=$(abspath $(WASM)) cargo test --workspace --no-fail-fast

@@ -816,13 +816,14 @@ impl JwksStub {
 // ------------------------------------------------------------------------------------------
 // Temp dirs
 
-struct TempDir {
+pub struct TempDir {
     path: PathBuf,
     keep: bool,
 }
 
 impl TempDir {
-    fn new(prefix: &str) -> TempDir {
+    /// A fresh directory under the system temp dir, removed on drop (kept with KEEP_E2E_TMP set).
+    pub fn new(prefix: &str) -> TempDir {
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -839,6 +840,10 @@ impl TempDir {
             path,
             keep: std::env::var_os("KEEP_E2E_TMP").is_some(),
         }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
 
