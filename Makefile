@@ -16,7 +16,7 @@ UPSTREAM_PORT := 10001
 MINT          := cargo run -q -p jwt-mint --
 DEMO_CLAIMS   := --iss https://demo.example --aud demo-api --sub demo-user
 
-.PHONY: setup wasm-target build test lint validate-config token run clean distclean
+.PHONY: setup wasm-target build dist test lint validate-config token run clean distclean
 
 setup: wasm-target $(ENVOY) oci-tools
 
@@ -32,11 +32,29 @@ $(ENVOY):
 
 # dist/ gets the module with only the callbacks the filter answers exported (src/filter/exports.txt):
 # the host skips a callback the module does not export, which saves calls into the VM per request.
-build: wasm-target
-	cargo build --release --target $(WASM_TARGET) --lib
+# $(call wasm,CARGO FEATURE FLAGS,OUT): one build of the module into OUT.
+define wasm
+	cargo build --release --target $(WASM_TARGET) --lib $(1)
 	@mkdir -p dist
-	python3 tools/keep_exports.py src/filter/exports.txt $(WASM_BUILT) $(WASM)
-	@echo "$(WASM): $$(wc -c < $(WASM)) bytes"
+	python3 tools/keep_exports.py src/filter/exports.txt $(WASM_BUILT) $(2)
+	@echo "$(2): $$(wc -c < $(2)) bytes"
+endef
+
+# `make build`: the default module, SIMD128 + relaxed SIMD (docs/builds.md).
+build: wasm-target
+	$(call wasm,,$(WASM))
+
+# `make dist`: every build from one source tree (docs/builds.md). The cargo features choose the
+# wasm SIMD each may use, so none holds an opcode its hosts lack. The default build goes last, so
+# target/ is left holding it, as after `make build`.
+DIST_WASM := $(WASM) dist/jwt_authn.simd128.wasm dist/jwt_authn.portable.wasm
+dist: wasm-target
+	$(call wasm,--no-default-features,dist/jwt_authn.portable.wasm)
+	$(call wasm,--no-default-features --features simd128,dist/jwt_authn.simd128.wasm)
+	$(call wasm,,$(WASM))
+	cd dist && sha256sum $(notdir $(DIST_WASM)) > SHA256SUMS
+	@for f in $(DIST_WASM); do printf '%-30s %9d bytes\n' "$$f" "$$(wc -c < "$$f")"; done
+	@echo "dist/SHA256SUMS:"; sed 's/^/  /' dist/SHA256SUMS
 
 # `make oci`: an OCI image layout of the build under dist/oci/<build>/, tagged with the crate
 # version, and dist/oci/DIGESTS (tools/oci_image.py, README "OCI images"). Offline, no Docker;
@@ -60,11 +78,17 @@ test: setup build
 	ENVOY=$(ENVOY) JWT_AUTHN_WASM=$(abspath $(WASM)) cargo test --workspace --no-fail-fast
 
 lint: wasm-target
+	@# The repository stands alone: no tracked file may reach for a folder beside it.
+	@if git grep -nE '\.\.[/]shared' -- . ; then \
+		echo "lint: a tracked file reads a path outside the repository (above)" >&2; exit 1; fi
 	@# Only the adapter in src/filter/ may talk to the host.
 	@if grep -rn 'proxy_wasm' src | grep -v '^src/filter/'; then \
 		echo "lint: proxy_wasm used outside src/filter/ (above)" >&2; exit 1; fi
 	cargo clippy --workspace --all-targets -- -D warnings
+	@# Each build of `make dist`: its features decide which lane code is compiled.
 	cargo clippy --release --target $(WASM_TARGET) --lib -- -D warnings
+	cargo clippy --release --target $(WASM_TARGET) --lib --no-default-features --features simd128 -- -D warnings
+	cargo clippy --release --target $(WASM_TARGET) --lib --no-default-features -- -D warnings
 
 # Validate mode really loads the wasm module (and runs its on_configure), so it needs a build.
 validate-config: setup build

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fills fuzz/corpus/<target>/ with seed inputs for the fuzz targets (Python 3 standard library).
 
-Sources: the shared conformance corpus (../shared/conformance/corpus.json: tokens, JWKS, PEM,
+Sources: the conformance corpus (tests/data/conformance/corpus.json: tokens, JWKS, PEM,
 provider settings), tests/fixtures/x509 (PEM keys and certificates, tokens), the Envoy configs
 under envoy/ (their embedded plugin JSON), the fuzz keys' tokens (fuzz/seeds/tokens.txt) and
 the hand-written seeds below. Seed files are named by content hash, so running it again adds
@@ -18,7 +18,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FUZZ = ROOT / "fuzz"
-CONFORMANCE = ROOT.parent / "shared" / "conformance" / "corpus.json"
+CONFORMANCE = ROOT / "tests" / "data" / "conformance" / "corpus.json"
 TARGETS = ["token", "jwks", "x509", "discovery", "config", "claim_headers", "matchers"]
 
 seeds = {t: set() for t in TARGETS}

@@ -26,7 +26,9 @@
 //! engine without FMA; [`fused`] tells which one this engine does, and the caller keeps the
 //! 28-bit engine where it rounds twice. Native builds (the tests) use `f64::mul_add`, which is
 //! always fused (in software on an x86-64 target without `fma`, which is why native builds
-//! there pick the 28-bit engine unless asked by name).
+//! there pick the 28-bit engine unless asked by name). Only the default wasm build (cargo
+//! feature `relaxed-simd`) has this engine; the `simd128` and portable builds leave it out
+//! (docs/builds.md).
 
 /// Bits per limb.
 const BITS: u32 = 50;
@@ -48,7 +50,10 @@ const LOW: f64 = 6_755_399_441_055_744.0;
 
 /// Two-lane operations: wasm SIMD128 with relaxed SIMD's fused multiply-add on wasm32, the same
 /// on arrays elsewhere (`f64::mul_add`, always fused), so the native tests run the same loops.
-#[cfg(target_arch = "wasm32")]
+/// A wasm build without the `relaxed-simd` feature gets the arrays too, but never runs them:
+/// [`crate::rsa_verify::Engine::built`] leaves this engine out of such a build (`mul_add` would be
+/// a software routine there, far slower than the 28-bit engine).
+#[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
 mod lanes {
     use core::arch::wasm32::{
         f64x2, f64x2_add, f64x2_extract_lane, f64x2_relaxed_madd, f64x2_splat, f64x2_sub, i64x2,
@@ -114,7 +119,7 @@ mod lanes {
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", feature = "relaxed-simd")))]
 mod lanes {
     pub type F = [f64; 2];
     pub type I = [i64; 2];
@@ -162,7 +167,7 @@ mod lanes {
 /// Whether this engine's multiply-add is fused: `(1 + 2⁻³⁰)² - (1 + 2⁻²⁹)` is `2⁻⁶⁰` with one
 /// rounding and 0 with two.
 #[cfg_attr(
-    target_arch = "wasm32",
+    all(target_arch = "wasm32", feature = "relaxed-simd"),
     target_feature(enable = "simd128,relaxed-simd")
 )]
 pub fn fused() -> bool {
@@ -178,7 +183,7 @@ pub fn fused() -> bool {
 /// shorter of the two). The two low parts are added as doubles first: their sum, within ±2⁵⁰, is
 /// exact, and so is that plus `3·2⁵¹`.
 #[cfg_attr(
-    target_arch = "wasm32",
+    all(target_arch = "wasm32", feature = "relaxed-simd"),
     target_feature(enable = "simd128,relaxed-simd")
 )]
 fn add_rows(acc: &mut [i64], x: &[f64], p: f64, q: f64) {
@@ -526,7 +531,8 @@ fn be_from_limbs(limbs: &[f64], len: usize) -> Option<Vec<u8>> {
     Some(out)
 }
 
-#[cfg(test)]
+/// Where the build has this engine: natively, and in a wasm build with relaxed SIMD.
+#[cfg(all(test, any(not(target_arch = "wasm32"), feature = "relaxed-simd")))]
 mod tests {
     use super::*;
 
@@ -560,8 +566,9 @@ mod tests {
         v
     }
 
+    /// Natively `f64::mul_add`; in wasm, the test runner fuses as Envoy's V8 does.
     #[test]
-    fn multiply_add_is_fused_in_native_builds() {
+    fn multiply_add_is_fused() {
         assert!(fused());
     }
 

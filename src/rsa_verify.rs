@@ -8,10 +8,12 @@
 //! room in an accumulator for a whole row's worth of them, so carries are delayed and the inner
 //! loops only multiply and add, four limbs at a time: with wasm SIMD128 on wasm32
 //! (`i64x2.extmul_*_i32x4_u`, two 32×32→64-bit products per instruction), and with plain arrays
-//! elsewhere (the native tests run the same loops). So the built module needs a host with wasm
-//! SIMD and relaxed SIMD (Envoy's V8 has both). A fixed short addition chain needs no general
-//! exponentiation, so a verification costs a few times less under V8 than a general bignum
-//! library does.
+//! elsewhere (the native tests run the same loops). Which of these a wasm build has is chosen
+//! when it is compiled ([`Simd`]), so that a build holds no opcode its host lacks: the default
+//! one needs a host with wasm SIMD and relaxed SIMD (Envoy's V8 has both), the `simd128` one
+//! only SIMD128 and the 28-bit engine, the portable one no SIMD at all (docs/builds.md). A fixed
+//! short addition chain needs no general exponentiation, so a verification costs a few times
+//! less under V8 than a general bignum library does.
 //!
 //! Everything that depends only on the key (limbs of `n`, `-n⁻¹ mod 2²⁸`, `R² mod n`, sizes,
 //! and the same for `mont52`) is computed once in [`RsaPublic::new`]. Every input here is
@@ -133,17 +135,53 @@ pub enum Refused {
     Encoding,
 }
 
+/// The wasm SIMD a build uses, set at compile time by the cargo features `simd128` and
+/// `relaxed-simd` (docs/builds.md). It decides which engines the build has: only
+/// [`Simd::Relaxed`] carries [`Engine::Fma`], and [`Engine::Int`] runs on SIMD128 lanes unless
+/// the build is [`Simd::None`]. Native builds run every engine on arrays, whatever the features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Simd {
+    /// No SIMD (`dist/jwt_authn.portable.wasm`): for runtimes without it, such as WAMR.
+    None,
+    /// SIMD128 without relaxed SIMD (`dist/jwt_authn.simd128.wasm`): V8 before 11.4,
+    /// wasmtime and WasmEdge with relaxed SIMD off.
+    Simd128,
+    /// SIMD128 and relaxed SIMD (`dist/jwt_authn.wasm`, the default).
+    Relaxed,
+}
+
+impl Simd {
+    /// This build's.
+    pub const BUILT: Simd = if cfg!(feature = "relaxed-simd") {
+        Simd::Relaxed
+    } else if cfg!(feature = "simd128") {
+        Simd::Simd128
+    } else {
+        Simd::None
+    };
+}
+
 /// How [`RsaPublic::public_op`] computes `s^e mod n`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
     /// 50-bit limbs in doubles, exact products from fused multiply-add (`mont52`): 0.6–0.7 of
-    /// the time of [`Engine::Int`] under V8. Only where the engine's multiply-add is fused.
+    /// the time of [`Engine::Int`] under V8. Only in a build with relaxed SIMD, where the
+    /// engine's multiply-add is fused.
     Fma,
     /// 28-bit limbs on 32×32→64-bit multiplies: everywhere.
     Int,
 }
 
 impl Engine {
+    /// Whether this build has the engine at all: [`Engine::Fma`] only in a wasm build with
+    /// relaxed SIMD ([`Simd::Relaxed`]), and in every native build (`f64::mul_add`).
+    pub const fn built(self) -> bool {
+        match self {
+            Engine::Int => true,
+            Engine::Fma => !cfg!(target_arch = "wasm32") || matches!(Simd::BUILT, Simd::Relaxed),
+        }
+    }
+
     /// [`Engine::Fma`] in a wasm build where it is [available](Engine::available), else
     /// [`Engine::Int`]. A native build without hardware FMA (the default x86-64 target) computes
     /// a fused multiply-add in software, far slower than [`Engine::Int`], so picks that one;
@@ -157,14 +195,39 @@ impl Engine {
         }
     }
 
+    /// The line logged once per VM: this engine, in a build with `simd`, and why it is the one
+    /// (the build has no other, or the host does not fuse multiply-add). The cost is RSA-2048's
+    /// public operation against [`Engine::Fma`] under V8 (docs/builds.md).
+    pub fn describe(self, simd: Simd) -> &'static str {
+        match (self, simd) {
+            (Engine::Fma, _) => "RSA signatures checked on 50-bit limbs with fused multiply-add",
+            (Engine::Int, Simd::Relaxed) => {
+                "RSA signatures checked on 28-bit limbs with SIMD128: this host does not fuse \
+                 multiply-add (RS*/PS* checks take about 1.5 times as long)"
+            }
+            (Engine::Int, Simd::Simd128) => {
+                "RSA signatures checked on 28-bit limbs with SIMD128: this build \
+                 (jwt_authn.simd128.wasm) has no relaxed SIMD, so no fused multiply-add \
+                 (RS*/PS* checks take about 1.5 times as long as in jwt_authn.wasm)"
+            }
+            (Engine::Int, Simd::None) => {
+                "RSA signatures checked on 28-bit limbs without SIMD: this build \
+                 (jwt_authn.portable.wasm) has no SIMD (RS*/PS* checks take about 2.7 times as \
+                 long as in jwt_authn.wasm)"
+            }
+        }
+    }
+
     /// Whether keys can be on this engine: always for [`Engine::Int`]; for [`Engine::Fma`],
-    /// where multiply-add is fused and, on a fixed 2046-bit key, it gives what [`Engine::Int`]
-    /// gives. Found once per VM.
+    /// where the build [has it](Engine::built), multiply-add is fused and, on a fixed 2046-bit
+    /// key, it gives what [`Engine::Int`] gives. Found once per VM.
     pub fn available(self) -> bool {
         static FMA: OnceLock<bool> = OnceLock::new();
         match self {
             Engine::Int => true,
-            Engine::Fma => *FMA.get_or_init(|| mont52::fused() && fma_agrees_with_int()),
+            Engine::Fma => {
+                self.built() && *FMA.get_or_init(|| mont52::fused() && fma_agrees_with_int())
+            }
         }
     }
 }
@@ -331,6 +394,10 @@ impl RsaPublic {
 
     /// `signature^e mod n` on [`Engine::Fma`], for a signature of `byte_len` bytes below `n`.
     fn fast_op(&self, signature: &[u8]) -> Option<Vec<u8>> {
+        // A constant: in a build without the engine, the compiler drops its code.
+        if !Engine::Fma.built() {
+            return None;
+        }
         self.fast
             .as_ref()?
             .pow(signature, self.squarings(), self.byte_len)
@@ -379,10 +446,11 @@ fn limb_count(bits: usize) -> usize {
 }
 
 /// Four-lane operations: wasm SIMD128 (`i64x2.extmul_{low,high}_i32x4_u`, two 32×32→64-bit
-/// products per instruction) on wasm32, the same operations on arrays elsewhere, so the native
-/// tests run the very loops the wasm build runs. `Quad` holds four limbs, `Pair` two 64-bit
+/// products per instruction) on wasm32 with the `simd128` feature, the same operations on arrays
+/// elsewhere (natively, and in the portable wasm build, where they compile to scalar code), so
+/// the native tests run the very loops the wasm build runs. `Quad` holds four limbs, `Pair` two 64-bit
 /// accumulators.
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "simd128"))]
 mod lanes {
     use core::arch::wasm32::{
         i32x4_add, i64x2_add, i64x2_extmul_high_u32x4, i64x2_extmul_low_u32x4, u32x4, u32x4_splat,
@@ -454,7 +522,7 @@ mod lanes {
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", feature = "simd128")))]
 mod lanes {
     pub type Quad = [u32; 4];
     pub type Pair = [u64; 2];
@@ -506,7 +574,10 @@ mod lanes {
 /// `dst[j] = src[j] + a·w[j] + b·x[j] + c·y[j] + d·z[j]` for `j < dst.len()`, four at a time
 /// (lengths are multiples of 4; the shortest slice bounds the loop): two rows of
 /// [`mont_mul`]. No carries: the caller bounds the sums.
-#[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "simd128"),
+    target_feature(enable = "simd128")
+)]
 fn mul_add_rows(dst: &mut [u64], src: &[u64], terms: [(&[u32], u32); 4]) {
     let zero = lanes::opaque_zero();
     let [(w, a), (x, b), (y, c), (z, d)] = terms;
@@ -539,7 +610,10 @@ fn mul_add_rows(dst: &mut [u64], src: &[u64], terms: [(&[u32], u32); 4]) {
 
 /// `dst[j] += a·x[j] + b·y[j]` for `j < dst.len()`, as [`mul_add_rows`]: two rows of
 /// [`mont_sqr`].
-#[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "simd128"),
+    target_feature(enable = "simd128")
+)]
 fn add_rows(dst: &mut [u64], terms: [(&[u32], u32); 2]) {
     let zero = lanes::opaque_zero();
     let [(x, a), (y, b)] = terms;
@@ -563,7 +637,10 @@ fn add_rows(dst: &mut [u64], terms: [(&[u32], u32); 2]) {
 /// `(low, high) + limbs·factor`: the four products of four limbs (a group of a row) and a
 /// factor splat over the lanes, added to the four accumulators.
 #[inline]
-#[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "simd128"),
+    target_feature(enable = "simd128")
+)]
 fn add_products(
     (low, high): (lanes::Pair, lanes::Pair),
     limbs: &[u32],
@@ -637,7 +714,10 @@ impl Scratch {
 /// two lowest take their carries (the division shifts the rest down two places); `m_i` and
 /// `m_{i+1}` need only the low 28 bits of those two, which are exact. Every [`ROWS_PER_CARRY`]
 /// rows all carries are propagated.
-#[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "simd128"),
+    target_feature(enable = "simd128")
+)]
 fn mont_mul(out: &mut [u32], a: &[u32], b: &[u32], n: &[u32], n0_inv: u32, scratch: &mut Scratch) {
     let limbs = n.len().saturating_sub(PAD);
     let limb = |x: &[u32], j: usize| u64::from(x.get(j).copied().unwrap_or(0));
@@ -701,7 +781,10 @@ fn mont_mul(out: &mut [u32], a: &[u32], b: &[u32], n: &[u32], n0_inv: u32, scrat
 /// the square is computed in full first, each cross product `a_i·a_j` once (as `a_i·2a_j`),
 /// then reduced; both two rows per pass. About 1.5·L² limb products against 2·L² for
 /// [`mont_mul`].
-#[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
+#[cfg_attr(
+    all(target_arch = "wasm32", feature = "simd128"),
+    target_feature(enable = "simd128")
+)]
 fn mont_sqr(out: &mut [u32], a: &[u32], n: &[u32], n0_inv: u32, scratch: &mut Scratch) {
     let limbs = n.len().saturating_sub(PAD);
     let Some(t) = scratch.t.get_mut(..2 * limbs + PAD) else {
@@ -1021,23 +1104,83 @@ mod tests {
         RsaPublic::new(n, e).unwrap()
     }
 
+    /// Natively both engines are built and multiply-add is always fused. In wasm, the runner
+    /// (`tools/wasm-test.sh`) fuses it as Envoy's V8 does, so a build with the fast engine
+    /// must pick it: a build that fell back here would leave that engine untested.
     #[test]
-    fn the_known_answer_check_passes_and_both_engines_are_available() {
-        assert!(fma_agrees_with_int());
-        assert!(Engine::Fma.available() && Engine::Int.available());
+    fn the_known_answer_check_passes_and_the_build_has_its_engines() {
+        assert!(Engine::Int.available());
+        assert_eq!(Engine::Fma.available(), Engine::Fma.built());
+        if Engine::Fma.built() {
+            assert!(fma_agrees_with_int());
+        }
         // Native test builds target x86-64 without FMA, or arm64 (which has it).
-        let native_fma = cfg!(target_feature = "fma");
-        let best = if native_fma { Engine::Fma } else { Engine::Int };
+        let fast_here = cfg!(any(target_arch = "wasm32", target_feature = "fma"));
+        let best = if fast_here && Engine::Fma.built() {
+            Engine::Fma
+        } else {
+            Engine::Int
+        };
         assert_eq!(Engine::best(), best);
     }
 
-    /// The key on each engine; natively multiply-add is always fused, so both exist.
-    fn keys(n: &[u8], e: Exponent) -> [RsaPublic; 2] {
-        let fast = RsaPublic::with_engine(n, e, Engine::Fma).unwrap();
-        assert_eq!(fast.engine(), Engine::Fma, "the fast engine fell back");
+    #[test]
+    fn the_builds_have_the_engines_their_simd_allows() {
+        let native = cfg!(not(target_arch = "wasm32"));
+        assert!(Engine::Int.built());
+        assert_eq!(Engine::Fma.built(), native || Simd::BUILT == Simd::Relaxed);
+        let simd = if cfg!(feature = "relaxed-simd") {
+            Simd::Relaxed
+        } else if cfg!(feature = "simd128") {
+            Simd::Simd128
+        } else {
+            Simd::None
+        };
+        assert_eq!(Simd::BUILT, simd);
+    }
+
+    #[test]
+    fn the_engine_line_says_which_engine_and_why() {
+        let cases = [
+            (
+                Engine::Fma,
+                Simd::Relaxed,
+                "50-bit limbs with fused multiply-add",
+            ),
+            (
+                Engine::Int,
+                Simd::Relaxed,
+                "this host does not fuse multiply-add",
+            ),
+            (
+                Engine::Int,
+                Simd::Simd128,
+                "(jwt_authn.simd128.wasm) has no relaxed SIMD",
+            ),
+            (
+                Engine::Int,
+                Simd::None,
+                "(jwt_authn.portable.wasm) has no SIMD",
+            ),
+        ];
+        for (engine, simd, says) in cases {
+            let line = engine.describe(simd);
+            assert!(line.starts_with("RSA signatures checked on "), "{line}");
+            assert!(line.contains(says), "{engine:?} {simd:?}: {line}");
+        }
+    }
+
+    /// The key on each engine this build has (natively both).
+    fn keys(n: &[u8], e: Exponent) -> Vec<RsaPublic> {
         let int = RsaPublic::with_engine(n, e, Engine::Int).unwrap();
         assert_eq!(int.engine(), Engine::Int);
-        [fast, int]
+        if !Engine::Fma.built() {
+            assert!(RsaPublic::with_engine(n, e, Engine::Fma).is_none());
+            return vec![int];
+        }
+        let fast = RsaPublic::with_engine(n, e, Engine::Fma).unwrap();
+        assert_eq!(fast.engine(), Engine::Fma, "the fast engine fell back");
+        vec![fast, int]
     }
 
     /// `s^e mod n` by the `rsa` crate's public operation.
@@ -1342,7 +1485,7 @@ mod tests {
             let bits = bit_len(&n);
             for (e, key) in [Exponent::E3, Exponent::E65537]
                 .into_iter()
-                .flat_map(|e| keys(&n, e).map(|key| (e, key)))
+                .flat_map(|e| keys(&n, e).into_iter().map(move |key| (e, key)))
             {
                 assert_eq!(key.bits(), bits);
                 let mut n_minus_2 = minus_one(&minus_one(&n));
@@ -1392,7 +1535,7 @@ mod tests {
             let n_be = strip_leading_zeros(&n_be);
             for (e, key) in [Exponent::E3, Exponent::E65537]
                 .into_iter()
-                .flat_map(|e| keys(n_be, e).map(|key| (e, key)))
+                .flat_map(|e| keys(n_be, e).into_iter().map(move |key| (e, key)))
             {
                 let samples = (0..200).map(|_| u128::from(rng.next()) % n);
                 for s in [0, 1, 2, n - 1].into_iter().chain(samples) {
@@ -1426,7 +1569,7 @@ mod tests {
         for n in [n, n3072, n4095] {
             for (e, key) in [Exponent::E3, Exponent::E65537]
                 .into_iter()
-                .flat_map(|e| keys(&n, e).map(|key| (e, key)))
+                .flat_map(|e| keys(&n, e).into_iter().map(move |key| (e, key)))
             {
                 for round in 0..8 {
                     let mut s = rng.bytes(n.len());
@@ -1687,10 +1830,11 @@ mod tests {
         };
         let message = b"header.payload";
         let hashes = [Hash::Sha256, Hash::Sha384, Hash::Sha512];
-        for (hash, key) in hashes
-            .into_iter()
-            .flat_map(|hash| keys(&n, Exponent::E65537).map(|key| (hash, key)))
-        {
+        for (hash, key) in hashes.into_iter().flat_map(|hash| {
+            keys(&n, Exponent::E65537)
+                .into_iter()
+                .map(move |key| (hash, key))
+        }) {
             let m_hash = hash.digest(&[message]);
             let sig = raw_sign(&pkcs1_em(256, hash, &m_hash));
             assert_eq!(key.verify(Padding::Pkcs1v15, hash, message, &sig), Ok(()));

@@ -1,4 +1,4 @@
-//! Runs the shared conformance corpus (`../shared/conformance/corpus.json`, see its README.md)
+//! Runs the conformance corpus (`tests/data/conformance/corpus.json`, see its README.md)
 //! through the wasm filter inside a real Envoy and compares every answer with the verdict that
 //! Envoy's native `jwt_authn` gave for the same token, JWKS and provider settings.
 //!
@@ -34,7 +34,7 @@ use support::{EnvoyBuilder, Proxy, Upstream};
 
 const CORPUS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/conformance/corpus.json"
+    "/tests/data/conformance/corpus.json"
 );
 
 /// Status name used for a provider configuration that is refused at load.
@@ -123,7 +123,7 @@ struct Case {
 
 fn load_corpus() -> Vec<Value> {
     let text = fs::read_to_string(CORPUS).unwrap_or_else(|e| {
-        panic!("conformance corpus missing at {CORPUS}: {e} (it ships in the shared/conformance directory next to this repo)")
+        panic!("conformance corpus missing at {CORPUS}: {e} (it is part of the repository: tests/data/conformance/)")
     });
     let v: Value =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{CORPUS} is not JSON: {e}"));

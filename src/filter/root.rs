@@ -10,7 +10,7 @@ use proxy_wasm::types::{ContextType, LogLevel};
 use crate::config::Config;
 use crate::jwks;
 use crate::jwks_cache::{self, MAX_JWKS_BODY_BYTES};
-use crate::rsa_verify::Engine;
+use crate::rsa_verify::{Engine, Simd};
 
 use super::host;
 use super::http::Http;
@@ -203,16 +203,7 @@ impl RootContext for Root {
             worker.metrics.report_vm_memory(true);
         }
         worker::create_records(&self.shared);
-        host::log(
-            LogLevel::Info,
-            match Engine::best() {
-                Engine::Fma => "RSA signatures checked on 50-bit limbs with fused multiply-add",
-                Engine::Int => {
-                    "RSA signatures checked on 28-bit limbs: this engine's multiply-add is not \
-                     fused (RS*/PS* checks take about 1.5 times as long)"
-                }
-            },
-        );
+        host::log(LogLevel::Info, Engine::best().describe(Simd::BUILT));
         if proxy_wasm::hostcalls::set_tick_period(TICK).is_err() {
             host::log(
                 LogLevel::Critical,
