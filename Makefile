@@ -56,14 +56,14 @@ dist: wasm-target
 	@for f in $(DIST_WASM); do printf '%-30s %9d bytes\n' "$$f" "$$(wc -c < "$$f")"; done
 	@echo "dist/SHA256SUMS:"; sed 's/^/  /' dist/SHA256SUMS
 
-# `make oci`: an OCI image layout of the build under dist/oci/<build>/, tagged with the crate
-# version, and dist/oci/DIGESTS (tools/oci_image.py, README "OCI images"). Offline, no Docker;
-# the same module gives the same digest.
+# `make oci`: an OCI image layout of each build of `make dist` under dist/oci/<build>/, tagged
+# with the crate version, and dist/oci/DIGESTS (tools/oci_image.py; README "Istio, Envoy Gateway
+# and other hosts"). Offline, no Docker; the same module gives the same digest.
 VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
 .PHONY: oci oci-tools
 
-oci: build
-	python3 tools/oci_image.py --tag $(VERSION) --out dist/oci $(WASM)
+oci: dist
+	python3 tools/oci_image.py --tag $(VERSION) --out dist/oci $(DIST_WASM)
 
 # Debian's umoci, skopeo and docker-registry, which tests/oci.rs checks the images with (unpack;
 # push to and pull from a registry on 127.0.0.1); installed only when missing.

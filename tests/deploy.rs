@@ -25,7 +25,7 @@ use jwt_mint::{jwks, Alg, Key};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use support::{now, validate, EnvoyBuilder, JwksStub, Upstream, CRATE_ROOT};
+use support::{now, validate, wasm_builds, EnvoyBuilder, JwksStub, TempDir, Upstream, CRATE_ROOT};
 
 const ISTIO: &str = "deploy/istio/wasmplugin.yaml";
 const ENVOY_GATEWAY: &str = "deploy/envoy-gateway/envoyextensionpolicy.yaml";
@@ -227,7 +227,9 @@ fn plugin_configs_verify_tokens_in_envoy() {
 }
 
 /// Envoy accepts a `vm_config` without `runtime` (it takes the first runtime it was built
-/// with), so this example loads in an Envoy built with any runtime.
+/// with), so this example loads in an Envoy built with any runtime. It names the portable
+/// build; it is validated with each build `make build`/`make dist` left beside the filter under
+/// test (the same file, only the module path changed), so every build loads this way in V8.
 #[test]
 fn envoy_example_without_runtime_validates() {
     let path = Path::new(CRATE_ROOT).join(ENVOY_ANY_RUNTIME);
@@ -236,8 +238,26 @@ fn envoy_example_without_runtime_validates() {
         !text.lines().any(|l| l.trim_start().starts_with("runtime:")),
         "{ENVOY_ANY_RUNTIME} names a runtime"
     );
-    if let Err(e) = validate(&path) {
-        panic!("envoy --mode validate refused it:\n{e}");
+    const NAMED: &str = "filename: dist/jwt_authn.portable.wasm";
+    assert_eq!(
+        text.matches(NAMED).count(),
+        1,
+        "{ENVOY_ANY_RUNTIME}: `{NAMED}`"
+    );
+    let tmp = TempDir::new("jwt-authn-deploy");
+    for build in wasm_builds().unwrap_or_else(|e| panic!("{e}")) {
+        let copy = tmp.path().join("any-runtime.yaml");
+        fs::write(
+            &copy,
+            text.replace(NAMED, &format!("filename: {}", build.display())),
+        )
+        .unwrap();
+        if let Err(e) = validate(&copy) {
+            panic!(
+                "envoy --mode validate refused it with {}:\n{e}",
+                build.display()
+            );
+        }
     }
 }
 

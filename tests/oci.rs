@@ -33,7 +33,7 @@ use flate2::read::GzDecoder;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use support::{http_get, poll_until, tail, wasm_path, TempDir, CRATE_ROOT, HTTP_TIMEOUT};
+use support::{http_get, poll_until, tail, wasm_builds, TempDir, CRATE_ROOT, HTTP_TIMEOUT};
 
 /// The tag `make oci` gives the images: the crate version.
 const TAG: &str = env!("CARGO_PKG_VERSION");
@@ -52,7 +52,7 @@ const REGISTRY_DEADLINE: Duration = Duration::from_secs(20);
 
 #[test]
 fn layouts_are_reproducible() {
-    let builds = builds();
+    let builds = wasm_builds().unwrap_or_else(|e| panic!("{e}"));
     let (a, b) = (TempDir::new("jwt-authn-oci"), TempDir::new("jwt-authn-oci"));
     let digests_a = write_layouts(a.path(), &builds);
     let digests_b = write_layouts(b.path(), &builds);
@@ -71,7 +71,7 @@ fn layouts_are_reproducible() {
 
 #[test]
 fn each_layout_holds_one_compat_image_of_its_build() {
-    let builds = builds();
+    let builds = wasm_builds().unwrap_or_else(|e| panic!("{e}"));
     let out = TempDir::new("jwt-authn-oci");
     let digests = write_layouts(out.path(), &builds);
     for build in &builds {
@@ -148,7 +148,7 @@ fn each_layout_holds_one_compat_image_of_its_build() {
 #[test]
 fn umoci_unpacks_plugin_wasm() {
     let umoci = require_tool("umoci");
-    let builds = builds();
+    let builds = wasm_builds().unwrap_or_else(|e| panic!("{e}"));
     let out = TempDir::new("jwt-authn-oci");
     write_layouts(out.path(), &builds);
     for build in &builds {
@@ -175,7 +175,7 @@ fn umoci_unpacks_plugin_wasm() {
 #[test]
 fn registry_round_trip_keeps_digest_and_fetcher_rules() {
     let skopeo = require_tool("skopeo");
-    let builds = builds();
+    let builds = wasm_builds().unwrap_or_else(|e| panic!("{e}"));
     let out = TempDir::new("jwt-authn-oci");
     let digests = write_layouts(out.path(), &builds);
     let registry = Registry::start();
@@ -389,24 +389,6 @@ fn fetch_wasm(
 
 // ------------------------------------------------------------------------------------------
 // Builds and layouts
-
-/// The builds to package: the filter under test (`$JWT_AUTHN_WASM`, else dist/jwt_authn.wasm)
-/// and every other `jwt_authn.*.wasm` build beside it.
-fn builds() -> Vec<PathBuf> {
-    let main = wasm_path().unwrap_or_else(|e| panic!("{e}"));
-    let dir = main.parent().unwrap();
-    let mut builds: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let n = p.file_name().unwrap().to_string_lossy();
-            n.starts_with("jwt_authn.") && n.ends_with(".wasm") && *p != main
-        })
-        .collect();
-    builds.sort();
-    builds.insert(0, main);
-    builds
-}
 
 fn build_name(build: &Path) -> String {
     let name = build.file_name().unwrap().to_string_lossy();
