@@ -28,7 +28,7 @@ DEMO_CLAIMS   := --iss https://demo.example --aud demo-api --sub demo-user
 
 .PHONY: setup wasm-target build dist test test-builds test-wasm lint validate-config token run clean distclean
 
-setup: wasm-target $(ENVOY) $(ENVOY_1_36) $(WASMTIME)
+setup: wasm-target $(ENVOY) $(ENVOY_1_36) $(WASMTIME) oci-tools
 
 wasm-target:
 	@rustup target list --installed | grep -qx '$(WASM_TARGET)' || rustup target add $(WASM_TARGET)
@@ -112,6 +112,24 @@ test-wasm: wasm-target $(WASMTIME)
 	$(call WASM_TEST,simd128,--no-default-features --features simd128 $(WASM_RSA_TESTS))
 	$(call WASM_TEST,none,--no-default-features --lib -- rsa_verify:: crypto:: $(WASM_UNIT_SKIP))
 	$(call WASM_TEST,none,--no-default-features $(WASM_RSA_TESTS))
+
+# `make oci`: an OCI image layout of each build of `make dist` under dist/oci/<build>/, tagged
+# with the crate version, and dist/oci/DIGESTS (tools/oci_image.py; README "Istio, Envoy Gateway
+# and other hosts"). Offline, no Docker; the same module gives the same digest.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
+.PHONY: oci oci-tools
+
+oci: dist
+	python3 tools/oci_image.py --tag $(VERSION) --out dist/oci $(DIST_WASM)
+
+# Debian's umoci, skopeo and docker-registry, which tests/oci.rs checks the images with (unpack;
+# push to and pull from a registry on 127.0.0.1); installed only when missing.
+OCI_TOOLS := umoci skopeo docker-registry
+oci-tools:
+	@missing=$$(for t in $(OCI_TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+		else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; fi; fi
 
 lint: wasm-target
 	@# The repository stands alone: no tracked file may reach for a folder beside it.

@@ -89,6 +89,25 @@ pub fn wasm_path() -> Result<PathBuf, String> {
     }
 }
 
+/// The filter under test ([`wasm_path`]) first, then the other builds of `make dist`
+/// (`jwt_authn.*.wasm`) found beside it, sorted.
+pub fn wasm_builds() -> Result<Vec<PathBuf>, String> {
+    let main = wasm_path()?;
+    let dir = main.parent().unwrap_or(Path::new("."));
+    let mut builds: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p.file_name().unwrap_or_default().to_string_lossy();
+            n.starts_with("jwt_authn.") && n.ends_with(".wasm") && *p != main
+        })
+        .collect();
+    builds.sort();
+    builds.insert(0, main);
+    Ok(builds)
+}
+
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     fs::metadata(path)
@@ -816,13 +835,14 @@ impl JwksStub {
 // ------------------------------------------------------------------------------------------
 // Temp dirs
 
-struct TempDir {
+pub struct TempDir {
     path: PathBuf,
     keep: bool,
 }
 
 impl TempDir {
-    fn new(prefix: &str) -> TempDir {
+    /// A fresh directory under the system temp dir, removed on drop (kept with KEEP_E2E_TMP set).
+    pub fn new(prefix: &str) -> TempDir {
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -839,6 +859,10 @@ impl TempDir {
             path,
             keep: std::env::var_os("KEEP_E2E_TMP").is_some(),
         }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
 
