@@ -62,6 +62,38 @@ pub struct Config {
     pub header_fetch: HeaderFetch,
     /// Extension: entries of the per-worker cache of signature verdicts (0 turns it off).
     pub token_cache_size: usize,
+    /// Extension: the lowest level of the log lines the filter hands to the host (which
+    /// applies its own level too). Not asked of the host: `proxy_get_log_level` traps on some.
+    pub log_level: LogLevel,
+}
+
+/// A log line's level, as proxy-wasm numbers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Critical,
+}
+
+impl LogLevel {
+    const NAMES: [(&'static str, LogLevel); 6] = [
+        ("trace", LogLevel::Trace),
+        ("debug", LogLevel::Debug),
+        ("info", LogLevel::Info),
+        ("warn", LogLevel::Warn),
+        ("error", LogLevel::Error),
+        ("critical", LogLevel::Critical),
+    ];
+
+    fn parse(name: &str) -> Option<LogLevel> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, level)| *level)
+    }
 }
 
 #[derive(Debug)]
@@ -218,6 +250,7 @@ impl Config {
                 "requirement_map",
                 "bypass_cors_preflight",
                 "token_cache_size",
+                "log_level",
             ],
             &[
                 ("filter_state_rules", "filter state rules"),
@@ -287,6 +320,15 @@ impl Config {
         };
         let bypass_cors_preflight = root.bool("bypass_cors_preflight")?;
         let header_fetch = HeaderFetch::of(&rules, &providers, bypass_cors_preflight);
+        let log_level = match root.string("log_level")? {
+            None => LogLevel::Info,
+            Some(name) => LogLevel::parse(name).ok_or_else(|| {
+                ConfigError::new(
+                    "log_level",
+                    "must be one of trace, debug, info, warn, error, critical",
+                )
+            })?,
+        };
         Ok(Config {
             providers,
             rules,
@@ -295,6 +337,7 @@ impl Config {
             uses_route_name,
             header_fetch,
             token_cache_size,
+            log_level,
         })
     }
 }
@@ -1449,6 +1492,34 @@ mod tests {
 
     fn error_field(text: &str) -> String {
         Config::parse(text).expect_err("must be refused").field
+    }
+
+    #[test]
+    fn log_level_defaults_to_info_and_names_its_field_when_wrong() {
+        let with_level = |level: Value| {
+            let mut config: Value = serde_json::from_str(&with_provider(json!({}))).unwrap();
+            config["log_level"] = level;
+            config.to_string()
+        };
+        assert_eq!(
+            Config::parse(&with_provider(json!({}))).unwrap().log_level,
+            LogLevel::Info
+        );
+        for (name, level) in LogLevel::NAMES {
+            assert_eq!(
+                Config::parse(&with_level(json!(name))).unwrap().log_level,
+                level
+            );
+        }
+        assert_eq!(
+            Config::parse(&with_level(json!("DEBUG")))
+                .expect_err("refused")
+                .field,
+            "log_level"
+        );
+        assert_eq!(error_field(&with_level(json!("verbose"))), "log_level");
+        assert_eq!(error_field(&with_level(json!(1))), "log_level");
+        assert!(LogLevel::Debug < LogLevel::Info && LogLevel::Error < LogLevel::Critical);
     }
 
     #[test]

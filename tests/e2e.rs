@@ -1071,7 +1071,8 @@ fn a_cached_token_is_refused_from_the_second_it_expires() {
     let config = json!({
         "providers": {"p": {"issuer": ISS, "audiences": [AUD], "clock_skew_seconds": 1,
             "local_jwks": {"inline_string": jwks(&[key]).to_string()}}},
-        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}],
+        "log_level": "debug"
     });
     let proxy = local_builder(&upstream).plugin(config).start();
     let exp = now() + 3;
@@ -1094,7 +1095,8 @@ fn a_cached_token_is_refused_from_the_second_it_expires() {
         "only {} requests before expiry",
         seen.before
     );
-    // Envoy prints the wasm log at debug here: the filter's refusal line is sent.
+    // The configuration asks for debug lines and Envoy prints the wasm log at debug here:
+    // the filter's refusal line is sent.
     let logged = poll_until(Duration::from_secs(5), || {
         proxy
             .log()

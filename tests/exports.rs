@@ -26,8 +26,8 @@ fn listed() -> BTreeSet<String> {
         .collect()
 }
 
-/// The SDK's trait callbacks (`Context`, `RootContext`, `HttpContext`, `StreamContext`) and
-/// the export each one is reached through.
+/// The context callbacks, as the proxy-wasm SDK's traits name them (`abi/`'s `RootContext` and
+/// `HttpContext` keep those names), and the export each one is reached through.
 const CALLBACKS: &[(&str, &str)] = &[
     ("on_vm_start", "proxy_on_vm_start"),
     ("on_configure", "proxy_on_configure"),

@@ -1,8 +1,7 @@
 //! The HTTP context: hands each request to the worker's `process` and forgets the request if
 //! it goes away while waiting for keys.
 
-use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::Action;
+use proxy_wasm_abi::{Action, HttpContext};
 
 use super::worker::{self, Shared};
 
@@ -17,14 +16,12 @@ impl Http {
     }
 }
 
-impl Context for Http {
+impl HttpContext for Http {
     fn on_done(&mut self) -> bool {
         worker::forget_waiter(&self.shared, self.id);
         true
     }
-}
 
-impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let action = worker::process(&self.shared, self.id, None);
         // Requests are what makes memory grow: report it here too (only when it changed), so

@@ -9,10 +9,15 @@
 
 use std::collections::HashMap;
 
-use proxy_wasm::hostcalls;
-use proxy_wasm::types::{LogLevel, MetricType};
+use proxy_wasm_abi::{LogLevel, MetricType};
 
 use super::host;
+
+/// The longest metric name defined; a longer one (a very long provider name) is not defined,
+/// and what it would count is not counted. Kong's host traps on a name over its
+/// `max_metric_name_length` (256 by default, its `pw:<filter>:` prefix included), and a trap
+/// cannot be caught: this leaves room for a filter name of up to 60 bytes.
+const MAX_METRIC_NAME_BYTES: usize = 192;
 
 /// This VM's linear memory as the last write of any VM left it: a gauge is one stat shared by
 /// every VM of the plugin (main thread and each worker), so it is last-writer-wins.
@@ -61,7 +66,10 @@ impl Metrics {
                 }
             })
             .collect();
-        let id = hostcalls::define_metric(kind, &safe).ok()?;
+        if safe.len() > MAX_METRIC_NAME_BYTES {
+            return None;
+        }
+        let id = host::define_metric(kind, &safe)?;
         self.ids.insert(name.to_string(), id);
         Some(id)
     }
@@ -69,7 +77,7 @@ impl Metrics {
     /// Counts one `name` now: for rare events (fetches, refetches).
     pub fn inc(&mut self, name: &str) {
         if let Some(id) = self.id(name, MetricType::Counter) {
-            let _ = hostcalls::increment_metric(id, 1);
+            host::increment_metric(id, 1);
         }
     }
 
@@ -93,13 +101,13 @@ impl Metrics {
     /// Hands the counts made since the last flush to the host: one call per counter that moved.
     pub fn flush(&mut self) {
         for (id, count) in self.pending.drain(..) {
-            let _ = hostcalls::increment_metric(id, i64::try_from(count).unwrap_or(i64::MAX));
+            host::increment_metric(id, i64::try_from(count).unwrap_or(i64::MAX));
         }
     }
 
     pub fn set(&mut self, name: &str, value: u64) {
         if let Some(id) = self.id(name, MetricType::Gauge) {
-            let _ = hostcalls::record_metric(id, value);
+            host::record_metric(id, value);
         }
     }
 
@@ -128,8 +136,8 @@ impl Metrics {
         }
         if changed || check_max {
             if let Some(id) = self.id(VM_MEMORY_MAX, MetricType::Gauge) {
-                if hostcalls::get_metric(id).map_or(true, |max| max < bytes) {
-                    let _ = hostcalls::record_metric(id, bytes);
+                if host::metric(id).is_none_or(|max| max < bytes) {
+                    host::record_metric(id, bytes);
                 }
             }
         }

@@ -8,10 +8,6 @@ mod metrics;
 mod root;
 mod worker;
 
-use proxy_wasm::traits::RootContext;
-use proxy_wasm::types::LogLevel;
+use proxy_wasm_abi::RootContext;
 
-proxy_wasm::main! {{
-    proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(root::Root::new()) });
-}}
+proxy_wasm_abi::main!(|_| -> Box<dyn RootContext> { Box::new(root::Root::new()) });

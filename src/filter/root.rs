@@ -4,10 +4,9 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{ContextType, LogLevel};
+use proxy_wasm_abi::{HttpContext, LogLevel, RootContext};
 
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::jwks;
 use crate::jwks_cache::{self, MAX_JWKS_BODY_BYTES};
 use crate::rsa_verify::{Engine, Simd};
@@ -23,12 +22,15 @@ pub(super) const TICK: Duration = Duration::from_millis(100);
 
 pub struct Root {
     shared: Shared,
+    /// Whether this root has asked for its tick.
+    ticking: bool,
 }
 
 impl Root {
     pub fn new() -> Root {
         Root {
             shared: Rc::new(std::cell::RefCell::new(Worker::default())),
+            ticking: false,
         }
     }
 
@@ -130,7 +132,7 @@ impl Root {
     }
 }
 
-impl Context for Root {
+impl RootContext for Root {
     fn on_http_call_response(
         &mut self,
         token_id: u32,
@@ -145,7 +147,9 @@ impl Context for Root {
         }) else {
             return;
         };
-        let now_ms = host::now_ms().unwrap_or_default();
+        // Without the host's clock, the tick's (at most one tick behind).
+        let tick_clock_ms = self.shared.borrow().tick_clock_ms;
+        let now_ms = host::now_ms().or(tick_clock_ms).unwrap_or_default();
         let result = match callout.kind {
             CalloutKind::Discovery => self.on_discovery(callout.provider, body_size, now_ms),
             CalloutKind::Jwks => self.on_jwks(callout.provider, body_size, now_ms),
@@ -171,9 +175,7 @@ impl Context for Root {
         self.shared.borrow_mut().metrics.flush();
         true
     }
-}
 
-impl RootContext for Root {
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
         let bytes = host::plugin_configuration().unwrap_or_default();
         let text = match std::str::from_utf8(&bytes) {
@@ -196,20 +198,24 @@ impl RootContext for Root {
                 return false;
             }
         };
+        host::set_log_floor(log_level(config.log_level));
         {
             let mut worker = self.shared.borrow_mut();
             worker.configure(config);
-            worker.debug_log = host::log_enabled(LogLevel::Debug);
             worker.metrics.report_vm_memory(true);
         }
         worker::create_records(&self.shared);
         host::log(LogLevel::Info, Engine::best().describe(Simd::BUILT));
-        if proxy_wasm::hostcalls::set_tick_period(TICK).is_err() {
-            host::log(
-                LogLevel::Critical,
-                "cannot set a tick period; remote JWKS would never be fetched nor counters reported",
-            );
-            return false;
+        // Once per root: Kong's host traps on a second non-zero period.
+        if !self.ticking {
+            if host::set_tick_period(TICK).is_err() {
+                host::log(
+                    LogLevel::Critical,
+                    "cannot set a tick period; remote JWKS would never be fetched nor counters reported",
+                );
+                return false;
+            }
+            self.ticking = true;
         }
         true
     }
@@ -218,11 +224,7 @@ impl RootContext for Root {
         let Some(now_ms) = host::now_ms() else {
             return;
         };
-        {
-            let mut worker = self.shared.borrow_mut();
-            worker.tick_clock_ms = Some(now_ms);
-            worker.debug_log = host::log_enabled(LogLevel::Debug);
-        }
+        self.shared.borrow_mut().tick_clock_ms = Some(now_ms);
         worker::start_due_fetches(&self.shared, now_ms);
         worker::wake_waiters(&self.shared, now_ms);
         let mut worker = self.shared.borrow_mut();
@@ -233,8 +235,16 @@ impl RootContext for Root {
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(Box::new(Http::new(context_id, self.shared.clone())))
     }
+}
 
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
+/// The configuration's log level as the ABI's.
+fn log_level(level: config::LogLevel) -> LogLevel {
+    match level {
+        config::LogLevel::Trace => LogLevel::Trace,
+        config::LogLevel::Debug => LogLevel::Debug,
+        config::LogLevel::Info => LogLevel::Info,
+        config::LogLevel::Warn => LogLevel::Warn,
+        config::LogLevel::Error => LogLevel::Error,
+        config::LogLevel::Critical => LogLevel::Critical,
     }
 }

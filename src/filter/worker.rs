@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use proxy_wasm::types::{Action, LogLevel};
+use proxy_wasm_abi::{Action, LogLevel};
 
 use crate::authn::{self, Decision, KeyLookup, RemoteKeys};
 use crate::config::{Config, HeaderFetch, RemoteJwks};
@@ -48,10 +48,6 @@ pub struct Worker {
     /// The host clock as this worker's tick last read it (unix ms); `None` before the first
     /// tick. See [`process`].
     pub tick_clock_ms: Option<u64>,
-    /// Whether the host prints debug lines, as last asked (at configuration, then each tick):
-    /// a refusal's debug line is formatted and handed over only then, so a flood of bad tokens
-    /// pays no host call for a line nobody sees.
-    pub debug_log: bool,
 }
 
 pub struct Remote {
@@ -141,7 +137,6 @@ impl Default for Worker {
             denied_by_error: Vec::new(),
             token_cache: RefCell::new(TokenCache::new(0)),
             tick_clock_ms: None,
-            debug_log: true,
         }
     }
 }
@@ -348,11 +343,24 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
             finish_reply(500, &[], "jwt_authn: not configured")
         }
         Some(Decision::Allow(edits)) => {
-            for name in &edits.remove {
-                let _ = host::remove_request_header(name);
-            }
-            for (name, value) in &edits.add {
-                let _ = host::add_request_header(name, value);
+            // A header the host would not remove could be a claim header forged by the
+            // client, and one it would not add leaves the upstream without the claims it
+            // relies on: either way the request is not sent on.
+            let removed = edits
+                .remove
+                .iter()
+                .all(|name| host::remove_request_header(name).is_ok());
+            let added = removed
+                && edits
+                    .add
+                    .iter()
+                    .all(|(name, value)| host::add_request_header(name, value).is_ok());
+            if !added {
+                host::log(
+                    LogLevel::Error,
+                    "host refused to edit the request headers; refusing",
+                );
+                return finish_reply(500, &[], "jwt_authn: host error");
             }
             {
                 let mut worker = shared.borrow_mut();
@@ -364,8 +372,9 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
                     }
                 }
             }
-            if resumed.is_some() {
-                let _ = host::resume_request();
+            if resumed.is_some() && host::resume_request().is_err() {
+                // Nothing else can send it on: the host's own timeout ends it.
+                host::log(LogLevel::Error, "host refused to resume a request");
             }
             Action::Continue
         }
@@ -521,7 +530,9 @@ impl<'h> Read<'h> {
 }
 
 fn deny(shared: &Shared, error: AuthError, read: Read) -> Action {
-    if shared.borrow().debug_log {
+    // Formatted and handed over only when configured (`log_level`), so a flood of bad tokens
+    // pays no host call for a line nobody asked for.
+    if host::log_enabled(LogLevel::Debug) {
         host::log(
             LogLevel::Debug,
             &format!("request refused: {}", error.name()),
