@@ -7,6 +7,10 @@
 //! `body`, read only when `meta.generation` changes. `meta` doubles as the fetch lease: a
 //! worker takes it with a compare-and-swap, so all workers together make one fetch per refresh
 //! and one refetch per unknown-`kid` window.
+//!
+//! It also decides how long a request that needs a fetch may wait for one
+//! ([`Meta::wait_for_fetch`]): only for a fetch under way or starting on the next tick, never
+//! for a retry that back-off holds back, and never past the moment that fetch ends.
 
 use std::fmt::Write as _;
 
@@ -16,6 +20,9 @@ use crate::config::RemoteJwks;
 pub const MAX_JWKS_BODY_BYTES: usize = 1024 * 1024;
 /// Longest pause between retries after failed fetches.
 pub const MAX_RETRY_BACKOFF_MS: u64 = 30_000;
+/// How long a fetch lease outlives its callouts' timeouts, so a worker that vanished mid-fetch
+/// only delays the next attempt.
+const LEASE_SLACK_MS: u64 = 1_000;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Meta {
@@ -96,36 +103,80 @@ impl Meta {
         self.has_keys() && now_ms < self.fresh_until_ms.saturating_add(remote.max_stale_ms)
     }
 
-    /// Whether a fetch should start now: never while another is under way or before the retry
-    /// time of a failure; at once when there are no keys or a refetch was asked for; otherwise
-    /// when the keys reach 80% of their freshness, so they are refreshed before they run out
-    /// and requests never wait for a refresh.
+    /// Whether a fetch should start now: never while another is under way, otherwise when
+    /// [`next_fetch_ms`](Self::next_fetch_ms) has come.
     pub fn fetch_due(&self, now_ms: u64) -> bool {
-        if self.fetch_in_flight(now_ms) {
-            return false;
-        }
-        if self.failures > 0 && now_ms < self.retry_at_ms {
-            return false;
-        }
-        if !self.has_keys() || self.refetch_wanted {
-            return true;
-        }
-        let lifetime = self.fresh_until_ms.saturating_sub(self.fetched_at_ms);
-        now_ms
-            >= self
-                .fetched_at_ms
+        !self.fetch_in_flight(now_ms) && self.next_fetch_ms() <= now_ms
+    }
+
+    /// When the next fetch may start, a lease under way aside: at once when there are no keys or
+    /// a refetch was asked for, otherwise when the keys reach 80% of their freshness (so they
+    /// are refreshed before they run out and requests never wait for a refresh); never before
+    /// the retry time of a failure.
+    pub fn next_fetch_ms(&self) -> u64 {
+        let wanted = if !self.has_keys() || self.refetch_wanted {
+            0
+        } else {
+            let lifetime = self.fresh_until_ms.saturating_sub(self.fetched_at_ms);
+            self.fetched_at_ms
                 .saturating_add(lifetime.saturating_mul(4) / 5)
+        };
+        if self.failures > 0 {
+            wanted.max(self.retry_at_ms)
+        } else {
+            wanted
+        }
+    }
+
+    /// Until when a request that needs a fetch (it found no usable keys, or its token names a
+    /// `kid` the keys lack) may wait for one, at most until `deadline_ms`, its own limit;
+    /// `None` when no fetch can answer it in time, and it is answered at once.
+    ///
+    /// A fetch can answer it when one is under way, or is due now: some worker starts it on
+    /// its next tick (`tick_ms`). A fetch that back-off holds back is never waited for: back-off
+    /// decides when the filter fetches, not how long a request waits, so while the identity
+    /// provider fails no request is held for a retry. The wait ends when the fetch must be
+    /// over (its callouts' timeouts), plus a tick for every worker to see its outcome. When a
+    /// refetch was asked for while a fetch is under way (which may have started before the
+    /// identity provider rotated its keys), the wait covers that fetch and then the refetch,
+    /// which starts on the tick after it.
+    ///
+    /// `waited` is the record when the request began waiting, for a request woken because it
+    /// changed: a failure since then ends the wait at once (the next try is backed off).
+    pub fn wait_for_fetch(
+        &self,
+        remote: &RemoteJwks,
+        now_ms: u64,
+        tick_ms: u64,
+        deadline_ms: u64,
+        waited: Option<&Meta>,
+    ) -> Option<u64> {
+        if waited.is_some_and(|w| w.failed_at_ms != self.failed_at_ms) {
+            return None;
+        }
+        let span = fetch_span_ms(remote);
+        let ends_by = if self.fetch_in_flight(now_ms) {
+            let current = self.lease_until_ms.saturating_sub(LEASE_SLACK_MS);
+            if self.refetch_wanted {
+                current.saturating_add(tick_ms).saturating_add(span)
+            } else {
+                current
+            }
+        } else if self.next_fetch_ms() <= now_ms {
+            now_ms.saturating_add(tick_ms).saturating_add(span)
+        } else {
+            return None;
+        };
+        let until = deadline_ms.min(ends_by.saturating_add(tick_ms));
+        (until > now_ms).then_some(until)
     }
 
     /// The meta that takes the fetch lease.
     pub fn leased(&self, remote: &RemoteJwks, now_ms: u64) -> Meta {
-        // The lease outlives the callouts' timeouts a little (discovery makes two), so a worker
-        // that vanished mid-fetch only delays the next attempt.
-        let callouts = if remote.discovery { 2 } else { 1 };
         Meta {
             lease_until_ms: now_ms
-                .saturating_add(remote.timeout_ms.saturating_mul(callouts))
-                .saturating_add(1_000),
+                .saturating_add(fetch_span_ms(remote))
+                .saturating_add(LEASE_SLACK_MS),
             refetch_wanted: false,
             ..*self
         }
@@ -188,6 +239,13 @@ impl Meta {
     pub fn settled_since(&self, before: &Meta) -> bool {
         self.generation != before.generation || self.failed_at_ms != before.failed_at_ms
     }
+}
+
+/// The longest one fetch takes: its callouts' timeouts (with discovery two callouts, the
+/// document then its `jwks_uri`).
+pub fn fetch_span_ms(remote: &RemoteJwks) -> u64 {
+    let callouts = if remote.discovery { 2 } else { 1 };
+    remote.timeout_ms.saturating_mul(callouts)
 }
 
 /// `failed_refetch_duration`, doubled per consecutive failure, capped at 30 s.
@@ -454,6 +512,129 @@ mod tests {
         assert!(!start.settled_since(&start));
         assert!(start.succeeded(5, 1).settled_since(&start));
         assert!(start.failed(&r, 5, 0).settled_since(&start));
+    }
+
+    const TICK: u64 = 100;
+    const NO_LIMIT: u64 = u64::MAX;
+
+    #[test]
+    fn next_fetch_follows_need_freshness_and_back_off() {
+        let r = remote();
+        assert_eq!(Meta::default().next_fetch_ms(), 0, "no keys: at once");
+        let ok = Meta::default().succeeded(1_000, 10_000);
+        assert_eq!(ok.next_fetch_ms(), 9_000, "80% of the freshness");
+        assert_eq!(ok.with_refetch_asked(2_000).next_fetch_ms(), 0);
+        let failed = ok.with_refetch_asked(2_000).failed(&r, 2_500, 0);
+        assert_eq!(
+            failed.next_fetch_ms(),
+            3_500,
+            "an asked refetch waits for the retry time"
+        );
+        let long_ago = Meta::default().succeeded(0, 10_000).failed(&r, 20_000, 0);
+        assert_eq!(long_ago.next_fetch_ms(), 21_000);
+    }
+
+    #[test]
+    fn waits_for_a_due_fetch_until_it_must_be_over() {
+        let r = remote();
+        // No keys, nothing under way: a worker starts the fetch on its next tick, and it is
+        // over within the timeout; every worker sees the outcome a tick later.
+        let cold = Meta::default();
+        assert_eq!(
+            cold.wait_for_fetch(&r, 5_000, TICK, NO_LIMIT, None),
+            Some(5_000 + TICK + 1_000 + TICK)
+        );
+        assert_eq!(
+            cold.wait_for_fetch(&r, 5_000, TICK, 5_300, None),
+            Some(5_300),
+            "the request's own limit comes first"
+        );
+        assert_eq!(cold.wait_for_fetch(&r, 5_000, TICK, 5_000, None), None);
+        let mut discovery = r.clone();
+        discovery.discovery = true;
+        assert_eq!(
+            cold.wait_for_fetch(&discovery, 5_000, TICK, NO_LIMIT, None),
+            Some(5_000 + TICK + 2_000 + TICK),
+            "discovery makes two callouts"
+        );
+    }
+
+    #[test]
+    fn waits_for_a_fetch_under_way_until_its_timeout() {
+        let r = remote();
+        let fetching = Meta::default().leased(&r, 5_000);
+        assert_eq!(
+            fetching.wait_for_fetch(&r, 5_400, TICK, NO_LIMIT, None),
+            Some(5_000 + 1_000 + TICK),
+            "the fetch started at 5 s is over by 6 s, whatever the lease's slack"
+        );
+        // An unknown kid during a fetch that may predate the rotation: that fetch, then the
+        // refetch, which starts on the tick after it.
+        let asked = fetching.with_refetch_asked(5_400);
+        assert_eq!(
+            asked.wait_for_fetch(&r, 5_400, TICK, NO_LIMIT, None),
+            Some(6_000 + TICK + 1_000 + TICK)
+        );
+    }
+
+    #[test]
+    fn never_waits_for_a_retry_back_off_holds_back() {
+        let r = remote();
+        let ok = Meta::default().succeeded(0, 10_000);
+        let failed = ok.failed(&r, 2_000, 0);
+        // Asked while backing off: the refetch starts at the retry time (3 s), within what a
+        // request used to wait; the request is answered at once all the same.
+        let asked = failed.with_refetch_asked(2_100);
+        assert_eq!(asked.next_fetch_ms(), 3_000);
+        assert_eq!(asked.wait_for_fetch(&r, 2_100, TICK, NO_LIMIT, None), None);
+        assert_eq!(asked.wait_for_fetch(&r, 2_999, TICK, NO_LIMIT, None), None);
+        assert_eq!(
+            asked.wait_for_fetch(&r, 3_000, TICK, NO_LIMIT, None),
+            Some(3_000 + TICK + 1_000 + TICK),
+            "from the retry time on, the fetch is due"
+        );
+        // First keys while failing: the same, whatever `first_fetch_wait` allows.
+        let cold_failed = Meta::default().failed(&r, 2_000, 0);
+        assert_eq!(
+            cold_failed.wait_for_fetch(&r, 2_100, TICK, 7_100, None),
+            None
+        );
+        // Keys fresh, no refetch asked (rate-limited): nothing to wait for until the refresh.
+        assert_eq!(ok.wait_for_fetch(&r, 1_000, TICK, NO_LIMIT, None), None);
+        assert!(ok.wait_for_fetch(&r, 8_000, TICK, NO_LIMIT, None).is_some());
+    }
+
+    #[test]
+    fn a_failure_ends_the_wait_a_success_may_not() {
+        let r = remote();
+        let ok = Meta::default().succeeded(0, 10_000);
+        // A fetch under way when the unknown kid came: the request asked for a refetch.
+        let waited = ok.leased(&r, 1_000).with_refetch_asked(1_200);
+        // That fetch failed: answered at once, even when the retry is already due.
+        let failed = waited.failed(&r, 1_500, 0);
+        assert!(failed.settled_since(&waited));
+        assert_eq!(
+            failed.wait_for_fetch(&r, 1_500, TICK, NO_LIMIT, Some(&waited)),
+            None
+        );
+        assert_eq!(
+            failed.wait_for_fetch(&r, 9_000, TICK, NO_LIMIT, Some(&waited)),
+            None
+        );
+        // It succeeded without the kid: the refetch asked for is still owed and due now.
+        let done = waited.succeeded(1_500, 10_000);
+        assert!(done.settled_since(&waited));
+        assert_eq!(
+            done.wait_for_fetch(&r, 1_500, TICK, NO_LIMIT, Some(&waited)),
+            Some(1_500 + TICK + 1_000 + TICK)
+        );
+        // The refetch succeeded too: nothing more can answer the request.
+        let refetching = done.leased(&r, 1_550);
+        let refetched = refetching.succeeded(1_600, 10_000);
+        assert_eq!(
+            refetched.wait_for_fetch(&r, 1_600, TICK, NO_LIMIT, Some(&refetching)),
+            None
+        );
     }
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

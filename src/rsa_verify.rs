@@ -212,7 +212,7 @@ impl Engine {
             }
             (Engine::Int, Simd::None) => {
                 "RSA signatures checked on 28-bit limbs without SIMD: this build \
-                 (jwt_authn.portable.wasm) has no SIMD (RS*/PS* checks take about 2.7 times as \
+                 (jwt_authn.portable.wasm) has no SIMD (RS*/PS* checks take about 2.6 times as \
                  long as in jwt_authn.wasm)"
             }
         }
@@ -1105,8 +1105,8 @@ mod tests {
     }
 
     /// Natively both engines are built and multiply-add is always fused. In wasm, the runner
-    /// (`tools/wasm-test.sh`) fuses it as Envoy's V8 does, so a build with the fast engine
-    /// must pick it: a build that fell back here would leave that engine untested.
+    /// (`tools/wasm_run.py`, `make test-wasm`) fuses it as Envoy's V8 does, so a build with the
+    /// fast engine must pick it: a build that fell back here would leave that engine untested.
     #[test]
     fn the_known_answer_check_passes_and_the_build_has_its_engines() {
         assert!(Engine::Int.available());

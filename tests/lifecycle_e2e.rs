@@ -16,6 +16,8 @@
     clippy::indexing_slicing
 )]
 
+#[path = "support/chaos.rs"]
+mod chaos;
 mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -925,6 +927,168 @@ fn unknown_kid_flood_costs_one_fetch_per_window_across_four_workers() {
     assert_vm_healthy(&proxy);
 }
 
+/// How long `path` with `token` took to answer.
+fn timed(proxy: &Proxy, path: &str, token: &str) -> (support::Response, Duration) {
+    let sent = Instant::now();
+    let r = proxy.bearer(path, token);
+    (r, sent.elapsed())
+}
+
+/// The filter's worker tick: a due fetch starts on the next one, and each worker sees a
+/// fetch's end by its next one.
+const TICK: Duration = chaos::TICK;
+/// Allowance for a loaded machine over a bound stated in ticks or timeouts.
+const SLACK: Duration = Duration::from_millis(400);
+
+#[test]
+fn unknown_kid_is_held_only_by_a_fetch_that_can_answer_it() {
+    let k = keys();
+    let failing = JwksStub::start(200, jwks_of(&[&k.k1]));
+    let hanging = JwksStub::start(200, jwks_of(&[&k.k1]));
+    // Keys fresh for 300 s; a refetch per 0.5 s at most; after a failure, the retry 1.5-2 s
+    // later: so a second unknown kid may ask for a refetch that back-off holds back.
+    let extra = json!({
+        "cache_duration": "300s",
+        "unknown_kid_refetch_interval": "0.5s",
+        "async_fetch": {"failed_refetch_duration": "2s"}
+    });
+    let config = json!({
+        "providers": {
+            "failing": provider("failing", ISS, extra.clone()),
+            "hanging": provider("hanging", ISS, extra),
+        },
+        "rules": [
+            {"match": {"prefix": "/failing"}, "requires": {"provider_name": "failing"}},
+            {"match": {"prefix": "/hanging"}, "requires": {"provider_name": "hanging"}}
+        ]
+    });
+    let upstream = Upstream::start();
+    let proxy = EnvoyBuilder::new(&upstream)
+        .plugin(config)
+        .jwks_cluster("failing", failing.port())
+        .jwks_cluster("hanging", hanging.port())
+        .concurrency(2)
+        .start();
+    let valid = k.k1.token(&claims(ISS));
+    assert_status!(proxy.bearer("/failing", &valid), 200);
+    assert_status!(proxy.bearer("/hanging", &valid), 200);
+    let unknown = |n: u32| k.k1.with_kid(&format!("gone-{n}")).token(&claims(ISS));
+    let refused = |r: &support::Response, what: &str| {
+        assert_status!(r, 401, status::JWKS_KID_ALG_MISMATCH, "{what}");
+    };
+    let mut report = Vec::new();
+
+    // Fails at once: the refetch starts on the next tick and fails; the request is answered
+    // when it fails.
+    failing.set_status(503);
+    let (r, held) = timed(&proxy, "/failing", &unknown(1));
+    refused(&r, "unknown kid, refetch failing");
+    report.push(format!("503, refetch due: {} ms", held.as_millis()));
+    assert_eq!(failing.fetches(), 2, "one refetch for the unknown kid");
+    assert!(
+        held <= TICK * 2 + SLACK,
+        "held {held:?} for a refetch that failed at once"
+    );
+    // Past the refetch interval, within the back-off: the refetch is asked for but cannot
+    // start before the retry, so the request is answered at once (it was held 3.5 s before).
+    thread::sleep(Duration::from_millis(600));
+    let (r, held) = timed(&proxy, "/failing", &unknown(2));
+    refused(&r, "unknown kid, refetch backed off");
+    report.push(format!("503, refetch backed off: {} ms", held.as_millis()));
+    assert!(
+        held <= TICK + SLACK,
+        "held {held:?} though back-off holds the refetch back"
+    );
+    assert_eq!(failing.fetches(), 2, "back-off held the refetch back");
+    assert_eq!(
+        provider_stat(&proxy, "failing", "jwks_refetch_unknown_kid"),
+        2,
+        "the second unknown kid asked for a refetch"
+    );
+    // The refetch asked for still comes, at the retry time.
+    let retried = poll_until(Duration::from_secs(4), || {
+        (failing.fetches() == 3).then_some(())
+    });
+    assert!(retried.is_some(), "the owed refetch never came");
+
+    // Hangs: the request waits for the refetch it asked for, which fails at its 1 s timeout.
+    hanging.set_hang(true);
+    let (r, held) = timed(&proxy, "/hanging", &unknown(3));
+    refused(&r, "unknown kid, refetch hanging");
+    report.push(format!(
+        "hanging, refetch under way: {} ms",
+        held.as_millis()
+    ));
+    assert!(
+        held >= Duration::from_millis(900) && held <= Duration::from_secs(1) + TICK * 2 + SLACK,
+        "held {held:?}: expected the 1 s callout timeout of the refetch it waited for"
+    );
+    // Then back-off: answered at once.
+    let (r, held) = timed(&proxy, "/hanging", &unknown(4));
+    refused(&r, "unknown kid after the hanging refetch failed");
+    report.push(format!(
+        "hanging, refetch backed off: {} ms",
+        held.as_millis()
+    ));
+    assert!(
+        held <= TICK + SLACK,
+        "held {held:?} though back-off holds the refetch back"
+    );
+    hanging.set_hang(false);
+    eprintln!("unknown kid held: {}", report.join("; "));
+    // The last good keys served all along.
+    assert_status!(proxy.bearer("/failing", &valid), 200);
+    assert_status!(proxy.bearer("/hanging", &valid), 200);
+    assert_vm_healthy(&proxy);
+}
+
+// ------------------------------------------------------------------------------------------
+// Chaos: a JWKS server switched through faults under concurrent traffic
+
+/// The README's fault table, end to end: four workers, six clients sending valid, tampered,
+/// expired and random-kid tokens, the JWKS server switched through a rotation, 503 at once, a
+/// broken body, a hang past the timeout, and recovery with the old key retired.
+#[test]
+fn chaos_every_request_is_answered_within_the_fault_table_bounds() {
+    let script = chaos::Script::short();
+    let upstream = Upstream::start();
+    let run = chaos::run(&script, &[chaos::Filter::Wasm], &upstream);
+    let target = &run.targets[0];
+    eprintln!("{}", run.table(&script));
+    let mut problems = run.problems(&script, target);
+    // Every fault was met by at least one fetch, so its bound was really put to the test.
+    for (i, p) in run.phases.iter().enumerate() {
+        let fault = !matches!(p.served, chaos::Served::Keys(_));
+        if fault && run.fetches(target, i) == 0 {
+            problems.push(format!("phase {:?}: no fetch met the fault", p.name));
+        }
+    }
+    // The old key is retired: gone from the keys once the recovered server was fetched.
+    let proxy = &target.proxy;
+    let old = run.token(chaos::KeyName::Old);
+    let gone = poll_until(Duration::from_secs(5), || {
+        let r = proxy.bearer(PATH, &old);
+        (r.status == 401 && r.body == status::JWKS_KID_ALG_MISMATCH).then_some(())
+    });
+    if gone.is_none() {
+        problems.push("a token of the retired key still passes 5 s after the run".into());
+    }
+    assert_status!(proxy.bearer(PATH, &run.token(chaos::KeyName::New)), 200);
+    let failed = provider_stat(proxy, "idp", "jwks_fetch_failed");
+    eprintln!(
+        "chaos: {} requests, {} fetches ({failed} failed)",
+        target.samples.len(),
+        target.stub.fetches()
+    );
+    let total = problems.len();
+    problems.truncate(40);
+    assert!(
+        problems.is_empty(),
+        "{total} problems (at most 40 shown):\n{}",
+        problems.join("\n")
+    );
+}
+
 // ------------------------------------------------------------------------------------------
 // Four workers share one fetch
 
@@ -1280,6 +1444,16 @@ fn oidc_discovery_fetches_jwks_uri_and_refuses_a_wrong_issuer() {
             .to_string(),
     );
     wrong.set_path_reply("/jwks.json", 200, jwks_of(&[&k.k1]));
+    // A document whose `jwks_uri` hangs past the 1 s timeout.
+    let iss_hung = "https://hung.lifecycle.example";
+    let hung_doc = JwksStub::start(404, "{}");
+    hung_doc.set_path_reply(
+        DISCOVERY,
+        200,
+        json!({"issuer": iss_hung, "jwks_uri": "http://keys.hung.test/jwks.json"}).to_string(),
+    );
+    let hung_keys = JwksStub::start(200, jwks_of(&[&k.k1]));
+    hung_keys.set_hang(true);
 
     let discovery = |cluster: &str, issuer: &str, extra: Value| {
         let mut p = provider(
@@ -1302,11 +1476,13 @@ fn oidc_discovery_fetches_jwks_uri_and_refuses_a_wrong_issuer() {
             "oidc": discovery("idp", ISS, json!({})),
             "split": discovery("split_doc", iss_split, json!({"jwks_cluster": "split_keys"})),
             "wrong": discovery("wrong", iss_wrong, json!({})),
+            "hung": discovery("hung_doc", iss_hung, json!({"jwks_cluster": "hung_keys", "first_fetch_wait": "5s"})),
         },
         "rules": [
             {"match": {"prefix": "/oidc"}, "requires": {"provider_name": "oidc"}},
             {"match": {"prefix": "/split"}, "requires": {"provider_name": "split"}},
-            {"match": {"prefix": "/wrong"}, "requires": {"provider_name": "wrong"}}
+            {"match": {"prefix": "/wrong"}, "requires": {"provider_name": "wrong"}},
+            {"match": {"prefix": "/hung"}, "requires": {"provider_name": "hung"}}
         ]
     });
     let upstream = Upstream::start();
@@ -1316,7 +1492,24 @@ fn oidc_discovery_fetches_jwks_uri_and_refuses_a_wrong_issuer() {
         .jwks_cluster("split_doc", split_doc.port())
         .jwks_cluster("split_keys", split_keys.port())
         .jwks_cluster("wrong", wrong.port())
+        .jwks_cluster("hung_doc", hung_doc.port())
+        .jwks_cluster("hung_keys", hung_keys.port())
         .start();
+
+    // The first fetch of `hung` is under way from the first tick: the document, then its
+    // jwks_uri, which hangs until the 1 s timeout. A request waits for that fetch (two
+    // callouts: at most 2 s and a tick), not for its 5 s first_fetch_wait.
+    let (r, held) = timed(&proxy, "/hung", &k.k1.token(&claims(iss_hung)));
+    assert_status!(r, 401, status::JWKS_FETCH_FAIL);
+    eprintln!(
+        "oidc: jwks_uri hanging past the 1 s timeout: request held {} ms (first_fetch_wait 5s), then 401",
+        held.as_millis()
+    );
+    assert!(
+        held <= Duration::from_secs(2) + TICK * 2 + SLACK,
+        "held {held:?}: longer than the discovery fetch it waited for"
+    );
+    hung_keys.set_hang(false);
 
     let r = proxy.bearer("/oidc", &k.k1.token(&claims(ISS)));
     assert_status!(r, 200);
@@ -1392,6 +1585,10 @@ fn oidc_discovery_fetches_jwks_uri_and_refuses_a_wrong_issuer() {
         off.join("; ")
     );
     assert!(
+        took <= TICK * 2 + SLACK,
+        "refused after {took:?}: a discovery that fails at once is waited for a tick or two"
+    );
+    assert!(
         wrong.paths().iter().all(|p| p == DISCOVERY),
         "the JWKS of a document with the wrong issuer was fetched: {:?}",
         wrong.paths()
@@ -1423,20 +1620,26 @@ fn oidc_discovery_fetches_jwks_uri_and_refuses_a_wrong_issuer() {
 #[test]
 fn first_fetch_wait_bounds_the_cold_start_hold_and_fails_closed() {
     let k = keys();
-    // A server that answers 500: after a failure the next retry is 2 s away, more than the
-    // 0.5 s a request may wait, so requests are refused at once.
+    // A server that answers 500: after a failure the next retry is 2 s away, within the 5 s a
+    // request may wait, but back-off holds it back, so requests are refused at once.
     let broken = JwksStub::start(500, "{}");
     // A server that hangs: the first fetch is under way for 3 s, requests wait 0.5 s.
     let hanging = JwksStub::start(200, jwks_of(&[&k.k1]));
     hanging.set_hang(true);
+    // A server that hangs past a 1 s timeout while requests may wait 5 s: they wait for the
+    // fetch, 1 s, not for the wait.
+    let slow = JwksStub::start(200, jwks_of(&[&k.k1]));
+    slow.set_hang(true);
     let config = json!({
         "providers": {
-            "broken": provider("broken", ISS, json!({"first_fetch_wait": "0.5s", "async_fetch": {"failed_refetch_duration": "2s"}})),
+            "broken": provider("broken", ISS, json!({"first_fetch_wait": "5s", "async_fetch": {"failed_refetch_duration": "2s"}})),
             "hanging": provider("hanging", ISS, json!({"first_fetch_wait": "0.5s", "http_uri": {"uri": "http://hanging.test/jwks.json", "cluster": "hanging", "timeout": "3s"}})),
+            "slow": provider("slow", ISS, json!({"first_fetch_wait": "5s", "async_fetch": {"failed_refetch_duration": "10s"}})),
         },
         "rules": [
             {"match": {"prefix": "/broken"}, "requires": {"provider_name": "broken"}},
-            {"match": {"prefix": "/hanging"}, "requires": {"provider_name": "hanging"}}
+            {"match": {"prefix": "/hanging"}, "requires": {"provider_name": "hanging"}},
+            {"match": {"prefix": "/slow"}, "requires": {"provider_name": "slow"}}
         ]
     });
     let upstream = Upstream::start();
@@ -1444,8 +1647,35 @@ fn first_fetch_wait_bounds_the_cold_start_hold_and_fails_closed() {
         .plugin(config)
         .jwks_cluster("broken", broken.port())
         .jwks_cluster("hanging", hanging.port())
+        .jwks_cluster("slow", slow.port())
         .start();
     let valid = k.k1.token(&claims(ISS));
+
+    // The first fetch of `slow` started on the first tick and hangs until its 1 s timeout: a
+    // request waits for that fetch (at most 1 s and a tick or two), not for its 5 s; the next
+    // one, with the retry 7.5-10 s away, is refused at once.
+    let t = Instant::now();
+    let r = proxy.bearer("/slow", &valid);
+    let held_slow = t.elapsed();
+    assert_status!(r, 401, status::JWKS_FETCH_FAIL);
+    let t = Instant::now();
+    let r = proxy.bearer("/slow", &valid);
+    let refused_slow = t.elapsed();
+    assert_status!(r, 401, status::JWKS_FETCH_FAIL);
+    eprintln!(
+        "first_fetch_wait 5s, JWKS server hanging past the 1 s timeout: held {} ms, then 401; \
+         the next request, with the retry backed off, refused in {} ms",
+        held_slow.as_millis(),
+        refused_slow.as_millis()
+    );
+    assert!(
+        held_slow < Duration::from_millis(1000 + 200 + 400),
+        "held {held_slow:?}: longer than the fetch it waited for (1 s timeout)"
+    );
+    assert!(
+        refused_slow < Duration::from_millis(300),
+        "refused after {refused_slow:?}; no fetch can start before the retry, so at once"
+    );
 
     let t = Instant::now();
     let r = proxy.bearer("/hanging", &valid);
@@ -1463,21 +1693,22 @@ fn first_fetch_wait_bounds_the_cold_start_hold_and_fails_closed() {
     let failed = poll_until(Duration::from_secs(5), || {
         (provider_stat(&proxy, "broken", "jwks_fetch_failed") >= 1).then_some(())
     });
+    slow.set_hang(false);
     assert!(failed.is_some(), "the broken server was never asked");
     let t = Instant::now();
     let r = proxy.bearer("/broken", &valid);
     let refused = t.elapsed();
     assert_status!(r, 401, status::JWKS_FETCH_FAIL);
     eprintln!(
-        "first_fetch_wait 0.5s, JWKS server failing, next retry ~2 s away: refused in {} ms",
+        "first_fetch_wait 5s, JWKS server failing, next retry ~2 s away: refused in {} ms",
         refused.as_millis()
     );
     assert!(
         refused < Duration::from_millis(300),
-        "refused after {refused:?}; the next retry is later than the wait, so it should be at once"
+        "refused after {refused:?}; no fetch can start before the retry, so it should be at once"
     );
 
-    // Both servers recover: requests pass without restarting Envoy.
+    // The servers recover: requests pass without restarting Envoy.
     hanging.set_hang(false);
     broken.set_status(200);
     broken.set_body(jwks_of(&[&k.k1]));

@@ -19,8 +19,9 @@ key = json.load(open("../../envoy/demo-keys/rs256.json"))
 n = key["n"] + "=" * (-len(key["n"]) % 4)
 open("src/n.hex", "w").write(base64.urlsafe_b64decode(n).hex())
 PY
-cargo build -q --release --target wasm32-wasip1
-echo "== rsa_verify.rs: working tree (head) against $base (base), RSA-2048 public op in V8 (Node $(node --version))"
+# RSA_AB_FEATURES: cargo feature flags for both versions (Cargo.toml here), e.g. the simd128 build's.
+cargo build -q --release --target wasm32-wasip1 ${RSA_AB_FEATURES:-}
+echo "== rsa_verify.rs: working tree (head${RSA_AB_FEATURES:+ with $RSA_AB_FEATURES}) against $base (base), RSA-2048 public op in V8 (Node $(node --version))"
 for _ in $(seq "$runs"); do
   node --no-warnings ../micro-wasi.mjs target/wasm32-wasip1/release/rsa-ab.wasm . "$pairs"
 done

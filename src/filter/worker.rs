@@ -21,6 +21,7 @@ use crate::token_cache::TokenCache;
 
 use super::host;
 use super::metrics::Metrics;
+use super::root::TICK;
 
 pub type Shared = Rc<RefCell<Worker>>;
 
@@ -95,16 +96,31 @@ impl KeyLookup for Lookup<'_> {
         let meta = &remote.meta;
         match &remote.keys {
             Some(keys) if meta.keys_usable(&remote.jwks, self.now_ms) => RemoteKeys::Ready(keys),
-            // No usable keys: wait while a fetch is under way or due soon enough to help.
-            _ if meta.fetch_in_flight(self.now_ms) || meta.failures == 0 => RemoteKeys::Pending,
-            _ if meta.retry_at_ms
-                <= self.now_ms.saturating_add(remote.jwks.first_fetch_wait_ms) =>
-            {
+            // No usable keys: wait only for a fetch under way or starting now.
+            _ if key_wait(remote, self.now_ms, remote.jwks.first_fetch_wait_ms, None).is_some() => {
                 RemoteKeys::Pending
             }
             _ => RemoteKeys::Failed,
         }
     }
+}
+
+/// Until when a request may wait for provider `remote`'s keys (see [`Meta::wait_for_fetch`]):
+/// at most `limit_ms` from now (`first_fetch_wait` for first keys, none for an unknown kid),
+/// or, for a woken request (`resumed`), until the deadline of the wait that just ended.
+fn key_wait(remote: &Remote, now_ms: u64, limit_ms: u64, resumed: Option<&Waiter>) -> Option<u64> {
+    let deadline = resumed.map_or(now_ms.saturating_add(limit_ms), |w| w.deadline_ms);
+    remote.meta.wait_for_fetch(
+        &remote.jwks,
+        now_ms,
+        tick_ms(),
+        deadline,
+        resumed.map(|w| &w.since),
+    )
+}
+
+fn tick_ms() -> u64 {
+    u64::try_from(TICK.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Default for Worker {
@@ -370,32 +386,38 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
             finish_reply(reply.status, &reply.headers, reply.body)
         }
         Some(Decision::WaitForKeys(index)) => {
-            // First keys: wait until they come or the wait configured for them runs out.
-            let deadline = match resumed {
-                Some(w) => w.deadline_ms,
-                None => now_ms.saturating_add(
-                    shared
-                        .borrow()
-                        .remote(index)
-                        .map_or(0, |r| r.jwks.first_fetch_wait_ms),
-                ),
-            };
-            if now_ms >= deadline || !park(shared, context_id, index, deadline) {
-                return deny(shared, AuthError::JwksFetchFail, read);
-            }
-            Action::Pause
+            // No usable keys: wait within first_fetch_wait for a fetch that can bring them.
+            let until = shared
+                .borrow()
+                .remote(index)
+                .and_then(|r| key_wait(r, now_ms, r.jwks.first_fetch_wait_ms, resumed.as_ref()));
+            hold_or_deny(
+                shared,
+                context_id,
+                index,
+                until,
+                AuthError::JwksFetchFail,
+                read,
+            )
         }
         Some(Decision::RefetchKeys(index)) => {
-            if resumed.is_some() || !ask_refetch(shared, index, now_ms) {
-                return deny(shared, AuthError::JwksKidAlgMismatch, read);
+            // A kid the keys lack: ask all workers for a refetch (once, rate-limited), then wait
+            // for a fetch that can bring the key.
+            if resumed.is_none() {
+                ask_refetch(shared, index, now_ms);
             }
-            let wait = shared.borrow().remote(index).map_or(0, |r| {
-                r.jwks.timeout_ms.saturating_mul(2).saturating_add(1_500)
-            });
-            if !park(shared, context_id, index, now_ms.saturating_add(wait)) {
-                return deny(shared, AuthError::JwksKidAlgMismatch, read);
-            }
-            Action::Pause
+            let until = shared
+                .borrow()
+                .remote(index)
+                .and_then(|r| key_wait(r, now_ms, u64::MAX, resumed.as_ref()));
+            hold_or_deny(
+                shared,
+                context_id,
+                index,
+                until,
+                AuthError::JwksKidAlgMismatch,
+                read,
+            )
         }
     }
 }
@@ -411,6 +433,22 @@ fn needs_exact_clock(decision: Option<&(Decision, bool)>, now_ms: u64) -> bool {
             .is_some_and(|t| t <= (now_ms / 1000).saturating_add(EXACT_CLOCK_MARGIN_S)),
         Some((Decision::Deny(AuthError::JwtExpired), _)) => true,
         _ => false,
+    }
+}
+
+/// Holds the request for provider `index`'s keys until `until` (see [`key_wait`]), or refuses
+/// it with `error` when it may not wait or too many requests already do.
+fn hold_or_deny(
+    shared: &Shared,
+    context_id: u32,
+    index: usize,
+    until: Option<u64>,
+    error: AuthError,
+    read: Read,
+) -> Action {
+    match until {
+        Some(until) if park(shared, context_id, index, until) => Action::Pause,
+        _ => deny(shared, error, read),
     }
 }
 
@@ -434,34 +472,41 @@ fn park(shared: &Shared, context_id: u32, index: usize, deadline_ms: u64) -> boo
 
 /// Asks all workers for one refetch of provider `index`'s keys because a token named a `kid`
 /// they lack, unless one was asked for within `unknown_kid_refetch_interval`: a flood of
-/// random kids costs one fetch per window. True when this request should wait for it.
-fn ask_refetch(shared: &Shared, index: usize, now_ms: u64) -> bool {
+/// random kids costs one fetch per window. Compare-and-swap, retried if another worker wrote
+/// meanwhile. Leaves the worker's copy of the record up to date, for the decision to wait.
+fn ask_refetch(shared: &Shared, index: usize, now_ms: u64) {
     let Some((meta_key, jwks, name)) = shared
         .borrow()
         .remote(index)
         .map(|r| (r.meta_key.clone(), r.jwks.clone(), r.name.clone()))
     else {
-        return false;
+        return;
     };
-    let (meta, cas) = read_meta(&meta_key);
-    if !meta.may_refetch_for_unknown_kid(&jwks, now_ms) {
-        return false;
-    }
-    if !meta.refetch_wanted {
-        if host::set_shared(&meta_key, &meta.with_refetch_asked(now_ms).encode(), cas).is_err() {
-            // Another worker wrote first; if it asked for the refetch, wait for that one.
-            return read_meta(&meta_key).0.refetch_wanted;
+    for _ in 0..4 {
+        let (meta, cas) = read_meta(&meta_key);
+        if meta.refetch_wanted || !meta.may_refetch_for_unknown_kid(&jwks, now_ms) {
+            // Nothing to ask; another worker may have written since `process` read the record.
+            if shared
+                .borrow()
+                .remote(index)
+                .is_some_and(|r| r.meta != meta)
+            {
+                sync_remote(shared, index);
+            }
+            return;
         }
-        host::log(
-            LogLevel::Info,
-            &format!("provider {name}: token names an unknown kid; refetching the JWKS"),
-        );
-        shared.borrow_mut().metrics.inc(&format!(
-            "jwt_authn.provider.{name}.jwks_refetch_unknown_kid"
-        ));
+        if host::set_shared(&meta_key, &meta.with_refetch_asked(now_ms).encode(), cas).is_ok() {
+            host::log(
+                LogLevel::Info,
+                &format!("provider {name}: token names an unknown kid; refetching the JWKS"),
+            );
+            shared.borrow_mut().metrics.inc(&format!(
+                "jwt_authn.provider.{name}.jwks_refetch_unknown_kid"
+            ));
+            sync_remote(shared, index);
+            return;
+        }
     }
-    sync_remote(shared, index);
-    true
 }
 
 /// The request headers read for a decision, and whether they are all of them.

@@ -89,6 +89,25 @@ pub fn wasm_path() -> Result<PathBuf, String> {
     }
 }
 
+/// The filter under test ([`wasm_path`]) first, then the other builds of `make dist`
+/// (`jwt_authn.*.wasm`) found beside it, sorted.
+pub fn wasm_builds() -> Result<Vec<PathBuf>, String> {
+    let main = wasm_path()?;
+    let dir = main.parent().unwrap_or(Path::new("."));
+    let mut builds: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p.file_name().unwrap_or_default().to_string_lossy();
+            n.starts_with("jwt_authn.") && n.ends_with(".wasm") && *p != main
+        })
+        .collect();
+    builds.sort();
+    builds.insert(0, main);
+    Ok(builds)
+}
+
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     fs::metadata(path)
@@ -816,13 +835,14 @@ impl JwksStub {
 // ------------------------------------------------------------------------------------------
 // Temp dirs
 
-struct TempDir {
+pub struct TempDir {
     path: PathBuf,
     keep: bool,
 }
 
 impl TempDir {
-    fn new(prefix: &str) -> TempDir {
+    /// A fresh directory under the system temp dir, removed on drop (kept with KEEP_E2E_TMP set).
+    pub fn new(prefix: &str) -> TempDir {
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -839,6 +859,10 @@ impl TempDir {
             path,
             keep: std::env::var_os("KEEP_E2E_TMP").is_some(),
         }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
 
@@ -858,6 +882,9 @@ impl Drop for TempDir {
 /// route to the echo upstream, a STATIC `upstream` cluster and one STATIC cluster per JWKS stub.
 #[derive(Clone)]
 pub struct EnvoyBuilder {
+    /// The Envoy binary and the filter build; `None`: [`Envoy::require`] and [`wasm_path`].
+    envoy: Option<PathBuf>,
+    wasm: Option<PathBuf>,
     upstream_port: u16,
     plugin: Option<String>,
     filters_yaml: Option<Vec<String>>,
@@ -871,6 +898,8 @@ pub struct EnvoyBuilder {
 impl EnvoyBuilder {
     pub fn new(upstream: &Upstream) -> EnvoyBuilder {
         EnvoyBuilder {
+            envoy: None,
+            wasm: None,
             upstream_port: upstream.port(),
             plugin: None,
             filters_yaml: None,
@@ -880,6 +909,18 @@ impl EnvoyBuilder {
             log_level: "info".into(),
             component_log_level: Some("wasm:debug".into()),
         }
+    }
+
+    /// Runs this Envoy binary instead of `$ENVOY` (another version's, tests/envoy_matrix.rs).
+    pub fn envoy(mut self, path: &Path) -> Self {
+        self.envoy = Some(path.to_owned());
+        self
+    }
+
+    /// Loads this build of the filter instead of `$JWT_AUTHN_WASM`.
+    pub fn wasm(mut self, path: &Path) -> Self {
+        self.wasm = Some(path.to_owned());
+        self
     }
 
     /// The wasm filter's plugin configuration (JSON text, or a `serde_json::Value`).
@@ -952,7 +993,10 @@ impl EnvoyBuilder {
                     .plugin
                     .as_deref()
                     .ok_or("EnvoyBuilder: no plugin config and no http_filter_yaml")?;
-                let wasm = wasm_path()?;
+                let wasm = match &self.wasm {
+                    Some(path) => path.clone(),
+                    None => wasm_path()?,
+                };
                 let entry = format!(
                     "name: envoy.filters.http.wasm\n\
                      typed_config:\n  \
@@ -1041,7 +1085,7 @@ static_resources:
 
     fn spawn(&self) -> Proxy {
         remember_panic_messages();
-        let envoy = Envoy::require();
+        let envoy = self.envoy.clone().unwrap_or_else(Envoy::require);
         let yaml = self.bootstrap_yaml().unwrap_or_else(|e| panic!("{e}"));
         let dir = TempDir::new("jwt-authn-e2e");
         let bootstrap = dir.path.join("bootstrap.yaml");
