@@ -8,12 +8,11 @@ use std::fmt;
 
 use ed25519_dalek::Signature as EdSignature;
 use hmac::{Hmac, KeyInit, Mac};
-use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::alg::{Alg, Family};
-use crate::p256_verify;
 use crate::rsa_verify::{self, bit_len, strip_leading_zeros, Engine, Exponent, Padding, RsaPublic};
+use crate::{k256_verify, p256_verify, p384_verify, p521_verify};
 
 /// Smallest RSA modulus accepted, in bits (as jwt-compact's `StrongAlg`).
 pub const RSA_MIN_BITS: usize = 2048;
@@ -114,9 +113,10 @@ pub enum PublicKey {
     Rsa(RsaKey),
     /// Verified by our own variable-time code ([`crate::p256_verify`]), not `p256`'s.
     P256(p256_verify::VerifyingKey),
-    P384(p384::ecdsa::VerifyingKey),
-    P521(p521::ecdsa::VerifyingKey),
-    K256(k256::ecdsa::VerifyingKey),
+    /// These three by the generic engine of [`crate::ec_verify`].
+    P384(p384_verify::VerifyingKey),
+    P521(p521_verify::VerifyingKey),
+    K256(k256_verify::VerifyingKey),
     Ed25519(ed25519_dalek::VerifyingKey),
     Hmac(HmacKey),
 }
@@ -247,30 +247,28 @@ impl PublicKey {
         sec1.extend_from_slice(x);
         sec1.resize(1 + 2 * len - y.len(), 0);
         sec1.extend_from_slice(y);
-        let bad = |_| KeyError::EcNotOnCurve { curve };
+        // Our verifiers check the point themselves (both coordinates below p, on the curve; the
+        // identity has no affine form), as RustCrypto's SEC1 decoders did: using those decoders
+        // only for the check would link their curve arithmetic into the .wasm.
+        let bad = KeyError::EcNotOnCurve { curve };
+        let Some((x, y)) = sec1.get(1..).and_then(|c| c.split_at_checked(len)) else {
+            return Err(bad);
+        };
         Ok(match curve {
             Curve::P256 => {
-                // Our verifier checks the point itself (both coordinates below p, on the curve;
-                // the identity has no affine form), as `p256`'s SEC1 decoder did: using that
-                // decoder only for the check would link ~19 KB of `p256` into the .wasm.
-                let coordinates = sec1.get(1..).and_then(|c| c.split_at_checked(len));
-                let Some((Ok(x), Ok(y))) = coordinates.map(|(x, y)| (x.try_into(), y.try_into()))
-                else {
-                    return Err(KeyError::EcNotOnCurve { curve });
+                let (Ok(x), Ok(y)) = (x.try_into(), y.try_into()) else {
+                    return Err(bad);
                 };
-                PublicKey::P256(
-                    p256_verify::VerifyingKey::from_affine(x, y)
-                        .ok_or(KeyError::EcNotOnCurve { curve })?,
-                )
+                PublicKey::P256(p256_verify::VerifyingKey::from_affine(x, y).ok_or(bad)?)
             }
             Curve::P384 => {
-                PublicKey::P384(p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(bad)?)
+                PublicKey::P384(p384_verify::VerifyingKey::from_affine(x, y).ok_or(bad)?)
             }
             Curve::P521 => {
-                PublicKey::P521(p521::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(bad)?)
+                PublicKey::P521(p521_verify::VerifyingKey::from_affine(x, y).ok_or(bad)?)
             }
             Curve::Secp256k1 => {
-                PublicKey::K256(k256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(bad)?)
+                PublicKey::K256(k256_verify::VerifyingKey::from_affine(x, y).ok_or(bad)?)
             }
         })
     }
@@ -359,26 +357,17 @@ impl PublicKey {
                     Err(SigError::Invalid)
                 }
             }
+            // R || S of the curve's fixed length, each in [1, n − 1]; high S accepted.
             PublicKey::P384(key) => {
-                let sig =
-                    p384::ecdsa::Signature::from_slice(signature).map_err(|_| SigError::Invalid)?;
-                key.verify_prehash(&Sha384::digest(signing_input), &sig)
-                    .map_err(|_| SigError::Invalid)
+                ec_result(key.verify_prehash(&Sha384::digest(signing_input), signature))
             }
             PublicKey::P521(key) => {
-                let sig =
-                    p521::ecdsa::Signature::from_slice(signature).map_err(|_| SigError::Invalid)?;
-                key.verify_prehash(&Sha512::digest(signing_input), &sig)
-                    .map_err(|_| SigError::Invalid)
+                ec_result(key.verify_prehash(&Sha512::digest(signing_input), signature))
             }
             PublicKey::K256(key) => {
-                // k256 refuses high-S (Bitcoin's malleability rule); JWS, like Wycheproof's
-                // standard secp256k1 vectors, accepts both S and n - S, so normalize first.
-                let sig =
-                    k256::ecdsa::Signature::from_slice(signature).map_err(|_| SigError::Invalid)?;
-                let sig = sig.normalize_s();
-                key.verify_prehash(&Sha256::digest(signing_input), &sig)
-                    .map_err(|_| SigError::Invalid)
+                // JWS, like Wycheproof's standard secp256k1 vectors, accepts both S and n − S
+                // (the low-S rule is Bitcoin's, which `k256` applied and we do not).
+                ec_result(key.verify_prehash(&Sha256::digest(signing_input), signature))
             }
             PublicKey::Ed25519(key) => {
                 let bytes: &[u8; 64] = signature.try_into().map_err(|_| SigError::WrongLength)?;
@@ -387,6 +376,14 @@ impl PublicKey {
             }
             PublicKey::Hmac(key) => verify_hmac(key, alg, signing_input, signature),
         }
+    }
+}
+
+fn ec_result(valid: bool) -> Result<(), SigError> {
+    if valid {
+        Ok(())
+    } else {
+        Err(SigError::Invalid)
     }
 }
 
