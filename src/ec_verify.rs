@@ -75,19 +75,27 @@ pub const fn neg_inverse(x: u32) -> u32 {
 /// A big-endian hex constant (as the standards write them) to limbs; at most `8·L` digits.
 /// Only for the constants of the curve files, which their tests check.
 pub const fn hex<const L: usize>(s: &str) -> [u32; L] {
-    let bytes = s.as_bytes();
+    let mut rest = s.as_bytes();
     let mut out = [0u32; L];
-    let mut i = 0;
-    while i < bytes.len() && i < 8 * L {
-        let c = bytes[bytes.len() - 1 - i];
-        let digit = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            _ => 0,
-        };
-        out[i / 8] |= (digit as u32) << (4 * (i % 8));
-        i += 1;
+    // Limbs from the least significant, each from the next 8 digits taken off the end.
+    let mut slots: &mut [u32] = &mut out;
+    while let [limb, tail @ ..] = slots {
+        let mut shift = 0;
+        while shift < 32 {
+            let [head @ .., c] = rest else {
+                break;
+            };
+            let digit = match *c {
+                b'0'..=b'9' => *c - b'0',
+                b'a'..=b'f' => *c - b'a' + 10,
+                b'A'..=b'F' => *c - b'A' + 10,
+                _ => 0,
+            };
+            *limb |= (digit as u32) << shift;
+            rest = head;
+            shift += 4;
+        }
+        slots = tail;
     }
     out
 }
