@@ -382,10 +382,10 @@ macro_rules! differential {
                     let big_x = point_with_large_x(&add(&ctx.n, &offset).unwrap(), round % 2 == 0);
                     let u2 = random_scalar(&mut rng);
                     check_crafted(&ctx, "x(R) >= n", &rng.bytes(DIGEST), &u2, &big_x);
-                    check_crafted(&ctx, "x(R) >= n, e = 0", &vec![0; DIGEST], &u2, &big_x);
+                    check_crafted(&ctx, "x(R) >= n, e = 0", &[0u8; DIGEST], &u2, &big_x);
                     let r_point = g * random_scalar(&mut rng);
                     check_crafted(&ctx, "random", &rng.bytes(DIGEST), &random_scalar(&mut rng), &r_point);
-                    check_crafted(&ctx, "e = 0", &vec![0; DIGEST], &random_scalar(&mut rng), &r_point);
+                    check_crafted(&ctx, "e = 0", &[0u8; DIGEST], &random_scalar(&mut rng), &r_point);
                     check_crafted(&ctx, "u2 = 1", &rng.bytes(DIGEST), &Scalar::ONE, &r_point);
                     check_crafted(&ctx, "u2 = -1", &rng.bytes(DIGEST), &-Scalar::ONE, &r_point);
                     check_crafted(&ctx, "R = G", &rng.bytes(DIGEST), &random_scalar(&mut rng), &g);
