@@ -1032,7 +1032,7 @@ pub(crate) mod testing {
             for _ in 0..100 {
                 values.push(rng.below(&m));
             }
-            for a in values.iter().filter(|a| !is_zero(*a)) {
+            for a in values.iter().filter(|a| !is_zero(a)) {
                 let inv = inv_mod(a, &m).unwrap();
                 assert!(lt(&inv, &m));
                 assert_eq!(mul_mod_slow(a, &inv, &m), small(1), "{a:x?}");
