@@ -113,7 +113,8 @@ pub enum PublicKey {
     Rsa(RsaKey),
     /// Verified by our own variable-time code ([`crate::p256_verify`]), not `p256`'s.
     P256(p256_verify::VerifyingKey),
-    /// These three by the generic engine of [`crate::ec_verify`].
+    /// This and the next two: our own variable-time code as well, one engine generic over the
+    /// curve ([`crate::ec_verify`]).
     P384(p384_verify::VerifyingKey),
     P521(p521_verify::VerifyingKey),
     K256(k256_verify::VerifyingKey),
