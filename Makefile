@@ -193,7 +193,7 @@ bench-pair: setup build bench-tools bench-wrk
 bench-micro: wasm-target
 	bash bench/micro.sh
 
-# `make bench-rsa-ab BASE=<git rev>`: src/rsa_verify.rs against its version at BASE, in one V8.
+# `make bench-rsa-ab BASE=<git rev>`: src/crypto/rsa_verify/ against its version at BASE, in one V8.
 bench-rsa-ab: wasm-target
 	bash bench/rsa-ab/run.sh $(or $(BASE),HEAD)
 

@@ -2,7 +2,7 @@
 //! No external harness: it prints one table (µs per operation, median of 5 batches of about
 //! 100 ms each, wall time; run it on a quiet machine). What each column times:
 //!
-//! - `parse`: `jwt::parse` (base64url and JSON of header and payload);
+//! - `parse`: `jws::parse` (base64url and JSON of header and payload);
 //! - `signature`: `authn::verify_signature` of a pre-parsed token;
 //! - `miss`: `authn::authenticate_cached` of distinct tokens through the default 1024-entry
 //!   cache (the pool is larger than the cache: every call parses, verifies, inserts, evicts);
@@ -25,10 +25,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use jwt_authn_wasm::authn::{self, Decision, KeyLookup, RemoteKeys};
-use jwt_authn_wasm::config::Config;
-use jwt_authn_wasm::matcher::Request;
-use jwt_authn_wasm::token_cache::{TokenCache, DEFAULT_CAPACITY};
-use jwt_authn_wasm::{jwks, jwt};
+use jwt_authn_wasm::authn::model::Config;
+use jwt_authn_wasm::request::matcher::Request;
+use jwt_authn_wasm::authn::token_cache::{TokenCache, DEFAULT_CAPACITY};
+use jwt_authn_wasm::keys::jwks;
+use jwt_authn_wasm::token::jws;
 use jwt_mint::{Alg, Key};
 use serde_json::json;
 
@@ -106,7 +107,7 @@ fn main() {
         };
         let good_reqs: Vec<_> = tokens.iter().map(|t| headers(t)).collect();
         let bad_reqs: Vec<_> = bad.iter().map(|t| headers(t)).collect();
-        let parsed: Vec<_> = tokens.iter().map(|t| jwt::parse(t).unwrap()).collect();
+        let parsed: Vec<_> = tokens.iter().map(|t| jws::parse(t).unwrap()).collect();
         let decide = |req: &Vec<(String, String)>, cache: Option<&RefCell<TokenCache>>| {
             authn::authenticate_cached(&config, &Request::new(req), &NoRemote, now, cache)
         };
@@ -115,7 +116,7 @@ fn main() {
         assert!(matches!(decide(&bad_reqs[0], None), Decision::Deny(_)));
 
         let parse = per_op(POOL, |i| {
-            black_box(jwt::parse(&tokens[i]).is_ok());
+            black_box(jws::parse(&tokens[i]).is_ok());
         });
         let signature = per_op(POOL, |i| {
             black_box(authn::verify_signature(&parsed[i], &keys).is_ok());

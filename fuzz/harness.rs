@@ -19,21 +19,23 @@
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
-use jwt_authn_wasm::alg::Alg;
+use jwt_authn_wasm::crypto::alg::Alg;
 use jwt_authn_wasm::authn::{self, Decision, KeyLookup, RemoteKeys};
-use jwt_authn_wasm::b64;
-use jwt_authn_wasm::claims;
-use jwt_authn_wasm::config::{self, Config, Requirement, MAX_REQUIREMENT_DEPTH, MAX_TOKEN_BYTES};
+use jwt_authn_wasm::token::b64;
+use jwt_authn_wasm::authn::claims;
+use jwt_authn_wasm::authn::model::{Config, Requirement, Tenants, MAX_REQUIREMENT_DEPTH};
+use jwt_authn_wasm::keys::remote::{split_uri, RemoteJwks};
+use jwt_authn_wasm::token::jws::MAX_TOKEN_BYTES;
 use jwt_authn_wasm::crypto::{Curve, PublicKey};
 use jwt_authn_wasm::error::AuthError;
-use jwt_authn_wasm::extract;
-use jwt_authn_wasm::jwks;
-use jwt_authn_wasm::jwks_cache;
-use jwt_authn_wasm::jwt;
-use jwt_authn_wasm::matcher::Request;
-use jwt_authn_wasm::policy::{Authorization, ClaimRule, ClaimTest, ClientBinding};
-use jwt_authn_wasm::token_cache::TokenCache;
-use jwt_authn_wasm::x509::{self, KeyMaterial};
+use jwt_authn_wasm::request::extract;
+use jwt_authn_wasm::keys::jwks;
+use jwt_authn_wasm::keys::remote;
+use jwt_authn_wasm::token::jws;
+use jwt_authn_wasm::request::matcher::Request;
+use jwt_authn_wasm::authn::policy::{Authorization, ClaimRule, ClaimTest, ClientBinding};
+use jwt_authn_wasm::authn::token_cache::TokenCache;
+use jwt_authn_wasm::keys::x509::{self, KeyMaterial};
 use serde_json::{json, Map, Value};
 
 /// The fixed clock of the `token` target (2023-11-14T22:13:20Z).
@@ -281,7 +283,7 @@ pub fn token(data: &[u8]) {
 
 /// Structure of a parsed token, checked against the text it came from.
 fn check_parse(token: &str) {
-    let Ok(parsed) = jwt::parse(token) else {
+    let Ok(parsed) = jws::parse(token) else {
         return;
     };
     assert!(token.len() <= MAX_TOKEN_BYTES);
@@ -661,9 +663,9 @@ fn check_material(material: &KeyMaterial) {
 pub fn discovery(data: &[u8]) {
     let parts = parts(data);
     let doc = parts.first().map(String::as_str).unwrap_or_default();
-    // The adapter's own reading of the document (jwks_cache::discovery_jwks_uri).
+    // The adapter's own reading of the document (remote::discovery_jwks_uri).
     for issuer in [Some("https://idp.fuzz"), None] {
-        if let Ok((authority, path)) = jwks_cache::discovery_jwks_uri(doc.as_bytes(), issuer) {
+        if let Ok((authority, path)) = remote::discovery_jwks_uri(doc.as_bytes(), issuer) {
             assert!(
                 issuer.is_some(),
                 "a provider without issuer accepted a document"
@@ -682,18 +684,18 @@ pub fn discovery(data: &[u8]) {
     let mut headers = Vec::new();
     for p in parts.iter().skip(1) {
         if let Some(meta) = p.strip_prefix("meta:") {
-            if let Some(m) = jwks_cache::Meta::decode(meta.as_bytes()) {
+            if let Some(m) = remote::Meta::decode(meta.as_bytes()) {
                 // What is encoded decodes to itself.
-                assert_eq!(jwks_cache::Meta::decode(&m.encode()), Some(m));
+                assert_eq!(remote::Meta::decode(&m.encode()), Some(m));
             }
             continue;
         }
         let (name, value) = p.split_once(':').unwrap_or((p, ""));
-        let _ = jwks_cache::http_date_ms(value.trim());
+        let _ = remote::http_date_ms(value.trim());
         headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
     }
     for now_ms in [0, NOW * 1000, u64::MAX] {
-        let ms = jwks_cache::lifetime_ms(&remote, &headers, now_ms);
+        let ms = remote::lifetime_ms(&remote, &headers, now_ms);
         assert!(
             ms == remote.cache_duration_ms
                 || (remote.min_cache_duration_ms..=remote.max_cache_duration_ms).contains(&ms),
@@ -702,8 +704,8 @@ pub fn discovery(data: &[u8]) {
     }
 }
 
-fn remote_jwks_for_discovery() -> config::RemoteJwks {
-    static REMOTE: OnceLock<config::RemoteJwks> = OnceLock::new();
+fn remote_jwks_for_discovery() -> RemoteJwks {
+    static REMOTE: OnceLock<RemoteJwks> = OnceLock::new();
     REMOTE
         .get_or_init(|| {
             let text = json!({"providers": {"idp": {
@@ -726,7 +728,7 @@ fn remote_jwks_for_discovery() -> config::RemoteJwks {
 
 /// `split_uri` keeps the URI's text: authority then path, nothing lost or invented.
 fn check_split_uri(uri: &str) {
-    let Some((authority, path)) = config::split_uri(uri) else {
+    let Some((authority, path)) = split_uri(uri) else {
         return;
     };
     assert!(!authority.is_empty());
@@ -818,7 +820,7 @@ fn check_config(config: &Config) {
             assert!(p
                 .issuer
                 .as_deref()
-                .is_some_and(|i| i.contains(config::Tenants::PLACEHOLDER)));
+                .is_some_and(|i| i.contains(Tenants::PLACEHOLDER)));
         }
     }
     for rule in &config.rules {

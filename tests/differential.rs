@@ -28,10 +28,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, KeyInit, Mac};
 use jwt_authn_wasm::authn::{authenticate, authenticate_cached, Decision, KeyLookup, RemoteKeys};
-use jwt_authn_wasm::config::Config;
+use jwt_authn_wasm::authn::model::Config;
 use jwt_authn_wasm::error::AuthError;
-use jwt_authn_wasm::matcher::Request;
-use jwt_authn_wasm::token_cache::TokenCache;
+use jwt_authn_wasm::request::matcher::Request;
+use jwt_authn_wasm::authn::token_cache::TokenCache;
 use jwt_mint::{b64url, Alg, Family, Key};
 use p256::ecdsa::signature::Verifier as _;
 use rsa::{Pkcs1v15Sign, Pss, RsaPublicKey};
@@ -485,7 +485,7 @@ fn oracle_keys(jwks: &Value) -> Vec<OracleKey> {
 }
 
 /// RFC 4648 §5 base64url. Unpadded, or with exactly the padding RFC 4648 §3.2 writes (native
-/// Envoy accepts padded tokens, and so does the filter). Deliberately strict, as `src/b64.rs`
+/// Envoy accepts padded tokens, and so does the filter). Deliberately strict, as `src/token/b64.rs`
 /// documents (and the README's "Differences" for incomplete padding): the standard alphabet
 /// (`+`, `/`) and non-zero trailing bits are refused, so every byte string has one unpadded
 /// spelling.

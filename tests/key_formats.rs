@@ -19,9 +19,9 @@ use base64::Engine as _;
 use der::asn1::{Any, BitString, ObjectIdentifier, UintRef, UtcTime};
 use der::{Decode, Encode};
 use jwt_authn_wasm::authn::{authenticate, Decision, KeyLookup, RemoteKeys};
-use jwt_authn_wasm::config::Config;
+use jwt_authn_wasm::authn::model::Config;
 use jwt_authn_wasm::error::AuthError;
-use jwt_authn_wasm::matcher::Request;
+use jwt_authn_wasm::request::matcher::Request;
 use jwt_mint::{b64url_decode, Alg, Key};
 use serde_json::{json, Map, Value};
 use spki::{

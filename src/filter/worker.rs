@@ -11,13 +11,14 @@ use std::time::Duration;
 use proxy_wasm_abi::{Action, LogLevel};
 
 use crate::authn::{self, Decision, KeyLookup, RemoteKeys};
-use crate::config::{Config, HeaderFetch, RemoteJwks};
+use crate::authn::model::{Config, HeaderFetch};
+use crate::keys::remote::RemoteJwks;
 use crate::error::AuthError;
-use crate::jwks::{self, KeySet};
-use crate::jwks_cache::{self, Meta};
-use crate::matcher::Request;
-use crate::response;
-use crate::token_cache::TokenCache;
+use crate::keys::jwks::{self, KeySet};
+use crate::keys::remote::{self, Meta};
+use crate::request::matcher::Request;
+use crate::authn::response;
+use crate::authn::token_cache::TokenCache;
 
 use super::host;
 use super::metrics::Metrics;
@@ -152,8 +153,8 @@ impl Worker {
                     name: p.name.clone(),
                     issuer: p.issuer.clone(),
                     jwks: r.clone(),
-                    meta_key: jwks_cache::meta_key(&p.name, r),
-                    body_key: jwks_cache::body_key(&p.name, r),
+                    meta_key: remote::meta_key(&p.name, r),
+                    body_key: remote::body_key(&p.name, r),
                     meta: Meta::default(),
                     keys: None,
                     loaded_generation: 0,

@@ -2,7 +2,7 @@
 //!
 //! POOL_DIR holds the pools `bench/run.py` mints (`{ALG}-good-1.txt`, `{ALG}-good-N.txt`,
 //! `{ALG}-bad-N.txt`; bench/micro.sh makes them). For each alg it times, per operation:
-//!   parse         jwt::parse of distinct tokens (base64url + JSON of header and payload)
+//!   parse         jws::parse of distinct tokens (base64url + JSON of header and payload)
 //!   signature     authn::verify_signature of distinct pre-parsed tokens
 //!   authn-unique  authn::authenticate, a fresh token each time (what a cache miss costs)
 //!   authn-hit     authn::authenticate_cached, one token again and again (a cache hit)
@@ -17,10 +17,11 @@ use std::cell::RefCell;
 use std::time::Duration;
 
 use jwt_authn_wasm::authn::{self, Decision, KeyLookup, RemoteKeys};
-use jwt_authn_wasm::config::Config;
-use jwt_authn_wasm::matcher::Request;
-use jwt_authn_wasm::token_cache::TokenCache;
-use jwt_authn_wasm::{jwks, jwt};
+use jwt_authn_wasm::authn::model::Config;
+use jwt_authn_wasm::request::matcher::Request;
+use jwt_authn_wasm::authn::token_cache::TokenCache;
+use jwt_authn_wasm::keys::jwks;
+use jwt_authn_wasm::token::jws;
 
 const JWKS: &str = include_str!("../../../envoy/demo-jwks.json");
 const BATCH_TIME: Duration = Duration::from_millis(200);
@@ -63,14 +64,14 @@ fn main() {
         let good_reqs: Vec<_> = good.iter().map(|t| req(t)).collect();
         let bad_reqs: Vec<_> = bad.iter().map(|t| req(t)).collect();
         let one_req = req(&one[0]);
-        let parsed: Vec<_> = good.iter().map(|t| jwt::parse(t).expect("parse")).collect();
+        let parsed: Vec<_> = good.iter().map(|t| jws::parse(t).expect("parse")).collect();
 
         // Sanity: the path under test says what it should, or the timing means nothing.
         assert!(matches!(authn::authenticate(&config, &Request::new(&good_reqs[0]), &NoRemote, now), Decision::Allow(_)));
         assert!(matches!(authn::authenticate(&config, &Request::new(&bad_reqs[0]), &NoRemote, now), Decision::Deny(_)));
 
         let parse = time_per_op(good.len(), |i| {
-            std::hint::black_box(jwt::parse(&good[i]).is_ok());
+            std::hint::black_box(jws::parse(&good[i]).is_ok());
         });
         let sig = time_per_op(parsed.len(), |i| {
             std::hint::black_box(authn::verify_signature(&parsed[i], &keys).is_ok());

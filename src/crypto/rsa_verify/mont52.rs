@@ -18,7 +18,7 @@
 //! `sqr_bias`). A place takes at most `2L` high parts below 2⁵¹ and as many low parts, so for
 //! the largest keys (8192 bits, `L` = 164) its value stays below 2⁶¹: no accumulator overflows,
 //! and carries wait until the reduction reaches the place. Against
-//! [`crate::rsa_verify`]'s 28-bit limbs on 32-bit multiplies this is 0.31× the limb products,
+//! [`crate::crypto::rsa_verify`]'s 28-bit limbs on 32-bit multiplies this is 0.31× the limb products,
 //! and a wasm `f64x2` fused multiply-add costs V8 no shuffle, where every 32×32→64-bit product
 //! costs it two.
 //!
@@ -51,7 +51,7 @@ const LOW: f64 = 6_755_399_441_055_744.0;
 /// Two-lane operations: wasm SIMD128 with relaxed SIMD's fused multiply-add on wasm32, the same
 /// on arrays elsewhere (`f64::mul_add`, always fused), so the native tests run the same loops.
 /// A wasm build without the `relaxed-simd` feature gets the arrays too, but never runs them:
-/// [`crate::rsa_verify::Engine::built`] leaves this engine out of such a build (`mul_add` would be
+/// [`crate::crypto::rsa_verify::Engine::built`] leaves this engine out of such a build (`mul_add` would be
 /// a software routine there, far slower than the 28-bit engine).
 #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
 mod lanes {

@@ -4,9 +4,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::claims;
+use crate::authn::claims;
 use crate::error::AuthError;
-use crate::matcher::Request;
+use crate::request::matcher::Request;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Authorization {

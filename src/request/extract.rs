@@ -3,7 +3,17 @@
 
 use std::borrow::Cow;
 
-use crate::config::Location;
+
+/// Where a token is looked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A header (lowercase name) and the prefix before the token (`"Bearer "`), may be empty.
+    Header { name: String, value_prefix: String },
+    /// A query parameter.
+    Param(String),
+    /// A cookie.
+    Cookie(String),
+}
 
 /// Request headers as the host hands them over: lowercase names, in arrival order.
 pub type Headers = [(String, String)];

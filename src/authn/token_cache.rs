@@ -17,7 +17,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::rc::Rc;
 
 use crate::error::AuthError;
-use crate::jwt::UnverifiedJwt;
+use crate::token::jws::UnverifiedJwt;
 
 /// Default number of entries per worker.
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -214,16 +214,16 @@ fn same(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jwt;
+    use crate::token::jws;
 
     fn verdict(exp: u64, ok: bool) -> Verdict {
-        let payload = crate::b64::encode(format!("{{\"exp\":{exp}}}").as_bytes());
+        let payload = crate::token::b64::encode(format!("{{\"exp\":{exp}}}").as_bytes());
         let token = format!(
             "{}.{payload}.c2ln",
-            crate::b64::encode(br#"{"alg":"HS256"}"#)
+            crate::token::b64::encode(br#"{"alg":"HS256"}"#)
         );
         Verdict {
-            jwt: Rc::new(jwt::parse(&token).unwrap()),
+            jwt: Rc::new(jws::parse(&token).unwrap()),
             signature: if ok {
                 Ok(())
             } else {

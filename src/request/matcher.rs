@@ -5,7 +5,7 @@
 
 use regex_lite::Regex;
 
-use crate::extract::{self, Headers};
+use crate::request::extract::{self, Headers};
 
 /// What a rule is matched against.
 pub struct Request<'r> {

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use crate::error::AuthError;
-use crate::extract::{self, Headers};
+use crate::request::extract::{self, Headers};
 
 /// Native Envoy cuts the path in the realm at this length.
 const MAX_REALM_PATH: usize = 256;
