@@ -103,7 +103,12 @@ fn link_targets(line: &str) -> Vec<String> {
         }
         // `[text](target "title")`: the title is not part of the target.
         let target = after[..end].split_whitespace().next().unwrap_or("");
-        out.push(target.trim_start_matches('<').trim_end_matches('>').to_string());
+        out.push(
+            target
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string(),
+        );
         rest = &after[end.min(after.len())..];
     }
     out
@@ -155,7 +160,11 @@ fn anchors(text: &str) -> Vec<String> {
                 .collect();
             let base = slug(&text);
             let n = seen.entry(base.clone()).or_insert(0);
-            out.push(if *n == 0 { base.clone() } else { format!("{base}-{n}") });
+            out.push(if *n == 0 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            });
             *n += 1;
         }
         for key in ["name=\"", "id=\""] {
@@ -202,10 +211,7 @@ fn check(root: &Path, docs: &[PathBuf], flat_layout: bool) -> Report {
         let dir = doc.parent().unwrap_or(Path::new(""));
         for (line_no, line) in prose_lines(&text) {
             for target in link_targets(&line) {
-                if target.is_empty()
-                    || target.contains("://")
-                    || target.starts_with("mailto:")
-                {
+                if target.is_empty() || target.contains("://") || target.starts_with("mailto:") {
                     continue;
                 }
                 report.checked += 1;
@@ -231,13 +237,14 @@ fn check(root: &Path, docs: &[PathBuf], flat_layout: bool) -> Report {
                 if resolved.extension().is_none_or(|e| e != "md") {
                     continue;
                 }
-                let known = anchor_cache.entry(resolved.clone()).or_insert_with(|| {
-                    anchors(&fs::read_to_string(root.join(&resolved)).unwrap())
-                });
+                let known = anchor_cache
+                    .entry(resolved.clone())
+                    .or_insert_with(|| anchors(&fs::read_to_string(root.join(&resolved)).unwrap()));
                 if !known.iter().any(|a| a == anchor) {
-                    report
-                        .broken
-                        .push(format!("{at}: no heading #{anchor} in {}", resolved.display()));
+                    report.broken.push(format!(
+                        "{at}: no heading #{anchor} in {}",
+                        resolved.display()
+                    ));
                 }
             }
         }
@@ -252,7 +259,11 @@ fn every_relative_link_and_anchor_resolves() {
     assert!(docs.len() >= 10, "found only {docs:?}");
     let flat_layout = root.join("src/jwt.rs").exists();
     let report = check(&root, &docs, flat_layout);
-    assert!(report.checked > 100, "only {} links checked", report.checked);
+    assert!(
+        report.checked > 100,
+        "only {} links checked",
+        report.checked
+    );
     assert!(
         report.broken.is_empty(),
         "broken links:\n{}",
@@ -277,8 +288,14 @@ fn slugs_follow_github() {
         slug("RS256 on fused multiply-add (2026-12-06, later)"),
         "rs256-on-fused-multiply-add-2026-12-06-later"
     );
-    assert_eq!(slug("Differences from native `jwt_authn`"), "differences-from-native-jwt_authn");
-    assert_eq!(slug("Microsoft Entra ID (Azure AD)"), "microsoft-entra-id-azure-ad");
+    assert_eq!(
+        slug("Differences from native `jwt_authn`"),
+        "differences-from-native-jwt_authn"
+    );
+    assert_eq!(
+        slug("Microsoft Entra ID (Azure AD)"),
+        "microsoft-entra-id-azure-ad"
+    );
     assert_eq!(
         anchors("# A\n```\n# not a heading\n```\n## A\n### B: c\n"),
         ["a", "a-1", "b-c"]
