@@ -9,11 +9,6 @@
 //! its target (GitHub's rule: lowercase, spaces to `-`, punctuation dropped, a repeated heading
 //! gets `-1`, `-2`, ...). Links inside code blocks and code spans are not links and are skipped;
 //! so are absolute URLs.
-//!
-//! One allowance: docs/architecture.md describes the source tree regrouped into folders
-//! (`src/crypto/`, `src/token/`, ...). While the flat layout is still in place (`src/jwt.rs`
-//! exists), a link to a missing path under `src/` is tolerated; once the flat files are gone,
-//! every link must resolve.
 
 use std::collections::HashMap;
 use std::fs;
@@ -198,12 +193,11 @@ fn normalize(path: &Path) -> PathBuf {
 #[derive(Debug, Default)]
 struct Report {
     broken: Vec<String>,
-    awaiting_src_move: Vec<String>,
     checked: usize,
 }
 
 /// Checks the links of `docs` (relative to `root`).
-fn check(root: &Path, docs: &[PathBuf], flat_layout: bool) -> Report {
+fn check(root: &Path, docs: &[PathBuf]) -> Report {
     let mut report = Report::default();
     let mut anchor_cache: HashMap<PathBuf, Vec<String>> = HashMap::new();
     for doc in docs {
@@ -226,11 +220,7 @@ fn check(root: &Path, docs: &[PathBuf], flat_layout: bool) -> Report {
                 };
                 let at = format!("{}:{line_no}: {target}", doc.display());
                 if !root.join(&resolved).exists() {
-                    if flat_layout && resolved.starts_with("src") {
-                        report.awaiting_src_move.push(at);
-                    } else {
-                        report.broken.push(format!("{at}: no such file"));
-                    }
+                    report.broken.push(format!("{at}: no such file"));
                     continue;
                 }
                 let Some(anchor) = anchor else { continue };
@@ -257,8 +247,7 @@ fn every_relative_link_and_anchor_resolves() {
     let root = root();
     let docs = documents(&root);
     assert!(docs.len() >= 10, "found only {docs:?}");
-    let flat_layout = root.join("src/jwt.rs").exists();
-    let report = check(&root, &docs, flat_layout);
+    let report = check(&root, &docs);
     assert!(
         report.checked > 100,
         "only {} links checked",
@@ -269,12 +258,6 @@ fn every_relative_link_and_anchor_resolves() {
         "broken links:\n{}",
         report.broken.join("\n")
     );
-    if !report.awaiting_src_move.is_empty() {
-        eprintln!(
-            "links to the regrouped source tree, not there yet:\n{}",
-            report.awaiting_src_move.join("\n")
-        );
-    }
 }
 
 #[test]
@@ -318,23 +301,21 @@ fn links_are_found_where_markdown_has_them() {
 fn a_broken_link_or_anchor_is_reported() {
     let dir = std::env::temp_dir().join(format!("jwt-authn-docs-test-{}", std::process::id()));
     fs::create_dir_all(dir.join("docs")).unwrap();
-    fs::create_dir_all(dir.join("src")).unwrap();
-    fs::write(dir.join("src/jwt.rs"), "").unwrap();
+    fs::create_dir_all(dir.join("src/crypto")).unwrap();
+    fs::write(dir.join("src/crypto/mod.rs"), "").unwrap();
     fs::write(dir.join("docs/a.md"), "# Page A\n## Part one\n").unwrap();
     fs::write(
         dir.join("README.md"),
         "[ok](docs/a.md#part-one) [self](#top) [bad](docs/a.md#part-two) [gone](docs/b.md) \
-         [moved](src/crypto/mod.rs)\n# Top\n",
+         [code](src/crypto/mod.rs) [old](src/jwt.rs)\n# Top\n",
     )
     .unwrap();
     let docs = [PathBuf::from("README.md"), PathBuf::from("docs/a.md")];
-    let flat = check(&dir, &docs, true);
-    let regrouped = check(&dir, &docs, false);
+    let report = check(&dir, &docs);
     fs::remove_dir_all(&dir).unwrap();
-    assert_eq!(flat.checked, 5);
-    assert_eq!(flat.broken.len(), 2, "{:?}", flat.broken);
-    assert!(flat.broken[0].contains("no heading #part-two"));
-    assert!(flat.broken[1].contains("docs/b.md: no such file"));
-    assert_eq!(flat.awaiting_src_move, ["README.md:1: src/crypto/mod.rs"]);
-    assert_eq!(regrouped.broken.len(), 3, "{:?}", regrouped.broken);
+    assert_eq!(report.checked, 6);
+    assert_eq!(report.broken.len(), 3, "{:?}", report.broken);
+    assert!(report.broken[0].contains("no heading #part-two"));
+    assert!(report.broken[1].contains("docs/b.md: no such file"));
+    assert!(report.broken[2].contains("src/jwt.rs: no such file"));
 }
