@@ -326,23 +326,23 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
         None
     };
     let route_name = route_name.as_deref();
-    let mut decision = shared.borrow().decide(&headers, route_name, now_ms);
+    let mut outcome = shared.borrow().decide(&headers, route_name, now_ms);
     if let Some(Outcome {
         decision: Decision::WaitForKeys(index) | Decision::RefetchKeys(index),
         ..
-    }) = decision
+    }) = outcome
     {
         // Another worker may have stored keys since this one's last tick.
         sync_remote(shared, index);
-        decision = shared.borrow().decide(&headers, route_name, now_ms);
+        outcome = shared.borrow().decide(&headers, route_name, now_ms);
     }
-    if tick_clock_ms.is_some() && needs_exact_clock(decision.as_ref(), now_ms) {
+    if tick_clock_ms.is_some() && needs_exact_clock(outcome.as_ref(), now_ms) {
         if let Some(exact_ms) = host::now_ms() {
             now_ms = exact_ms;
-            decision = shared.borrow().decide(&headers, route_name, now_ms);
+            outcome = shared.borrow().decide(&headers, route_name, now_ms);
         }
     }
-    match decision.map(|outcome| outcome.decision) {
+    match outcome.map(|outcome| outcome.decision) {
         None => {
             host::log(LogLevel::Error, "no configuration loaded; refusing");
             finish_reply(500, &[], "jwt_authn: not configured")
