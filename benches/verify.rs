@@ -4,7 +4,7 @@
 //!
 //! - `parse`: `jws::parse` (base64url and JSON of header and payload);
 //! - `signature`: `authn::verify_signature` of a pre-parsed token;
-//! - `miss`: `authn::authenticate_cached` of distinct tokens through the default 1024-entry
+//! - `miss`: `authn::authenticate` of distinct tokens through the default 1024-entry verdict
 //!   cache (the pool is larger than the cache: every call parses, verifies, inserts, evicts);
 //! - `hit`: the same with one token again and again;
 //! - `bad`: `authn::authenticate` of distinct tokens with a flipped signature bit (401).
@@ -24,7 +24,7 @@ use std::cell::RefCell;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use jwt_authn_wasm::authn::{self, Decision, KeyLookup, RemoteKeys};
+use jwt_authn_wasm::authn::{self, Decision, Input};
 use jwt_authn_wasm::authn::model::Config;
 use jwt_authn_wasm::request::matcher::Request;
 use jwt_authn_wasm::authn::token_cache::{TokenCache, DEFAULT_CAPACITY};
@@ -36,13 +36,6 @@ use serde_json::json;
 const POOL: usize = 1500;
 const BATCH: Duration = Duration::from_millis(100);
 const ISS: &str = "https://bench.example";
-
-struct NoRemote;
-impl KeyLookup for NoRemote {
-    fn remote(&self, _provider: usize) -> RemoteKeys<'_> {
-        RemoteKeys::Failed
-    }
-}
 
 fn main() {
     // `cargo bench -- ES256 HS256` limits the algorithms; cargo's own flags (`--bench`) are
@@ -109,7 +102,11 @@ fn main() {
         let bad_reqs: Vec<_> = bad.iter().map(|t| headers(t)).collect();
         let parsed: Vec<_> = tokens.iter().map(|t| jws::parse(t).unwrap()).collect();
         let decide = |req: &Vec<(String, String)>, cache: Option<&RefCell<TokenCache>>| {
-            authn::authenticate_cached(&config, &Request::new(req), &NoRemote, now, cache)
+            authn::authenticate(Input {
+                cache,
+                ..Input::local(&config, &Request::new(req), now)
+            })
+            .decision
         };
         // The path under test says what it should, or its timing means nothing.
         assert!(matches!(decide(&good_reqs[0], None), Decision::Allow(_)));

@@ -20,7 +20,7 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use jwt_authn_wasm::crypto::alg::Alg;
-use jwt_authn_wasm::authn::{self, Decision, KeyLookup, RemoteKeys};
+use jwt_authn_wasm::authn::{self, Decision, Input, KeyLookup, RemoteKeys};
 use jwt_authn_wasm::token::b64;
 use jwt_authn_wasm::authn::claims;
 use jwt_authn_wasm::authn::model::{Config, Requirement, Tenants, MAX_REQUIREMENT_DEPTH};
@@ -186,13 +186,6 @@ fn hs256_secret() -> &'static [u8] {
         .unwrap()
 }
 
-struct NoRemote;
-impl KeyLookup for NoRemote {
-    fn remote(&self, _: usize) -> RemoteKeys<'_> {
-        RemoteKeys::Failed
-    }
-}
-
 /// Target `token`. First byte: bits 0-2 pick the path (rule), bits 3-4 where the token goes
 /// (`Authorization: Bearer`, `?access_token=`, `x-token`, or both headers), bit 7 the input
 /// form. Raw form: the rest is the token. Structured form: the rest is
@@ -259,12 +252,16 @@ pub fn token(data: &[u8]) {
 
     let config = token_config();
     let request = Request::new(&headers);
-    let decision = authn::authenticate(config, &request, &NoRemote, NOW);
+    let decision = authn::authenticate(Input::local(config, &request, NOW)).decision;
 
     // A cache must never change an answer: a miss, then a hit, equal the uncached answer.
     let cache = RefCell::new(TokenCache::new(8));
     for round in ["miss", "hit"] {
-        let cached = authn::authenticate_cached(config, &request, &NoRemote, NOW, Some(&cache));
+        let cached = authn::authenticate(Input {
+            cache: Some(&cache),
+            ..Input::local(config, &request, NOW)
+        })
+        .decision;
         assert_eq!(
             cached, decision,
             "cached ({round}) and uncached decisions differ"
@@ -273,8 +270,12 @@ pub fn token(data: &[u8]) {
     // Later, with the cache warm, must equal a fresh uncached answer at that time too.
     let later = NOW + 7200;
     assert_eq!(
-        authn::authenticate_cached(config, &request, &NoRemote, later, Some(&cache)),
-        authn::authenticate(config, &request, &NoRemote, later),
+        authn::authenticate(Input {
+            cache: Some(&cache),
+            ..Input::local(config, &request, later)
+        })
+        .decision,
+        authn::authenticate(Input::local(config, &request, later)).decision,
         "cached and uncached decisions differ two hours later"
     );
 
@@ -334,21 +335,22 @@ fn check_decision(
 ) {
     let requires_token = !matches!(path, "/public/x" | "/opt/x" | "/missing/x");
     match decision {
-        Decision::Allow(edits) => {
+        Decision::Allow(allowed) => {
+            let edits = &allowed.edits;
             for g in &config.generated_headers {
                 assert!(edits.remove.contains(g), "generated header {g} not removed");
             }
             if requires_token {
                 assert!(
-                    !edits.verified_by.is_empty(),
+                    !allowed.verified_by.is_empty(),
                     "{path} allowed without a token"
                 );
             }
             if path == "/public/x" {
-                assert!(edits.verified_by.is_empty() && edits.add.is_empty());
+                assert!(allowed.verified_by.is_empty() && edits.add.is_empty());
             }
             let mut verified_claims = Vec::new();
-            for &index in &edits.verified_by {
+            for &index in &allowed.verified_by {
                 let provider = &config.providers[index];
                 let claims = sent
                     .iter()
@@ -787,11 +789,15 @@ pub fn config(data: &[u8]) {
             RemoteKeys::Pending
         }
     }
-    let decision = authn::authenticate(&config, &Request::new(&headers), &Pending, NOW);
-    if let Decision::Allow(edits) = &decision {
+    let decision = authn::authenticate(Input {
+        keys: &Pending,
+        ..Input::local(&config, &Request::new(&headers), NOW)
+    })
+    .decision;
+    if let Decision::Allow(allowed) = &decision {
         // The token above is not signed by anything: only a rule without a requirement, or
         // allow_missing_or_failed, lets it through, and it verifies for no provider.
-        assert!(edits.verified_by.is_empty(), "an unsigned token verified");
+        assert!(allowed.verified_by.is_empty(), "an unsigned token verified");
     }
 }
 

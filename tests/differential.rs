@@ -27,7 +27,7 @@ use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, KeyInit, Mac};
-use jwt_authn_wasm::authn::{authenticate, authenticate_cached, Decision, KeyLookup, RemoteKeys};
+use jwt_authn_wasm::authn::{authenticate, Decision, Input};
 use jwt_authn_wasm::authn::model::Config;
 use jwt_authn_wasm::error::AuthError;
 use jwt_authn_wasm::request::matcher::Request;
@@ -402,13 +402,6 @@ fn filter_verdict(decision: &Decision) -> Verdict {
             other => panic!("unexpected status {other:?}"),
         },
         other => panic!("unexpected decision {other:?}"),
-    }
-}
-
-struct NoRemote;
-impl KeyLookup for NoRemote {
-    fn remote(&self, _: usize) -> RemoteKeys<'_> {
-        RemoteKeys::Failed
     }
 }
 
@@ -1595,7 +1588,7 @@ fn run(setup_name: &str, salt: u64) {
     for i in 0..n {
         let case = gen_case(&mut rng, &s, &attacker);
         let headers = request(&case.token);
-        let decision = authenticate(&config, &Request::new(&headers), &NoRemote, NOW);
+        let decision = authenticate(Input::local(&config, &Request::new(&headers), NOW)).decision;
         let got = filter_verdict(&decision);
         let want = oracle.verdict(&case.token);
         let context = || {
@@ -1613,13 +1606,11 @@ fn run(setup_name: &str, salt: u64) {
         // The per-worker verdict cache must not change a verdict, on a miss or a hit.
         if i % 4 == 0 {
             for round in ["miss", "hit"] {
-                let cached = authenticate_cached(
-                    &config,
-                    &Request::new(&headers),
-                    &NoRemote,
-                    NOW,
-                    Some(&cache),
-                );
+                let cached = authenticate(Input {
+                    cache: Some(&cache),
+                    ..Input::local(&config, &Request::new(&headers), NOW)
+                })
+                .decision;
                 assert_eq!(
                     filter_verdict(&cached),
                     got,
@@ -1693,7 +1684,7 @@ fn duplicate_keys_keep_the_last() {
     let token = assemble(&header, payload, key);
     let headers = request(&token);
     assert!(matches!(
-        authenticate(&config, &Request::new(&headers), &NoRemote, NOW),
+        authenticate(Input::local(&config, &Request::new(&headers), NOW)).decision,
         Decision::Allow(_)
     ));
     assert_eq!(

@@ -1,30 +1,29 @@
 //! One request's authentication: which rule matches, what its requirement tree asks for
-//! (providers, any/all, allow-missing), which tokens the request carries, the checks that need
-//! no key, key selection, the signature, then the rule's authorization. Pure: the clock, the
-//! request and the remote key sets are handed in, and a [`Decision`] comes out.
+//! (providers, any/all, allow-missing), which tokens the request carries, each token against
+//! its provider ([`verify`]: the checks that need no key, key selection, the signature), then
+//! the rule's authorization. Pure: the clock, the request and the remote key sets are handed
+//! in ([`Input`]), and a [`Decision`] comes out ([`Outcome`]).
 
 pub mod claims;
 pub mod model;
 pub mod policy;
 pub mod response;
 pub mod token_cache;
+pub mod verify;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use crate::authn::model::{Config, JwksSource, Provider, Requirement, MAX_TOKENS_PER_REQUEST};
-use crate::request::extract::Location;
-use crate::crypto::SigError;
-use crate::error::AuthError;
-use crate::request::extract;
-use crate::keys::jwks::KeySet;
-use crate::token::jws::{self, UnverifiedJwt};
-use crate::request::matcher::Request;
 use crate::authn::policy::Forbidden;
 use crate::authn::token_cache::{TokenCache, Verdict};
+use crate::error::AuthError;
+use crate::keys::jwks::KeySet;
+use crate::request::extract::{self, Location};
+use crate::request::matcher::Request;
+use crate::token::jws::{self, UnverifiedJwt};
 
-/// Signature checks one token may cost at most when its `kid` does not single out a key.
-pub const MAX_KEYS_TRIED: usize = 8;
+pub use crate::authn::verify::{verify, verify_signature, Verified, MAX_KEYS_TRIED};
 
 /// What is known of a remote provider's keys in this worker.
 pub enum RemoteKeys<'k> {
@@ -40,6 +39,56 @@ pub trait KeyLookup {
     fn remote(&self, provider: usize) -> RemoteKeys<'_>;
 }
 
+/// The key lookup of a configuration whose providers all have local keys (tests, benches,
+/// fuzzers, tools): it holds no remote key set, so a remote provider's token is refused with
+/// `JwksFetchFail`, as after a failed fetch.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalKeys;
+
+impl KeyLookup for LocalKeys {
+    fn remote(&self, _provider: usize) -> RemoteKeys<'_> {
+        RemoteKeys::Failed
+    }
+}
+
+/// What [`authenticate`] decides on: one request under one configuration at one time.
+#[derive(Clone, Copy)]
+pub struct Input<'a> {
+    pub config: &'a Config,
+    pub request: &'a Request<'a>,
+    /// The remote providers' key sets (local ones are in `config`).
+    pub keys: &'a dyn KeyLookup,
+    /// Unix seconds.
+    pub now: u64,
+    /// The worker's cache of signature verdicts, if any.
+    pub cache: Option<&'a RefCell<TokenCache>>,
+}
+
+impl<'a> Input<'a> {
+    /// A request under a configuration with local keys only ([`LocalKeys`]), without a cache.
+    pub fn local(config: &'a Config, request: &'a Request<'a>, now: u64) -> Input<'a> {
+        Input {
+            config,
+            request,
+            keys: &LocalKeys,
+            now,
+            cache: None,
+        }
+    }
+}
+
+/// What [`authenticate`] came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub decision: Decision,
+    /// Whether a token was refused as not yet valid (`nbf`): the one refusal a later clock can
+    /// undo (an expired token stays expired). Whatever the decision, even an `Allow` by another
+    /// branch of a `requires_any` or by `allow_missing_or_failed`, it might differ a moment
+    /// later, so a caller whose clock may lag decides again with the exact one when this is
+    /// `true`.
+    pub nbf_refused: bool,
+}
+
 /// Header changes for a request that may continue.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct HeaderEdits {
@@ -47,6 +96,12 @@ pub struct HeaderEdits {
     pub remove: Vec<String>,
     /// Headers to add after the removals.
     pub add: Vec<(String, String)>,
+}
+
+/// A request that may continue: its header edits, and what the caller needs besides.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Allowed {
+    pub edits: HeaderEdits,
     /// Indexes of the providers whose tokens verified (for per-provider metrics).
     pub verified_by: Vec<usize>,
     /// The last second at which every verified token still passes its time check (the earliest
@@ -58,7 +113,7 @@ pub struct HeaderEdits {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Allow(HeaderEdits),
+    Allow(Allowed),
     /// The request is not authenticated: 401, or 403 for a wrong audience.
     Deny(AuthError),
     /// Authenticated but not authorized by the rule's `authorization`: 403.
@@ -84,22 +139,23 @@ enum Waiting {
     Refetch(usize),
 }
 
-/// The verified tokens of a requirement: their header edits, tokens (for their claims, kept
-/// only when the rule authorizes on them) and providers. Tokens are shared, not copied: a
-/// cache hit clones no claim.
+/// The verified tokens of a requirement: their header edits and providers (as they will be
+/// allowed), and the tokens (for their claims, kept only when the rule authorizes on them).
+/// Tokens are shared, not copied: a cache hit clones no claim.
 #[derive(Default)]
 struct Passed {
-    edits: HeaderEdits,
+    allowed: Allowed,
     tokens: Vec<Rc<UnverifiedJwt>>,
 }
 
 impl Passed {
     fn merge(&mut self, other: Passed) {
-        join(&mut self.edits.remove, other.edits.remove);
-        join(&mut self.edits.add, other.edits.add);
-        join(&mut self.edits.verified_by, other.edits.verified_by);
+        let (to, from) = (&mut self.allowed, other.allowed);
+        join(&mut to.edits.remove, from.edits.remove);
+        join(&mut to.edits.add, from.edits.add);
+        join(&mut to.verified_by, from.verified_by);
         join(&mut self.tokens, other.tokens);
-        self.edits.valid_through = match (self.edits.valid_through, other.edits.valid_through) {
+        to.valid_through = match (to.valid_through, from.valid_through) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -124,71 +180,52 @@ struct Ctx<'a> {
     cache: Option<&'a RefCell<TokenCache>>,
     /// Whether the rule authorizes on claims, and so needs the verified tokens kept.
     keep_tokens: bool,
-    /// Set when a token is refused as not yet valid (see [`authenticate_noting_nbf`]).
+    /// Set when a token is refused as not yet valid (see [`Outcome::nbf_refused`]).
     nbf_refused: &'a Cell<bool>,
 }
 
-pub fn authenticate(
-    config: &Config,
-    request: &Request,
-    keys: &dyn KeyLookup,
-    now: u64,
-) -> Decision {
-    authenticate_cached(config, request, keys, now, None)
-}
-
-/// [`authenticate`] with the worker's cache of signature verdicts.
-pub fn authenticate_cached(
-    config: &Config,
-    request: &Request,
-    keys: &dyn KeyLookup,
-    now: u64,
-    cache: Option<&RefCell<TokenCache>>,
-) -> Decision {
-    authenticate_noting_nbf(config, request, keys, now, cache).0
-}
-
-/// [`authenticate_cached`], and whether a token was refused as not yet valid (`nbf`): the one
-/// refusal a later clock can undo (an expired token stays expired). Whatever the decision,
-/// even an `Allow` by another branch of a `requires_any` or by `allow_missing_or_failed`, it
-/// might differ a moment later, so a caller whose clock may lag decides again with the exact
-/// one when this is `true`.
-pub fn authenticate_noting_nbf(
-    config: &Config,
-    request: &Request,
-    keys: &dyn KeyLookup,
-    now: u64,
-    cache: Option<&RefCell<TokenCache>>,
-) -> (Decision, bool) {
+/// Decides one request: the rule that matches it, its requirement tree, each token against
+/// its provider, then the rule's authorization.
+pub fn authenticate(input: Input) -> Outcome {
     let nbf_refused = Cell::new(false);
-    let decision = decide(config, request, keys, now, cache, &nbf_refused);
-    (decision, nbf_refused.get())
+    let decision = decide(input, &nbf_refused);
+    Outcome {
+        decision,
+        nbf_refused: nbf_refused.get(),
+    }
 }
 
-fn decide(
-    config: &Config,
-    request: &Request,
-    keys: &dyn KeyLookup,
-    now: u64,
-    cache: Option<&RefCell<TokenCache>>,
-    nbf_refused: &Cell<bool>,
-) -> Decision {
+fn decide(input: Input, nbf_refused: &Cell<bool>) -> Decision {
+    let Input {
+        config,
+        request,
+        keys,
+        now,
+        cache,
+    } = input;
     let mut edits = HeaderEdits {
         remove: config.generated_headers.clone(),
         ..HeaderEdits::default()
     };
+    // No token to verify: the generated headers are removed, nothing else.
+    let unverified = |edits: HeaderEdits| {
+        Decision::Allow(Allowed {
+            edits,
+            ..Allowed::default()
+        })
+    };
     if config.bypass_cors_preflight && is_cors_preflight(request) {
-        return Decision::Allow(edits);
+        return unverified(edits);
     }
     let Some(rule) = config
         .rules
         .iter()
         .find(|rule| rule.matcher.matches(request))
     else {
-        return Decision::Allow(edits);
+        return unverified(edits);
     };
     let Some(requirement) = &rule.requires else {
-        return Decision::Allow(edits);
+        return unverified(edits);
     };
     let ctx = Ctx {
         config,
@@ -227,19 +264,26 @@ fn decide(
             };
         }
     }
-    if edits.remove.is_empty() && passed.edits.remove.len() <= 1 {
-        edits.remove = passed.edits.remove; // nothing to deduplicate: keep its allocation
+    let Allowed {
+        edits: HeaderEdits { remove, add },
+        verified_by,
+        valid_through,
+    } = passed.allowed;
+    if edits.remove.is_empty() && remove.len() <= 1 {
+        edits.remove = remove; // nothing to deduplicate: keep its allocation
     } else {
-        for name in passed.edits.remove {
+        for name in remove {
             if !edits.remove.contains(&name) {
                 edits.remove.push(name);
             }
         }
     }
-    edits.add = passed.edits.add;
-    edits.verified_by = passed.edits.verified_by;
-    edits.valid_through = passed.edits.valid_through;
-    Decision::Allow(edits)
+    edits.add = add;
+    Decision::Allow(Allowed {
+        edits,
+        verified_by,
+        valid_through,
+    })
 }
 
 /// `OPTIONS` with `Origin` and `Access-Control-Request-Method`, as native's check.
@@ -314,7 +358,7 @@ impl Ctx<'_> {
         // Last found first, as native verifies them: when several fail, its failure is the one
         // reported.
         for token in found.iter().rev() {
-            match self.verify(index, audiences, token.location, &token.token, None) {
+            match self.token(index, audiences, token.location, &token.token, None) {
                 Step::Pass(passed) => all.merge(passed),
                 other => return other,
             }
@@ -369,7 +413,7 @@ impl Ctx<'_> {
                     };
                     match by_iss.or_else(fallback) {
                         Some(index) => {
-                            self.verify(index, None, token.location, &token.token, Some(jwt))
+                            self.token(index, None, token.location, &token.token, Some(jwt))
                         }
                         None => Step::Fail(AuthError::JwtUnknownIssuer),
                     }
@@ -384,10 +428,11 @@ impl Ctx<'_> {
         Step::Pass(all)
     }
 
-    /// Claims, then keys, then the signature of one token for one provider. A cached verdict
-    /// for this token, provider and key set saves the parse and the signature; the claims are
-    /// checked on every request.
-    fn verify(
+    /// Claims, then keys, then the signature of one token for one provider: [`verify`]'s
+    /// checks in its order, with the provider's keys looked up (remote ones may not be there
+    /// yet) between the claims and the signature. A cached verdict for this token, provider and
+    /// key set saves the parse and the signature; the claims are checked on every request.
+    fn token(
         &self,
         index: usize,
         audiences: Option<&[String]>,
@@ -481,11 +526,9 @@ impl Ctx<'_> {
         jwt: &Rc<UnverifiedJwt>,
     ) -> Passed {
         let mut passed = Passed::default();
-        passed.edits.verified_by.push(index);
-        passed.edits.valid_through = jwt
-            .exp
-            .map(|exp| exp.saturating_add(provider.clock_skew_seconds));
-        allow_edits(provider, location, jwt, &mut passed.edits);
+        passed.allowed.verified_by.push(index);
+        passed.allowed.valid_through = verify::valid_through(provider, jwt);
+        allow_edits(provider, location, jwt, &mut passed.allowed.edits);
         if self.keep_tokens {
             passed.tokens.push(Rc::clone(jwt));
         }
@@ -506,46 +549,6 @@ fn more_telling(current: Option<AuthError>, next: AuthError) -> AuthError {
         Some(c) if rank(c) > rank(next) => c,
         _ => next,
     }
-}
-
-/// Native key selection: a key whose `kid` differs from the token's is skipped (either side
-/// may lack one), so is a key whose `alg` differs; if nothing is left the answer is "no key
-/// to match kid or alg", otherwise a failed check is "verification fails". A key of the wrong
-/// type for the algorithm never verifies (an RSA public key is never an HMAC secret).
-pub fn verify_signature(jwt: &UnverifiedJwt, keys: &KeySet) -> Result<(), AuthError> {
-    let mut matched = false;
-    let mut tried = 0;
-    for jwk in &keys.keys {
-        if let (Some(want), Some(have)) = (&jwt.kid, &jwk.kid) {
-            if want != have {
-                continue;
-            }
-        }
-        if jwk.alg.is_some_and(|alg| alg != jwt.alg) {
-            continue;
-        }
-        matched = true;
-        if !jwk.key.supports(jwt.alg) {
-            continue;
-        }
-        if tried == MAX_KEYS_TRIED {
-            break;
-        }
-        tried += 1;
-        match jwk
-            .key
-            .verify(jwt.alg, jwt.signing_input.as_bytes(), &jwt.signature)
-        {
-            Ok(()) => return Ok(()),
-            Err(SigError::WrongLength) => return Err(AuthError::JwtEd25519SignatureWrongLength),
-            Err(SigError::Invalid) => {}
-        }
-    }
-    Err(if matched {
-        AuthError::JwtVerificationFail
-    } else {
-        AuthError::JwksKidAlgMismatch
-    })
 }
 
 fn allow_edits(

@@ -6,13 +6,6 @@ use sha2::Sha256;
 
 const SECRET: &[u8] = b"a-demo-secret-that-is-long-enough-for-hs256";
 
-struct NoRemote;
-impl KeyLookup for NoRemote {
-    fn remote(&self, _: usize) -> RemoteKeys<'_> {
-        RemoteKeys::Pending
-    }
-}
-
 fn hs256(header: Value, claims: Value) -> String {
     let input = format!(
         "{}.{}",
@@ -57,17 +50,19 @@ fn good() -> String {
 #[test]
 fn allows_and_edits_headers() {
     let c = config(json!({}));
-    let d = authenticate(
+    let d = authenticate(Input::local(
         &c,
         &Request::new(&request("/api", Some(&format!("Bearer {}", good())))),
-        &NoRemote,
         1000,
-    );
+    ))
+    .decision;
     assert_eq!(
         d,
-        Decision::Allow(HeaderEdits {
-            remove: vec!["x-sub".into(), "authorization".into()],
-            add: vec![("x-sub".into(), "alice".into())],
+        Decision::Allow(Allowed {
+            edits: HeaderEdits {
+                remove: vec!["x-sub".into(), "authorization".into()],
+                add: vec![("x-sub".into(), "alice".into())],
+            },
             verified_by: vec![0],
             // exp 2000 plus the default 60 s of clock skew
             valid_through: Some(2060),
@@ -78,13 +73,14 @@ fn allows_and_edits_headers() {
 #[test]
 fn valid_through_is_the_earliest_expiry_and_none_without_exp() {
     let c = config(json!({"clock_skew_seconds": 5}));
-    let allow = |token: &str| match authenticate(
+    let allow = |token: &str| match authenticate(Input::local(
         &c,
         &Request::new(&request("/api", Some(&format!("Bearer {token}")))),
-        &NoRemote,
         1000,
-    ) {
-        Decision::Allow(edits) => edits.valid_through,
+    ))
+    .decision
+    {
+        Decision::Allow(allowed) => allowed.valid_through,
         other => panic!("{other:?}"),
     };
     assert_eq!(allow(&good()), Some(2005));
@@ -99,15 +95,18 @@ fn valid_through_is_the_earliest_expiry_and_none_without_exp() {
 fn public_route_still_strips_generated_headers() {
     let c = config(json!({}));
     assert_eq!(
-        authenticate(
+        authenticate(Input::local(
             &c,
             &Request::new(&request("/public", None)),
-            &NoRemote,
             1000
-        ),
-        Decision::Allow(HeaderEdits {
-            remove: vec!["x-sub".into()],
-            ..HeaderEdits::default()
+        ))
+        .decision,
+        Decision::Allow(Allowed {
+            edits: HeaderEdits {
+                remove: vec!["x-sub".into()],
+                ..HeaderEdits::default()
+            },
+            ..Allowed::default()
         })
     );
 }
@@ -116,12 +115,13 @@ fn public_route_still_strips_generated_headers() {
 fn forward_keeps_the_token_and_payload_is_forwarded() {
     let c = config(json!({"forward": true, "forward_payload_header": "x-payload"}));
     let token = good();
-    let Decision::Allow(edits) = authenticate(
+    let Decision::Allow(Allowed { edits, .. }) = authenticate(Input::local(
         &c,
         &Request::new(&request("/api", Some(&format!("Bearer {token}")))),
-        &NoRemote,
         1000,
-    ) else {
+    ))
+    .decision
+    else {
         panic!()
     };
     assert!(!edits.remove.contains(&"authorization".to_string()));
@@ -138,12 +138,12 @@ fn forward_keeps_the_token_and_payload_is_forwarded() {
 fn failures() {
     let c = config(json!({"audiences": ["api"]}));
     let deny = |auth: Option<String>| {
-        authenticate(
+        authenticate(Input::local(
             &c,
             &Request::new(&request("/api", auth.as_deref())),
-            &NoRemote,
             1000,
-        )
+        ))
+        .decision
     };
     assert_eq!(deny(None), Decision::Deny(AuthError::JwtMissed));
     assert_eq!(
@@ -176,9 +176,113 @@ fn failures() {
     let two = format!("Bearer {ok}");
     let headers = request(&format!("/api?access_token={wrong_kid}"), Some(&two));
     assert_eq!(
-        authenticate(&c, &Request::new(&headers), &NoRemote, 1000),
+        authenticate(Input::local(&c, &Request::new(&headers), 1000)).decision,
         Decision::Deny(AuthError::JwksKidAlgMismatch),
         "every token must verify"
+    );
+}
+
+/// `verify`, one token against one provider's keys and rules, answers what a request that
+/// carries only that token comes to.
+#[test]
+fn verify_answers_as_a_request_with_the_one_token() {
+    let c = config(json!({"audiences": ["api"]}));
+    let provider = &c.providers[0];
+    let JwksSource::Local(keys) = &provider.jwks else {
+        panic!("provider p has local keys")
+    };
+    let sign = |kid: &str, claims: Value| hs256(json!({"alg": "HS256", "kid": kid}), claims);
+    let ok = sign(
+        "k1",
+        json!({"iss": "https://iss", "sub": "alice", "aud": "api", "exp": 2000}),
+    );
+    let (head, sig) = ok.rsplit_once('.').unwrap();
+    let mut bytes = b64::decode(sig).unwrap();
+    bytes[0] ^= 1;
+    let cases = [
+        (ok.clone(), Ok(())),
+        (
+            sign("k2", json!({"iss": "https://iss", "aud": "api"})),
+            Err(AuthError::JwksKidAlgMismatch),
+        ),
+        (
+            sign("k1", json!({"iss": "https://other", "aud": "api"})),
+            Err(AuthError::JwtUnknownIssuer),
+        ),
+        (
+            // 60 s of clock skew: 900 + 60 < 1000
+            sign(
+                "k1",
+                json!({"iss": "https://iss", "aud": "api", "exp": 900}),
+            ),
+            Err(AuthError::JwtExpired),
+        ),
+        (
+            sign(
+                "k1",
+                json!({"iss": "https://iss", "aud": "api", "nbf": 1100}),
+            ),
+            Err(AuthError::JwtNotYetValid),
+        ),
+        (
+            sign("k1", json!({"iss": "https://iss", "aud": "web"})),
+            Err(AuthError::JwtAudienceNotAllowed),
+        ),
+        (
+            format!("{head}.{}", b64::encode(&bytes)),
+            Err(AuthError::JwtVerificationFail),
+        ),
+        ("x.y".to_string(), Err(AuthError::JwtBadFormat)),
+    ];
+    for (token, want) in cases {
+        let got = verify(&token, keys, provider, 1000);
+        assert_eq!(got.as_ref().map(|_| ()).map_err(|e| *e), want, "{token}");
+        let headers = request("/api", Some(&format!("Bearer {token}")));
+        let decision = authenticate(Input::local(&c, &Request::new(&headers), 1000)).decision;
+        match (want, decision) {
+            (Ok(()), Decision::Allow(_)) => {}
+            (Err(e), Decision::Deny(d)) => assert_eq!(e, d, "{token}"),
+            (want, decision) => panic!("verify {want:?} but the request {decision:?}: {token}"),
+        }
+    }
+
+    let verified = verify(&ok, keys, provider, 1000).unwrap();
+    assert_eq!(verified.claims()["sub"], "alice");
+    assert_eq!(verified.jwt().kid.as_deref(), Some("k1"));
+    // exp 2000 plus the default 60 s of clock skew, as a request's `valid_through`
+    assert_eq!(verified.valid_through(), Some(2060));
+}
+
+/// `verify` reads the keys it is handed, never the provider's own key source: a remote
+/// provider's rules check a token against a key set fetched elsewhere, and an unknown `kid`
+/// is a plain refusal (a refetch is the request's business).
+#[test]
+fn verify_takes_the_keys_it_is_given() {
+    let c = config(json!({}));
+    let remote = &c.providers[1];
+    assert!(matches!(remote.jwks, JwksSource::Remote(_)));
+    let keys = crate::keys::jwks::parse_jwks(
+        &json!({"keys": [{"kty": "oct", "kid": "k1", "k": b64::encode(SECRET)}]}).to_string(),
+    )
+    .unwrap();
+    let known = hs256(
+        json!({"alg": "HS256", "kid": "k1"}),
+        json!({"iss": "https://iss"}),
+    );
+    let rotated = hs256(
+        json!({"alg": "HS256", "kid": "k9"}),
+        json!({"iss": "https://iss"}),
+    );
+    let verified = verify(&known, &keys, remote, 1000).unwrap();
+    assert_eq!(verified.valid_through(), None, "no exp");
+    assert_eq!(
+        verify(&rotated, &keys, remote, 1000).unwrap_err(),
+        AuthError::JwksKidAlgMismatch
+    );
+    let no_keys = KeySet::default();
+    assert_eq!(
+        verify(&known, &no_keys, remote, 1000).unwrap_err(),
+        AuthError::JwksNoValidKeys
     );
 }
 
@@ -205,30 +309,39 @@ fn unknown_kid_at_a_remote_provider_asks_for_a_refetch() {
         json!({"iss": "https://iss"}),
     );
     assert!(matches!(
-        authenticate(
-            &c,
-            &Request::new(&request("/remote", Some(&format!("Bearer {known}")))),
-            &ready,
-            1000
-        ),
+        authenticate(Input {
+            keys: &ready,
+            ..Input::local(
+                &c,
+                &Request::new(&request("/remote", Some(&format!("Bearer {known}")))),
+                1000
+            )
+        })
+        .decision,
         Decision::Allow(_)
     ));
     assert_eq!(
-        authenticate(
-            &c,
-            &Request::new(&request("/remote", Some(&format!("Bearer {rotated}")))),
-            &ready,
-            1000
-        ),
+        authenticate(Input {
+            keys: &ready,
+            ..Input::local(
+                &c,
+                &Request::new(&request("/remote", Some(&format!("Bearer {rotated}")))),
+                1000
+            )
+        })
+        .decision,
         Decision::RefetchKeys(1)
     );
     assert_eq!(
-        authenticate(
-            &c,
-            &Request::new(&request("/api", Some(&format!("Bearer {rotated}")))),
-            &ready,
-            1000
-        ),
+        authenticate(Input {
+            keys: &ready,
+            ..Input::local(
+                &c,
+                &Request::new(&request("/api", Some(&format!("Bearer {rotated}")))),
+                1000
+            )
+        })
+        .decision,
         Decision::Deny(AuthError::JwksKidAlgMismatch),
         "local keys never refetch"
     );
@@ -237,37 +350,41 @@ fn unknown_kid_at_a_remote_provider_asks_for_a_refetch() {
 #[test]
 fn remote_provider_waits_for_keys() {
     let c = config(json!({}));
-    assert_eq!(
-        authenticate(
-            &c,
-            &Request::new(&request("/remote", Some(&format!("Bearer {}", good())))),
-            &NoRemote,
-            1000
-        ),
-        Decision::WaitForKeys(1)
-    );
-    struct Failed;
-    impl KeyLookup for Failed {
+    struct Pending;
+    impl KeyLookup for Pending {
         fn remote(&self, _: usize) -> RemoteKeys<'_> {
-            RemoteKeys::Failed
+            RemoteKeys::Pending
         }
     }
     assert_eq!(
-        authenticate(
+        authenticate(Input {
+            keys: &Pending,
+            ..Input::local(
+                &c,
+                &Request::new(&request("/remote", Some(&format!("Bearer {}", good())))),
+                1000
+            )
+        })
+        .decision,
+        Decision::WaitForKeys(1)
+    );
+    // `LocalKeys` holds no remote key set: as after a failed fetch.
+    assert_eq!(
+        authenticate(Input::local(
             &c,
             &Request::new(&request("/remote", Some(&format!("Bearer {}", good())))),
-            &Failed,
             1000
-        ),
+        ))
+        .decision,
         Decision::Deny(AuthError::JwksFetchFail)
     );
     assert_eq!(
-        authenticate(
+        authenticate(Input::local(
             &c,
             &Request::new(&request("/remote", Some("Bearer x.y"))),
-            &Failed,
             1000
-        ),
+        ))
+        .decision,
         Decision::Deny(AuthError::JwtBadFormat),
         "cheap checks first"
     );
@@ -312,13 +429,14 @@ fn run(c: &Config, headers: &[(&str, &str)]) -> Decision {
     run_noting(c, headers).0
 }
 
-/// [`run`] through [`authenticate_noting_nbf`]: the decision and the `nbf` note.
+/// [`run`]: the decision and the `nbf` note.
 fn run_noting(c: &Config, headers: &[(&str, &str)]) -> (Decision, bool) {
     let headers: Vec<(String, String)> = headers
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    authenticate_noting_nbf(c, &Request::new(&headers), &NoRemote, 1000, None)
+    let outcome = authenticate(Input::local(c, &Request::new(&headers), 1000));
+    (outcome.decision, outcome.nbf_refused)
 }
 
 fn allowed(d: &Decision) -> bool {
@@ -360,7 +478,7 @@ fn requires_any_all_and_allow_missing() {
         run(&all, &[(":path", "/"), ("authorization", &a)]),
         Decision::Deny(AuthError::JwtMissed)
     );
-    let Decision::Allow(edits) = run(
+    let Decision::Allow(Allowed { edits, .. }) = run(
         &all,
         &[(":path", "/"), ("authorization", &a), ("x-b-token", &b)],
     ) else {
@@ -393,13 +511,15 @@ fn requires_any_all_and_allow_missing() {
         json!([{"match": {"prefix": "/"}, "requires": {"allow_missing_or_failed": {}}}]),
         json!({}),
     );
-    let Decision::Allow(edits) =
+    let Decision::Allow(Allowed { edits, .. }) =
         run(&lenient, &[(":path", "/"), ("authorization", &expired_a)])
     else {
         panic!()
     };
     assert!(edits.add.is_empty());
-    let Decision::Allow(edits) = run(&lenient, &[(":path", "/"), ("x-b-token", &b)]) else {
+    let Decision::Allow(Allowed { edits, .. }) =
+        run(&lenient, &[(":path", "/"), ("x-b-token", &b)])
+    else {
         panic!()
     };
     assert_eq!(
@@ -564,7 +684,11 @@ fn tokens_over_the_providers_jwt_max_token_size_are_not_cached() {
         let c = config(extra);
         let cache = RefCell::new(TokenCache::new(16));
         let request = request("/api", Some(&token));
-        let d = authenticate_cached(&c, &Request::new(&request), &NoRemote, 1000, Some(&cache));
+        let d = authenticate(Input {
+            cache: Some(&cache),
+            ..Input::local(&c, &Request::new(&request), 1000)
+        })
+        .decision;
         assert!(matches!(d, Decision::Allow(_)));
         let len = cache.borrow().len();
         len
@@ -580,13 +704,11 @@ fn cached_verdicts_still_check_claims_and_die_with_their_keys() {
     let cache = RefCell::new(TokenCache::new(16));
     let token = format!("Bearer {}", good()); // exp 2000
     let run = |now: u64| {
-        authenticate_cached(
-            &c,
-            &Request::new(&request("/api", Some(&token))),
-            &NoRemote,
-            now,
-            Some(&cache),
-        )
+        authenticate(Input {
+            cache: Some(&cache),
+            ..Input::local(&c, &Request::new(&request("/api", Some(&token))), now)
+        })
+        .decision
     };
     assert!(matches!(run(1000), Decision::Allow(_)));
     assert_eq!(cache.borrow().len(), 1);
@@ -604,13 +726,11 @@ fn cached_verdicts_still_check_claims_and_die_with_their_keys() {
     bytes[0] ^= 1;
     let forged = format!("Bearer {head}.{}", b64::encode(&bytes));
     let run_forged = || {
-        authenticate_cached(
-            &c,
-            &Request::new(&request("/api", Some(&forged))),
-            &NoRemote,
-            1000,
-            Some(&cache),
-        )
+        authenticate(Input {
+            cache: Some(&cache),
+            ..Input::local(&c, &Request::new(&request("/api", Some(&forged))), 1000)
+        })
+        .decision
     };
     assert_eq!(run_forged(), Decision::Deny(AuthError::JwtVerificationFail));
     assert_eq!(
@@ -621,13 +741,11 @@ fn cached_verdicts_still_check_claims_and_die_with_their_keys() {
     // The same token under another configuration (another key set) is verified afresh.
     let other = config(json!({"issuer": "https://other"}));
     assert_eq!(
-        authenticate_cached(
-            &other,
-            &Request::new(&request("/api", Some(&token))),
-            &NoRemote,
-            1000,
-            Some(&cache)
-        ),
+        authenticate(Input {
+            cache: Some(&cache),
+            ..Input::local(&other, &Request::new(&request("/api", Some(&token))), 1000)
+        })
+        .decision,
         Decision::Deny(AuthError::JwtUnknownIssuer)
     );
 }

@@ -18,6 +18,12 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use crate::crypto::alg::{Alg, Family};
 use crate::crypto::rsa_verify::{bit_len, strip_leading_zeros, Engine, Exponent, Padding, RsaPublic};
 
+/// The line the filter logs once per VM: which RSA engine this build and host use, and why
+/// ([`Engine::describe`] of [`Engine::best`] in this build's [`Simd`](rsa_verify::Simd)).
+pub fn engine_description() -> &'static str {
+    Engine::best().describe(rsa_verify::Simd::BUILT)
+}
+
 /// Smallest RSA modulus accepted, in bits (as jwt-compact's `StrongAlg`).
 pub const RSA_MIN_BITS: usize = 2048;
 /// Largest RSA modulus accepted, in bits: caps the cost of one verification.

@@ -7,9 +7,9 @@ use std::time::Duration;
 use proxy_wasm_abi::{HttpContext, LogLevel, RootContext};
 
 use crate::authn::model::{self, Config};
+use crate::crypto;
 use crate::keys::jwks;
 use crate::keys::remote::{self, MAX_JWKS_BODY_BYTES};
-use crate::crypto::rsa_verify::{Engine, Simd};
 
 use super::host;
 use super::http::Http;
@@ -205,7 +205,7 @@ impl RootContext for Root {
             worker.metrics.report_vm_memory(true);
         }
         worker::create_records(&self.shared);
-        host::log(LogLevel::Info, Engine::best().describe(Simd::BUILT));
+        host::log(LogLevel::Info, crypto::engine_description());
         // Once per root: Kong's host traps on a second non-zero period.
         if !self.ticking {
             if host::set_tick_period(TICK).is_err() {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use proxy_wasm_abi::{Action, LogLevel};
 
-use crate::authn::{self, Decision, KeyLookup, RemoteKeys};
+use crate::authn::{self, Decision, Input, KeyLookup, Outcome, RemoteKeys};
 use crate::authn::model::{Config, HeaderFetch};
 use crate::keys::remote::RemoteJwks;
 use crate::error::AuthError;
@@ -179,22 +179,22 @@ impl Worker {
         headers: &[(String, String)],
         route_name: Option<&str>,
         now_ms: u64,
-    ) -> Option<(Decision, bool)> {
+    ) -> Option<Outcome> {
         let config = self.config.as_ref()?;
         let request = Request {
             headers,
             route_name,
         };
-        Some(authn::authenticate_noting_nbf(
+        Some(authn::authenticate(Input {
             config,
-            &request,
-            &Lookup {
+            request: &request,
+            keys: &Lookup {
                 worker: self,
                 now_ms,
             },
-            now_ms / 1000,
-            Some(&self.token_cache),
-        ))
+            now: now_ms / 1000,
+            cache: Some(&self.token_cache),
+        }))
     }
 
     fn remote(&self, index: usize) -> Option<&Remote> {
@@ -326,24 +326,29 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
         None
     };
     let route_name = route_name.as_deref();
-    let mut decision = shared.borrow().decide(&headers, route_name, now_ms);
-    if let Some((Decision::WaitForKeys(index) | Decision::RefetchKeys(index), _)) = decision {
+    let mut outcome = shared.borrow().decide(&headers, route_name, now_ms);
+    if let Some(Outcome {
+        decision: Decision::WaitForKeys(index) | Decision::RefetchKeys(index),
+        ..
+    }) = outcome
+    {
         // Another worker may have stored keys since this one's last tick.
         sync_remote(shared, index);
-        decision = shared.borrow().decide(&headers, route_name, now_ms);
+        outcome = shared.borrow().decide(&headers, route_name, now_ms);
     }
-    if tick_clock_ms.is_some() && needs_exact_clock(decision.as_ref(), now_ms) {
+    if tick_clock_ms.is_some() && needs_exact_clock(outcome.as_ref(), now_ms) {
         if let Some(exact_ms) = host::now_ms() {
             now_ms = exact_ms;
-            decision = shared.borrow().decide(&headers, route_name, now_ms);
+            outcome = shared.borrow().decide(&headers, route_name, now_ms);
         }
     }
-    match decision.map(|(decision, _)| decision) {
+    match outcome.map(|outcome| outcome.decision) {
         None => {
             host::log(LogLevel::Error, "no configuration loaded; refusing");
             finish_reply(500, &[], "jwt_authn: not configured")
         }
-        Some(Decision::Allow(edits)) => {
+        Some(Decision::Allow(allowed)) => {
+            let edits = &allowed.edits;
             // A header the host would not remove could be a claim header forged by the
             // client, and one it would not add leaves the upstream without the claims it
             // relies on: either way the request is not sent on.
@@ -367,7 +372,7 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
                 let mut worker = shared.borrow_mut();
                 let worker = &mut *worker;
                 worker.metrics.count_id(worker.allowed_metric);
-                for index in edits.verified_by {
+                for &index in &allowed.verified_by {
                     if let Some(id) = worker.provider_allowed_metrics.get(index) {
                         worker.metrics.count_id(*id);
                     }
@@ -426,13 +431,16 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
 /// Whether a decision made with the tick clock at `now_ms` (and whether a token was refused
 /// as not yet valid on the way, which covers a refusal for `nbf`) must be made again with the
 /// exact clock: see [`process`].
-fn needs_exact_clock(decision: Option<&(Decision, bool)>, now_ms: u64) -> bool {
-    match decision {
-        Some((_, true)) => true,
-        Some((Decision::Allow(edits), _)) => edits
+fn needs_exact_clock(outcome: Option<&Outcome>, now_ms: u64) -> bool {
+    let Some(outcome) = outcome else {
+        return false;
+    };
+    match &outcome.decision {
+        _ if outcome.nbf_refused => true,
+        Decision::Allow(allowed) => allowed
             .valid_through
             .is_some_and(|t| t <= (now_ms / 1000).saturating_add(EXACT_CLOCK_MARGIN_S)),
-        Some((Decision::Deny(AuthError::JwtExpired), _)) => true,
+        Decision::Deny(AuthError::JwtExpired) => true,
         _ => false,
     }
 }
