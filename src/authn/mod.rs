@@ -6,6 +6,7 @@
 pub mod claims;
 pub mod model;
 pub mod policy;
+pub mod replay;
 pub mod response;
 pub mod token_cache;
 
@@ -21,6 +22,7 @@ use crate::keys::jwks::KeySet;
 use crate::token::jws::{self, UnverifiedJwt};
 use crate::request::matcher::Request;
 use crate::authn::policy::Forbidden;
+use crate::authn::replay::Ticket;
 use crate::authn::token_cache::{TokenCache, Verdict};
 
 /// Signature checks one token may cost at most when its `kid` does not single out a key.
@@ -54,6 +56,9 @@ pub struct HeaderEdits {
     /// clock may lag a little (the worker's tick clock) decides again with the exact clock
     /// when this is near.
     pub valid_through: Option<u64>,
+    /// The verified tokens of providers with `replay_protection`: the caller records each
+    /// (`replay::spend`) and refuses the request if one was seen before.
+    pub one_time: Vec<Ticket>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +103,7 @@ impl Passed {
         join(&mut self.edits.remove, other.edits.remove);
         join(&mut self.edits.add, other.edits.add);
         join(&mut self.edits.verified_by, other.edits.verified_by);
+        join(&mut self.edits.one_time, other.edits.one_time);
         join(&mut self.tokens, other.tokens);
         self.edits.valid_through = match (self.edits.valid_through, other.edits.valid_through) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -239,6 +245,7 @@ fn decide(
     edits.add = passed.edits.add;
     edits.verified_by = passed.edits.verified_by;
     edits.valid_through = passed.edits.valid_through;
+    edits.one_time = passed.edits.one_time;
     Decision::Allow(edits)
 }
 
@@ -421,7 +428,7 @@ impl Ctx<'_> {
                 return self.claims_failed(e);
             }
             return match verdict.signature {
-                Ok(()) => Step::Pass(self.passed(index, provider, location, &verdict.jwt)),
+                Ok(()) => self.passed(index, provider, location, &verdict.jwt),
                 Err(e) => Step::Fail(e),
             };
         }
@@ -468,7 +475,7 @@ impl Ctx<'_> {
             );
         }
         match signature {
-            Ok(()) => Step::Pass(self.passed(index, provider, location, &jwt)),
+            Ok(()) => self.passed(index, provider, location, &jwt),
             Err(e) => Step::Fail(e),
         }
     }
@@ -479,8 +486,16 @@ impl Ctx<'_> {
         provider: &Provider,
         location: &Location,
         jwt: &Rc<UnverifiedJwt>,
-    ) -> Passed {
+    ) -> Step {
         let mut passed = Passed::default();
+        // After the signature, cached or not: only a verified token may take a `jti`'s slot,
+        // and a cached verdict still goes through the replay check.
+        if let Some(protection) = &provider.replay_protection {
+            match replay::ticket(protection, index, jwt, self.now, provider.clock_skew_seconds) {
+                Ok(ticket) => passed.edits.one_time.push(ticket),
+                Err(e) => return Step::Fail(e),
+            }
+        }
         passed.edits.verified_by.push(index);
         passed.edits.valid_through = jwt
             .exp
@@ -489,7 +504,7 @@ impl Ctx<'_> {
         if self.keep_tokens {
             passed.tokens.push(Rc::clone(jwt));
         }
-        passed
+        Step::Pass(passed)
     }
 }
 
