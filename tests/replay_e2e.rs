@@ -25,7 +25,9 @@ use std::time::Duration;
 use jwt_mint::{jwks, Alg, Key};
 use serde_json::{json, Value};
 
-use support::{flip_signature_bit, http_get, now, poll_until, EnvoyBuilder, Proxy, Response, Upstream};
+use support::{
+    flip_signature_bit, http_get, now, poll_until, EnvoyBuilder, Proxy, Response, Upstream,
+};
 
 const ISS: &str = "https://issuer.replay.example";
 const REPLAYED: &str = "Jwt replayed";
@@ -89,7 +91,11 @@ fn token(jti: Option<&str>, exp_in: Option<u64>) -> String {
 fn jti(label: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    format!("{label}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{label}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn assert_refused(r: &Response, message: &str, proxy: &Proxy) {
@@ -104,7 +110,11 @@ fn assert_refused(r: &Response, message: &str, proxy: &Proxy) {
 
 fn assert_vm_healthy(proxy: &Proxy) {
     let trouble = proxy.vm_trouble();
-    assert!(trouble.is_empty(), "the wasm VM failed:\n{}", trouble.join("\n"));
+    assert!(
+        trouble.is_empty(),
+        "the wasm VM failed:\n{}",
+        trouble.join("\n")
+    );
 }
 
 fn stat(proxy: &Proxy, metric: &str) -> u64 {
@@ -131,8 +141,16 @@ fn a_one_time_token_passes_once_on_every_worker() {
     assert_refused(&proxy.bearer("/once/x", &second), REPLAYED, &proxy);
 
     // What cannot be held to one use is refused when the feature is on.
-    assert_refused(&proxy.bearer("/once/x", &token(None, Some(30))), UNCHECKABLE, &proxy);
-    assert_refused(&proxy.bearer("/once/x", &token(Some(&jti("d")), None)), UNCHECKABLE, &proxy);
+    assert_refused(
+        &proxy.bearer("/once/x", &token(None, Some(30))),
+        UNCHECKABLE,
+        &proxy,
+    );
+    assert_refused(
+        &proxy.bearer("/once/x", &token(Some(&jti("d")), None)),
+        UNCHECKABLE,
+        &proxy,
+    );
     assert_refused(
         &proxy.bearer("/once/x", &token(Some(&jti("e")), Some(3600))),
         UNCHECKABLE,
@@ -142,9 +160,17 @@ fn a_one_time_token_passes_once_on_every_worker() {
     // An unverified token takes no slot: the genuine one with its jti still passes once.
     let genuine = token(Some(&jti("f")), Some(30));
     let forged = flip_signature_bit(&genuine);
-    assert_refused(&proxy.bearer("/once/x", &forged), "Jwt verification fails", &proxy);
+    assert_refused(
+        &proxy.bearer("/once/x", &forged),
+        "Jwt verification fails",
+        &proxy,
+    );
     assert_eq!(proxy.bearer("/once/x", &genuine).status, 200);
-    assert_refused(&proxy.bearer("/once/x", &forged), "Jwt verification fails", &proxy);
+    assert_refused(
+        &proxy.bearer("/once/x", &forged),
+        "Jwt verification fails",
+        &proxy,
+    );
 
     // A provider without the feature accepts the same token again, jti or not.
     let plain = token(None, Some(30));
@@ -174,7 +200,12 @@ fn clients_racing_one_token_get_exactly_one_200() {
                 let (barrier, auth) = (barrier.clone(), auth.clone());
                 thread::spawn(move || {
                     barrier.wait();
-                    http_get(port, "/once/race", &[("authorization", &auth)], Duration::from_secs(10))
+                    http_get(
+                        port,
+                        "/once/race",
+                        &[("authorization", &auth)],
+                        Duration::from_secs(10),
+                    )
                 })
             })
             .collect();
@@ -209,7 +240,10 @@ fn a_slot_is_free_once_its_token_expired_and_a_full_set_never_lets_a_replay_thro
         }
         (r.status == 200).then_some(())
     });
-    assert!(freed.is_some(), "the jti's slot was still taken 15 s after its token expired");
+    assert!(
+        freed.is_some(),
+        "the jti's slot was still taken 15 s after its token expired"
+    );
     assert_refused(&proxy.bearer("/once/x", &later), REPLAYED, &proxy);
     assert_refused(&proxy.bearer("/once/x", &short), "Jwt is expired", &proxy);
 

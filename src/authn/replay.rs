@@ -71,13 +71,19 @@ impl ReplayProtection {
     /// part of the key: a configuration with another count starts a new set instead of
     /// reading one whose entries hash to other shards.
     pub fn shard_key(&self, provider: &str, shard: usize) -> String {
-        format!("jwt_authn.replay.v{FORMAT}|{provider}|{}|{shard}", self.shards())
+        format!(
+            "jwt_authn.replay.v{FORMAT}|{provider}|{}|{shard}",
+            self.shards()
+        )
     }
 
     /// The key of the shard that holds `id`.
     pub fn key_of(&self, provider: &str, id: &[u8; 16]) -> String {
         let [a, b, ..] = *id;
-        self.shard_key(provider, usize::from(u16::from_be_bytes([a, b])) % self.shards())
+        self.shard_key(
+            provider,
+            usize::from(u16::from_be_bytes([a, b])) % self.shards(),
+        )
     }
 }
 

@@ -96,11 +96,18 @@ mod tests {
             (json!({"max_entries": -1}), "max_entries"),
             (json!({"max_token_lifetime": "0s"}), "max_token_lifetime"),
             (json!({"max_token_lifetime": "1.5s"}), "max_token_lifetime"),
-            (json!({"max_token_lifetime": "86401s"}), "max_token_lifetime"),
+            (
+                json!({"max_token_lifetime": "86401s"}),
+                "max_token_lifetime",
+            ),
             (json!({"max_token_lifetime": 300}), "max_token_lifetime"),
             (json!({"size": 3}), "size"),
         ] {
-            assert_eq!(field(replay.clone()), Err(format!("{base}.{member}")), "{replay}");
+            assert_eq!(
+                field(replay.clone()),
+                Err(format!("{base}.{member}")),
+                "{replay}"
+            );
         }
         assert_eq!(field(json!(true)), Err(base.to_string()));
     }

@@ -50,7 +50,13 @@ fn a_ticket_needs_a_jti_and_an_exp() {
             "{claims}"
         );
     }
-    let t = ticket(&p, 3, &unsigned(json!({"iss": "a", "jti": "j1", "exp": 1100})), 1000, 7);
+    let t = ticket(
+        &p,
+        3,
+        &unsigned(json!({"iss": "a", "jti": "j1", "exp": 1100})),
+        1000,
+        7,
+    );
     assert_eq!(
         t,
         Ok(Ticket {
@@ -74,7 +80,10 @@ fn a_ticket_refuses_a_lifetime_over_the_cap() {
     );
     assert_eq!(check(json!({"jti": "j", "exp": 1310}), 10), Ok(()));
     // From iat, when there is one.
-    assert_eq!(check(json!({"jti": "j", "iat": 900, "exp": 1200}), 0), Ok(()));
+    assert_eq!(
+        check(json!({"jti": "j", "iat": 900, "exp": 1200}), 0),
+        Ok(())
+    );
     assert_eq!(
         check(json!({"jti": "j", "iat": 899, "exp": 1200}), 0),
         Err(AuthError::JwtReplayUncheckable)
@@ -111,13 +120,22 @@ fn shards_and_keys() {
 #[test]
 fn a_shard_round_trips_and_garbage_is_not_a_shard() {
     let mut shard = Shard::default();
-    assert_eq!(shard.insert(id_of(1), 500, 100, 4), Insert::Recorded { evicted: 0 });
-    assert_eq!(shard.insert(id_of(2), 600, 100, 4), Insert::Recorded { evicted: 0 });
+    assert_eq!(
+        shard.insert(id_of(1), 500, 100, 4),
+        Insert::Recorded { evicted: 0 }
+    );
+    assert_eq!(
+        shard.insert(id_of(2), 600, 100, 4),
+        Insert::Recorded { evicted: 0 }
+    );
     let bytes = shard.encode();
     assert_eq!(bytes.len(), HEADER_BYTES + 2 * ENTRY_BYTES);
     assert_eq!(Shard::decode(&bytes), Some(shard));
     assert_eq!(Shard::decode(&[]), Some(Shard::default()));
-    assert_eq!(Shard::decode(&Shard::default().encode()), Some(Shard::default()));
+    assert_eq!(
+        Shard::decode(&Shard::default().encode()),
+        Some(Shard::default())
+    );
     assert_eq!(Shard::decode(&bytes[..bytes.len() - 1]), None, "torn entry");
     assert_eq!(Shard::decode(&bytes[..5]), None, "short header");
     let mut other_format = bytes.clone();
@@ -128,7 +146,10 @@ fn a_shard_round_trips_and_garbage_is_not_a_shard() {
 #[test]
 fn a_seen_id_is_refused_until_its_expiry_and_grace() {
     let mut shard = Shard::default();
-    assert_eq!(shard.insert(id_of(1), 500, 100, 4), Insert::Recorded { evicted: 0 });
+    assert_eq!(
+        shard.insert(id_of(1), 500, 100, 4),
+        Insert::Recorded { evicted: 0 }
+    );
     assert_eq!(shard.insert(id_of(1), 500, 101, 4), Insert::Seen);
     assert_eq!(shard.insert(id_of(1), 500, 500 + GRACE_S, 4), Insert::Seen);
     // Past expiry and grace the entry is gone: the slot is free again.
@@ -145,7 +166,10 @@ fn expired_entries_go_before_any_live_one_is_evicted() {
     shard.insert(id_of(1), 200, 100, 2);
     shard.insert(id_of(2), 300, 100, 2);
     // At 203 the first is past expiry and grace: dropped, nothing evicted.
-    assert_eq!(shard.insert(id_of(3), 400, 203, 2), Insert::Recorded { evicted: 0 });
+    assert_eq!(
+        shard.insert(id_of(3), 400, 203, 2),
+        Insert::Recorded { evicted: 0 }
+    );
     assert_eq!(shard.len(), 2);
 }
 
@@ -155,15 +179,33 @@ fn a_full_shard_evicts_the_entry_that_expires_first() {
     shard.insert(id_of(1), 300, 100, 3);
     shard.insert(id_of(2), 200, 100, 3);
     shard.insert(id_of(3), 400, 100, 3);
-    assert_eq!(shard.insert(id_of(4), 500, 100, 3), Insert::Recorded { evicted: 1 });
+    assert_eq!(
+        shard.insert(id_of(4), 500, 100, 3),
+        Insert::Recorded { evicted: 1 }
+    );
     assert_eq!(shard.len(), 3);
     // id 2 (expiring at 200) went; its expiry is the mark below which nothing new passes.
-    assert_eq!(shard.insert(id_of(2), 200, 101, 3), Insert::Seen, "the evicted token");
-    assert_eq!(shard.insert(id_of(9), 200, 101, 3), Insert::Seen, "may be it");
+    assert_eq!(
+        shard.insert(id_of(2), 200, 101, 3),
+        Insert::Seen,
+        "the evicted token"
+    );
+    assert_eq!(
+        shard.insert(id_of(9), 200, 101, 3),
+        Insert::Seen,
+        "may be it"
+    );
     // Next to go: id 1 (300).
-    assert_eq!(shard.insert(id_of(5), 600, 101, 3), Insert::Recorded { evicted: 1 });
+    assert_eq!(
+        shard.insert(id_of(5), 600, 101, 3),
+        Insert::Recorded { evicted: 1 }
+    );
     assert_eq!(shard.insert(id_of(1), 300, 102, 3), Insert::Seen);
-    assert_eq!(shard.insert(id_of(3), 400, 102, 3), Insert::Seen, "still held");
+    assert_eq!(
+        shard.insert(id_of(3), 400, 102, 3),
+        Insert::Seen,
+        "still held"
+    );
 }
 
 #[test]
@@ -175,14 +217,20 @@ fn a_token_that_would_go_first_from_a_full_shard_is_refused() {
     assert_eq!(shard.insert(id_of(3), 250, 100, 2), Insert::Seen);
     assert_eq!(shard.len(), 2);
     // Once the live entries expire, it could pass (had it not expired too).
-    assert_eq!(shard.insert(id_of(3), 1000, 500, 2), Insert::Recorded { evicted: 0 });
+    assert_eq!(
+        shard.insert(id_of(3), 1000, 500, 2),
+        Insert::Recorded { evicted: 0 }
+    );
 }
 
 #[test]
 fn the_eviction_mark_is_forgotten_once_passed() {
     let mut shard = Shard::default();
     shard.insert(id_of(1), 300, 100, 1);
-    assert_eq!(shard.insert(id_of(2), 400, 100, 1), Insert::Recorded { evicted: 1 });
+    assert_eq!(
+        shard.insert(id_of(2), 400, 100, 1),
+        Insert::Recorded { evicted: 1 }
+    );
     assert_eq!(shard.evicted_through, 300);
     shard.insert(id_of(3), 900, 300 + GRACE_S + 1, 2);
     assert_eq!(shard.evicted_through, 0);
@@ -208,7 +256,10 @@ fn a_smaller_capacity_shrinks_the_shard_on_the_next_insert() {
     for n in 1..=5 {
         shard.insert(id_of(n), 1000 + u64::from(n), 100, 8);
     }
-    assert_eq!(shard.insert(id_of(9), 2000, 100, 2), Insert::Recorded { evicted: 4 });
+    assert_eq!(
+        shard.insert(id_of(9), 2000, 100, 2),
+        Insert::Recorded { evicted: 4 }
+    );
     assert_eq!(shard.len(), 2);
     assert_eq!(shard.evicted_through, 1004);
 }
@@ -296,13 +347,22 @@ fn a_ticket_is_spent_once() {
     let p = protection(1000);
     let mut store = FakeStore::with_keys(&p, "p");
     let t = ticket_of("j1", 500);
-    assert_eq!(spend(&mut store, &p, "p", &t, 100), Ok(Spent::Fresh { evicted: 0 }));
+    assert_eq!(
+        spend(&mut store, &p, "p", &t, 100),
+        Ok(Spent::Fresh { evicted: 0 })
+    );
     assert_eq!(spend(&mut store, &p, "p", &t, 101), Ok(Spent::Replayed));
     let other = ticket_of("j2", 500);
-    assert_eq!(spend(&mut store, &p, "p", &other, 101), Ok(Spent::Fresh { evicted: 0 }));
+    assert_eq!(
+        spend(&mut store, &p, "p", &other, 101),
+        Ok(Spent::Fresh { evicted: 0 })
+    );
     // Another provider's set is another set.
     let mut store_q = FakeStore::with_keys(&p, "q");
-    assert_eq!(spend(&mut store_q, &p, "q", &t, 101), Ok(Spent::Fresh { evicted: 0 }));
+    assert_eq!(
+        spend(&mut store_q, &p, "q", &t, 101),
+        Ok(Spent::Fresh { evicted: 0 })
+    );
 }
 
 #[test]
@@ -335,7 +395,13 @@ fn a_race_on_another_jti_of_the_same_shard_is_retried_and_both_pass() {
             }
         }
         // The one that writes second expires later, so the shard of one keeps it.
-        (Ticket { expires: 600, ..found[0] }, found[1])
+        (
+            Ticket {
+                expires: 600,
+                ..found[0]
+            },
+            found[1],
+        )
     };
     let mut racing = Racing {
         inner: &inner,
@@ -349,7 +415,11 @@ fn a_race_on_another_jti_of_the_same_shard_is_retried_and_both_pass() {
         "capacity 1 per shard: the retry evicts the other's entry"
     );
     assert_eq!(racing.other_got, Some(Ok(Spent::Fresh { evicted: 0 })));
-    assert_eq!(inner.borrow().writes, 3, "the other's write, a lost write, the retry");
+    assert_eq!(
+        inner.borrow().writes,
+        3,
+        "the other's write, a lost write, the retry"
+    );
 }
 
 #[test]
@@ -379,7 +449,10 @@ fn a_store_that_fails_refuses() {
         spend(&mut missing, &p, "p", &ticket_of("j", 500), 100),
         Err(SpendError::Unreadable)
     );
-    assert_eq!(missing.writes, 0, "a missing key is never written without a CAS");
+    assert_eq!(
+        missing.writes, 0,
+        "a missing key is never written without a CAS"
+    );
 }
 
 #[test]
@@ -426,7 +499,9 @@ fn hs256(claims: Value) -> String {
 }
 
 fn config(replay: Option<Value>) -> Config {
-    let jwks = json!({"keys": [{"kty": "oct", "kid": "k1", "alg": "HS256", "k": b64::encode(SECRET)}]}).to_string();
+    let jwks =
+        json!({"keys": [{"kty": "oct", "kid": "k1", "alg": "HS256", "k": b64::encode(SECRET)}]})
+            .to_string();
     let mut p = json!({"issuer": "https://iss", "local_jwks": {"inline_string": jwks}});
     if let Some(r) = replay {
         p["replay_protection"] = r;
@@ -452,7 +527,9 @@ fn one_time(d: &Decision) -> Vec<Ticket> {
 
 #[test]
 fn a_protected_provider_hands_out_a_ticket_per_verified_token() {
-    let c = config(Some(json!({"max_entries": 10, "max_token_lifetime": "120s"})));
+    let c = config(Some(
+        json!({"max_entries": 10, "max_token_lifetime": "120s"}),
+    ));
     let token = hs256(json!({"iss": "https://iss", "jti": "j1", "exp": 1100}));
     let tickets = one_time(&decide(&c, &token, None));
     assert_eq!(
