@@ -13,7 +13,7 @@
 //!   `jti`) and the second after which the token is refused anyway (`exp` plus the provider's
 //!   clock skew), so an entry has a fixed size and the set a fixed bound.
 //! - The set is split over up to [`SHARDS`] keys by that hash, so one key's value stays small
-//!   (at most [`MAX_ENTRIES`] / [`SHARDS`] entries, about 94 KiB) and two workers rarely race for
+//!   (at most [`MAX_ENTRIES`] / [`SHARDS`] entries, about 92 KiB) and two workers rarely race for
 //!   one key.
 //! - A full shard evicts the entry that expires first and remembers its expiry
 //!   (`evicted_through`): a token expiring no later than that, and not in the set, may be the
