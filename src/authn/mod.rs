@@ -7,6 +7,7 @@
 pub mod claims;
 pub mod model;
 pub mod policy;
+pub mod replay;
 pub mod response;
 pub mod token_cache;
 pub mod verify;
@@ -16,6 +17,7 @@ use std::rc::Rc;
 
 use crate::authn::model::{Config, JwksSource, Provider, Requirement, MAX_TOKENS_PER_REQUEST};
 use crate::authn::policy::Forbidden;
+use crate::authn::replay::Ticket;
 use crate::authn::token_cache::{TokenCache, Verdict};
 use crate::error::AuthError;
 use crate::keys::jwks::KeySet;
@@ -109,6 +111,9 @@ pub struct Allowed {
     /// clock may lag a little (the worker's tick clock) decides again with the exact clock
     /// when this is near.
     pub valid_through: Option<u64>,
+    /// The verified tokens of providers with `replay_protection`: the caller records each
+    /// (`replay::spend`) and refuses the request if one was seen before.
+    pub one_time: Vec<Ticket>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +159,7 @@ impl Passed {
         join(&mut to.edits.remove, from.edits.remove);
         join(&mut to.edits.add, from.edits.add);
         join(&mut to.verified_by, from.verified_by);
+        join(&mut to.one_time, from.one_time);
         join(&mut self.tokens, other.tokens);
         to.valid_through = match (to.valid_through, from.valid_through) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -268,6 +274,7 @@ fn decide(input: Input, nbf_refused: &Cell<bool>) -> Decision {
         edits: HeaderEdits { remove, add },
         verified_by,
         valid_through,
+        one_time,
     } = passed.allowed;
     if edits.remove.is_empty() && remove.len() <= 1 {
         edits.remove = remove; // nothing to deduplicate: keep its allocation
@@ -283,6 +290,7 @@ fn decide(input: Input, nbf_refused: &Cell<bool>) -> Decision {
         edits,
         verified_by,
         valid_through,
+        one_time,
     })
 }
 
@@ -466,7 +474,7 @@ impl Ctx<'_> {
                 return self.claims_failed(e);
             }
             return match verdict.signature {
-                Ok(()) => Step::Pass(self.passed(index, provider, location, &verdict.jwt)),
+                Ok(()) => self.passed(index, provider, location, &verdict.jwt),
                 Err(e) => Step::Fail(e),
             };
         }
@@ -513,7 +521,7 @@ impl Ctx<'_> {
             );
         }
         match signature {
-            Ok(()) => Step::Pass(self.passed(index, provider, location, &jwt)),
+            Ok(()) => self.passed(index, provider, location, &jwt),
             Err(e) => Step::Fail(e),
         }
     }
@@ -524,15 +532,23 @@ impl Ctx<'_> {
         provider: &Provider,
         location: &Location,
         jwt: &Rc<UnverifiedJwt>,
-    ) -> Passed {
+    ) -> Step {
         let mut passed = Passed::default();
+        // After the signature, cached or not: only a verified token may take a `jti`'s slot,
+        // and a cached verdict still goes through the replay check.
+        if let Some(protection) = &provider.replay_protection {
+            match replay::ticket(protection, index, jwt, self.now, provider.clock_skew_seconds) {
+                Ok(ticket) => passed.allowed.one_time.push(ticket),
+                Err(e) => return Step::Fail(e),
+            }
+        }
         passed.allowed.verified_by.push(index);
         passed.allowed.valid_through = verify::valid_through(provider, jwt);
         allow_edits(provider, location, jwt, &mut passed.allowed.edits);
         if self.keep_tokens {
             passed.tokens.push(Rc::clone(jwt));
         }
-        passed
+        Step::Pass(passed)
     }
 }
 

@@ -4,6 +4,7 @@
 use std::rc::Rc;
 
 use crate::authn::policy::Authorization;
+use crate::authn::replay::ReplayProtection;
 use crate::keys::jwks::KeySet;
 use crate::keys::remote::RemoteJwks;
 use crate::request::extract::Location;
@@ -87,6 +88,8 @@ pub struct Provider {
     pub jwt_cache_size: Option<usize>,
     /// Tokens longer than this are not cached (`jwt_cache_config.jwt_max_token_size`).
     pub max_cached_token_bytes: usize,
+    /// Extension: each token's `jti` accepted once within its lifetime (see `authn::replay`).
+    pub replay_protection: Option<ReplayProtection>,
 }
 
 /// A multi-tenant issuer such as `https://login.microsoftonline.com/{tenantid}/v2.0`: the

@@ -66,6 +66,7 @@ fn allows_and_edits_headers() {
             verified_by: vec![0],
             // exp 2000 plus the default 60 s of clock skew
             valid_through: Some(2060),
+            ..Allowed::default()
         })
     );
 }

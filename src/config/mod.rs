@@ -8,6 +8,7 @@
 
 mod fields;
 mod provider;
+mod replay;
 mod rules;
 
 pub mod duration;

@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::authn::claims::normalize_typ;
 use crate::authn::model::{ClaimToHeader, JwksSource, Provider, Tenants};
 use crate::config::fields::Fields;
+use crate::config::replay::parse_replay_protection;
 use crate::config::rules::parse_string_matcher;
 use crate::config::*;
 use crate::keys::jwks;
@@ -39,6 +40,7 @@ pub(super) fn parse_provider(name: &str, value: &Value) -> Result<Provider, Conf
             "allowed_tenants",
             "jwt_cache_config",
             "clear_route_cache",
+            "replay_protection",
         ],
         &[
             ("payload_in_metadata", "payloads in dynamic metadata"),
@@ -201,6 +203,7 @@ pub(super) fn parse_provider(name: &str, value: &Value) -> Result<Provider, Conf
         max_lifetime_seconds,
         jwt_cache_size,
         max_cached_token_bytes,
+        replay_protection: parse_replay_protection(&f)?,
     })
 }
 

@@ -13,6 +13,7 @@ use crate::keys::remote::{self, MAX_JWKS_BODY_BYTES};
 
 use super::host;
 use super::http::Http;
+use super::replay;
 use super::worker::{self, CalloutKind, Fetched, Shared, Worker};
 
 /// How often each worker looks at the shared JWKS records and its waiting requests, and hands
@@ -205,6 +206,9 @@ impl RootContext for Root {
             worker.metrics.report_vm_memory(true);
         }
         worker::create_records(&self.shared);
+        if let Some(config) = self.shared.borrow().config.clone() {
+            replay::create_sets(&config);
+        }
         host::log(LogLevel::Info, crypto::engine_description());
         // Once per root: Kong's host traps on a second non-zero period.
         if !self.ticking {

@@ -22,6 +22,7 @@ use crate::authn::token_cache::TokenCache;
 
 use super::host;
 use super::metrics::Metrics;
+use super::replay;
 use super::root::TICK;
 
 pub type Shared = Rc<RefCell<Worker>>;
@@ -349,6 +350,17 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
         }
         Some(Decision::Allow(allowed)) => {
             let edits = &allowed.edits;
+            // One-time tokens are recorded before anything else is done for the request: a
+            // token seen before, or a set that cannot be checked, refuses it.
+            if !allowed.one_time.is_empty() {
+                match replay::spend(shared, &allowed.one_time, now_ms / 1000) {
+                    replay::Outcome::Fresh => {}
+                    replay::Outcome::Replayed => return deny(shared, AuthError::JwtReplayed, read),
+                    replay::Outcome::Unavailable => {
+                        return finish_reply(500, &[], "jwt_authn: replay check unavailable")
+                    }
+                }
+            }
             // A header the host would not remove could be a claim header forged by the
             // client, and one it would not add leaves the upstream without the claims it
             // relies on: either way the request is not sent on.
