@@ -7,6 +7,7 @@ pub mod claims;
 pub mod model;
 pub mod policy;
 pub mod response;
+pub mod shadow;
 pub mod token_cache;
 
 use std::cell::{Cell, RefCell};
@@ -180,11 +181,7 @@ fn decide(
     if config.bypass_cors_preflight && is_cors_preflight(request) {
         return Decision::Allow(edits);
     }
-    let Some(rule) = config
-        .rules
-        .iter()
-        .find(|rule| rule.matcher.matches(request))
-    else {
+    let Some(rule) = config.rule(request) else {
         return Decision::Allow(edits);
     };
     let Some(requirement) = &rule.requires else {
