@@ -9,6 +9,7 @@ pub mod model;
 pub mod policy;
 pub mod replay;
 pub mod response;
+pub mod shadow;
 pub mod token_cache;
 pub mod verify;
 
@@ -223,11 +224,7 @@ fn decide(input: Input, nbf_refused: &Cell<bool>) -> Decision {
     if config.bypass_cors_preflight && is_cors_preflight(request) {
         return unverified(edits);
     }
-    let Some(rule) = config
-        .rules
-        .iter()
-        .find(|rule| rule.matcher.matches(request))
-    else {
+    let Some(rule) = config.rule(request) else {
         return unverified(edits);
     };
     let Some(requirement) = &rule.requires else {

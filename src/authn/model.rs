@@ -5,10 +5,12 @@ use std::rc::Rc;
 
 use crate::authn::policy::Authorization;
 use crate::authn::replay::ReplayProtection;
+use crate::authn::response::ReplyShape;
+use crate::authn::shadow::Shadow;
 use crate::keys::jwks::KeySet;
 use crate::keys::remote::RemoteJwks;
 use crate::request::extract::Location;
-use crate::request::matcher::{PathMatch, RouteMatch, StringMatcher};
+use crate::request::matcher::{PathMatch, Request, RouteMatch, StringMatcher};
 
 /// Tokens looked at per request; more is refused rather than verified one by one.
 pub const MAX_TOKENS_PER_REQUEST: usize = 4;
@@ -33,6 +35,15 @@ pub struct Config {
     /// Extension: the lowest level of the log lines the filter hands to the host (which
     /// applies its own level too). Not asked of the host: `proxy_get_log_level` traps on some.
     pub log_level: LogLevel,
+    /// Some rule has `shadow` or `reply`: only then does a refusal look its rule up again.
+    pub shapes_refusals: bool,
+}
+
+impl Config {
+    /// The rule that decides `request`: the first that matches.
+    pub fn rule(&self, request: &Request) -> Option<&Rule> {
+        self.rules.iter().find(|rule| rule.matcher.matches(request))
+    }
 }
 
 /// A log line's level, as proxy-wasm numbers them.
@@ -143,6 +154,10 @@ pub struct Rule {
     pub requires: Option<Requirement>,
     /// Extension: what a verified token must grant on this route.
     pub authorization: Option<Authorization>,
+    /// Extension: refusals are counted, and the request continues.
+    pub shadow: Option<Shadow>,
+    /// Extension: the statuses and body of this rule's refusals.
+    pub reply: Option<ReplyShape>,
 }
 
 /// Envoy's `JwtRequirement` tree, with provider names resolved to indexes.

@@ -9,6 +9,7 @@
 mod fields;
 mod provider;
 mod replay;
+mod reply;
 mod rules;
 
 pub mod duration;
@@ -113,6 +114,15 @@ impl Config {
                 }
             }
         }
+        // The shadow headers too: a client must not be able to pose as a would-be refusal.
+        for name in rules.iter().filter_map(|r| r.shadow.as_ref()?.header.as_ref()) {
+            if !generated_headers.contains(name) {
+                generated_headers.push(name.clone());
+            }
+        }
+        let shapes_refusals = rules
+            .iter()
+            .any(|r| r.shadow.is_some() || r.reply.is_some());
         // Unless set, room for every provider's native `jwt_cache_size` and at least the default.
         let native_shares = providers
             .iter()
@@ -151,6 +161,7 @@ impl Config {
             header_fetch,
             token_cache_size,
             log_level,
+            shapes_refusals,
         })
     }
 }

@@ -7,6 +7,7 @@ use crate::authn::model::{Provider, Requirement, Rule, MAX_REQUIREMENT_DEPTH};
 use crate::authn::policy::{Authorization, ClaimRule, ClaimTest, ClientBinding};
 use crate::config::fields::Fields;
 use crate::config::provider::header_name;
+use crate::config::reply::{parse_reply, parse_shadow};
 use crate::request::matcher::{HeaderMatch, PathMatch, QueryMatch, RouteMatch, StringMatcher, ValueMatch};
 use crate::error::ConfigError;
 
@@ -91,7 +92,14 @@ pub(super) fn parse_rule(
 ) -> Result<Rule, ConfigError> {
     let f = Fields::new(value, &format!("rules[{index}]"))?;
     f.refuse_unknown(
-        &["match", "requires", "requirement_name", "authorization"],
+        &[
+            "match",
+            "requires",
+            "requirement_name",
+            "authorization",
+            "shadow",
+            "reply",
+        ],
         &[],
     )?;
     let m = f
@@ -130,10 +138,17 @@ pub(super) fn parse_rule(
             "needs `requires` or `requirement_name`: there is no token to authorize",
         ));
     }
+    let shadow = f
+        .object("shadow")?
+        .map(|s| parse_shadow(&s, providers, requires.as_ref()))
+        .transpose()?;
+    let reply = f.object("reply")?.map(|r| parse_reply(&r)).transpose()?;
     Ok(Rule {
         matcher,
         requires,
         authorization,
+        shadow,
+        reply,
     })
 }
 

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use proxy_wasm_abi::{Action, LogLevel};
 
-use crate::authn::{self, Decision, Input, KeyLookup, Outcome, RemoteKeys};
+use crate::authn::shadow::{self, Shadow};
+use crate::authn::{self, Decision, HeaderEdits, Input, KeyLookup, Outcome, RemoteKeys};
 use crate::authn::model::{Config, HeaderFetch};
 use crate::keys::remote::RemoteJwks;
 use crate::error::AuthError;
@@ -46,6 +47,10 @@ pub struct Worker {
     /// by status as they first occur: a refusal looks no metric up by name either.
     denied_metric: Option<u32>,
     denied_by_error: Vec<(AuthError, Option<u32>)>,
+    /// The same for refusals a rule in shadow mode did not carry out (`jwt_authn.shadow.denied`,
+    /// defined at configuration when a rule has `shadow`).
+    shadow_denied_metric: Option<u32>,
+    shadow_denied_by_error: Vec<(AuthError, Option<u32>)>,
     pub token_cache: RefCell<TokenCache>,
     /// The host clock as this worker's tick last read it (unix ms); `None` before the first
     /// tick. See [`process`].
@@ -137,6 +142,8 @@ impl Default for Worker {
             provider_allowed_metrics: Vec::new(),
             denied_metric: None,
             denied_by_error: Vec::new(),
+            shadow_denied_metric: None,
+            shadow_denied_by_error: Vec::new(),
             token_cache: RefCell::new(TokenCache::new(0)),
             tick_clock_ms: None,
         }
@@ -164,6 +171,9 @@ impl Worker {
             .collect();
         self.allowed_metric = self.metrics.counter("jwt_authn.allowed");
         self.denied_metric = self.metrics.counter("jwt_authn.denied");
+        if config.rules.iter().any(|r| r.shadow.is_some()) {
+            self.shadow_denied_metric = self.metrics.counter("jwt_authn.shadow.denied");
+        }
         self.provider_allowed_metrics = config
             .providers
             .iter()
@@ -316,10 +326,6 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
         );
         return finish_reply(500, &[], "jwt_authn: host error");
     };
-    let read = Read {
-        headers: &headers,
-        all: one_header.is_none(),
-    };
     let uses_route_name = config.as_ref().is_some_and(|c| c.uses_route_name);
     let route_name = if uses_route_name {
         host::route_name()
@@ -343,6 +349,14 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
             outcome = shared.borrow().decide(&headers, route_name, now_ms);
         }
     }
+    let read = Read {
+        headers: &headers,
+        all: one_header.is_none(),
+        route_name,
+        config: config.as_deref(),
+        resumed: resumed.is_some(),
+        now_ms,
+    };
     match outcome.map(|outcome| outcome.decision) {
         None => {
             host::log(LogLevel::Error, "no configuration loaded; refusing");
@@ -361,23 +375,7 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
                     }
                 }
             }
-            // A header the host would not remove could be a claim header forged by the
-            // client, and one it would not add leaves the upstream without the claims it
-            // relies on: either way the request is not sent on.
-            let removed = edits
-                .remove
-                .iter()
-                .all(|name| host::remove_request_header(name).is_ok());
-            let added = removed
-                && edits
-                    .add
-                    .iter()
-                    .all(|(name, value)| host::add_request_header(name, value).is_ok());
-            if !added {
-                host::log(
-                    LogLevel::Error,
-                    "host refused to edit the request headers; refusing",
-                );
+            if !edit_headers(edits) {
                 return finish_reply(500, &[], "jwt_authn: host error");
             }
             {
@@ -390,18 +388,11 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
                     }
                 }
             }
-            if resumed.is_some() && host::resume_request().is_err() {
-                // Nothing else can send it on: the host's own timeout ends it.
-                host::log(LogLevel::Error, "host refused to resume a request");
-            }
-            Action::Continue
+            send_on(read.resumed)
         }
         Some(Decision::Deny(error)) => deny(shared, error, read),
         Some(Decision::Forbid(refusal)) => {
-            count_denied(shared, refusal.error);
-            let headers = read.for_reply();
-            let reply = response::forbid(refusal.error, refusal.scope.as_deref(), &headers);
-            finish_reply(reply.status, &reply.headers, reply.body)
+            refuse(shared, refusal.error, refusal.scope.as_deref(), read)
         }
         Some(Decision::WaitForKeys(index)) => {
             // No usable keys: wait within first_fetch_wait for a fetch that can bring them.
@@ -530,11 +521,47 @@ fn ask_refetch(shared: &Shared, index: usize, now_ms: u64) {
     }
 }
 
-/// The request headers read for a decision, and whether they are all of them.
+/// Applies the header edits of a request that continues. A header the host would not remove
+/// could be a claim header forged by the client, and one it would not add leaves the upstream
+/// without the claims it relies on: either way the request must not be sent on (`false`).
+fn edit_headers(edits: &HeaderEdits) -> bool {
+    let removed = edits
+        .remove
+        .iter()
+        .all(|name| host::remove_request_header(name).is_ok());
+    let added = removed
+        && edits
+            .add
+            .iter()
+            .all(|(name, value)| host::add_request_header(name, value).is_ok());
+    if !added {
+        host::log(
+            LogLevel::Error,
+            "host refused to edit the request headers; refusing",
+        );
+    }
+    added
+}
+
+/// Lets the request continue; a request that waited for keys is resumed.
+fn send_on(resumed: bool) -> Action {
+    if resumed && host::resume_request().is_err() {
+        // Nothing else can send it on: the host's own timeout ends it.
+        host::log(LogLevel::Error, "host refused to resume a request");
+    }
+    Action::Continue
+}
+
+/// The request a decision was made on: the headers read, whether they are all of them, and
+/// what a refusal needs to find its rule again (`shadow`, `reply`) and to let it continue.
 #[derive(Clone, Copy)]
 struct Read<'h> {
     headers: &'h [(String, String)],
     all: bool,
+    route_name: Option<&'h str>,
+    config: Option<&'h Config>,
+    resumed: bool,
+    now_ms: u64,
 }
 
 impl<'h> Read<'h> {
@@ -559,23 +586,95 @@ fn deny(shared: &Shared, error: AuthError, read: Read) -> Action {
             &format!("request refused: {}", error.name()),
         );
     }
-    count_denied(shared, error);
-    let headers = read.for_reply();
-    let reply = response::deny(error, &headers);
-    finish_reply(reply.status, &reply.headers, reply.body)
+    refuse(shared, error, None, read)
 }
 
-fn count_denied(shared: &Shared, error: AuthError) {
+/// Carries out a refusal: the native reply; unless the configuration shapes refusals
+/// (`shapes_refusals`, one flag read) and the request's rule is in shadow mode (the request
+/// continues) or has a `reply` (its statuses and body).
+fn refuse(shared: &Shared, error: AuthError, scope: Option<&str>, read: Read) -> Action {
+    let rule = match read.config {
+        Some(config) if config.shapes_refusals => config.rule(&Request {
+            headers: read.headers,
+            route_name: read.route_name,
+        }),
+        _ => None,
+    };
+    if let (Some(config), Some(shadow)) = (read.config, rule.and_then(|r| r.shadow.as_ref())) {
+        return shadow_pass(shared, config, shadow, error, read);
+    }
+    count_denied(shared, error, false);
+    let headers = read.for_reply();
+    let reply = match rule.and_then(|r| r.reply.as_ref()) {
+        Some(shape) => response::shaped(error, scope, &headers, shape),
+        None if scope.is_some() => response::forbid(error, scope, &headers),
+        None => response::deny(error, &headers),
+    };
+    finish_reply(reply.status, &reply.headers, &reply.body)
+}
+
+/// A refusal in shadow mode: counted as `shadow.denied`, and the request continues with the
+/// generated headers removed, the claims of the tokens that verify, and the shadow header.
+fn shadow_pass(
+    shared: &Shared,
+    config: &Config,
+    shadow: &Shadow,
+    error: AuthError,
+    read: Read,
+) -> Action {
+    count_denied(shared, error, true);
+    // The exact clock: claims are forwarded only from tokens valid now.
+    let now_ms = host::now_ms().unwrap_or(read.now_ms);
+    let edits = {
+        let worker = shared.borrow();
+        let request = Request {
+            headers: read.headers,
+            route_name: read.route_name,
+        };
+        shadow::edits(
+            config,
+            shadow,
+            &request,
+            &Lookup {
+                worker: &worker,
+                now_ms,
+            },
+            now_ms / 1000,
+            Some(&worker.token_cache),
+            error,
+        )
+    };
+    if !edit_headers(&edits) {
+        return finish_reply(500, &[], "jwt_authn: host error");
+    }
+    send_on(read.resumed)
+}
+
+/// Counts a refusal (`shadow`: one not carried out) in total and by status.
+fn count_denied(shared: &Shared, error: AuthError, shadow: bool) {
     let mut worker = shared.borrow_mut();
     let worker = &mut *worker;
-    worker.metrics.count_id(worker.denied_metric);
-    let id = match worker.denied_by_error.iter().find(|(e, _)| *e == error) {
+    let (total, by_error, prefix) = if shadow {
+        (
+            worker.shadow_denied_metric,
+            &mut worker.shadow_denied_by_error,
+            "jwt_authn.shadow.denied",
+        )
+    } else {
+        (
+            worker.denied_metric,
+            &mut worker.denied_by_error,
+            "jwt_authn.denied",
+        )
+    };
+    worker.metrics.count_id(total);
+    let id = match by_error.iter().find(|(e, _)| *e == error) {
         Some((_, id)) => *id,
         None => {
             let id = worker
                 .metrics
-                .counter(&format!("jwt_authn.denied.{}", error.name()));
-            worker.denied_by_error.push((error, id));
+                .counter(&format!("{prefix}.{}", error.name()));
+            by_error.push((error, id));
             id
         }
     };
