@@ -117,8 +117,8 @@ test-wasm: wasm-target $(WASMTIME)
 	$(call WASM_TEST,none,--no-default-features $(WASM_RSA_TESTS))
 
 # `make oci`: an OCI image layout of each build of `make dist` under dist/oci/<build>/, tagged
-# with the crate version, and dist/oci/DIGESTS (tools/oci_image.py; README "Istio, Envoy Gateway
-# and other hosts"). Offline, no Docker; the same module gives the same digest.
+# with the crate version, and dist/oci/DIGESTS (tools/oci_image.py; docs/deploy.md). Offline, no
+# Docker; the same module gives the same digest.
 VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
 .PHONY: oci oci-tools
 
@@ -196,7 +196,7 @@ bench-pair: setup build bench-tools bench-wrk
 bench-micro: wasm-target
 	bash bench/micro.sh
 
-# `make bench-rsa-ab BASE=<git rev>`: src/rsa_verify.rs against its version at BASE, in one V8.
+# `make bench-rsa-ab BASE=<git rev>`: src/crypto/rsa_verify/ against its version at BASE, in one V8.
 bench-rsa-ab: wasm-target
 	bash bench/rsa-ab/run.sh $(or $(BASE),HEAD)
 
@@ -234,13 +234,14 @@ bench-wrk:
 # it (about 2 minutes): our filter and native jwt_authn side by side, each Envoy --concurrency 4
 # with six clients, both JWKS servers switched through a rotation, 503, broken bodies, a hang and
 # recovery. Prints the latency table per phase (BENCHMARKS.md) and fails if our filter holds a
-# request past the README's fault table (bench/chaos.rs).
+# request past the fault table of docs/remote-jwks.md (bench/chaos.rs).
 .PHONY: chaos
 
 chaos: setup build
 	ENVOY=$(ENVOY) JWT_AUTHN_WASM=$(abspath $(WASM)) cargo test --test chaos
 
-# ---- Fuzzing (fuzz/, README "Fuzzing"): cargo-fuzz targets on nightly, in their own workspace.
+# ---- Fuzzing (fuzz/, docs/testing.md "Fuzzing"): cargo-fuzz targets on nightly, in their own
+# workspace.
 # `make fuzz`: seeds fuzz/corpus/, then every target for FUZZ_SECONDS (default 600) each, one at
 # a time; `make fuzz-smoke`: 20 s each (CI). Both install nightly and cargo-fuzz when missing,
 # print executions and exec/s per target, and fail on any crash, timeout or leak.

@@ -5,9 +5,9 @@
 //! server, both servers switched through the same faults at the same moments.
 //!
 //! Prints the latency table per phase (p50 / max per class, fetches per filter) and writes it
-//! to `bench/results/chaos-latest.md`; lists where each filter went past what the README's
-//! fault table promises. Exits non-zero if our filter did; native's differences are reported
-//! only (it never waits for keys, so it never holds a request, and it refetches at every
+//! to `bench/results/chaos-latest.md`; lists where each filter went past what the fault table
+//! of docs/remote-jwks.md promises. Exits non-zero if our filter did; native's differences are
+//! reported only (it never waits for keys, so it never holds a request, and it refetches at every
 //! `failed_refetch_duration`). Not part of `make test`: a cargo test target with `test = false`
 //! in Cargo.toml, run only by name.
 #![allow(

@@ -4,7 +4,7 @@
 #   1. bench/micro natively: parse / signature / full authenticate (miss, hit, bad signature).
 #   2. the same code as wasm32-wasip1 under Node's WASI, i.e. in V8, the engine Envoy embeds
 #      (skipped without node).
-#   3. the filter's own ignored timing test in src/crypto.rs (signature only, every alg), if it
+#   3. the filter's own ignored timing test in src/crypto/mod.rs (signature only, every alg), if it
 #      is there: `cargo test --release --lib -- --ignored --nocapture timing`, built in a
 #      separate target dir so it does not disturb target/ (MICRO_CRYPTO=0 skips it).
 # Tokens come from bench/mint (pools shared with bench/run.py, under bench/results/pools).
@@ -44,8 +44,8 @@ else
   echo "== node not found: skipping the wasm32 run"
 fi
 
-if [ "${MICRO_CRYPTO:-1}" != 0 ] && grep -q 'fn timing()' src/crypto.rs 2>/dev/null; then
-  echo "== src/crypto.rs ignored timing test (native, signature verify only, wall time)"
+if [ "${MICRO_CRYPTO:-1}" != 0 ] && grep -q 'fn timing()' src/crypto/mod.rs 2>/dev/null; then
+  echo "== src/crypto/mod.rs ignored timing test (native, signature verify only, wall time)"
   CARGO_TARGET_DIR=$root/bench/micro/target/root cargo test -q --release --lib -- --ignored --nocapture timing 2>&1 \
     | grep -E 'per verify|test result' || echo "(timing test did not run)"
 fi

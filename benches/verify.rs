@@ -2,9 +2,9 @@
 //! No external harness: it prints one table (µs per operation, median of 5 batches of about
 //! 100 ms each, wall time; run it on a quiet machine). What each column times:
 //!
-//! - `parse`: `jwt::parse` (base64url and JSON of header and payload);
+//! - `parse`: `jws::parse` (base64url and JSON of header and payload);
 //! - `signature`: `authn::verify_signature` of a pre-parsed token;
-//! - `miss`: `authn::authenticate_cached` of distinct tokens through the default 1024-entry
+//! - `miss`: `authn::authenticate` of distinct tokens through the default 1024-entry verdict
 //!   cache (the pool is larger than the cache: every call parses, verifies, inserts, evicts);
 //! - `hit`: the same with one token again and again;
 //! - `bad`: `authn::authenticate` of distinct tokens with a flipped signature bit (401).
@@ -24,24 +24,18 @@ use std::cell::RefCell;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use jwt_authn_wasm::authn::{self, Decision, KeyLookup, RemoteKeys};
-use jwt_authn_wasm::config::Config;
-use jwt_authn_wasm::matcher::Request;
-use jwt_authn_wasm::token_cache::{TokenCache, DEFAULT_CAPACITY};
-use jwt_authn_wasm::{jwks, jwt};
+use jwt_authn_wasm::authn::{self, Decision, Input};
+use jwt_authn_wasm::authn::model::Config;
+use jwt_authn_wasm::request::matcher::Request;
+use jwt_authn_wasm::authn::token_cache::{TokenCache, DEFAULT_CAPACITY};
+use jwt_authn_wasm::keys::jwks;
+use jwt_authn_wasm::token::jws;
 use jwt_mint::{Alg, Key};
 use serde_json::json;
 
 const POOL: usize = 1500;
 const BATCH: Duration = Duration::from_millis(100);
 const ISS: &str = "https://bench.example";
-
-struct NoRemote;
-impl KeyLookup for NoRemote {
-    fn remote(&self, _provider: usize) -> RemoteKeys<'_> {
-        RemoteKeys::Failed
-    }
-}
 
 fn main() {
     // `cargo bench -- ES256 HS256` limits the algorithms; cargo's own flags (`--bench`) are
@@ -106,16 +100,20 @@ fn main() {
         };
         let good_reqs: Vec<_> = tokens.iter().map(|t| headers(t)).collect();
         let bad_reqs: Vec<_> = bad.iter().map(|t| headers(t)).collect();
-        let parsed: Vec<_> = tokens.iter().map(|t| jwt::parse(t).unwrap()).collect();
+        let parsed: Vec<_> = tokens.iter().map(|t| jws::parse(t).unwrap()).collect();
         let decide = |req: &Vec<(String, String)>, cache: Option<&RefCell<TokenCache>>| {
-            authn::authenticate_cached(&config, &Request::new(req), &NoRemote, now, cache)
+            authn::authenticate(Input {
+                cache,
+                ..Input::local(&config, &Request::new(req), now)
+            })
+            .decision
         };
         // The path under test says what it should, or its timing means nothing.
         assert!(matches!(decide(&good_reqs[0], None), Decision::Allow(_)));
         assert!(matches!(decide(&bad_reqs[0], None), Decision::Deny(_)));
 
         let parse = per_op(POOL, |i| {
-            black_box(jwt::parse(&tokens[i]).is_ok());
+            black_box(jws::parse(&tokens[i]).is_ok());
         });
         let signature = per_op(POOL, |i| {
             black_box(authn::verify_signature(&parsed[i], &keys).is_ok());

@@ -19,21 +19,23 @@
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
-use jwt_authn_wasm::alg::Alg;
-use jwt_authn_wasm::authn::{self, Decision, KeyLookup, RemoteKeys};
-use jwt_authn_wasm::b64;
-use jwt_authn_wasm::claims;
-use jwt_authn_wasm::config::{self, Config, Requirement, MAX_REQUIREMENT_DEPTH, MAX_TOKEN_BYTES};
+use jwt_authn_wasm::crypto::alg::Alg;
+use jwt_authn_wasm::authn::{self, Decision, Input, KeyLookup, RemoteKeys};
+use jwt_authn_wasm::token::b64;
+use jwt_authn_wasm::authn::claims;
+use jwt_authn_wasm::authn::model::{Config, Requirement, Tenants, MAX_REQUIREMENT_DEPTH};
+use jwt_authn_wasm::keys::remote::{split_uri, RemoteJwks};
+use jwt_authn_wasm::token::jws::MAX_TOKEN_BYTES;
 use jwt_authn_wasm::crypto::{Curve, PublicKey};
 use jwt_authn_wasm::error::AuthError;
-use jwt_authn_wasm::extract;
-use jwt_authn_wasm::jwks;
-use jwt_authn_wasm::jwks_cache;
-use jwt_authn_wasm::jwt;
-use jwt_authn_wasm::matcher::Request;
-use jwt_authn_wasm::policy::{Authorization, ClaimRule, ClaimTest, ClientBinding};
-use jwt_authn_wasm::token_cache::TokenCache;
-use jwt_authn_wasm::x509::{self, KeyMaterial};
+use jwt_authn_wasm::request::extract;
+use jwt_authn_wasm::keys::jwks;
+use jwt_authn_wasm::keys::remote;
+use jwt_authn_wasm::token::jws;
+use jwt_authn_wasm::request::matcher::Request;
+use jwt_authn_wasm::authn::policy::{Authorization, ClaimRule, ClaimTest, ClientBinding};
+use jwt_authn_wasm::authn::token_cache::TokenCache;
+use jwt_authn_wasm::keys::x509::{self, KeyMaterial};
 use serde_json::{json, Map, Value};
 
 /// The fixed clock of the `token` target (2023-11-14T22:13:20Z).
@@ -184,13 +186,6 @@ fn hs256_secret() -> &'static [u8] {
         .unwrap()
 }
 
-struct NoRemote;
-impl KeyLookup for NoRemote {
-    fn remote(&self, _: usize) -> RemoteKeys<'_> {
-        RemoteKeys::Failed
-    }
-}
-
 /// Target `token`. First byte: bits 0-2 pick the path (rule), bits 3-4 where the token goes
 /// (`Authorization: Bearer`, `?access_token=`, `x-token`, or both headers), bit 7 the input
 /// form. Raw form: the rest is the token. Structured form: the rest is
@@ -257,12 +252,16 @@ pub fn token(data: &[u8]) {
 
     let config = token_config();
     let request = Request::new(&headers);
-    let decision = authn::authenticate(config, &request, &NoRemote, NOW);
+    let decision = authn::authenticate(Input::local(config, &request, NOW)).decision;
 
     // A cache must never change an answer: a miss, then a hit, equal the uncached answer.
     let cache = RefCell::new(TokenCache::new(8));
     for round in ["miss", "hit"] {
-        let cached = authn::authenticate_cached(config, &request, &NoRemote, NOW, Some(&cache));
+        let cached = authn::authenticate(Input {
+            cache: Some(&cache),
+            ..Input::local(config, &request, NOW)
+        })
+        .decision;
         assert_eq!(
             cached, decision,
             "cached ({round}) and uncached decisions differ"
@@ -271,8 +270,12 @@ pub fn token(data: &[u8]) {
     // Later, with the cache warm, must equal a fresh uncached answer at that time too.
     let later = NOW + 7200;
     assert_eq!(
-        authn::authenticate_cached(config, &request, &NoRemote, later, Some(&cache)),
-        authn::authenticate(config, &request, &NoRemote, later),
+        authn::authenticate(Input {
+            cache: Some(&cache),
+            ..Input::local(config, &request, later)
+        })
+        .decision,
+        authn::authenticate(Input::local(config, &request, later)).decision,
         "cached and uncached decisions differ two hours later"
     );
 
@@ -281,7 +284,7 @@ pub fn token(data: &[u8]) {
 
 /// Structure of a parsed token, checked against the text it came from.
 fn check_parse(token: &str) {
-    let Ok(parsed) = jwt::parse(token) else {
+    let Ok(parsed) = jws::parse(token) else {
         return;
     };
     assert!(token.len() <= MAX_TOKEN_BYTES);
@@ -332,21 +335,22 @@ fn check_decision(
 ) {
     let requires_token = !matches!(path, "/public/x" | "/opt/x" | "/missing/x");
     match decision {
-        Decision::Allow(edits) => {
+        Decision::Allow(allowed) => {
+            let edits = &allowed.edits;
             for g in &config.generated_headers {
                 assert!(edits.remove.contains(g), "generated header {g} not removed");
             }
             if requires_token {
                 assert!(
-                    !edits.verified_by.is_empty(),
+                    !allowed.verified_by.is_empty(),
                     "{path} allowed without a token"
                 );
             }
             if path == "/public/x" {
-                assert!(edits.verified_by.is_empty() && edits.add.is_empty());
+                assert!(allowed.verified_by.is_empty() && edits.add.is_empty());
             }
             let mut verified_claims = Vec::new();
-            for &index in &edits.verified_by {
+            for &index in &allowed.verified_by {
                 let provider = &config.providers[index];
                 let claims = sent
                     .iter()
@@ -661,9 +665,9 @@ fn check_material(material: &KeyMaterial) {
 pub fn discovery(data: &[u8]) {
     let parts = parts(data);
     let doc = parts.first().map(String::as_str).unwrap_or_default();
-    // The adapter's own reading of the document (jwks_cache::discovery_jwks_uri).
+    // The adapter's own reading of the document (remote::discovery_jwks_uri).
     for issuer in [Some("https://idp.fuzz"), None] {
-        if let Ok((authority, path)) = jwks_cache::discovery_jwks_uri(doc.as_bytes(), issuer) {
+        if let Ok((authority, path)) = remote::discovery_jwks_uri(doc.as_bytes(), issuer) {
             assert!(
                 issuer.is_some(),
                 "a provider without issuer accepted a document"
@@ -682,18 +686,18 @@ pub fn discovery(data: &[u8]) {
     let mut headers = Vec::new();
     for p in parts.iter().skip(1) {
         if let Some(meta) = p.strip_prefix("meta:") {
-            if let Some(m) = jwks_cache::Meta::decode(meta.as_bytes()) {
+            if let Some(m) = remote::Meta::decode(meta.as_bytes()) {
                 // What is encoded decodes to itself.
-                assert_eq!(jwks_cache::Meta::decode(&m.encode()), Some(m));
+                assert_eq!(remote::Meta::decode(&m.encode()), Some(m));
             }
             continue;
         }
         let (name, value) = p.split_once(':').unwrap_or((p, ""));
-        let _ = jwks_cache::http_date_ms(value.trim());
+        let _ = remote::http_date_ms(value.trim());
         headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
     }
     for now_ms in [0, NOW * 1000, u64::MAX] {
-        let ms = jwks_cache::lifetime_ms(&remote, &headers, now_ms);
+        let ms = remote::lifetime_ms(&remote, &headers, now_ms);
         assert!(
             ms == remote.cache_duration_ms
                 || (remote.min_cache_duration_ms..=remote.max_cache_duration_ms).contains(&ms),
@@ -702,8 +706,8 @@ pub fn discovery(data: &[u8]) {
     }
 }
 
-fn remote_jwks_for_discovery() -> config::RemoteJwks {
-    static REMOTE: OnceLock<config::RemoteJwks> = OnceLock::new();
+fn remote_jwks_for_discovery() -> RemoteJwks {
+    static REMOTE: OnceLock<RemoteJwks> = OnceLock::new();
     REMOTE
         .get_or_init(|| {
             let text = json!({"providers": {"idp": {
@@ -726,7 +730,7 @@ fn remote_jwks_for_discovery() -> config::RemoteJwks {
 
 /// `split_uri` keeps the URI's text: authority then path, nothing lost or invented.
 fn check_split_uri(uri: &str) {
-    let Some((authority, path)) = config::split_uri(uri) else {
+    let Some((authority, path)) = split_uri(uri) else {
         return;
     };
     assert!(!authority.is_empty());
@@ -785,11 +789,15 @@ pub fn config(data: &[u8]) {
             RemoteKeys::Pending
         }
     }
-    let decision = authn::authenticate(&config, &Request::new(&headers), &Pending, NOW);
-    if let Decision::Allow(edits) = &decision {
+    let decision = authn::authenticate(Input {
+        keys: &Pending,
+        ..Input::local(&config, &Request::new(&headers), NOW)
+    })
+    .decision;
+    if let Decision::Allow(allowed) = &decision {
         // The token above is not signed by anything: only a rule without a requirement, or
         // allow_missing_or_failed, lets it through, and it verifies for no provider.
-        assert!(edits.verified_by.is_empty(), "an unsigned token verified");
+        assert!(allowed.verified_by.is_empty(), "an unsigned token verified");
     }
 }
 
@@ -818,7 +826,7 @@ fn check_config(config: &Config) {
             assert!(p
                 .issuer
                 .as_deref()
-                .is_some_and(|i| i.contains(config::Tenants::PLACEHOLDER)));
+                .is_some_and(|i| i.contains(Tenants::PLACEHOLDER)));
         }
     }
     for rule in &config.rules {

@@ -43,6 +43,11 @@ pub enum AuthError {
     JwtPayloadParseErrorNbfNotInteger,
     JwtPayloadParseErrorNbfOutOfRange,
     JwtPayloadParseErrorSubNotString,
+    /// Replay protection extension: the token lacks a `jti` or an `exp`, or lives longer than
+    /// the provider's `max_token_lifetime`, so it cannot be held to one use.
+    JwtReplayUncheckable,
+    /// Replay protection extension: the token's `jti` was seen before within its lifetime.
+    JwtReplayed,
     JwtSignatureParseErrorBadBase64,
     /// The token is longer than the configured limit; refused before any decoding.
     JwtTooLarge,
@@ -110,6 +115,8 @@ impl AuthError {
             AuthError::JwtPayloadParseErrorNbfNotInteger => "JwtPayloadParseErrorNbfNotInteger",
             AuthError::JwtPayloadParseErrorNbfOutOfRange => "JwtPayloadParseErrorNbfOutOfRange",
             AuthError::JwtPayloadParseErrorSubNotString => "JwtPayloadParseErrorSubNotString",
+            AuthError::JwtReplayUncheckable => "JwtReplayUncheckable",
+            AuthError::JwtReplayed => "JwtReplayed",
             AuthError::JwtSignatureParseErrorBadBase64 => "JwtSignatureParseErrorBadBase64",
             AuthError::JwtTooLarge => "JwtTooLarge",
             AuthError::JwtTypeNotAllowed => "JwtTypeNotAllowed",
@@ -178,6 +185,10 @@ impl AuthError {
             AuthError::JwtPayloadParseErrorSubNotString => {
                 "Jwt payload [sub] field is not a string"
             }
+            AuthError::JwtReplayUncheckable => {
+                "Jwt needs [jti] and [exp] within the one-time token lifetime"
+            }
+            AuthError::JwtReplayed => "Jwt replayed",
             AuthError::JwtSignatureParseErrorBadBase64 => {
                 "Jwt signature is an invalid Base64url encoded"
             }

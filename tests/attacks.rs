@@ -8,21 +8,15 @@
     clippy::indexing_slicing
 )] // test code
 
-use jwt_authn_wasm::authn::{authenticate, Decision, KeyLookup, RemoteKeys};
-use jwt_authn_wasm::config::{Config, MAX_TOKEN_BYTES};
+use jwt_authn_wasm::authn::{authenticate, Decision, Input};
+use jwt_authn_wasm::authn::model::Config;
+use jwt_authn_wasm::token::jws::MAX_TOKEN_BYTES;
 use jwt_authn_wasm::error::AuthError;
-use jwt_authn_wasm::matcher::Request;
+use jwt_authn_wasm::request::matcher::Request;
 use jwt_mint::{b64url, b64url_decode, jwks, Alg, Key};
 use serde_json::{json, Value};
 
 const NOW: u64 = 1_700_000_000;
-
-struct NoRemote;
-impl KeyLookup for NoRemote {
-    fn remote(&self, _: usize) -> RemoteKeys<'_> {
-        RemoteKeys::Failed
-    }
-}
 
 fn config_with(jwks_json: &Value) -> Config {
     let text = json!({
@@ -38,7 +32,7 @@ fn check(config: &Config, token: &str) -> Result<(), AuthError> {
         (":path".to_string(), "/".to_string()),
         ("authorization".to_string(), format!("Bearer {token}")),
     ];
-    match authenticate(config, &Request::new(&headers), &NoRemote, NOW) {
+    match authenticate(Input::local(config, &Request::new(&headers), NOW)).decision {
         Decision::Allow(_) => Ok(()),
         Decision::Deny(e) => Err(e),
         Decision::Forbid(f) => Err(f.error),
@@ -464,7 +458,7 @@ fn two_tokens_with_one_bad_is_refused() {
         ("authorization".to_string(), format!("Bearer {good}")),
     ];
     assert_eq!(
-        authenticate(&config, &Request::new(&headers), &NoRemote, NOW),
+        authenticate(Input::local(&config, &Request::new(&headers), NOW)).decision,
         Decision::Deny(AuthError::JwtVerificationFail)
     );
 }

@@ -27,7 +27,7 @@ mod support;
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 
-use jwt_authn_wasm::config::Config;
+use jwt_authn_wasm::authn::model::Config;
 use serde_json::{json, Map, Value};
 
 use support::{EnvoyBuilder, Proxy, Upstream};

@@ -175,7 +175,7 @@ fn manifests_say_what_a_fail_closed_deployment_needs() {
 #[test]
 fn plugin_configs_pass_the_filters_parser() {
     for (what, config) in plugin_configs() {
-        if let Err(e) = jwt_authn_wasm::config::Config::parse(&config.to_string()) {
+        if let Err(e) = jwt_authn_wasm::authn::model::Config::parse(&config.to_string()) {
             panic!("{what}: the filter refuses its configuration: {e}\n{config:#}");
         }
     }

@@ -7,14 +7,14 @@
 //! Differential test of the filter's verdicts: random tokens of all 14 algorithms, with random
 //! claims and random mutations of valid tokens, go through the filter's core
 //! (`authn::authenticate`, the entry point the proxy-wasm adapter calls, with a `Config` parsed
-//! from JSON and a fixed clock) and through an oracle written here from the RFCs and the README:
+//! from JSON and a fixed clock) and through an oracle written here from the RFCs and docs/ (checks.md, configuration.md):
 //! its own base64url decoder, serde_json for JSON grammar only, RustCrypto verifiers used
 //! directly (`rsa`, `p256`/`p384`/`p521`/`k256`, `ed25519-dalek`, `hmac` + `sha2`) on keys read
 //! from the public JWKs, and its own claim checks (RFC 7519 §4.1 + the provider's `issuer`,
 //! `audiences`, `clock_skew_seconds`). Both must reach the same verdict class on every input:
 //! accepted, malformed, wrong issuer, not yet valid, expired, wrong audience, no key for
 //! kid/alg, bad signature. Where the filter deliberately departs from a bare reading of the
-//! RFCs (documented in the README), the oracle says so in a comment.
+//! RFCs (documented in docs/migration.md), the oracle says so in a comment.
 //!
 //! The run is seeded from `DIFF_SEED` (decimal or 0x-hex), else from the clock; the seed is
 //! printed first and in every failure, with the command that replays the run.
@@ -27,11 +27,11 @@ use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, KeyInit, Mac};
-use jwt_authn_wasm::authn::{authenticate, authenticate_cached, Decision, KeyLookup, RemoteKeys};
-use jwt_authn_wasm::config::Config;
+use jwt_authn_wasm::authn::{authenticate, Decision, Input};
+use jwt_authn_wasm::authn::model::Config;
 use jwt_authn_wasm::error::AuthError;
-use jwt_authn_wasm::matcher::Request;
-use jwt_authn_wasm::token_cache::TokenCache;
+use jwt_authn_wasm::request::matcher::Request;
+use jwt_authn_wasm::authn::token_cache::TokenCache;
 use jwt_mint::{b64url, Alg, Family, Key};
 use p256::ecdsa::signature::Verifier as _;
 use rsa::{Pkcs1v15Sign, Pss, RsaPublicKey};
@@ -41,7 +41,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 
 const NOW: u64 = 1_700_000_000;
 
-// The limits of the README's "Limits" table, restated rather than imported, so a change on
+// The limits of the "Limits" table of docs/configuration.md, restated rather than imported, so a change on
 // either side shows up here.
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
 const MAX_HEADER_BYTES: usize = 8 * 1024;
@@ -405,13 +405,6 @@ fn filter_verdict(decision: &Decision) -> Verdict {
     }
 }
 
-struct NoRemote;
-impl KeyLookup for NoRemote {
-    fn remote(&self, _: usize) -> RemoteKeys<'_> {
-        RemoteKeys::Failed
-    }
-}
-
 fn request(token: &str) -> Vec<(String, String)> {
     vec![
         (":path".to_string(), "/".to_string()),
@@ -485,8 +478,8 @@ fn oracle_keys(jwks: &Value) -> Vec<OracleKey> {
 }
 
 /// RFC 4648 §5 base64url. Unpadded, or with exactly the padding RFC 4648 §3.2 writes (native
-/// Envoy accepts padded tokens, and so does the filter). Deliberately strict, as `src/b64.rs`
-/// documents (and the README's "Differences" for incomplete padding): the standard alphabet
+/// Envoy accepts padded tokens, and so does the filter). Deliberately strict, as `src/token/b64.rs`
+/// documents (and docs/migration.md's differences from native for incomplete padding): the standard alphabet
 /// (`+`, `/`) and non-zero trailing bits are refused, so every byte string has one unpadded
 /// spelling.
 fn oracle_b64(text: &str) -> Option<Vec<u8>> {
@@ -604,14 +597,14 @@ impl Shape {
         }
         self
     }
-    /// The README's count of values: 1 + commas + `[`/`{`, which is the values plus the empty
+    /// The count of values of docs/configuration.md's limits: 1 + commas + `[`/`{`, which is the values plus the empty
     /// arrays and objects.
     fn counted_values(&self) -> usize {
         self.values + self.empty
     }
 }
 
-/// A JSON object within the README's limits, or `None` (malformed). RFC 7515 §5.2 / RFC 7519
+/// A JSON object within the limits of docs/configuration.md, or `None` (malformed). RFC 7515 §5.2 / RFC 7519
 /// §4: with duplicate member names a JSON parser may keep the lexically last one, which is what
 /// serde_json does; the generator relies on it (see `duplicate_keys_keep_the_last`).
 fn oracle_object(bytes: &[u8], max_members: usize) -> Option<serde_json::Map<String, Value>> {
@@ -628,7 +621,7 @@ fn oracle_object(bytes: &[u8], max_members: usize) -> Option<serde_json::Map<Str
     }
 }
 
-/// RFC 7519 §2 NumericDate. Fractions are truncated. Refused, as the README says: negative
+/// RFC 7519 §2 NumericDate. Fractions are truncated. Refused, as docs/checks.md says: negative
 /// values, values from 2^64 on, and anything not a JSON number (`"1700000000"` included).
 fn numeric_date(claims: &serde_json::Map<String, Value>, name: &str) -> Result<Option<u64>, ()> {
     match claims.get(name) {
@@ -651,7 +644,7 @@ fn numeric_date(claims: &serde_json::Map<String, Value>, name: &str) -> Result<O
     }
 }
 
-/// Native audience comparison (README): an `http://`/`https://` prefix and one trailing `/`
+/// Native audience comparison (docs/checks.md): an `http://`/`https://` prefix and one trailing `/`
 /// are ignored on both sides.
 fn normalized_audience(aud: &str) -> &str {
     let aud = aud
@@ -718,7 +711,7 @@ fn oracle_verify(material: &Material, alg: Alg, input: &[u8], sig: &[u8]) -> boo
             Ok(s) => vk.verify(input, &s.normalize_s()).is_ok(),
             Err(_) => false,
         },
-        // RFC 8032 with the strict checks (no small-order R, canonical S), as the README says.
+        // RFC 8032 with the strict checks (no small-order R, canonical S), as the filter documents (docs/checks.md).
         (Material::Ed25519(vk), Alg::EdDSA) => match ed25519_dalek::Signature::from_slice(sig) {
             Ok(s) => vk.verify_strict(input, &s).is_ok(),
             Err(_) => false,
@@ -851,7 +844,7 @@ impl Oracle<'_> {
         }
         // RFC 7519 §4.1.4 says "on or after exp" is expired; native Envoy (and the filter)
         // still accept now == exp + skew, one second more, and so does this oracle.
-        // `exp: 0` is an expiry in 1970 (native reads 0 as "never": README, "Differences").
+        // `exp: 0` is an expiry in 1970 (native reads 0 as "never": docs/migration.md, differences).
         if t.exp.is_some_and(|exp| now > u128::from(exp) + skew) {
             return Verdict::Expired;
         }
@@ -865,7 +858,7 @@ impl Oracle<'_> {
         {
             return Verdict::Audience;
         }
-        // Key selection (README "What is checked", 6): a JWK whose kid differs is skipped
+        // Key selection (docs/checks.md, step 6): a JWK whose kid differs is skipped
         // (either side may lack one), so is one whose alg differs; among the rest, keys of
         // the right type are tried, at most MAX_KEYS_TRIED of them.
         let candidates: Vec<&OracleKey> = self
@@ -1595,7 +1588,7 @@ fn run(setup_name: &str, salt: u64) {
     for i in 0..n {
         let case = gen_case(&mut rng, &s, &attacker);
         let headers = request(&case.token);
-        let decision = authenticate(&config, &Request::new(&headers), &NoRemote, NOW);
+        let decision = authenticate(Input::local(&config, &Request::new(&headers), NOW)).decision;
         let got = filter_verdict(&decision);
         let want = oracle.verdict(&case.token);
         let context = || {
@@ -1613,13 +1606,11 @@ fn run(setup_name: &str, salt: u64) {
         // The per-worker verdict cache must not change a verdict, on a miss or a hit.
         if i % 4 == 0 {
             for round in ["miss", "hit"] {
-                let cached = authenticate_cached(
-                    &config,
-                    &Request::new(&headers),
-                    &NoRemote,
-                    NOW,
-                    Some(&cache),
-                );
+                let cached = authenticate(Input {
+                    cache: Some(&cache),
+                    ..Input::local(&config, &Request::new(&headers), NOW)
+                })
+                .decision;
                 assert_eq!(
                     filter_verdict(&cached),
                     got,
@@ -1693,7 +1684,7 @@ fn duplicate_keys_keep_the_last() {
     let token = assemble(&header, payload, key);
     let headers = request(&token);
     assert!(matches!(
-        authenticate(&config, &Request::new(&headers), &NoRemote, NOW),
+        authenticate(Input::local(&config, &Request::new(&headers), NOW)).decision,
         Decision::Allow(_)
     ));
     assert_eq!(

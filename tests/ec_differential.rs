@@ -1,5 +1,5 @@
-//! Differential test of our ES384, ES512 and ES256K verifiers (`src/ec_verify.rs` with
-//! `src/p384_verify.rs`, `src/p521_verify.rs`, `src/k256_verify.rs`; reached through
+//! Differential test of our ES384, ES512 and ES256K verifiers (`src/crypto/ec_verify.rs` with
+//! `src/crypto/p384_verify.rs`, `src/crypto/p521_verify.rs`, `src/crypto/k256_verify.rs`; reached through
 //! `crypto::PublicKey` and directly with chosen digests) against RustCrypto's `p384`, `p521` and
 //! `k256`, the implementations they replaced, called exactly as `crypto.rs` used to call them
 //! (`Signature::from_slice`, for `k256` then `normalize_s`, then `verify_prehash` of the digest).
@@ -119,7 +119,7 @@ macro_rules! differential {
             use $rc::elliptic_curve::sec1::ToSec1Point;
             use $rc::{FieldBytes, ProjectivePoint, Scalar};
             use jwt_authn_wasm::crypto::PublicKey;
-            use jwt_authn_wasm::$ours;
+            use jwt_authn_wasm::crypto::$ours;
             use sha2::Digest;
 
             use super::*;
@@ -450,7 +450,7 @@ macro_rules! differential {
 }
 
 differential!(
-    es384, p384, jwt_authn_wasm::crypto::Curve::P384, jwt_authn_wasm::alg::Alg::Es384, sha2::Sha384, p384_verify,
+    es384, p384, jwt_authn_wasm::crypto::Curve::P384, jwt_authn_wasm::crypto::alg::Alg::Es384, sha2::Sha384, p384_verify,
     bytes: 48, digest: 48,
     n: "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973",
     p: "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffff",
@@ -458,7 +458,7 @@ differential!(
 );
 
 differential!(
-    es512, p521, jwt_authn_wasm::crypto::Curve::P521, jwt_authn_wasm::alg::Alg::Es512, sha2::Sha512, p521_verify,
+    es512, p521, jwt_authn_wasm::crypto::Curve::P521, jwt_authn_wasm::crypto::alg::Alg::Es512, sha2::Sha512, p521_verify,
     bytes: 66, digest: 64,
     n: "01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409",
     p: "01ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
@@ -467,7 +467,7 @@ differential!(
 
 // `k256` refuses high S; `crypto.rs` normalized S before calling it, and so does the oracle.
 differential!(
-    es256k, k256, jwt_authn_wasm::crypto::Curve::Secp256k1, jwt_authn_wasm::alg::Alg::Es256k, sha2::Sha256, k256_verify,
+    es256k, k256, jwt_authn_wasm::crypto::Curve::Secp256k1, jwt_authn_wasm::crypto::alg::Alg::Es256k, sha2::Sha256, k256_verify,
     bytes: 32, digest: 32,
     n: "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141",
     p: "fffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc2f",

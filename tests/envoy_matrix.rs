@@ -32,7 +32,7 @@ use support::{now, wasm_path, Envoy, EnvoyBuilder, JwksStub, Upstream, CRATE_ROO
 const ISS: &str = "https://issuer.matrix.example";
 const AUD: &str = "api.matrix.example";
 
-/// The engine lines of src/rsa_verify.rs (`Engine::describe`), as each build logs them here.
+/// The engine lines of src/crypto/rsa_verify/ (`Engine::describe`), as each build logs them here.
 const FMA_LINE: &str = "RSA signatures checked on 50-bit limbs with fused multiply-add";
 const SIMD128_LINE: &str = "RSA signatures checked on 28-bit limbs with SIMD128: this build \
                             (jwt_authn.simd128.wasm) has no relaxed SIMD";

@@ -2508,7 +2508,7 @@ fn fixture_helpers_are_right() {
 /// repeated in the error (which Envoy logs).
 #[test]
 fn pem_as_pasted_parses_natively() {
-    use jwt_authn_wasm::config::Config;
+    use jwt_authn_wasm::authn::model::Config;
     let fx = fx();
     let config = |pem_text: &str| {
         json!({"providers": {"c": {"issuer": "c", "local_jwks": {"inline_string": pem_text}}},
@@ -2730,7 +2730,7 @@ fn examples_parse_natively() {
         failures.extend(example_problems(&f, &yaml));
         match example_plugin_json(&yaml) {
             Ok(text) => {
-                if let Err(e) = jwt_authn_wasm::config::Config::parse(&text) {
+                if let Err(e) = jwt_authn_wasm::authn::model::Config::parse(&text) {
                     failures.push(format!("{}: {e}", f.display()));
                 }
             }

@@ -18,10 +18,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use der::asn1::{Any, BitString, ObjectIdentifier, UintRef, UtcTime};
 use der::{Decode, Encode};
-use jwt_authn_wasm::authn::{authenticate, Decision, KeyLookup, RemoteKeys};
-use jwt_authn_wasm::config::Config;
+use jwt_authn_wasm::authn::{authenticate, Decision, Input};
+use jwt_authn_wasm::authn::model::Config;
 use jwt_authn_wasm::error::AuthError;
-use jwt_authn_wasm::matcher::Request;
+use jwt_authn_wasm::request::matcher::Request;
 use jwt_mint::{b64url_decode, Alg, Key};
 use serde_json::{json, Map, Value};
 use spki::{
@@ -38,13 +38,6 @@ use x509_cert::TbsCertificate;
 const NOW: u64 = 1_700_000_000;
 const ISSUER: &str = "https://iss";
 
-struct NoRemote;
-impl KeyLookup for NoRemote {
-    fn remote(&self, _: usize) -> RemoteKeys<'_> {
-        RemoteKeys::Failed
-    }
-}
-
 fn load(inline: &str) -> Result<Config, String> {
     let text = json!({
         "providers": {"p": {"local_jwks": {"inline_string": inline}}},
@@ -59,7 +52,7 @@ fn check(config: &Config, token: &str) -> Result<(), AuthError> {
         (":path".to_string(), "/".to_string()),
         ("authorization".to_string(), format!("Bearer {token}")),
     ];
-    match authenticate(config, &Request::new(&headers), &NoRemote, NOW) {
+    match authenticate(Input::local(config, &Request::new(&headers), NOW)).decision {
         Decision::Allow(_) => Ok(()),
         Decision::Deny(e) => Err(e),
         Decision::Forbid(f) => Err(f.error),

@@ -1045,7 +1045,7 @@ fn unknown_kid_is_held_only_by_a_fetch_that_can_answer_it() {
 // ------------------------------------------------------------------------------------------
 // Chaos: a JWKS server switched through faults under concurrent traffic
 
-/// The README's fault table, end to end: four workers, six clients sending valid, tampered,
+/// The fault table of docs/remote-jwks.md, end to end: four workers, six clients sending valid, tampered,
 /// expired and random-kid tokens, the JWKS server switched through a rotation, 503 at once, a
 /// broken body, a hang past the timeout, and recovery with the old key retired.
 #[test]

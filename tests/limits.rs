@@ -28,11 +28,12 @@ use std::hint::black_box;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use jwt_authn_wasm::authn::{authenticate, Decision, KeyLookup, RemoteKeys};
-use jwt_authn_wasm::config::{Config, MAX_TOKEN_BYTES};
+use jwt_authn_wasm::authn::{authenticate, Decision, Input};
+use jwt_authn_wasm::authn::model::Config;
+use jwt_authn_wasm::token::jws::MAX_TOKEN_BYTES;
 use jwt_authn_wasm::error::AuthError;
-use jwt_authn_wasm::jwt::{MAX_CLAIMS, MAX_JSON_DEPTH, MAX_JSON_VALUES};
-use jwt_authn_wasm::matcher::Request;
+use jwt_authn_wasm::token::jws::{MAX_CLAIMS, MAX_JSON_DEPTH, MAX_JSON_VALUES};
+use jwt_authn_wasm::request::matcher::Request;
 use jwt_mint::{jwks, Alg, Key};
 use serde_json::{json, Value};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
@@ -69,13 +70,6 @@ const MAX_RATIO_HS256: f64 = 20.0;
 /// RS256, 1.7 for HS256, 2.1 for a map of 1500 tiny claims, whose inserts are n log n),
 /// quadratic work 4.
 const MAX_DOUBLING_RATIO: f64 = 3.0;
-
-struct NoRemote;
-impl KeyLookup for NoRemote {
-    fn remote(&self, _: usize) -> RemoteKeys<'_> {
-        RemoteKeys::Failed
-    }
-}
 
 struct Fixture {
     config: Config,
@@ -148,7 +142,7 @@ fn run(f: &Fixture, token: &str) -> Decision {
 }
 
 fn run_with(f: &Fixture, headers: &[(String, String)]) -> Decision {
-    authenticate(&f.config, &Request::new(headers), &NoRemote, NOW)
+    authenticate(Input::local(&f.config, &Request::new(headers), NOW)).decision
 }
 
 fn assert_allowed(f: &Fixture, token: &str, what: &str) {

@@ -1,4 +1,4 @@
-//! Differential test of our P-256 verifier (`src/p256_verify.rs`, reached through
+//! Differential test of our P-256 verifier (`src/crypto/p256_verify.rs`, reached through
 //! `crypto::PublicKey` and directly with chosen digests) against `p256`'s `VerifyingKey`, the
 //! implementation it replaced, called exactly as `crypto.rs` used to call it
 //! (`Signature::from_slice`, then `verify_prehash` of the SHA-256 digest). On every input both
@@ -25,9 +25,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use jwt_authn_wasm::alg::Alg;
+use jwt_authn_wasm::crypto::alg::Alg;
 use jwt_authn_wasm::crypto::{Curve, PublicKey};
-use jwt_authn_wasm::p256_verify;
+use jwt_authn_wasm::crypto::p256_verify;
 use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 use p256::elliptic_curve::group::Group;
 use p256::elliptic_curve::ops::Reduce;

@@ -1,4 +1,4 @@
-//! Differential test of our RSA verifier (`src/rsa_verify.rs`, reached through
+//! Differential test of our RSA verifier (`src/crypto/rsa_verify/`, reached through
 //! `crypto::PublicKey`) against the `rsa` crate, the implementation it replaced: on the same key,
 //! message and signature both must give the same verdict, for all six RS*/PS* algorithms and
 //! 2048-, 2049-, 3072- and 4096-bit keys (e = 65537 and e = 3).
@@ -36,9 +36,9 @@ use rsa::traits::PublicKeyParts;
 use rsa::{BoxedUint, Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
-use jwt_authn_wasm::alg::Alg;
+use jwt_authn_wasm::crypto::alg::Alg;
 use jwt_authn_wasm::crypto::PublicKey;
-use jwt_authn_wasm::rsa_verify::{Engine, Exponent, RsaPublic};
+use jwt_authn_wasm::crypto::rsa_verify::{Engine, Exponent, RsaPublic};
 
 const RSA_ALGS: [Alg; 6] = [
     Alg::Rs256,

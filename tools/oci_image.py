@@ -6,8 +6,7 @@
 For each BUILD.wasm (say dist/jwt_authn.simd128.wasm) this writes DIR/<stem>/ (here
 DIR/jwt_authn.simd128/), an OCI image layout (oci-layout, index.json, blobs/sha256/) holding one
 image tagged TAG, and DIR/DIGESTS lists each image's manifest digest. Push one with
-`skopeo copy oci:DIR/<stem>:TAG docker://REGISTRY/NAME:TAG` (README "Istio, Envoy Gateway
-and other hosts").
+`skopeo copy oci:DIR/<stem>:TAG docker://REGISTRY/NAME:TAG` (docs/deploy.md).
 
 The image is the "compat" variant of the Wasm image spec, the form both Istio's WasmPlugin and
 Envoy Gateway's EnvoyExtensionPolicy fetchers take first (pkg/wasm/imagefetcher.go in istio,

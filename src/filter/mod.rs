@@ -5,6 +5,7 @@
 mod host;
 mod http;
 mod metrics;
+mod replay;
 mod root;
 mod worker;
 

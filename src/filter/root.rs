@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use proxy_wasm_abi::{HttpContext, LogLevel, RootContext};
 
-use crate::config::{self, Config};
-use crate::jwks;
-use crate::jwks_cache::{self, MAX_JWKS_BODY_BYTES};
-use crate::rsa_verify::{Engine, Simd};
+use crate::authn::model::{self, Config};
+use crate::crypto;
+use crate::keys::jwks;
+use crate::keys::remote::{self, MAX_JWKS_BODY_BYTES};
 
 use super::host;
 use super::http::Http;
+use super::replay;
 use super::worker::{self, CalloutKind, Fetched, Shared, Worker};
 
 /// How often each worker looks at the shared JWKS records and its waiting requests, and hands
@@ -59,7 +60,7 @@ impl Root {
             return Ok(());
         };
         let body = Self::response_body(body_size)?;
-        let (authority, path) = jwks_cache::discovery_jwks_uri(&body, issuer.as_deref())?;
+        let (authority, path) = remote::discovery_jwks_uri(&body, issuer.as_deref())?;
         let cluster = remote.jwks_cluster.as_deref().unwrap_or(&remote.cluster);
         worker::dispatch(
             &self.shared,
@@ -108,7 +109,7 @@ impl Root {
                 ),
             );
         }
-        let lifetime_ms = jwks_cache::lifetime_ms(&remote, &host::callout_headers(), now_ms);
+        let lifetime_ms = remote::lifetime_ms(&remote, &host::callout_headers(), now_ms);
         host::log(
             LogLevel::Info,
             &format!(
@@ -205,7 +206,10 @@ impl RootContext for Root {
             worker.metrics.report_vm_memory(true);
         }
         worker::create_records(&self.shared);
-        host::log(LogLevel::Info, Engine::best().describe(Simd::BUILT));
+        if let Some(config) = self.shared.borrow().config.clone() {
+            replay::create_sets(&config);
+        }
+        host::log(LogLevel::Info, crypto::engine_description());
         // Once per root: Kong's host traps on a second non-zero period.
         if !self.ticking {
             if host::set_tick_period(TICK).is_err() {
@@ -238,13 +242,13 @@ impl RootContext for Root {
 }
 
 /// The configuration's log level as the ABI's.
-fn log_level(level: config::LogLevel) -> LogLevel {
+fn log_level(level: model::LogLevel) -> LogLevel {
     match level {
-        config::LogLevel::Trace => LogLevel::Trace,
-        config::LogLevel::Debug => LogLevel::Debug,
-        config::LogLevel::Info => LogLevel::Info,
-        config::LogLevel::Warn => LogLevel::Warn,
-        config::LogLevel::Error => LogLevel::Error,
-        config::LogLevel::Critical => LogLevel::Critical,
+        model::LogLevel::Trace => LogLevel::Trace,
+        model::LogLevel::Debug => LogLevel::Debug,
+        model::LogLevel::Info => LogLevel::Info,
+        model::LogLevel::Warn => LogLevel::Warn,
+        model::LogLevel::Error => LogLevel::Error,
+        model::LogLevel::Critical => LogLevel::Critical,
     }
 }

@@ -10,17 +10,20 @@ use std::time::Duration;
 
 use proxy_wasm_abi::{Action, LogLevel};
 
-use crate::authn::{self, Decision, KeyLookup, RemoteKeys};
-use crate::config::{Config, HeaderFetch, RemoteJwks};
+use crate::authn::shadow::{self, Shadow};
+use crate::authn::{self, Decision, HeaderEdits, Input, KeyLookup, Outcome, RemoteKeys};
+use crate::authn::model::{Config, HeaderFetch};
+use crate::keys::remote::RemoteJwks;
 use crate::error::AuthError;
-use crate::jwks::{self, KeySet};
-use crate::jwks_cache::{self, Meta};
-use crate::matcher::Request;
-use crate::response;
-use crate::token_cache::TokenCache;
+use crate::keys::jwks::{self, KeySet};
+use crate::keys::remote::{self, Meta};
+use crate::request::matcher::Request;
+use crate::authn::response;
+use crate::authn::token_cache::TokenCache;
 
 use super::host;
 use super::metrics::Metrics;
+use super::replay;
 use super::root::TICK;
 
 pub type Shared = Rc<RefCell<Worker>>;
@@ -44,6 +47,10 @@ pub struct Worker {
     /// by status as they first occur: a refusal looks no metric up by name either.
     denied_metric: Option<u32>,
     denied_by_error: Vec<(AuthError, Option<u32>)>,
+    /// The same for refusals a rule in shadow mode did not carry out (`jwt_authn.shadow.denied`,
+    /// defined at configuration when a rule has `shadow`).
+    shadow_denied_metric: Option<u32>,
+    shadow_denied_by_error: Vec<(AuthError, Option<u32>)>,
     pub token_cache: RefCell<TokenCache>,
     /// The host clock as this worker's tick last read it (unix ms); `None` before the first
     /// tick. See [`process`].
@@ -135,6 +142,8 @@ impl Default for Worker {
             provider_allowed_metrics: Vec::new(),
             denied_metric: None,
             denied_by_error: Vec::new(),
+            shadow_denied_metric: None,
+            shadow_denied_by_error: Vec::new(),
             token_cache: RefCell::new(TokenCache::new(0)),
             tick_clock_ms: None,
         }
@@ -152,8 +161,8 @@ impl Worker {
                     name: p.name.clone(),
                     issuer: p.issuer.clone(),
                     jwks: r.clone(),
-                    meta_key: jwks_cache::meta_key(&p.name, r),
-                    body_key: jwks_cache::body_key(&p.name, r),
+                    meta_key: remote::meta_key(&p.name, r),
+                    body_key: remote::body_key(&p.name, r),
                     meta: Meta::default(),
                     keys: None,
                     loaded_generation: 0,
@@ -162,6 +171,9 @@ impl Worker {
             .collect();
         self.allowed_metric = self.metrics.counter("jwt_authn.allowed");
         self.denied_metric = self.metrics.counter("jwt_authn.denied");
+        if config.rules.iter().any(|r| r.shadow.is_some()) {
+            self.shadow_denied_metric = self.metrics.counter("jwt_authn.shadow.denied");
+        }
         self.provider_allowed_metrics = config
             .providers
             .iter()
@@ -178,22 +190,22 @@ impl Worker {
         headers: &[(String, String)],
         route_name: Option<&str>,
         now_ms: u64,
-    ) -> Option<(Decision, bool)> {
+    ) -> Option<Outcome> {
         let config = self.config.as_ref()?;
         let request = Request {
             headers,
             route_name,
         };
-        Some(authn::authenticate_noting_nbf(
+        Some(authn::authenticate(Input {
             config,
-            &request,
-            &Lookup {
+            request: &request,
+            keys: &Lookup {
                 worker: self,
                 now_ms,
             },
-            now_ms / 1000,
-            Some(&self.token_cache),
-        ))
+            now: now_ms / 1000,
+            cache: Some(&self.token_cache),
+        }))
     }
 
     fn remote(&self, index: usize) -> Option<&Remote> {
@@ -314,10 +326,6 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
         );
         return finish_reply(500, &[], "jwt_authn: host error");
     };
-    let read = Read {
-        headers: &headers,
-        all: one_header.is_none(),
-    };
     let uses_route_name = config.as_ref().is_some_and(|c| c.uses_route_name);
     let route_name = if uses_route_name {
         host::route_name()
@@ -325,65 +333,66 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
         None
     };
     let route_name = route_name.as_deref();
-    let mut decision = shared.borrow().decide(&headers, route_name, now_ms);
-    if let Some((Decision::WaitForKeys(index) | Decision::RefetchKeys(index), _)) = decision {
+    let mut outcome = shared.borrow().decide(&headers, route_name, now_ms);
+    if let Some(Outcome {
+        decision: Decision::WaitForKeys(index) | Decision::RefetchKeys(index),
+        ..
+    }) = outcome
+    {
         // Another worker may have stored keys since this one's last tick.
         sync_remote(shared, index);
-        decision = shared.borrow().decide(&headers, route_name, now_ms);
+        outcome = shared.borrow().decide(&headers, route_name, now_ms);
     }
-    if tick_clock_ms.is_some() && needs_exact_clock(decision.as_ref(), now_ms) {
+    if tick_clock_ms.is_some() && needs_exact_clock(outcome.as_ref(), now_ms) {
         if let Some(exact_ms) = host::now_ms() {
             now_ms = exact_ms;
-            decision = shared.borrow().decide(&headers, route_name, now_ms);
+            outcome = shared.borrow().decide(&headers, route_name, now_ms);
         }
     }
-    match decision.map(|(decision, _)| decision) {
+    let read = Read {
+        headers: &headers,
+        all: one_header.is_none(),
+        route_name,
+        config: config.as_deref(),
+        resumed: resumed.is_some(),
+        now_ms,
+    };
+    match outcome.map(|outcome| outcome.decision) {
         None => {
             host::log(LogLevel::Error, "no configuration loaded; refusing");
             finish_reply(500, &[], "jwt_authn: not configured")
         }
-        Some(Decision::Allow(edits)) => {
-            // A header the host would not remove could be a claim header forged by the
-            // client, and one it would not add leaves the upstream without the claims it
-            // relies on: either way the request is not sent on.
-            let removed = edits
-                .remove
-                .iter()
-                .all(|name| host::remove_request_header(name).is_ok());
-            let added = removed
-                && edits
-                    .add
-                    .iter()
-                    .all(|(name, value)| host::add_request_header(name, value).is_ok());
-            if !added {
-                host::log(
-                    LogLevel::Error,
-                    "host refused to edit the request headers; refusing",
-                );
+        Some(Decision::Allow(allowed)) => {
+            let edits = &allowed.edits;
+            // One-time tokens are recorded before anything else is done for the request: a
+            // token seen before, or a set that cannot be checked, refuses it.
+            if !allowed.one_time.is_empty() {
+                match replay::spend(shared, &allowed.one_time, now_ms / 1000) {
+                    replay::Outcome::Fresh => {}
+                    replay::Outcome::Replayed => return deny(shared, AuthError::JwtReplayed, read),
+                    replay::Outcome::Unavailable => {
+                        return finish_reply(500, &[], "jwt_authn: replay check unavailable")
+                    }
+                }
+            }
+            if !edit_headers(edits) {
                 return finish_reply(500, &[], "jwt_authn: host error");
             }
             {
                 let mut worker = shared.borrow_mut();
                 let worker = &mut *worker;
                 worker.metrics.count_id(worker.allowed_metric);
-                for index in edits.verified_by {
+                for &index in &allowed.verified_by {
                     if let Some(id) = worker.provider_allowed_metrics.get(index) {
                         worker.metrics.count_id(*id);
                     }
                 }
             }
-            if resumed.is_some() && host::resume_request().is_err() {
-                // Nothing else can send it on: the host's own timeout ends it.
-                host::log(LogLevel::Error, "host refused to resume a request");
-            }
-            Action::Continue
+            send_on(read.resumed)
         }
         Some(Decision::Deny(error)) => deny(shared, error, read),
         Some(Decision::Forbid(refusal)) => {
-            count_denied(shared, refusal.error);
-            let headers = read.for_reply();
-            let reply = response::forbid(refusal.error, refusal.scope.as_deref(), &headers);
-            finish_reply(reply.status, &reply.headers, reply.body)
+            refuse(shared, refusal.error, refusal.scope.as_deref(), read)
         }
         Some(Decision::WaitForKeys(index)) => {
             // No usable keys: wait within first_fetch_wait for a fetch that can bring them.
@@ -425,13 +434,16 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
 /// Whether a decision made with the tick clock at `now_ms` (and whether a token was refused
 /// as not yet valid on the way, which covers a refusal for `nbf`) must be made again with the
 /// exact clock: see [`process`].
-fn needs_exact_clock(decision: Option<&(Decision, bool)>, now_ms: u64) -> bool {
-    match decision {
-        Some((_, true)) => true,
-        Some((Decision::Allow(edits), _)) => edits
+fn needs_exact_clock(outcome: Option<&Outcome>, now_ms: u64) -> bool {
+    let Some(outcome) = outcome else {
+        return false;
+    };
+    match &outcome.decision {
+        _ if outcome.nbf_refused => true,
+        Decision::Allow(allowed) => allowed
             .valid_through
             .is_some_and(|t| t <= (now_ms / 1000).saturating_add(EXACT_CLOCK_MARGIN_S)),
-        Some((Decision::Deny(AuthError::JwtExpired), _)) => true,
+        Decision::Deny(AuthError::JwtExpired) => true,
         _ => false,
     }
 }
@@ -509,11 +521,47 @@ fn ask_refetch(shared: &Shared, index: usize, now_ms: u64) {
     }
 }
 
-/// The request headers read for a decision, and whether they are all of them.
+/// Applies the header edits of a request that continues. A header the host would not remove
+/// could be a claim header forged by the client, and one it would not add leaves the upstream
+/// without the claims it relies on: either way the request must not be sent on (`false`).
+fn edit_headers(edits: &HeaderEdits) -> bool {
+    let removed = edits
+        .remove
+        .iter()
+        .all(|name| host::remove_request_header(name).is_ok());
+    let added = removed
+        && edits
+            .add
+            .iter()
+            .all(|(name, value)| host::add_request_header(name, value).is_ok());
+    if !added {
+        host::log(
+            LogLevel::Error,
+            "host refused to edit the request headers; refusing",
+        );
+    }
+    added
+}
+
+/// Lets the request continue; a request that waited for keys is resumed.
+fn send_on(resumed: bool) -> Action {
+    if resumed && host::resume_request().is_err() {
+        // Nothing else can send it on: the host's own timeout ends it.
+        host::log(LogLevel::Error, "host refused to resume a request");
+    }
+    Action::Continue
+}
+
+/// The request a decision was made on: the headers read, whether they are all of them, and
+/// what a refusal needs to find its rule again (`shadow`, `reply`) and to let it continue.
 #[derive(Clone, Copy)]
 struct Read<'h> {
     headers: &'h [(String, String)],
     all: bool,
+    route_name: Option<&'h str>,
+    config: Option<&'h Config>,
+    resumed: bool,
+    now_ms: u64,
 }
 
 impl<'h> Read<'h> {
@@ -538,23 +586,95 @@ fn deny(shared: &Shared, error: AuthError, read: Read) -> Action {
             &format!("request refused: {}", error.name()),
         );
     }
-    count_denied(shared, error);
-    let headers = read.for_reply();
-    let reply = response::deny(error, &headers);
-    finish_reply(reply.status, &reply.headers, reply.body)
+    refuse(shared, error, None, read)
 }
 
-fn count_denied(shared: &Shared, error: AuthError) {
+/// Carries out a refusal: the native reply; unless the configuration shapes refusals
+/// (`shapes_refusals`, one flag read) and the request's rule is in shadow mode (the request
+/// continues) or has a `reply` (its statuses and body).
+fn refuse(shared: &Shared, error: AuthError, scope: Option<&str>, read: Read) -> Action {
+    let rule = match read.config {
+        Some(config) if config.shapes_refusals => config.rule(&Request {
+            headers: read.headers,
+            route_name: read.route_name,
+        }),
+        _ => None,
+    };
+    if let (Some(config), Some(shadow)) = (read.config, rule.and_then(|r| r.shadow.as_ref())) {
+        return shadow_pass(shared, config, shadow, error, read);
+    }
+    count_denied(shared, error, false);
+    let headers = read.for_reply();
+    let reply = match rule.and_then(|r| r.reply.as_ref()) {
+        Some(shape) => response::shaped(error, scope, &headers, shape),
+        None if scope.is_some() => response::forbid(error, scope, &headers),
+        None => response::deny(error, &headers),
+    };
+    finish_reply(reply.status, &reply.headers, &reply.body)
+}
+
+/// A refusal in shadow mode: counted as `shadow.denied`, and the request continues with the
+/// generated headers removed, the claims of the tokens that verify, and the shadow header.
+fn shadow_pass(
+    shared: &Shared,
+    config: &Config,
+    shadow: &Shadow,
+    error: AuthError,
+    read: Read,
+) -> Action {
+    count_denied(shared, error, true);
+    // The exact clock: claims are forwarded only from tokens valid now.
+    let now_ms = host::now_ms().unwrap_or(read.now_ms);
+    let edits = {
+        let worker = shared.borrow();
+        let request = Request {
+            headers: read.headers,
+            route_name: read.route_name,
+        };
+        shadow::edits(
+            config,
+            shadow,
+            &request,
+            &Lookup {
+                worker: &worker,
+                now_ms,
+            },
+            now_ms / 1000,
+            Some(&worker.token_cache),
+            error,
+        )
+    };
+    if !edit_headers(&edits) {
+        return finish_reply(500, &[], "jwt_authn: host error");
+    }
+    send_on(read.resumed)
+}
+
+/// Counts a refusal (`shadow`: one not carried out) in total and by status.
+fn count_denied(shared: &Shared, error: AuthError, shadow: bool) {
     let mut worker = shared.borrow_mut();
     let worker = &mut *worker;
-    worker.metrics.count_id(worker.denied_metric);
-    let id = match worker.denied_by_error.iter().find(|(e, _)| *e == error) {
+    let (total, by_error, prefix) = if shadow {
+        (
+            worker.shadow_denied_metric,
+            &mut worker.shadow_denied_by_error,
+            "jwt_authn.shadow.denied",
+        )
+    } else {
+        (
+            worker.denied_metric,
+            &mut worker.denied_by_error,
+            "jwt_authn.denied",
+        )
+    };
+    worker.metrics.count_id(total);
+    let id = match by_error.iter().find(|(e, _)| *e == error) {
         Some((_, id)) => *id,
         None => {
             let id = worker
                 .metrics
-                .counter(&format!("jwt_authn.denied.{}", error.name()));
-            worker.denied_by_error.push((error, id));
+                .counter(&format!("{prefix}.{}", error.name()));
+            by_error.push((error, id));
             id
         }
     };

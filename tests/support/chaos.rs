@@ -2,8 +2,8 @@
 //! and random-`kid` tokens all along, and a JWKS server switched through faults while they do
 //! (stable keys, a rotation, 503 at once, 200 with a broken body, hanging past the callout
 //! timeout, recovery with the old key retired). Every answer is recorded with its latency and
-//! the phase it was sent in, every fetch with its time; then checked against what the README's
-//! fault table promises, and printed as a latency table per phase.
+//! the phase it was sent in, every fetch with its time; then checked against what the fault
+//! table of docs/remote-jwks.md promises, and printed as a latency table per phase.
 //!
 //! `tests/lifecycle_e2e.rs` runs [`Script::short`] (seconds per phase, asserting);
 //! `bench/chaos.rs` (`make chaos`) runs [`Script::long`], the issue's run of minutes, side by
@@ -172,7 +172,7 @@ impl Script {
         }
     }
 
-    /// The longest a request sent during a phase serving `served` may be held, as the README
+    /// The longest a request sent during a phase serving `served` may be held, as docs/remote-jwks.md
     /// states it: a tick for a due fetch to start and one for every worker to see it end; with
     /// a server that answers, a tick more for a refetch owed after a fetch already under way;
     /// with one that hangs, the callout timeout of the fetch waited for.
@@ -624,7 +624,7 @@ impl Run {
         bound + script.slack
     }
 
-    /// What the README's fault table promises, checked on `target`'s answers: every request
+    /// What the fault table of docs/remote-jwks.md promises, checked on `target`'s answers: every request
     /// answered (no 5xx, no transport error) within its phase's bound; no invalid token let
     /// through; no valid token refused once its key has been published for the grace; fetches
     /// bounded in every phase; no VM failure.
@@ -699,7 +699,7 @@ impl Run {
         ];
         let mut out = format!(
             "Envoy --concurrency {}, {} clients; latency p50 / max in ms; the hold bound is the \
-             README's (checks allow {} ms more):\n\n\
+             docs/remote-jwks.md (checks allow {} ms more):\n\n\
              | phase | length | filter | requests | random kid | valid | tampered | expired | fetches | hold bound |\n\
              |---|---|---|---|---|---|---|---|---|---|\n",
             script.concurrency,

@@ -2,11 +2,11 @@
 //!
 //! POOL_DIR holds the pools `bench/run.py` mints (`{ALG}-good-1.txt`, `{ALG}-good-N.txt`,
 //! `{ALG}-bad-N.txt`; bench/micro.sh makes them). For each alg it times, per operation:
-//!   parse         jwt::parse of distinct tokens (base64url + JSON of header and payload)
+//!   parse         jws::parse of distinct tokens (base64url + JSON of header and payload)
 //!   signature     authn::verify_signature of distinct pre-parsed tokens
 //!   authn-unique  authn::authenticate, a fresh token each time (what a cache miss costs)
-//!   authn-hit     authn::authenticate_cached, one token again and again (a cache hit)
-//!   authn-miss    authn::authenticate_cached of distinct tokens through a 1024-entry cache
+//!   authn-hit     authn::authenticate with a cache, one token again and again (a cache hit)
+//!   authn-miss    authn::authenticate of distinct tokens through a 1024-entry cache
 //!                 (pool of 2000: every call misses, inserts and evicts, as `ours` unique does)
 //!   authn-bad     authn::authenticate of distinct bad-signature tokens (401)
 //! Each figure is the median of 5 batches of this thread's CPU time (not wall time, so other
@@ -16,21 +16,15 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
-use jwt_authn_wasm::authn::{self, Decision, KeyLookup, RemoteKeys};
-use jwt_authn_wasm::config::Config;
-use jwt_authn_wasm::matcher::Request;
-use jwt_authn_wasm::token_cache::TokenCache;
-use jwt_authn_wasm::{jwks, jwt};
+use jwt_authn_wasm::authn::{self, Decision, Input};
+use jwt_authn_wasm::authn::model::Config;
+use jwt_authn_wasm::request::matcher::Request;
+use jwt_authn_wasm::authn::token_cache::TokenCache;
+use jwt_authn_wasm::keys::jwks;
+use jwt_authn_wasm::token::jws;
 
 const JWKS: &str = include_str!("../../../envoy/demo-jwks.json");
 const BATCH_TIME: Duration = Duration::from_millis(200);
-
-struct NoRemote;
-impl KeyLookup for NoRemote {
-    fn remote(&self, _provider: usize) -> RemoteKeys<'_> {
-        RemoteKeys::Failed
-    }
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -63,31 +57,31 @@ fn main() {
         let good_reqs: Vec<_> = good.iter().map(|t| req(t)).collect();
         let bad_reqs: Vec<_> = bad.iter().map(|t| req(t)).collect();
         let one_req = req(&one[0]);
-        let parsed: Vec<_> = good.iter().map(|t| jwt::parse(t).expect("parse")).collect();
+        let parsed: Vec<_> = good.iter().map(|t| jws::parse(t).expect("parse")).collect();
 
         // Sanity: the path under test says what it should, or the timing means nothing.
-        assert!(matches!(authn::authenticate(&config, &Request::new(&good_reqs[0]), &NoRemote, now), Decision::Allow(_)));
-        assert!(matches!(authn::authenticate(&config, &Request::new(&bad_reqs[0]), &NoRemote, now), Decision::Deny(_)));
+        assert!(matches!(authn::authenticate(Input::local(&config, &Request::new(&good_reqs[0]), now)).decision, Decision::Allow(_)));
+        assert!(matches!(authn::authenticate(Input::local(&config, &Request::new(&bad_reqs[0]), now)).decision, Decision::Deny(_)));
 
         let parse = time_per_op(good.len(), |i| {
-            std::hint::black_box(jwt::parse(&good[i]).is_ok());
+            std::hint::black_box(jws::parse(&good[i]).is_ok());
         });
         let sig = time_per_op(parsed.len(), |i| {
             std::hint::black_box(authn::verify_signature(&parsed[i], &keys).is_ok());
         });
         let unique = time_per_op(good_reqs.len(), |i| {
-            std::hint::black_box(authn::authenticate(&config, &Request::new(&good_reqs[i]), &NoRemote, now));
+            std::hint::black_box(authn::authenticate(Input::local(&config, &Request::new(&good_reqs[i]), now)).decision);
         });
         let cache = RefCell::new(TokenCache::new(1024));
         let hit = time_per_op(1, |_| {
-            std::hint::black_box(authn::authenticate_cached(&config, &Request::new(&one_req), &NoRemote, now, Some(&cache)));
+            std::hint::black_box(authn::authenticate(Input { cache: Some(&cache), ..Input::local(&config, &Request::new(&one_req), now) }).decision);
         });
         let miss_cache = RefCell::new(TokenCache::new(1024));
         let miss = time_per_op(good_reqs.len(), |i| {
-            std::hint::black_box(authn::authenticate_cached(&config, &Request::new(&good_reqs[i]), &NoRemote, now, Some(&miss_cache)));
+            std::hint::black_box(authn::authenticate(Input { cache: Some(&miss_cache), ..Input::local(&config, &Request::new(&good_reqs[i]), now) }).decision);
         });
         let badt = time_per_op(bad_reqs.len(), |i| {
-            std::hint::black_box(authn::authenticate(&config, &Request::new(&bad_reqs[i]), &NoRemote, now));
+            std::hint::black_box(authn::authenticate(Input::local(&config, &Request::new(&bad_reqs[i]), now)).decision);
         });
         let us = |d: f64| format!("{:.2}", d / 1000.0);
         println!("| {target} | {alg} | {} | {} | {} | {} | {} | {} |", us(parse), us(sig), us(unique), us(hit), us(miss), us(badt));

@@ -1,5 +1,5 @@
 //! Times `RsaPublic::public_op` (the RSA-2048 public-key operation, e = 65537) of two versions
-//! of `src/rsa_verify.rs` in one process, alternating batches, and prints the median of the
+//! of `src/crypto/rsa_verify/` in one process, alternating batches, and prints the median of the
 //! per-pair ratios. On a host whose speed drifts by tens of per cent from one second to the
 //! next (see BENCHMARKS.md), only a ratio taken this close in time is worth reading; the
 //! absolute times are printed for orientation. Both versions must agree on the result.

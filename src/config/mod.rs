@@ -1,0 +1,170 @@
+//! The plugin configuration: JSON shaped like Envoy's native `jwt_authn` filter
+//! (`envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication`, proto3 JSON), validated
+//! into an immutable [`Config`].
+//!
+//! Every member is either understood or refused with a [`ConfigError`] naming its path: a
+//! security filter that silently ignores `requires_all` or `from_cookies` would let traffic in
+//! that its operator meant to keep out.
+
+mod fields;
+mod provider;
+mod replay;
+mod reply;
+mod rules;
+
+pub mod duration;
+
+use serde_json::Value;
+
+use crate::authn::model::{Config, HeaderFetch, LogLevel, Requirement, Rule};
+use crate::error::ConfigError;
+use fields::Fields;
+use provider::parse_provider;
+use rules::{parse_requirement, parse_rule};
+
+/// Default clock skew, as native Envoy (`kClockSkewInSecond`).
+pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 60;
+/// Native `jwt_cache_config` defaults: tokens a provider's cache holds, and the longest token
+/// it caches.
+pub const DEFAULT_JWT_CACHE_SIZE: usize = 100;
+pub const DEFAULT_MAX_CACHED_TOKEN_BYTES: usize = 4096;
+/// The largest `token_cache_size`.
+pub const MAX_TOKEN_CACHE_SIZE: usize = 1_000_000;
+/// Native Envoy's default `remote_jwks.cache_duration` (`PubkeyCacheExpirationSec`): 600 s.
+pub const DEFAULT_CACHE_DURATION_MS: u64 = 600_000;
+/// Default callout timeout when `http_uri.timeout` is not given.
+pub const DEFAULT_FETCH_TIMEOUT_MS: u64 = 5_000;
+/// Pause between retries after a failed fetch (native `async_fetch.failed_refetch_duration`).
+pub const DEFAULT_FAILED_REFETCH_MS: u64 = 1_000;
+/// Remote JWKS lifecycle defaults (extensions).
+pub const DEFAULT_MIN_CACHE_DURATION_MS: u64 = 30_000;
+pub const DEFAULT_MAX_CACHE_DURATION_MS: u64 = 86_400_000;
+pub const DEFAULT_MAX_STALE_MS: u64 = 86_400_000;
+pub const DEFAULT_UNKNOWN_KID_REFETCH_INTERVAL_MS: u64 = 30_000;
+pub const DEFAULT_FIRST_FETCH_WAIT_MS: u64 = 5_000;
+/// Largest plugin configuration accepted.
+pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
+
+impl Config {
+    /// Parses and validates the plugin configuration.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        if text.len() > MAX_CONFIG_BYTES {
+            return Err(ConfigError::new(
+                "",
+                format!("configuration is larger than {MAX_CONFIG_BYTES} bytes"),
+            ));
+        }
+        let root: Value = serde_json::from_str(text)
+            .map_err(|e| ConfigError::new("", format!("configuration is not valid JSON: {e}")))?;
+        let root = Fields::new(&root, "")?;
+        root.refuse_unknown(
+            &[
+                "providers",
+                "rules",
+                "requirement_map",
+                "bypass_cors_preflight",
+                "token_cache_size",
+                "log_level",
+            ],
+            &[
+                ("filter_state_rules", "filter state rules"),
+                ("stat_prefix", "stat prefixes"),
+                ("strip_failure_response", "stripping failure responses"),
+            ],
+        )?;
+
+        let mut providers = Vec::new();
+        if let Some(value) = root.get("providers") {
+            let map = value.as_object().ok_or_else(|| {
+                ConfigError::new("providers", "must be an object of named providers")
+            })?;
+            for (name, provider) in map {
+                providers.push(parse_provider(name, provider)?);
+            }
+        }
+        let mut requirement_map: Vec<(String, Requirement)> = Vec::new();
+        if let Some(map) = root.object("requirement_map")? {
+            for (name, value) in map.map {
+                let requirement =
+                    parse_requirement(&Fields::new(value, &map.field(name))?, &providers, 0)?;
+                requirement_map.push((name.clone(), requirement));
+            }
+        }
+        let rules: Vec<Rule> = match root.get("rules") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, rule)| parse_rule(i, rule, &providers, &requirement_map))
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err(ConfigError::new("rules", "must be an array")),
+        };
+        let uses_route_name = rules.iter().any(|r| r.matcher.route_name.is_some());
+
+        let mut generated_headers: Vec<String> = Vec::new();
+        for provider in &providers {
+            let names = provider
+                .claim_to_headers
+                .iter()
+                .map(|c| &c.header_name)
+                .chain(provider.forward_payload_header.iter());
+            for name in names {
+                if !generated_headers.contains(name) {
+                    generated_headers.push(name.clone());
+                }
+            }
+        }
+        // The shadow headers too: a client must not be able to pose as a would-be refusal.
+        for name in rules.iter().filter_map(|r| r.shadow.as_ref()?.header.as_ref()) {
+            if !generated_headers.contains(name) {
+                generated_headers.push(name.clone());
+            }
+        }
+        let shapes_refusals = rules
+            .iter()
+            .any(|r| r.shadow.is_some() || r.reply.is_some());
+        // Unless set, room for every provider's native `jwt_cache_size` and at least the default.
+        let native_shares = providers
+            .iter()
+            .filter_map(|p| p.jwt_cache_size)
+            .fold(0, usize::saturating_add);
+        let token_cache_size = match root.get("token_cache_size") {
+            None => native_shares.clamp(crate::authn::token_cache::DEFAULT_CAPACITY, MAX_TOKEN_CACHE_SIZE),
+            Some(v) => v
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| *n <= MAX_TOKEN_CACHE_SIZE)
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "token_cache_size",
+                        "must be an integer from 0 (off) to 1000000",
+                    )
+                })?,
+        };
+        let bypass_cors_preflight = root.bool("bypass_cors_preflight")?;
+        let header_fetch = HeaderFetch::of(&rules, &providers, bypass_cors_preflight);
+        let log_level = match root.string("log_level")? {
+            None => LogLevel::Info,
+            Some(name) => LogLevel::parse(name).ok_or_else(|| {
+                ConfigError::new(
+                    "log_level",
+                    "must be one of trace, debug, info, warn, error, critical",
+                )
+            })?,
+        };
+        Ok(Config {
+            providers,
+            rules,
+            generated_headers,
+            bypass_cors_preflight,
+            uses_route_name,
+            header_fetch,
+            token_cache_size,
+            log_level,
+            shapes_refusals,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,527 @@
+//! `rules[]` and `requirement_map`: route matches, requirement trees and the per-rule
+//! authorization extension.
+
+use serde_json::Value;
+
+use crate::authn::model::{Provider, Requirement, Rule, MAX_REQUIREMENT_DEPTH};
+use crate::authn::policy::{Authorization, ClaimRule, ClaimTest, ClientBinding};
+use crate::config::fields::Fields;
+use crate::config::provider::header_name;
+use crate::config::reply::{parse_reply, parse_shadow};
+use crate::request::matcher::{HeaderMatch, PathMatch, QueryMatch, RouteMatch, StringMatcher, ValueMatch};
+use crate::error::ConfigError;
+
+/// Longest regular expression accepted in a matcher.
+const MAX_REGEX_BYTES: usize = 1024;
+
+fn parse_regex(f: &Fields) -> Result<regex_lite::Regex, ConfigError> {
+    f.refuse_unknown(&["regex", "google_re2"], &[])?;
+    let pattern = f.required_string("regex")?;
+    if pattern.len() > MAX_REGEX_BYTES {
+        return Err(ConfigError::new(
+            f.field("regex"),
+            format!("longer than {MAX_REGEX_BYTES} bytes"),
+        ));
+    }
+    let invalid = |e: regex_lite::Error| {
+        ConfigError::new(f.field("regex"), format!("invalid regular expression: {e}"))
+    };
+    regex_lite::Regex::new(pattern).map_err(invalid)?;
+    // Envoy's safe_regex is a full match (RE2 FullMatch), so the pattern is anchored: an
+    // unanchored leftmost-first search finds `/a` for `/(a|ab)` on `/ab` and never the full match.
+    // Checked alone first, so `a)|(b` stays invalid.
+    regex_lite::Regex::new(&format!("^(?:{pattern})$")).map_err(invalid)
+}
+
+/// Envoy's `StringMatcher`: one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`, and
+/// `ignore_case`.
+pub(super) fn parse_string_matcher(f: &Fields) -> Result<StringMatcher, ConfigError> {
+    f.refuse_unknown(
+        &[
+            "exact",
+            "prefix",
+            "suffix",
+            "contains",
+            "safe_regex",
+            "ignore_case",
+        ],
+        &[],
+    )?;
+    let ignore_case = f.bool("ignore_case")?;
+    let fold = |s: &str| {
+        if ignore_case {
+            s.to_ascii_lowercase()
+        } else {
+            s.to_string()
+        }
+    };
+    let mut found = Vec::new();
+    for kind in ["exact", "prefix", "suffix", "contains"] {
+        if let Some(s) = f.string(kind)? {
+            found.push(match kind {
+                "exact" => StringMatcher::Exact(fold(s), ignore_case),
+                "prefix" => StringMatcher::Prefix(fold(s), ignore_case),
+                "suffix" => StringMatcher::Suffix(fold(s), ignore_case),
+                _ => StringMatcher::Contains(fold(s), ignore_case),
+            });
+        }
+    }
+    if let Some(re) = f.object("safe_regex")? {
+        found.push(StringMatcher::Regex(parse_regex(&re)?));
+    }
+    match found.len() {
+        1 => found
+            .pop()
+            .ok_or_else(|| ConfigError::new(&f.path, "needs one matcher")),
+        0 => Err(ConfigError::new(
+            &f.path,
+            "needs one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`",
+        )),
+        _ => Err(ConfigError::new(
+            &f.path,
+            "set only one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`",
+        )),
+    }
+}
+
+pub(super) fn parse_rule(
+    index: usize,
+    value: &Value,
+    providers: &[Provider],
+    requirement_map: &[(String, Requirement)],
+) -> Result<Rule, ConfigError> {
+    let f = Fields::new(value, &format!("rules[{index}]"))?;
+    f.refuse_unknown(
+        &[
+            "match",
+            "requires",
+            "requirement_name",
+            "authorization",
+            "shadow",
+            "reply",
+        ],
+        &[],
+    )?;
+    let m = f
+        .object("match")?
+        .ok_or_else(|| ConfigError::new(f.field("match"), "is required"))?;
+    let matcher = parse_route_match(&m)?;
+    let requires = match (f.object("requires")?, f.string("requirement_name")?) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                &f.path,
+                "set either `requires` or `requirement_name`, not both",
+            ))
+        }
+        (Some(r), None) => parse_optional_requirement(&r, providers)?,
+        (None, Some(name)) => Some(
+            requirement_map
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, r)| r.clone())
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        f.field("requirement_name"),
+                        format!("names unknown requirement `{name}` (not in `requirement_map`)"),
+                    )
+                })?,
+        ),
+        (None, None) => None,
+    };
+    let authorization = f
+        .object("authorization")?
+        .map(|a| parse_authorization(&a))
+        .transpose()?;
+    if authorization.is_some() && requires.is_none() {
+        return Err(ConfigError::new(
+            f.field("authorization"),
+            "needs `requires` or `requirement_name`: there is no token to authorize",
+        ));
+    }
+    let shadow = f
+        .object("shadow")?
+        .map(|s| parse_shadow(&s, providers, requires.as_ref()))
+        .transpose()?;
+    let reply = f.object("reply")?.map(|r| parse_reply(&r)).transpose()?;
+    Ok(Rule {
+        matcher,
+        requires,
+        authorization,
+        shadow,
+        reply,
+    })
+}
+
+fn parse_route_match(m: &Fields) -> Result<RouteMatch, ConfigError> {
+    m.refuse_unknown(
+        &[
+            "prefix",
+            "path",
+            "safe_regex",
+            "case_sensitive",
+            "headers",
+            "query_parameters",
+            "route_name",
+        ],
+        &[
+            ("path_separated_prefix", "path-separated prefixes"),
+            ("path_match_policy", "path match policies"),
+            ("connect_matcher", "CONNECT matches"),
+            ("runtime_fraction", "runtime fractions"),
+            ("grpc", "gRPC matches"),
+            ("tls_context", "TLS context matches"),
+            ("dynamic_metadata", "metadata matches"),
+            ("filter_state", "filter state matches"),
+            ("cookies", "cookie matches"),
+        ],
+    )?;
+    let path = match (
+        m.string("prefix")?,
+        m.string("path")?,
+        m.object("safe_regex")?,
+    ) {
+        (Some(prefix), None, None) => PathMatch::Prefix(prefix.to_string()),
+        (None, Some(path), None) => PathMatch::Exact(path.to_string()),
+        (None, None, Some(re)) => PathMatch::Regex(StringMatcher::Regex(parse_regex(&re)?)),
+        _ => {
+            return Err(ConfigError::new(
+                &m.path,
+                "set exactly one of `prefix`, `path` or `safe_regex`",
+            ))
+        }
+    };
+    let case_sensitive = match m.get("case_sensitive") {
+        None => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(ConfigError::new(
+                m.field("case_sensitive"),
+                "must be true or false",
+            ))
+        }
+    };
+    let mut headers = Vec::new();
+    for (i, h) in m.array("headers")?.iter().enumerate() {
+        headers.push(parse_header_match(&Fields::new(
+            h,
+            &format!("{}[{i}]", m.field("headers")),
+        )?)?);
+    }
+    let mut query_parameters = Vec::new();
+    for (i, q) in m.array("query_parameters")?.iter().enumerate() {
+        let q = Fields::new(q, &format!("{}[{i}]", m.field("query_parameters")))?;
+        q.refuse_unknown(&["name", "string_match", "present_match"], &[])?;
+        let name = q.required_string("name")?.to_string();
+        let value = match (q.object("string_match")?, q.get("present_match")) {
+            (Some(sm), None) => ValueMatch::String(parse_string_matcher(&sm)?),
+            (None, Some(Value::Bool(b))) => ValueMatch::Present(*b),
+            (None, None) => ValueMatch::Present(true),
+            _ => {
+                return Err(ConfigError::new(
+                    &q.path,
+                    "set one of `string_match` or `present_match` (true or false)",
+                ))
+            }
+        };
+        query_parameters.push(QueryMatch { name, value });
+    }
+    let route_name = match m.get("route_name") {
+        None => None,
+        Some(Value::String(name)) => Some(StringMatcher::Exact(name.clone(), false)),
+        Some(_) => Some(parse_string_matcher(&Fields::new(
+            m.get("route_name").unwrap_or(&Value::Null),
+            &m.field("route_name"),
+        )?)?),
+    };
+    Ok(RouteMatch {
+        path,
+        case_sensitive,
+        headers,
+        query_parameters,
+        route_name,
+    })
+}
+
+/// Envoy's `HeaderMatcher` with the value matchers it still supports.
+fn parse_header_match(h: &Fields) -> Result<HeaderMatch, ConfigError> {
+    h.refuse_unknown(
+        &[
+            "name",
+            "exact_match",
+            "prefix_match",
+            "suffix_match",
+            "contains_match",
+            "safe_regex_match",
+            "present_match",
+            "string_match",
+            "invert_match",
+        ],
+        &[
+            ("range_match", "range matches"),
+            (
+                "treat_missing_header_as_empty",
+                "`treat_missing_header_as_empty`",
+            ),
+        ],
+    )?;
+    let name = h.required_string("name")?.to_ascii_lowercase();
+    let mut found = Vec::new();
+    for (member, make) in [
+        (
+            "exact_match",
+            StringMatcher::Exact as fn(String, bool) -> StringMatcher,
+        ),
+        ("prefix_match", StringMatcher::Prefix),
+        ("suffix_match", StringMatcher::Suffix),
+        ("contains_match", StringMatcher::Contains),
+    ] {
+        if let Some(v) = h.string(member)? {
+            found.push(ValueMatch::String(make(v.to_string(), false)));
+        }
+    }
+    if let Some(re) = h.object("safe_regex_match")? {
+        found.push(ValueMatch::String(StringMatcher::Regex(parse_regex(&re)?)));
+    }
+    if let Some(sm) = h.object("string_match")? {
+        found.push(ValueMatch::String(parse_string_matcher(&sm)?));
+    }
+    match h.get("present_match") {
+        None => {}
+        Some(Value::Bool(b)) => found.push(ValueMatch::Present(*b)),
+        Some(_) => {
+            return Err(ConfigError::new(
+                h.field("present_match"),
+                "must be true or false",
+            ))
+        }
+    }
+    let value = match found.len() {
+        // Envoy: a header matcher with no value matcher matches when the header is present.
+        0 => ValueMatch::Present(true),
+        1 => found
+            .pop()
+            .ok_or_else(|| ConfigError::new(&h.path, "needs one value matcher"))?,
+        _ => return Err(ConfigError::new(&h.path, "set only one value matcher")),
+    };
+    Ok(HeaderMatch {
+        name,
+        value,
+        invert: h.bool("invert_match")?,
+    })
+}
+
+/// `requires` of a rule: `{}` (no requirement) is accepted like native, as no auth.
+fn parse_optional_requirement(
+    r: &Fields,
+    providers: &[Provider],
+) -> Result<Option<Requirement>, ConfigError> {
+    if r.map.is_empty() {
+        return Ok(None);
+    }
+    parse_requirement(r, providers, 0).map(Some)
+}
+
+pub(super) fn parse_requirement(
+    r: &Fields,
+    providers: &[Provider],
+    depth: usize,
+) -> Result<Requirement, ConfigError> {
+    if depth > MAX_REQUIREMENT_DEPTH {
+        return Err(ConfigError::new(
+            &r.path,
+            format!("requirements nested deeper than {MAX_REQUIREMENT_DEPTH}"),
+        ));
+    }
+    r.refuse_unknown(
+        &[
+            "provider_name",
+            "provider_and_audiences",
+            "requires_any",
+            "requires_all",
+            "allow_missing_or_failed",
+            "allow_missing",
+        ],
+        &[],
+    )?;
+    if r.map.len() != 1 {
+        return Err(ConfigError::new(&r.path, "set exactly one of `provider_name`, `provider_and_audiences`, `requires_any`, `requires_all`, `allow_missing`, `allow_missing_or_failed`"));
+    }
+    let provider = |f: &Fields, member: &str| -> Result<usize, ConfigError> {
+        let name = f.required_string(member)?;
+        providers
+            .iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| {
+                ConfigError::new(f.field(member), format!("names unknown provider `{name}`"))
+            })
+    };
+    let all_providers = || (0..providers.len()).collect::<Vec<_>>();
+    if r.get("provider_name").is_some() {
+        return Ok(Requirement::Provider {
+            index: provider(r, "provider_name")?,
+            audiences: None,
+        });
+    }
+    if let Some(pa) = r.object("provider_and_audiences")? {
+        pa.refuse_unknown(&["provider_name", "audiences"], &[])?;
+        return Ok(Requirement::Provider {
+            index: provider(&pa, "provider_name")?,
+            audiences: Some(pa.string_list("audiences")?),
+        });
+    }
+    if r.get("allow_missing").is_some() {
+        return Ok(Requirement::AllowMissing(all_providers()));
+    }
+    if r.get("allow_missing_or_failed").is_some() {
+        return Ok(Requirement::AllowMissingOrFailed(all_providers()));
+    }
+    let (member, any) = if r.get("requires_any").is_some() {
+        ("requires_any", true)
+    } else {
+        ("requires_all", false)
+    };
+    let list = r.object(member)?.ok_or_else(|| {
+        ConfigError::new(r.field(member), "must be an object with `requirements`")
+    })?;
+    list.refuse_unknown(&["requirements"], &[])?;
+    let items = list.array("requirements")?;
+    if items.is_empty() {
+        return Err(ConfigError::new(
+            list.field("requirements"),
+            "must list at least one requirement",
+        ));
+    }
+    let mut children = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        children.push(parse_requirement(
+            &Fields::new(item, &format!("{}[{i}]", list.field("requirements")))?,
+            providers,
+            depth + 1,
+        )?);
+    }
+    if !any {
+        return Ok(Requirement::All(children));
+    }
+    // Native: `allow_missing*` inside `requires_any` looks for the tokens of its sibling
+    // providers only.
+    let siblings: Vec<usize> = children
+        .iter()
+        .filter_map(|c| {
+            if let Requirement::Provider { index, .. } = c {
+                Some(*index)
+            } else {
+                None
+            }
+        })
+        .collect();
+    if !siblings.is_empty() {
+        for child in &mut children {
+            if let Requirement::AllowMissing(p) | Requirement::AllowMissingOrFailed(p) = child {
+                p.clone_from(&siblings);
+            }
+        }
+    }
+    Ok(Requirement::Any(children))
+}
+
+/// The `authorization` extension of a rule.
+fn parse_authorization(a: &Fields) -> Result<Authorization, ConfigError> {
+    a.refuse_unknown(&["scopes", "claims", "client_id_header"], &[])?;
+    let scopes = a.string_list("scopes")?;
+    if let Some((i, _)) = scopes
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.is_empty() || s.contains(' '))
+    {
+        return Err(ConfigError::new(
+            format!("{}[{i}]", a.field("scopes")),
+            "a scope is one non-empty word",
+        ));
+    }
+    let mut claims = Vec::new();
+    for (i, item) in a.array("claims")?.iter().enumerate() {
+        let c = Fields::new(item, &format!("{}[{i}]", a.field("claims")))?;
+        c.refuse_unknown(
+            &[
+                "claim",
+                "equals",
+                "one_of",
+                "contains_all",
+                "contains_any",
+                "absent",
+            ],
+            &[],
+        )?;
+        let claim = c.required_string("claim")?.to_string();
+        let list = |member: &str| -> Result<Vec<Value>, ConfigError> {
+            match c.get(member) {
+                Some(Value::Array(items)) if !items.is_empty() => Ok(items.clone()),
+                _ => Err(ConfigError::new(
+                    c.field(member),
+                    "must be a non-empty array",
+                )),
+            }
+        };
+        let mut tests = Vec::new();
+        if let Some(v) = c.get("equals") {
+            tests.push(ClaimTest::Equals(v.clone()));
+        }
+        if c.get("one_of").is_some() {
+            tests.push(ClaimTest::OneOf(list("one_of")?));
+        }
+        if c.get("contains_all").is_some() {
+            tests.push(ClaimTest::ContainsAll(list("contains_all")?));
+        }
+        if c.get("contains_any").is_some() {
+            tests.push(ClaimTest::ContainsAny(list("contains_any")?));
+        }
+        match c.get("absent") {
+            None => {}
+            Some(Value::Bool(true)) => tests.push(ClaimTest::Absent),
+            Some(_) => return Err(ConfigError::new(c.field("absent"), "must be true")),
+        }
+        let test = match tests.len() {
+            1 => tests
+                .pop()
+                .ok_or_else(|| ConfigError::new(&c.path, "needs one matcher"))?,
+            0 => return Err(ConfigError::new(
+                &c.path,
+                "needs one matcher: `equals`, `one_of`, `contains_all`, `contains_any` or `absent`",
+            )),
+            _ => {
+                return Err(ConfigError::new(
+                    &c.path,
+                    "set only one matcher per entry (add another entry for more)",
+                ))
+            }
+        };
+        claims.push(ClaimRule { claim, test });
+    }
+    let client = match a.object("client_id_header")? {
+        None => None,
+        Some(b) => {
+            b.refuse_unknown(&["header", "claims"], &[])?;
+            let header = header_name(&b, "header")?;
+            let mut names = b.string_list("claims")?;
+            if names.is_empty() {
+                names = vec!["client_id".into(), "azp".into(), "cid".into()];
+            }
+            Some(ClientBinding {
+                header,
+                claims: names,
+            })
+        }
+    };
+    if scopes.is_empty() && claims.is_empty() && client.is_none() {
+        return Err(ConfigError::new(
+            &a.path,
+            "needs at least one of `scopes`, `claims`, `client_id_header`",
+        ));
+    }
+    Ok(Authorization {
+        scopes,
+        claims,
+        client,
+    })
+}
+
