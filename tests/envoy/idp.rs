@@ -7,8 +7,8 @@
 //! publishes and issues (its issuer URL and JWKS path, header members such as `x5t`, kids with
 //! `+`, `/` and `=`, keys without `alg`, `x5c` certificate chains, an encryption key next to the
 //! signing key, Google's kid -> PEM certificate document, numeric and nested claims). The
-//! certificates are real self-signed X.509 certificates, written here with a small DER encoder
-//! and signed by their own key, so nothing is shared with the filter's parser.
+//! certificates are real self-signed X.509 certificates, made with x509-cert's builder
+//! (`support::x509`) and signed by their own key, so nothing is shared with the filter's parser.
 //!
 //! Remote keys are served by one JWKS stub per identity provider, at the provider's real JWKS
 //! path (anything else gets a 404) with the cache headers it sends, through a cluster per
@@ -39,6 +39,7 @@ use jwt_mint::{Alg, Key};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::support::x509::{self, pem, pkcs1_der, spki_der};
 use crate::support::{
     assert_vm_healthy, body, now, validate, EnvoyBuilder, JwksStub, Proxy, Response, Upstream,
     CRATE_ROOT,
@@ -2456,7 +2457,7 @@ fn pem_client_keys_end_to_end() {
     report("PEM client keys (wasm)", &checks, &failures);
 }
 
-/// The fixture helpers themselves: SHA-1 and the DER writer.
+/// The fixture helpers themselves: SHA-1 and the certificate encodings.
 #[test]
 fn fixture_helpers_are_right() {
     assert_eq!(
@@ -2467,11 +2468,6 @@ fn fixture_helpers_are_right() {
         hex::encode(sha1(&[b'a'; 1000])),
         "291e9a6c66994949b57ba5e650361e98fc36b1ba"
     );
-    assert_eq!(der_len(0x7f), [0x7f]);
-    assert_eq!(der_len(0x80), [0x81, 0x80]);
-    assert_eq!(der_len(0x1234), [0x82, 0x12, 0x34]);
-    assert_eq!(der_uint(&[0, 0, 0x80]), [0x02, 0x02, 0x00, 0x80]);
-    assert_eq!(der_uint(&[0, 0]), [0x02, 0x01, 0x00]);
     let cert = &fx().firebase[0].1;
     assert!(cert.pem().starts_with("-----BEGIN CERTIFICATE-----\n"));
     assert!(cert.pem().ends_with("\n-----END CERTIFICATE-----\n"));
@@ -2510,12 +2506,7 @@ fn pem_as_pasted_parses_natively() {
         }
     }
     let key = &fx.client_audit.0;
-    let sec1 = ec_private_key_der(key);
-    let pkcs8 = seq(&[
-        &der_uint(&[0]),
-        &seq(&[OID_EC_PUBLIC_KEY, OID_P256]),
-        &tlv(0x04, &sec1),
-    ]);
+    let (sec1, pkcs8) = (x509::sec1_der(key), x509::pkcs8_der(key));
     let d = member_private(key, "d");
     for (what, text) in [
         ("PRIVATE KEY (PKCS#8)", pem("PRIVATE KEY", &pkcs8)),
@@ -2716,8 +2707,7 @@ fn examples_parse_natively() {
 }
 
 // ------------------------------------------------------------------------------------------
-// X.509 and PEM, written by hand (DER, RFC 5280) so the fixtures share nothing with the
-// filter's parser
+// Certificates as the fixtures use them (the encodings are in `support::x509`)
 
 fn b64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -2749,73 +2739,6 @@ impl Cert {
     }
 }
 
-fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let lines: Vec<&str> = b64
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    format!(
-        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-        lines.join("\n")
-    )
-}
-
-fn der_len(n: usize) -> Vec<u8> {
-    if n < 0x80 {
-        return vec![n as u8];
-    }
-    let bytes = n.to_be_bytes();
-    let first = bytes.iter().position(|b| *b != 0).unwrap();
-    let mut out = vec![0x80 | (bytes.len() - first) as u8];
-    out.extend_from_slice(&bytes[first..]);
-    out
-}
-
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    out.extend(der_len(content.len()));
-    out.extend_from_slice(content);
-    out
-}
-
-fn seq(parts: &[&[u8]]) -> Vec<u8> {
-    tlv(0x30, &parts.concat())
-}
-
-/// An unsigned big-endian integer as a DER INTEGER.
-fn der_uint(be: &[u8]) -> Vec<u8> {
-    let first = be.iter().position(|b| *b != 0).unwrap_or(be.len());
-    let mut content = be[first..].to_vec();
-    if content.first().is_none_or(|b| b & 0x80 != 0) {
-        content.insert(0, 0);
-    }
-    tlv(0x02, &content)
-}
-
-fn bit_string(bytes: &[u8]) -> Vec<u8> {
-    let mut content = vec![0];
-    content.extend_from_slice(bytes);
-    tlv(0x03, &content)
-}
-
-const OID_RSA_ENCRYPTION: &[u8] = &[
-    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
-];
-const OID_SHA256_WITH_RSA: &[u8] = &[
-    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b,
-];
-const OID_EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-const OID_P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-const OID_P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
-const OID_P521: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
-const OID_ECDSA_SHA256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
-const OID_ECDSA_SHA384: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
-const OID_ECDSA_SHA512: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04];
-const OID_COMMON_NAME: &[u8] = &[0x06, 0x03, 0x55, 0x04, 0x03];
-const DER_NULL: &[u8] = &[0x05, 0x00];
-
 fn jwk_bytes(key: &Key, name: &str) -> Vec<u8> {
     URL_SAFE_NO_PAD
         .decode(key.public_jwk()[name].as_str().unwrap())
@@ -2827,90 +2750,11 @@ fn member_private(key: &Key, name: &str) -> String {
     key.private_jwk()[name].as_str().unwrap().to_owned()
 }
 
-/// SEC 1 `ECPrivateKey` of a P-256 key, with its public key.
-fn ec_private_key_der(key: &Key) -> Vec<u8> {
-    let d = URL_SAFE_NO_PAD.decode(member_private(key, "d")).unwrap();
-    let mut point = vec![0x04];
-    point.extend(jwk_bytes(key, "x"));
-    point.extend(jwk_bytes(key, "y"));
-    seq(&[
-        &der_uint(&[1]),
-        &tlv(0x04, &d),
-        &tlv(0xa0, OID_P256),
-        &tlv(0xa1, &bit_string(&point)),
-    ])
-}
-
-/// PKCS#1 `RSAPublicKey`.
-fn pkcs1_der(key: &Key) -> Vec<u8> {
-    seq(&[
-        &der_uint(&jwk_bytes(key, "n")),
-        &der_uint(&jwk_bytes(key, "e")),
-    ])
-}
-
-/// `SubjectPublicKeyInfo` of an RSA or EC key.
-fn spki_der(key: &Key) -> Vec<u8> {
-    match key.alg() {
-        Alg::ES256 | Alg::ES384 | Alg::ES512 => {
-            let curve = match key.alg() {
-                Alg::ES256 => OID_P256,
-                Alg::ES384 => OID_P384,
-                _ => OID_P521,
-            };
-            let mut point = vec![0x04];
-            point.extend(jwk_bytes(key, "x"));
-            point.extend(jwk_bytes(key, "y"));
-            seq(&[&seq(&[OID_EC_PUBLIC_KEY, curve]), &bit_string(&point)])
-        }
-        alg if alg.family() == jwt_mint::Family::Rsa => seq(&[
-            &seq(&[OID_RSA_ENCRYPTION, DER_NULL]),
-            &bit_string(&pkcs1_der(key)),
-        ]),
-        other => panic!("no SPKI for {other}"),
-    }
-}
-
-/// A self-signed v3 certificate for `key` (subject = issuer = `CN=<cn>`), signed by the key
-/// itself: sha256WithRSAEncryption, or ECDSA with the curve's hash.
+/// A self-signed certificate for `key` (subject = issuer = `CN=<cn>`), signed by the key
+/// itself ([`x509::self_signed`]).
 fn self_signed(key: &Key, cn: &str, serial: u64) -> Cert {
-    let (sig_alg, signer) = match key.alg() {
-        Alg::ES256 => (seq(&[OID_ECDSA_SHA256]), key.clone()),
-        Alg::ES384 => (seq(&[OID_ECDSA_SHA384]), key.clone()),
-        Alg::ES512 => (seq(&[OID_ECDSA_SHA512]), key.clone()),
-        _ => (
-            seq(&[OID_SHA256_WITH_RSA, DER_NULL]),
-            key.with_alg(Alg::RS256).unwrap(),
-        ),
-    };
-    let name = seq(&[&tlv(
-        0x31,
-        &seq(&[OID_COMMON_NAME, &tlv(0x0c, cn.as_bytes())]),
-    )]);
-    let validity = seq(&[&tlv(0x17, b"240101000000Z"), &tlv(0x17, b"491231235959Z")]);
-    // A 64-bit serial from the key, so two certificates never share one.
-    let mut serial_bytes = Sha256::digest(spki_der(key))[..8].to_vec();
-    serial_bytes[0] &= 0x7f;
-    serial_bytes[7] ^= serial as u8;
-    let tbs = seq(&[
-        &tlv(0xa0, &der_uint(&[2])),
-        &der_uint(&serial_bytes),
-        &sig_alg,
-        &name,
-        &validity,
-        &name,
-        &spki_der(key),
-    ]);
-    let raw = signer.sign_raw(&tbs);
-    let signature = if key.alg().family() == jwt_mint::Family::Ec {
-        // JWS gives R || S; X.509 wants SEQUENCE { INTEGER r, INTEGER s }.
-        let (r, s) = raw.split_at(raw.len() / 2);
-        seq(&[&der_uint(r), &der_uint(s)])
-    } else {
-        raw
-    };
     Cert {
-        der: seq(&[&tbs, &sig_alg, &bit_string(&signature)]),
+        der: x509::self_signed(key, cn, serial),
     }
 }
 
