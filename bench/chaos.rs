@@ -18,7 +18,7 @@
 )]
 
 // The harness of the `envoy` test binary, for its chaos module: this bench uses only part of it.
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 #[path = "../tests/envoy/support/mod.rs"]
 mod support;
 

@@ -1081,7 +1081,7 @@ fn gen_claims(rng: &mut Rng, s: &Setup) -> Members {
         let jti = if noisy && rng.chance(10) {
             wrong_type(rng)
         } else {
-            json!(format!("id-{}", rng.next()))
+            json!(format!("id-{}", rng.next_u64()))
         };
         push(&mut c, "jti", jti);
     }
@@ -1457,7 +1457,7 @@ fn mutate(
                     "signature all 0xff"
                 }
                 _ => {
-                    sig.iter_mut().for_each(|b| *b = rng.next() as u8);
+                    sig.iter_mut().for_each(|b| *b = rng.next_u64() as u8);
                     "signature random"
                 }
             };

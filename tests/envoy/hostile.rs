@@ -205,7 +205,7 @@ fn hostile(rng: &mut Rng, m: &Material) -> Hostile {
             // Binary-looking base64 segments (random bytes, url alphabet).
             let segs: Vec<String> = (0..3)
                 .map(|_| {
-                    let bytes: Vec<u8> = (0..rng.below(200)).map(|_| rng.next() as u8).collect();
+                    let bytes: Vec<u8> = (0..rng.below(200)).map(|_| rng.next_u64() as u8).collect();
                     b64url(&bytes)
                 })
                 .collect();
@@ -461,7 +461,7 @@ fn hostile(rng: &mut Rng, m: &Material) -> Hostile {
         }
         21 => {
             // Signed by an unknown key under a random kid (remote: triggers the refetch logic).
-            let kid = format!("k-{}", rng.next());
+            let kid = format!("k-{}", rng.next_u64());
             let k = Key::from_seed(Alg::ES256, &kid, 99);
             auth(
                 "unknown kid",

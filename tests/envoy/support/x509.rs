@@ -118,9 +118,9 @@ pub fn pem(label: &str, der: &[u8]) -> String {
     pem_rfc7468::encode_string(label, pem_rfc7468::LineEnding::LF, der).unwrap()
 }
 
-/// A self-signed v3 certificate for `key` (subject = issuer = `CN=<cn>`, no extensions), signed
-/// by the key itself. Its serial is 64 bits from the key, so two certificates never share one,
-/// with `serial` mixed into the last byte.
+/// A self-signed certificate for `key` (subject = issuer = `CN=<cn>`; no extensions, so v1 as
+/// RFC 5280 §4.1.2.1 has it), signed by the key itself. Its serial is 64 bits from the key, so
+/// two certificates never share one, with `serial` mixed into the last byte.
 pub fn self_signed(key: &Key, cn: &str, serial: u64) -> Vec<u8> {
     let spki = spki_der(key);
     let mut serial_bytes = Sha256::digest(&spki)[..8].to_vec();
