@@ -122,8 +122,8 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
 oci: dist
 	python3 tools/oci_image.py --tag $(VERSION) --out dist/oci $(DIST_WASM)
 
-# Debian's umoci, skopeo and docker-registry, which tests/envoy/oci.rs checks the images with (unpack;
-# push to and pull from a registry on 127.0.0.1); installed only when missing.
+# Debian's umoci, skopeo and docker-registry, which tests/envoy/oci.rs checks the images with
+# (unpack; push to and pull from a registry on 127.0.0.1); installed only when missing.
 OCI_TOOLS := umoci skopeo docker-registry
 oci-tools:
 	@missing=$$(for t in $(OCI_TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
