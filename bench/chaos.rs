@@ -1,4 +1,4 @@
-//! `make chaos`: the chaos run of `tests/lifecycle_e2e.rs` at the length of the issue that
+//! `make chaos`: the chaos run of `tests/envoy/lifecycle.rs` at the length of the issue that
 //! asked for it (about two minutes: 25 s of 503, 15 s of broken bodies, 15 s of hanging, with
 //! its settings), our filter and native `jwt_authn` side by side: two Envoys
 //! (`--concurrency 4` each) with the same providers, each with six clients and its own JWKS
@@ -17,16 +17,15 @@
     clippy::indexing_slicing
 )]
 
-#[path = "../tests/support/mod.rs"]
+// The harness of the `envoy` test binary, for its chaos module: this bench uses only part of it.
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/envoy/support/mod.rs"]
 mod support;
-
-#[path = "../tests/support/chaos.rs"]
-mod chaos;
 
 use std::fs;
 use std::path::Path;
 
-use chaos::{Filter, Script};
+use support::chaos::{self, Filter, Script};
 
 fn main() {
     let script = Script::long();

@@ -32,7 +32,7 @@ use jwt_authn_wasm::authn::model::Config;
 use jwt_authn_wasm::error::AuthError;
 use jwt_authn_wasm::request::matcher::Request;
 use jwt_authn_wasm::authn::token_cache::TokenCache;
-use jwt_mint::{b64url, Alg, Family, Key};
+use jwt_mint::{b64url, Alg, Family, Key, Rng};
 use p256::ecdsa::signature::Verifier as _;
 use rsa::{Pkcs1v15Sign, Pss, RsaPublicKey};
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -82,35 +82,6 @@ fn cases_per_setup() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1500)
-}
-
-/// splitmix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    fn between(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % ((hi - lo + 1) as u64)) as i64
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1103,7 +1074,7 @@ fn gen_claims(rng: &mut Rng, s: &Setup) -> Members {
         let jti = if noisy && rng.chance(10) {
             wrong_type(rng)
         } else {
-            json!(format!("id-{}", rng.next()))
+            json!(format!("id-{}", rng.next_u64()))
         };
         push(&mut c, "jti", jti);
     }
@@ -1479,7 +1450,7 @@ fn mutate(
                     "signature all 0xff"
                 }
                 _ => {
-                    sig.iter_mut().for_each(|b| *b = rng.next() as u8);
+                    sig.iter_mut().for_each(|b| *b = rng.next_u64() as u8);
                     "signature random"
                 }
             };

@@ -8,8 +8,8 @@ Run by `make test` (target test-builds). For every build in tools/wasm_hosts.py'
     holding an opcode its hosts lack is refused, and so is this check;
   - it is refused one level down (the default build without relaxed SIMD, the simd128 build
     without SIMD): it does use what it is named after, and the check above can fail at all;
-  - it exports exactly what the default build exports (tests/exports.rs checks that one against
-    src/filter/exports.txt);
+  - it exports exactly what the default build exports (tests/envoy/exports.rs checks that one
+    against src/filter/exports.txt);
   - dist/SHA256SUMS lists it with its digest.
 Ends with 'N passed, N failed' and exits non-zero on any failure.
 """

@@ -159,7 +159,7 @@ fn subjects_expiration_and_lifetime() {
     );
 }
 
-/// Native's rendering of numbers (checked against Envoy in tests/e2e.rs), except integers
+/// Native's rendering of numbers (checked against Envoy in tests/envoy/e2e.rs), except integers
 /// above 2^53, which native rounds through a double.
 #[test]
 fn numbers_print_as_native_prints_them() {

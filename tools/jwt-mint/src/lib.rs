@@ -16,6 +16,7 @@
 mod alg;
 mod jwk;
 mod key;
+mod rng;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -23,6 +24,7 @@ use serde_json::{json, Value};
 
 pub use crate::alg::{Alg, Family};
 pub use crate::key::{Key, DEFAULT_RSA_BITS};
+pub use crate::rng::Rng;
 
 /// `{"keys": [public JWK, ...]}` in the given order.
 pub fn jwks(keys: &[&Key]) -> Value {

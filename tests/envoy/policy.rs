@@ -14,44 +14,22 @@
 //! checks where the two legitimately differ say why and assert the native answer separately.
 //!
 //! Needs Envoy (`make setup`) and the built filter (`make build`); a missing one fails the test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod support;
 
 use std::sync::OnceLock;
-use std::thread;
 use std::time::Duration;
 
 use jwt_mint::{jwks, Alg, Key};
 use serde_json::{json, Value};
 
-use support::{
-    bearer, flip_signature_bit, now, poll_until, tail, EnvoyBuilder, JwksStub, Proxy, Response,
-    Upstream,
+use crate::support::{
+    assert_configs_refused, bearer, body, flip_signature_bit, now, poll_until, EnvoyBuilder,
+    JwksStub, Proxy, Refused, Response, Upstream,
 };
 
 const OKTA_ISS: &str = "https://okta.example";
 const OKTA_AUD: &str = "api://default";
 const AZURE_ISS: &str = "https://login.example/tid/v2.0";
 const AZURE_AUD: &str = "api://azure-app";
-
-/// Response bodies (native `jwt_authn`'s texts, and the filter's for its extensions).
-mod body {
-    pub const MISSING: &str = "Jwt is missing";
-    pub const EXPIRED: &str = "Jwt is expired";
-    pub const UNKNOWN_ISSUER: &str = "Jwt issuer is not configured";
-    pub const AUDIENCE: &str = "Audiences in Jwt are not allowed";
-    pub const VERIFICATION: &str = "Jwt verification fails";
-    pub const TYP: &str = "Jwt header [typ] is not allowed";
-    pub const SCOPE: &str = "Jwt does not have the required scope";
-    pub const CLAIMS: &str = "Jwt claims are not allowed for this resource";
-    pub const CLIENT: &str = "Jwt client does not match the request";
-}
 
 // ------------------------------------------------------------------------------------------
 // Keys and tokens
@@ -1404,68 +1382,40 @@ fn policy_config_errors_name_the_field() {
         c
     };
     let okta = json!({"provider_name": "okta"});
-    let cases: Vec<(&str, Value, &str)> = vec![
-        (
-            "a rule naming an unknown provider",
-            with_rule(json!({"match": {"prefix": "/"}, "requires": {"provider_name": "nobody"}})),
-            "rules[0].requires.provider_name",
-        ),
-        (
-            "an unknown requirement name",
-            with_rule(json!({"match": {"prefix": "/"}, "requirement_name": "nope"})),
-            "rules[0].requirement_name",
-        ),
-        (
-            "a bad regex",
-            with_rule(
+    let named = |field: &str| vec![format!("field `{field}`:")];
+    let cases = [
+        Refused {
+            what: "a rule naming an unknown provider",
+            config: with_rule(
+                json!({"match": {"prefix": "/"}, "requires": {"provider_name": "nobody"}}),
+            ),
+            named: named("rules[0].requires.provider_name"),
+        },
+        Refused {
+            what: "an unknown requirement name",
+            config: with_rule(json!({"match": {"prefix": "/"}, "requirement_name": "nope"})),
+            named: named("rules[0].requirement_name"),
+        },
+        Refused {
+            what: "a bad regex",
+            config: with_rule(
                 json!({"match": {"safe_regex": {"regex": "/api/(unclosed"}}, "requires": okta}),
             ),
-            "rules[0].match.safe_regex.regex",
-        ),
-        (
-            "an authorization with no matcher",
-            with_rule(json!({"match": {"prefix": "/"}, "requires": okta, "authorization": {}})),
-            "rules[0].authorization",
-        ),
-        (
-            "a claim entry with no matcher",
-            with_rule(json!({"match": {"prefix": "/"}, "requires": okta,
+            named: named("rules[0].match.safe_regex.regex"),
+        },
+        Refused {
+            what: "an authorization with no matcher",
+            config: with_rule(
+                json!({"match": {"prefix": "/"}, "requires": okta, "authorization": {}}),
+            ),
+            named: named("rules[0].authorization"),
+        },
+        Refused {
+            what: "a claim entry with no matcher",
+            config: with_rule(json!({"match": {"prefix": "/"}, "requires": okta,
                              "authorization": {"claims": [{"claim": "tier"}]}})),
-            "rules[0].authorization.claims[0]",
-        ),
+            named: named("rules[0].authorization.claims[0]"),
+        },
     ];
-    let upstream = Upstream::start();
-    let results: Vec<(&str, &str, String)> = thread::scope(|s| {
-        let handles: Vec<_> = cases
-            .iter()
-            .map(|(what, config, field)| {
-                let b = EnvoyBuilder::new(&upstream)
-                    .plugin(config)
-                    .jwks_cluster("jwks_okta", 9);
-                s.spawn(move || (*what, *field, b.start_expect_failure()))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    let mut failures = Vec::new();
-    for (what, field, log) in &results {
-        if !log.contains("Unable to create Wasm plugin jwt_authn") {
-            failures.push(format!(
-                "{what}: Envoy did not fail because of the plugin:\n{}",
-                tail(log, 30)
-            ));
-            continue;
-        }
-        let named = format!("field `{field}`:");
-        if !log
-            .lines()
-            .any(|l| l.contains("wasm log") && l.contains(&named))
-        {
-            failures.push(format!(
-                "{what}: no log line of the filter names {named}\n{}",
-                tail(log, 30)
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert_configs_refused(&Upstream::start(), "jwks_okta", &cases);
 }

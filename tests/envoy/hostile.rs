@@ -9,26 +9,18 @@
 //!    replaces the good keys, and keys that only appear in its hostile bodies never verify.
 //!
 //! Needs Envoy (`make setup`) and the built filter (`make build`); a missing one fails the test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod support;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use jwt_mint::{b64url, jwks, Alg, Key};
+use jwt_mint::{b64url, jwks, Alg, Key, Rng};
 use serde_json::{json, Value};
 
-use support::{
-    flip_signature_bit, http_request, http_request_bytes, now, poll_until, EnvoyBuilder, JwksStub,
-    Proxy,
+use crate::support::{
+    assert_vm_healthy, flip_signature_bit, http_request, http_request_bytes, now, poll_until,
+    EnvoyBuilder, JwksStub, Proxy,
 };
 
 const ISS_REMOTE: &str = "https://issuer.remote.hostile.example";
@@ -37,23 +29,6 @@ const AUD: &str = "api.hostile.example";
 
 // ------------------------------------------------------------------------------------------
 // Helpers
-
-/// splitmix64: a small seeded RNG (the seed is printed so a failure can be replayed).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 fn seed() -> u64 {
     std::env::var("HOSTILE_SEED")
@@ -109,15 +84,6 @@ fn two_providers(local: &Key, local_extra: Value) -> Value {
 
 fn stat(proxy: &Proxy, metric: &str) -> u64 {
     proxy.counter(&format!("wasmcustom.{metric}")).unwrap_or(0)
-}
-
-fn assert_vm_healthy(proxy: &Proxy) {
-    let trouble = proxy.vm_trouble();
-    assert!(
-        trouble.is_empty(),
-        "the wasm VM failed:\n{}",
-        trouble.join("\n")
-    );
 }
 
 /// Envoy's own wasm stats (not the filter's `wasmcustom.` ones) that count VM failures, reloads
@@ -239,7 +205,7 @@ fn hostile(rng: &mut Rng, m: &Material) -> Hostile {
             // Binary-looking base64 segments (random bytes, url alphabet).
             let segs: Vec<String> = (0..3)
                 .map(|_| {
-                    let bytes: Vec<u8> = (0..rng.below(200)).map(|_| rng.next() as u8).collect();
+                    let bytes: Vec<u8> = (0..rng.below(200)).map(|_| rng.next_u64() as u8).collect();
                     b64url(&bytes)
                 })
                 .collect();
@@ -495,7 +461,7 @@ fn hostile(rng: &mut Rng, m: &Material) -> Hostile {
         }
         21 => {
             // Signed by an unknown key under a random kid (remote: triggers the refetch logic).
-            let kid = format!("k-{}", rng.next());
+            let kid = format!("k-{}", rng.next_u64());
             let k = Key::from_seed(Alg::ES256, &kid, 99);
             auth(
                 "unknown kid",
@@ -600,11 +566,11 @@ fn fixed_tokens(remote: &Key) -> Vec<(String, String)> {
 fn hostile_clients_get_well_formed_401s_and_the_vm_survives() {
     let started = Instant::now();
     let seed = seed();
-    eprintln!("hostile clients: seed {seed} (replay with HOSTILE_SEED={seed})");
+    eprintln!("hostile clients: seed {seed} (replay: HOSTILE_SEED={seed} cargo test --test envoy hostile::)");
     let remote = Key::from_seed(Alg::ES256, "remote-k", 11);
     let local = Key::from_seed(Alg::ES256, "local-k", 12);
     let stub = JwksStub::start(200, jwks(&[&remote]).to_string());
-    let upstream = support::Upstream::start();
+    let upstream = crate::support::Upstream::start();
     let config = two_providers(&local, json!({}));
     let proxy = EnvoyBuilder::new(&upstream)
         .plugin(config)
@@ -778,7 +744,7 @@ fn hostile_identity_provider_never_replaces_good_keys() {
     let good_jwks = jwks(&[&good]).to_string();
 
     let stub = JwksStub::start(200, good_jwks.clone());
-    let upstream = support::Upstream::start();
+    let upstream = crate::support::Upstream::start();
     let config = json!({
         "providers": {"idp": {
             "issuer": ISS_REMOTE, "audiences": [AUD],
@@ -1135,7 +1101,7 @@ fn header_values_that_are_not_utf8_never_stop_the_vm() {
     response.extend_from_slice(b"\xe9 \xff\xfe\r\n\r\n");
     response.extend_from_slice(body.as_bytes());
     let idp = RawServer::start(response);
-    let upstream = support::Upstream::start();
+    let upstream = crate::support::Upstream::start();
     let config = two_providers(
         &local,
         json!({
@@ -1237,7 +1203,7 @@ fn header_values_that_are_not_utf8_never_stop_the_vm() {
         wrong.is_empty(),
         "requests with non-UTF-8 header bytes got the wrong answer:\n{}\n{}",
         wrong.join("\n"),
-        support::tail(&proxy.log(), 40)
+        crate::support::tail(&proxy.log(), 40)
     );
     assert_eq!(after.status, 200, "a valid token after them: {after}");
     assert!(

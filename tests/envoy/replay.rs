@@ -9,14 +9,6 @@
 //! is untouched. Waits poll against deadlines.
 //!
 //! Needs Envoy (`make setup`) and the built filter (`make build`); a missing one fails the test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod support;
 
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -25,8 +17,8 @@ use std::time::Duration;
 use jwt_mint::{jwks, Alg, Key};
 use serde_json::{json, Value};
 
-use support::{
-    flip_signature_bit, http_get, now, poll_until, EnvoyBuilder, Proxy, Response, Upstream,
+use crate::support::{
+    assert_vm_healthy, flip_signature_bit, http_get, now, poll_until, EnvoyBuilder, Proxy, Response, Upstream,
 };
 
 const ISS: &str = "https://issuer.replay.example";
@@ -99,21 +91,12 @@ fn jti(label: &str) -> String {
 }
 
 fn assert_refused(r: &Response, message: &str, proxy: &Proxy) {
-    assert_eq!(r.status, 401, "{r}\n{}", support::tail(&proxy.log(), 30));
+    assert_eq!(r.status, 401, "{r}\n{}", crate::support::tail(&proxy.log(), 30));
     assert_eq!(r.body, message, "{r}");
     let challenge = r.header("www-authenticate").unwrap_or_default();
     assert!(
         challenge.contains(r#"error="invalid_token""#),
         "WWW-Authenticate: {challenge}"
-    );
-}
-
-fn assert_vm_healthy(proxy: &Proxy) {
-    let trouble = proxy.vm_trouble();
-    assert!(
-        trouble.is_empty(),
-        "the wasm VM failed:\n{}",
-        trouble.join("\n")
     );
 }
 

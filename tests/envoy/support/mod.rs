@@ -1,6 +1,7 @@
-//! The e2e harness shared by `tests/e2e.rs` and `tests/conformance.rs`: it finds Envoy and the
+//! The harness of the `envoy` test binary (`tests/envoy/main.rs`): it finds Envoy and the
 //! filter, runs an echo upstream and controllable JWKS stubs, writes an Envoy bootstrap around
-//! the wasm filter, starts Envoy and talks to it over plain HTTP/1.1.
+//! the wasm filter, starts Envoy and talks to it over plain HTTP/1.1. `bench/chaos.rs` includes
+//! it too, for [`chaos`].
 //!
 //! Envoy and the wasm file are real dependencies: when one is missing the test FAILS with the
 //! install hint (`make setup`, `make build`); it never skips. Envoy binds its admin and listener
@@ -8,13 +9,12 @@
 //! port. Every wait polls against a deadline. `Proxy` kills Envoy when dropped; when it is
 //! dropped during a panic (a failed assertion) it prints the tail of Envoy's log and keeps its
 //! temp dir.
-#![allow(dead_code)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+
+pub mod chaos;
+mod expect;
+pub mod x509;
+
+pub use expect::{assert_configs_refused, assert_vm_healthy, body, Refused};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -784,10 +784,6 @@ impl JwksStub {
         self.state.behaviour.lock().unwrap().hang = hang;
     }
 
-    pub fn behaviour(&self) -> Behaviour {
-        self.state.behaviour.lock().unwrap().clone()
-    }
-
     /// Answers requests for exactly `path` (query included) with `status` and `body` instead
     /// of the default behaviour's (headers, delay and hang still apply): one stub can serve an
     /// OpenID discovery document and the JWKS it points to.
@@ -911,7 +907,7 @@ impl EnvoyBuilder {
         }
     }
 
-    /// Runs this Envoy binary instead of `$ENVOY` (another version's, tests/envoy_matrix.rs).
+    /// Runs this Envoy binary instead of `$ENVOY` (another version's, tests/envoy/matrix.rs).
     pub fn envoy(mut self, path: &Path) -> Self {
         self.envoy = Some(path.to_owned());
         self
@@ -963,12 +959,6 @@ impl EnvoyBuilder {
 
     pub fn concurrency(mut self, n: u32) -> Self {
         self.concurrency = n;
-        self
-    }
-
-    /// `-l <level>` (default `info`).
-    pub fn log_level(mut self, level: &str) -> Self {
-        self.log_level = level.to_owned();
         self
     }
 
@@ -1222,14 +1212,6 @@ impl Proxy {
         self.port
     }
 
-    pub fn admin_port(&self) -> u16 {
-        self.admin_port
-    }
-
-    pub fn bootstrap_path(&self) -> &Path {
-        &self.bootstrap
-    }
-
     /// Envoy's log so far (stdout and stderr).
     pub fn log(&self) -> String {
         fs::read(&self.log_path)
@@ -1304,13 +1286,6 @@ impl Proxy {
     /// `GET` on the admin port.
     pub fn admin(&self, path: &str) -> Result<Response, String> {
         http_get(self.admin_port, path, &[], HTTP_TIMEOUT)
-    }
-
-    /// Whether the Envoy process is still running.
-    pub fn running(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// Kills Envoy and waits for it.

@@ -12,14 +12,6 @@
 //!   build its users load.
 //!
 //! A missing Envoy or build fails the test with how to get it.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,7 +19,7 @@ use std::process::Command;
 use jwt_mint::{jwks, Alg, Key};
 use serde_json::{json, Value};
 
-use support::{now, wasm_path, Envoy, EnvoyBuilder, JwksStub, Upstream, CRATE_ROOT};
+use crate::support::{now, wasm_path, Envoy, EnvoyBuilder, JwksStub, Upstream, CRATE_ROOT};
 
 const ISS: &str = "https://issuer.matrix.example";
 const AUD: &str = "api.matrix.example";
@@ -151,7 +143,7 @@ fn smoke(envoy: &Path, want_version: &str, wasm: &Path, engine_line: &str) {
     assert!(
         log.contains(engine_line),
         "{what}: the VM did not log `{engine_line}`; Envoy log:\n{}",
-        support::tail(&log, 80)
+        crate::support::tail(&log, 80)
     );
     let trouble = proxy.vm_trouble();
     assert!(

@@ -5,19 +5,11 @@
 //! the phase it was sent in, every fetch with its time; then checked against what the fault
 //! table of docs/remote-jwks.md promises, and printed as a latency table per phase.
 //!
-//! `tests/lifecycle_e2e.rs` runs [`Script::short`] (seconds per phase, asserting);
+//! `tests/envoy/lifecycle.rs` runs [`Script::short`] (seconds per phase, asserting);
 //! `bench/chaos.rs` (`make chaos`) runs [`Script::long`], the run of minutes, side by
 //! side with native `jwt_authn` (same providers, same faults at the same moments, its own JWKS
-//! server so each filter's fetches are counted apart). Included by both with `#[path]`; it uses
-//! the harness as `crate::support`.
-// Each of the two includers uses part of it (the test one script, the bench both filters).
-#![allow(dead_code)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+//! server so each filter's fetches are counted apart). A module of the harness, which the bench
+//! includes with `#[path]`; it uses the harness as `crate::support`.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +20,9 @@ use std::time::{Duration, Instant};
 use jwt_mint::{jwks, Alg, Key};
 use serde_json::{json, Value};
 
-use crate::support::{flip_signature_bit, http_get, now, EnvoyBuilder, JwksStub, Proxy, Upstream};
+use crate::support::{
+    body, flip_signature_bit, http_get, now, EnvoyBuilder, JwksStub, Proxy, Upstream,
+};
 
 /// The filter's worker tick (`src/filter/root.rs`): a fetch that is due starts on the next
 /// one, and every worker sees a fetch's outcome by its next one.
@@ -37,11 +31,6 @@ pub const TICK: Duration = Duration::from_millis(100);
 const ISS: &str = "https://issuer.chaos.example";
 const AUD: &str = "api.chaos.example";
 const PATH: &str = "/api/chaos";
-
-/// Refusal bodies, as native `jwt_authn` writes them.
-const JWT_EXPIRED: &str = "Jwt is expired";
-const JWT_VERIFICATION_FAIL: &str = "Jwt verification fails";
-const JWKS_KID_ALG_MISMATCH: &str = "Jwks doesn't have key to match kid or alg from Jwt";
 
 /// The identity provider's two keys: `Old` signs from the start and is retired at the end,
 /// `New` comes with the rotation.
@@ -147,6 +136,7 @@ impl Script {
     }
 
     /// The run (about 2 minutes): its settings, its fault lengths, no repairs.
+    #[allow(dead_code)] // bench/chaos.rs (`make chaos`) only
     pub fn long() -> Script {
         use KeyName::*;
         Script {
@@ -259,6 +249,7 @@ fn proto(d: Duration) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Filter {
     Wasm,
+    #[allow(dead_code)] // bench/chaos.rs (`make chaos`) only
     Native,
 }
 
@@ -646,12 +637,12 @@ impl Run {
                         .published
                         .iter()
                         .any(|(n, at)| *n == name && s.sent < *at + grace);
-                    s.status == 200 || (new_key && refusal(JWKS_KID_ALG_MISMATCH))
+                    s.status == 200 || (new_key && refusal(body::KID_ALG))
                 }
-                Class::Tampered => refusal(JWT_VERIFICATION_FAIL),
-                Class::Expired => refusal(JWT_EXPIRED),
-                Class::RandomKid => refusal(JWKS_KID_ALG_MISMATCH),
-                Class::Retired => s.status == 200 || refusal(JWKS_KID_ALG_MISMATCH),
+                Class::Tampered => refusal(body::VERIFICATION),
+                Class::Expired => refusal(body::EXPIRED),
+                Class::RandomKid => refusal(body::KID_ALG),
+                Class::Retired => s.status == 200 || refusal(body::KID_ALG),
             };
             if !ok {
                 problems.push(format!(

@@ -9,14 +9,6 @@
 //! - the Envoy example without `runtime:` passes `envoy --mode validate`.
 //!
 //! Needs Envoy (`make setup`) and the built filter (`make build`); a missing one fails the test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -25,7 +17,9 @@ use jwt_mint::{jwks, Alg, Key};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use support::{now, validate, wasm_builds, EnvoyBuilder, JwksStub, TempDir, Upstream, CRATE_ROOT};
+use crate::support::{
+    now, validate, wasm_builds, EnvoyBuilder, JwksStub, TempDir, Upstream, CRATE_ROOT,
+};
 
 const ISTIO: &str = "deploy/istio/wasmplugin.yaml";
 const ENVOY_GATEWAY: &str = "deploy/envoy-gateway/envoyextensionpolicy.yaml";

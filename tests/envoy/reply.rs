@@ -8,21 +8,13 @@
 //! on distinct path prefixes.
 //!
 //! Needs Envoy (`make setup`) and the built filter (`make build`); a missing one fails the test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod support;
 
 use std::sync::OnceLock;
 
 use jwt_mint::{jwks, Alg, Key};
 use serde_json::{json, Value};
 
-use support::{bearer, now, tail, EnvoyBuilder, JwksStub, Proxy, Response, Upstream};
+use crate::support::{bearer, now, tail, EnvoyBuilder, JwksStub, Proxy, Response, Upstream};
 
 const ISS: &str = "https://idp.example";
 const AUD: &str = "api://orders";
@@ -185,7 +177,7 @@ fn shadow_mode_counts_the_refusal_and_lets_the_request_continue() {
     let r = get(&proxy, "/shadow/quiet", Some(&expired));
     assert_upstream(&r, &[("x-sub", None), (SHADOW_HEADER, None)]);
     // A bad signature, for one more status.
-    let forged = support::flip_signature_bit(&good);
+    let forged = crate::support::flip_signature_bit(&good);
     let r = get(&proxy, "/shadow", Some(&forged));
     assert_upstream(&r, &[(SHADOW_HEADER, Some("JwtVerificationFail"))]);
 

@@ -15,14 +15,6 @@
 //!
 //! Every disagreement must be listed in `ALLOWED_DIFFERENCES` with its reason; any other fails
 //! the test, and so does an entry that no longer matches anything.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -30,7 +22,7 @@ use std::fs;
 use jwt_authn_wasm::authn::model::Config;
 use serde_json::{json, Map, Value};
 
-use support::{EnvoyBuilder, Proxy, Upstream};
+use crate::support::{EnvoyBuilder, Proxy, Upstream};
 
 const CORPUS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

@@ -9,16 +9,6 @@
 //! well under two minutes.
 //!
 //! Needs Envoy (`make setup`) and the built filter (`make build`); a missing one fails the test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-#[path = "support/chaos.rs"]
-mod chaos;
-mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -28,19 +18,11 @@ use std::time::{Duration, Instant};
 use jwt_mint::{jwks, Alg, Key};
 use serde_json::{json, Value};
 
-use support::{
-    flip_signature_bit, http_get, http_request_with_body, now, poll_until, EnvoyBuilder, JwksStub,
-    Proxy, Upstream,
+use crate::support::chaos;
+use crate::support::{
+    assert_vm_healthy, body, flip_signature_bit, http_get, http_request_with_body, now, poll_until,
+    EnvoyBuilder, JwksStub, Proxy, Upstream,
 };
-
-/// Response bodies, as native Envoy's `jwt_authn` writes them.
-mod status {
-    pub const JWT_MISSED: &str = "Jwt is missing";
-    pub const JWT_EXPIRED: &str = "Jwt is expired";
-    pub const JWT_VERIFICATION_FAIL: &str = "Jwt verification fails";
-    pub const JWKS_KID_ALG_MISMATCH: &str = "Jwks doesn't have key to match kid or alg from Jwt";
-    pub const JWKS_FETCH_FAIL: &str = "Jwks remote fetch is failed";
-}
 
 const ISS: &str = "https://issuer.lifecycle.example";
 const AUD: &str = "api.lifecycle.example";
@@ -121,16 +103,6 @@ fn provider_stat(proxy: &Proxy, provider: &str, metric: &str) -> u64 {
     stat(proxy, &format!("jwt_authn.provider.{provider}.{metric}"))
 }
 
-/// The filter never panicked or trapped while the test ran.
-fn assert_vm_healthy(proxy: &Proxy) {
-    let trouble = proxy.vm_trouble();
-    assert!(
-        trouble.is_empty(),
-        "the wasm VM failed:\n{}",
-        trouble.join("\n")
-    );
-}
-
 /// Log lines of the filter that contain `needle`.
 fn log_lines(proxy: &Proxy, needle: &str) -> Vec<String> {
     proxy
@@ -159,9 +131,9 @@ struct Sample {
 fn expected(label: &str) -> Option<&'static str> {
     match label {
         "valid" => None,
-        "expired" => Some(status::JWT_EXPIRED),
-        "bad signature" | "other key, same kid" => Some(status::JWT_VERIFICATION_FAIL),
-        "unknown kid" => Some(status::JWKS_KID_ALG_MISMATCH),
+        "expired" => Some(body::EXPIRED),
+        "bad signature" | "other key, same kid" => Some(body::VERIFICATION),
+        "unknown kid" => Some(body::KID_ALG),
         other => panic!("no expectation for label {other:?}"),
     }
 }
@@ -587,7 +559,7 @@ fn max_stale_expiry_fails_closed_and_recovers() {
     let passed_late: Vec<String> = during
         .iter()
         .filter(|s| s.sent > usable_until + Duration::from_millis(150))
-        .filter(|s| s.status != 401 || s.body != status::JWKS_FETCH_FAIL)
+        .filter(|s| s.status != 401 || s.body != body::FETCH_FAIL)
         .map(|s| describe(s, origin))
         .collect();
     let slowest_refusal = during
@@ -677,7 +649,7 @@ fn max_stale_expiry_fails_closed_and_recovers() {
     assert!(
         passed_late.is_empty(),
         "after freshness + max_stale requests must fail closed with 401 {:?}:\n{}",
-        status::JWKS_FETCH_FAIL,
+        body::FETCH_FAIL,
         passed_late.join("\n")
     );
     assert!(
@@ -770,7 +742,7 @@ fn rotation_new_kid_passes_on_one_refetch_long_before_cache_duration() {
     // The old key is gone: its kid is now unknown, and within the 30 s refetch window a token
     // with it is refused at once, without another fetch.
     let sent_old = Instant::now();
-    assert_status!(proxy.bearer(PATH, &t1), 401, status::JWKS_KID_ALG_MISMATCH);
+    assert_status!(proxy.bearer(PATH, &t1), 401, body::KID_ALG);
     let took_old = sent_old.elapsed();
     assert_eq!(
         stub.fetches(),
@@ -875,10 +847,10 @@ fn unknown_kid_flood_costs_one_fetch_per_window_across_four_workers() {
 
     let mut problems = Vec::new();
     for (i, (status, body, _)) in first.iter().chain(second.iter()).enumerate() {
-        if *status != 401 || body != status::JWKS_KID_ALG_MISMATCH {
+        if *status != 401 || body != body::KID_ALG {
             problems.push(format!(
                 "random-kid request #{i}: expected 401 {:?}, got {status} {body:?}",
-                status::JWKS_KID_ALG_MISMATCH
+                body::KID_ALG
             ));
         }
     }
@@ -928,7 +900,7 @@ fn unknown_kid_flood_costs_one_fetch_per_window_across_four_workers() {
 }
 
 /// How long `path` with `token` took to answer.
-fn timed(proxy: &Proxy, path: &str, token: &str) -> (support::Response, Duration) {
+fn timed(proxy: &Proxy, path: &str, token: &str) -> (crate::support::Response, Duration) {
     let sent = Instant::now();
     let r = proxy.bearer(path, token);
     (r, sent.elapsed())
@@ -973,8 +945,8 @@ fn unknown_kid_is_held_only_by_a_fetch_that_can_answer_it() {
     assert_status!(proxy.bearer("/failing", &valid), 200);
     assert_status!(proxy.bearer("/hanging", &valid), 200);
     let unknown = |n: u32| k.k1.with_kid(&format!("gone-{n}")).token(&claims(ISS));
-    let refused = |r: &support::Response, what: &str| {
-        assert_status!(r, 401, status::JWKS_KID_ALG_MISMATCH, "{what}");
+    let refused = |r: &crate::support::Response, what: &str| {
+        assert_status!(r, 401, body::KID_ALG, "{what}");
     };
     let mut report = Vec::new();
 
@@ -1068,7 +1040,7 @@ fn chaos_every_request_is_answered_within_the_fault_table_bounds() {
     let old = run.token(chaos::KeyName::Old);
     let gone = poll_until(Duration::from_secs(5), || {
         let r = proxy.bearer(PATH, &old);
-        (r.status == 401 && r.body == status::JWKS_KID_ALG_MISMATCH).then_some(())
+        (r.status == 401 && r.body == body::KID_ALG).then_some(())
     });
     if gone.is_none() {
         problems.push("a token of the retired key still passes 5 s after the run".into());
@@ -1500,7 +1472,7 @@ fn oidc_discovery_fetches_jwks_uri_and_refuses_a_wrong_issuer() {
     // jwks_uri, which hangs until the 1 s timeout. A request waits for that fetch (two
     // callouts: at most 2 s and a tick), not for its 5 s first_fetch_wait.
     let (r, held) = timed(&proxy, "/hung", &k.k1.token(&claims(iss_hung)));
-    assert_status!(r, 401, status::JWKS_FETCH_FAIL);
+    assert_status!(r, 401, body::FETCH_FAIL);
     eprintln!(
         "oidc: jwks_uri hanging past the 1 s timeout: request held {} ms (first_fetch_wait 5s), then 401",
         held.as_millis()
@@ -1532,7 +1504,7 @@ fn oidc_discovery_fetches_jwks_uri_and_refuses_a_wrong_issuer() {
     );
     // An unknown kid: the refetch goes through the document again, finds no k2, refuses.
     let r = proxy.bearer("/oidc", &k.k2.token(&claims(ISS)));
-    assert_status!(r, 401, status::JWKS_KID_ALG_MISMATCH);
+    assert_status!(r, 401, body::KID_ALG);
     assert_eq!(
         idp.paths(),
         vec![DISCOVERY, "/oauth/jwks.json", DISCOVERY, "/oauth/jwks.json"],
@@ -1557,7 +1529,7 @@ fn oidc_discovery_fetches_jwks_uri_and_refuses_a_wrong_issuer() {
     let sent = Instant::now();
     let r = proxy.bearer("/wrong", &k.k1.token(&claims(iss_wrong)));
     let took = sent.elapsed();
-    assert_status!(r, 401, status::JWKS_FETCH_FAIL);
+    assert_status!(r, 401, body::FETCH_FAIL);
     let failed_then = provider_stat(&proxy, "wrong", "jwks_fetch_failed");
     // Retries back off: 0.2 s, 0.4 s, 0.8 s, 1.6 s (less up to 25% jitter).
     let _ = poll_until(Duration::from_secs(6), || {
@@ -1565,7 +1537,7 @@ fn oidc_discovery_fetches_jwks_uri_and_refuses_a_wrong_issuer() {
     });
     let failed_later = provider_stat(&proxy, "wrong", "jwks_fetch_failed");
     let r = proxy.bearer("/wrong", &k.k1.token(&claims(iss_wrong)));
-    assert_status!(r, 401, status::JWKS_FETCH_FAIL);
+    assert_status!(r, 401, body::FETCH_FAIL);
     let explained = log_lines(&proxy, "discovery document names issuer");
     let retry_gaps = gaps(&wrong.fetch_times());
     eprintln!(
@@ -1657,11 +1629,11 @@ fn first_fetch_wait_bounds_the_cold_start_hold_and_fails_closed() {
     let t = Instant::now();
     let r = proxy.bearer("/slow", &valid);
     let held_slow = t.elapsed();
-    assert_status!(r, 401, status::JWKS_FETCH_FAIL);
+    assert_status!(r, 401, body::FETCH_FAIL);
     let t = Instant::now();
     let r = proxy.bearer("/slow", &valid);
     let refused_slow = t.elapsed();
-    assert_status!(r, 401, status::JWKS_FETCH_FAIL);
+    assert_status!(r, 401, body::FETCH_FAIL);
     eprintln!(
         "first_fetch_wait 5s, JWKS server hanging past the 1 s timeout: held {} ms, then 401; \
          the next request, with the retry backed off, refused in {} ms",
@@ -1680,7 +1652,7 @@ fn first_fetch_wait_bounds_the_cold_start_hold_and_fails_closed() {
     let t = Instant::now();
     let r = proxy.bearer("/hanging", &valid);
     let held = t.elapsed();
-    assert_status!(r, 401, status::JWKS_FETCH_FAIL);
+    assert_status!(r, 401, body::FETCH_FAIL);
     eprintln!(
         "first_fetch_wait 0.5s, JWKS server hanging: request held {} ms, then 401",
         held.as_millis()
@@ -1698,7 +1670,7 @@ fn first_fetch_wait_bounds_the_cold_start_hold_and_fails_closed() {
     let t = Instant::now();
     let r = proxy.bearer("/broken", &valid);
     let refused = t.elapsed();
-    assert_status!(r, 401, status::JWKS_FETCH_FAIL);
+    assert_status!(r, 401, body::FETCH_FAIL);
     eprintln!(
         "first_fetch_wait 5s, JWKS server failing, next retry ~2 s away: refused in {} ms",
         refused.as_millis()
@@ -1788,7 +1760,7 @@ fn bodies_pass_whole_whether_the_request_was_held_or_not() {
     }
     let before = upstream.requests();
     let refused = post(&[("content-type", "text/plain")]);
-    assert_status!(refused, 401, status::JWT_MISSED);
+    assert_status!(refused, 401, body::MISSING);
     assert_eq!(
         upstream.requests(),
         before,
@@ -1824,21 +1796,21 @@ fn metrics_show_traffic_and_fetches_in_admin_stats() {
         assert_status!(
             proxy.bearer(PATH, &k.k1.token(&expired_claims())),
             401,
-            status::JWT_EXPIRED
+            body::EXPIRED
         );
     }
     assert_status!(
         proxy.bearer(PATH, &flip_signature_bit(&valid)),
         401,
-        status::JWT_VERIFICATION_FAIL
+        body::VERIFICATION
     );
-    assert_status!(proxy.get(PATH, &[]), 401, status::JWT_MISSED);
+    assert_status!(proxy.get(PATH, &[]), 401, body::MISSING);
     // An unknown kid while the server is down: one refetch, which fails.
     stub.set_status(500);
     assert_status!(
         proxy.bearer(PATH, &k.unknown.token(&claims(ISS))),
         401,
-        status::JWKS_KID_ALG_MISMATCH
+        body::KID_ALG
     );
     thread::sleep(Duration::from_millis(1300));
 

@@ -1,20 +1,12 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)] // test code
 //! The built module exports only the callbacks listed in `src/filter/exports.txt`
 //! (`tools/keep_exports.py` drops the others at `make build`), and every callback the adapter
 //! implements is on that list: a callback the module does not export is never called by the
 //! host, so an implemented but unlisted one would silently do nothing.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 
-const CRATE_ROOT: &str = env!("CARGO_MANIFEST_DIR");
+use crate::support::CRATE_ROOT;
 
 fn listed() -> BTreeSet<String> {
     let text =
@@ -145,7 +137,7 @@ fn function_exports(module: &[u8]) -> BTreeSet<String> {
 
 #[test]
 fn the_built_module_exports_exactly_the_listed_callbacks() {
-    let path = support::wasm_path().unwrap_or_else(|e| panic!("{e}"));
+    let path = crate::support::wasm_path().unwrap_or_else(|e| panic!("{e}"));
     let module = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert_eq!(
         function_exports(&module),

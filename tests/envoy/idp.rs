@@ -7,8 +7,8 @@
 //! publishes and issues (its issuer URL and JWKS path, header members such as `x5t`, kids with
 //! `+`, `/` and `=`, keys without `alg`, `x5c` certificate chains, an encryption key next to the
 //! signing key, Google's kid -> PEM certificate document, numeric and nested claims). The
-//! certificates are real self-signed X.509 certificates, written here with a small DER encoder
-//! and signed by their own key, so nothing is shared with the filter's parser.
+//! certificates are real self-signed X.509 certificates, made with x509-cert's builder
+//! (`support::x509`) and signed by their own key, so nothing is shared with the filter's parser.
 //!
 //! Remote keys are served by one JWKS stub per identity provider, at the provider's real JWKS
 //! path (anything else gets a 404) with the cache headers it sends, through a cluster per
@@ -26,14 +26,6 @@
 //! example's plugin JSON with `Config::parse` natively.
 //!
 //! Needs Envoy (`make setup`) and the built filter (`make build`); a missing one fails the test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -47,20 +39,11 @@ use jwt_mint::{Alg, Key};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use support::{now, validate, EnvoyBuilder, JwksStub, Proxy, Response, Upstream, CRATE_ROOT};
-
-/// Response bodies: native `jwt_authn`'s texts, and the filter's for its extensions.
-mod body {
-    pub const MISSING: &str = "Jwt is missing";
-    pub const EXPIRED: &str = "Jwt is expired";
-    pub const UNKNOWN_ISSUER: &str = "Jwt issuer is not configured";
-    pub const AUDIENCE: &str = "Audiences in Jwt are not allowed";
-    pub const VERIFICATION: &str = "Jwt verification fails";
-    pub const KID_ALG: &str = "Jwks doesn't have key to match kid or alg from Jwt";
-    pub const SCOPE: &str = "Jwt does not have the required scope";
-    pub const CLAIMS: &str = "Jwt claims are not allowed for this resource";
-    pub const CLIENT: &str = "Jwt client does not match the request";
-}
+use crate::support::x509::{self, pem, pkcs1_der, spki_der};
+use crate::support::{
+    assert_vm_healthy, body, now, validate, EnvoyBuilder, JwksStub, Proxy, Response, Upstream,
+    CRATE_ROOT,
+};
 
 /// What a check relies on besides the core filter.
 mod needs {
@@ -1126,68 +1109,91 @@ fn fail(
 const AUTHZ: &str = "the `authorization` extension";
 const TENANTS: &str = "multi-tenant issuers (`{tenantid}`, `allowed_tenants`)";
 
+/// Every check of the main Envoy, one table per identity provider.
 fn main_checks(fx: &Fx) -> Vec<Check> {
-    use body::*;
-    let t = now();
-    let expired = json!({"iat": t - 7200, "nbf": t - 7200, "exp": t - 3600});
-    let mut c = Vec::new();
+    [
+        okta_checks(fx),
+        adfs_checks(fx),
+        cognito_checks(fx),
+        ping_checks(fx),
+        azure_checks(fx),
+        azure_tenants_checks(fx),
+        google_checks(fx),
+        firebase_checks(fx),
+        keycloak_checks(fx),
+        legacy_checks(fx),
+        client_checks(fx),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
 
-    // Okta: custom authorization server; `scp` is an array.
-    c.push(pass(
-        "okta: access token",
-        "/okta/orders",
-        &fx.okta(0, json!({})),
-        &[
-            ("x-okta-uid", okta::UID),
-            ("x-okta-scp", "orders:read,openid"),
-            ("x-okta-cid", okta::CID),
-        ],
-    ));
-    c.push(pass(
-        "okta: token under the next key of the JWKS",
-        "/okta/orders",
-        &fx.okta(1, json!({})),
-        &[("x-okta-uid", okta::UID)],
-    ));
-    c.push(fail(
-        "okta: expired",
-        "/okta/orders",
-        &fx.okta(0, expired.clone()),
-        401,
-        EXPIRED,
-    ));
-    c.push(fail(
-        "okta: another org",
-        "/okta/orders",
-        &fx.okta(0, json!({"iss": okta::OTHER_ORG_ISS})),
-        401,
-        UNKNOWN_ISSUER,
-    ));
-    c.push(fail(
-        "okta: the org authorization server of the same org",
-        "/okta/orders",
-        &fx.okta(0, json!({"iss": okta::ORG_ISS})),
-        401,
-        UNKNOWN_ISSUER,
-    ));
-    c.push(fail(
-        "okta: another API's audience",
-        "/okta/orders",
-        &fx.okta(0, json!({"aud": "api://billing"})),
-        403,
-        AUDIENCE,
-    ));
-    c.push(fail(
-        "okta: tampered uid",
-        "/okta/orders",
-        &tampered(
+/// The time claims of a token that expired an hour ago.
+fn expired_times() -> Value {
+    let t = now();
+    json!({"iat": t - 7200, "nbf": t - 7200, "exp": t - 3600})
+}
+
+/// Okta: custom authorization server; `scp` is an array.
+fn okta_checks(fx: &Fx) -> Vec<Check> {
+    use body::*;
+    let expired = expired_times();
+    vec![
+        pass(
+            "okta: access token",
+            "/okta/orders",
             &fx.okta(0, json!({})),
-            json!({"uid": "00uADMIN0000000000x1"}),
+            &[
+                ("x-okta-uid", okta::UID),
+                ("x-okta-scp", "orders:read,openid"),
+                ("x-okta-cid", okta::CID),
+            ],
         ),
-        401,
-        VERIFICATION,
-    ));
-    c.push(
+        pass(
+            "okta: token under the next key of the JWKS",
+            "/okta/orders",
+            &fx.okta(1, json!({})),
+            &[("x-okta-uid", okta::UID)],
+        ),
+        fail(
+            "okta: expired",
+            "/okta/orders",
+            &fx.okta(0, expired.clone()),
+            401,
+            EXPIRED,
+        ),
+        fail(
+            "okta: another org",
+            "/okta/orders",
+            &fx.okta(0, json!({"iss": okta::OTHER_ORG_ISS})),
+            401,
+            UNKNOWN_ISSUER,
+        ),
+        fail(
+            "okta: the org authorization server of the same org",
+            "/okta/orders",
+            &fx.okta(0, json!({"iss": okta::ORG_ISS})),
+            401,
+            UNKNOWN_ISSUER,
+        ),
+        fail(
+            "okta: another API's audience",
+            "/okta/orders",
+            &fx.okta(0, json!({"aud": "api://billing"})),
+            403,
+            AUDIENCE,
+        ),
+        fail(
+            "okta: tampered uid",
+            "/okta/orders",
+            &tampered(
+                &fx.okta(0, json!({})),
+                json!({"uid": "00uADMIN0000000000x1"}),
+            ),
+            401,
+            VERIFICATION,
+        ),
         pass(
             "okta: scp array grants the rule's scope",
             "/okta-scoped/orders",
@@ -1195,8 +1201,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             &[],
         )
         .wasm_only(AUTHZ),
-    );
-    c.push(
         fail(
             "okta: scp array without the rule's scope",
             "/okta-scoped/orders",
@@ -1205,11 +1209,19 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             SCOPE,
         )
         .wasm_only(AUTHZ),
-    );
+    ]
+}
 
-    // ADFS: an http:// issuer, x5t + kid headers, auth_time as a string, a backslash in
-    // unique_name.
-    c.push(pass(
+/// ADFS: an http:// issuer, x5t + kid headers, auth_time as a string, a backslash in
+/// unique_name.
+fn adfs_checks(fx: &Fx) -> Vec<Check> {
+    use body::*;
+    let expired = expired_times();
+    let p = &fx.adfs_primary.0;
+    let rogue = &fx.azure_rogue;
+    let rogue_cert = self_signed(rogue, "adfs.contoso.com", 8);
+    vec![
+        pass(
         "adfs: access token",
         "/adfs/orders",
         &fx.adfs(json!({})),
@@ -1218,8 +1230,8 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             ("x-adfs-user", adfs::UNIQUE_NAME),
             ("x-adfs-appid", adfs::APPID),
         ],
-    ));
-    c.push(
+    ),
+
         pass(
             "adfs: token under the rollover certificate (JWK with x5c only)",
             "/adfs/orders",
@@ -1231,44 +1243,42 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             Expect::Fail(401, KID_ALG),
             "native ignores x5c: a JWK without n/e is skipped",
         )),
-    );
-    c.push(fail(
+        fail(
         "adfs: expired",
         "/adfs/orders",
         &fx.adfs(expired.clone()),
         401,
         EXPIRED,
-    ));
-    c.push(fail(
+    ),
+        fail(
         "adfs: https:// instead of ADFS's http:// issuer",
         "/adfs/orders",
         &fx.adfs(json!({"iss": adfs::HTTPS_ISS})),
         401,
         UNKNOWN_ISSUER,
-    ));
-    c.push(fail(
+    ),
+        fail(
         "adfs: another farm",
         "/adfs/orders",
         &fx.adfs(json!({"iss": adfs::OTHER_FARM_ISS})),
         401,
         UNKNOWN_ISSUER,
-    ));
-    c.push(fail(
+    ),
+        fail(
         "adfs: another relying party",
         "/adfs/orders",
         &fx.adfs(json!({"aud": "https://hr.contoso.com/"})),
         403,
         AUDIENCE,
-    ));
-    c.push(fail(
+    ),
+        fail(
         "adfs: tampered upn",
         "/adfs/orders",
         &tampered(&fx.adfs(json!({})), json!({"upn": "admin@contoso.com"})),
         401,
         VERIFICATION,
-    ));
-    let p = &fx.adfs_primary.0;
-    c.push(pass(
+    ),
+        pass(
         "adfs: AD FS 2012 R2 header, x5t without kid (keys tried in turn)",
         "/adfs/orders",
         &p.sign(
@@ -1276,14 +1286,12 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             &fx.adfs_claims(json!({})),
         ),
         &[("x-adfs-upn", adfs::UPN)],
-    ));
-    // Keys named by the token itself are never used: only the provider's keys verify.
-    let rogue = &fx.azure_rogue;
-    let rogue_cert = self_signed(rogue, "adfs.contoso.com", 8);
-    c.push(fail("adfs: the attacker's certificate in the token header's x5c", "/adfs/orders",
+    ),
+        // Keys named by the token itself are never used: only the provider's keys verify.
+        fail("adfs: the attacker's certificate in the token header's x5c", "/adfs/orders",
                 &rogue.sign(&json!({"typ": "JWT", "alg": "RS256", "x5t": p.kid(), "kid": p.kid(), "x5c": [rogue_cert.x5c()]}), &fx.adfs_claims(json!({}))),
-                401, VERIFICATION));
-    c.push(fail(
+                401, VERIFICATION),
+        fail(
         "adfs: the attacker's key in the token header's jwk",
         "/adfs/orders",
         &rogue.sign(
@@ -1292,13 +1300,18 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
         ),
         401,
         VERIFICATION,
-    ));
-    c.push(fail("adfs: jku naming the attacker's key set", "/adfs/orders",
+    ),
+        fail("adfs: jku naming the attacker's key set", "/adfs/orders",
                 &rogue.sign(&json!({"typ": "JWT", "alg": "RS256", "kid": "attacker-1", "jku": "https://evil.example/keys"}), &fx.adfs_claims(json!({}))),
-                401, KID_ALG));
+                401, KID_ALG),
+    ]
+}
 
-    // Cognito: access tokens have no `aud` (client_id instead), ID tokens have it.
-    c.push(
+/// Cognito: access tokens have no `aud` (client_id instead), ID tokens have it.
+fn cognito_checks(fx: &Fx) -> Vec<Check> {
+    use body::*;
+    let expired = expired_times();
+    vec![
         pass(
             "cognito: access token",
             "/cognito/access/orders",
@@ -1309,36 +1322,34 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             ],
         )
         .wasm_only(AUTHZ),
-    );
-    c.push(pass(
-        "cognito: access token under the second key",
-        "/cognito/raw/orders",
-        &fx.cognito_access(1, json!({})),
-        &[("x-cognito-client", cognito::CLIENT)],
-    ));
-    c.push(pass(
-        "cognito: ID token",
-        "/cognito/id/me",
-        &fx.cognito_id(0, json!({})),
-        &[
-            ("x-cognito-user", "alice"),
-            ("x-cognito-email-verified", "true"),
-        ],
-    ));
-    c.push(pass(
-        "cognito: ID token under the second key",
-        "/cognito/id/me",
-        &fx.cognito_id(1, json!({})),
-        &[("x-cognito-user", "alice")],
-    ));
-    c.push(fail(
-        "cognito: access token where the audience is checked (it has none)",
-        "/cognito/id/me",
-        &fx.cognito_access(0, json!({})),
-        403,
-        AUDIENCE,
-    ));
-    c.push(
+        pass(
+            "cognito: access token under the second key",
+            "/cognito/raw/orders",
+            &fx.cognito_access(1, json!({})),
+            &[("x-cognito-client", cognito::CLIENT)],
+        ),
+        pass(
+            "cognito: ID token",
+            "/cognito/id/me",
+            &fx.cognito_id(0, json!({})),
+            &[
+                ("x-cognito-user", "alice"),
+                ("x-cognito-email-verified", "true"),
+            ],
+        ),
+        pass(
+            "cognito: ID token under the second key",
+            "/cognito/id/me",
+            &fx.cognito_id(1, json!({})),
+            &[("x-cognito-user", "alice")],
+        ),
+        fail(
+            "cognito: access token where the audience is checked (it has none)",
+            "/cognito/id/me",
+            &fx.cognito_access(0, json!({})),
+            403,
+            AUDIENCE,
+        ),
         fail(
             "cognito: ID token where an access token is required",
             "/cognito/access/orders",
@@ -1347,8 +1358,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             CLAIMS,
         )
         .wasm_only(AUTHZ),
-    );
-    c.push(
         fail(
             "cognito: access token of another app client",
             "/cognito/access/orders",
@@ -1357,55 +1366,53 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             CLAIMS,
         )
         .wasm_only(AUTHZ),
-    );
-    c.push(pass(
-        "cognito: without a client check, another app client's token passes",
-        "/cognito/raw/orders",
-        &fx.cognito_access(0, json!({"client_id": cognito::OTHER_CLIENT})),
-        &[("x-cognito-client", cognito::OTHER_CLIENT)],
-    ));
-    c.push(fail(
-        "cognito: ID token of another app client",
-        "/cognito/id/me",
-        &fx.cognito_id(0, json!({"aud": cognito::OTHER_CLIENT})),
-        403,
-        AUDIENCE,
-    ));
-    c.push(fail(
-        "cognito: another user pool",
-        "/cognito/raw/orders",
-        &fx.cognito_access_with(
-            &fx.cognito_other_pool,
-            json!({"iss": cognito::OTHER_POOL_ISS}),
+        pass(
+            "cognito: without a client check, another app client's token passes",
+            "/cognito/raw/orders",
+            &fx.cognito_access(0, json!({"client_id": cognito::OTHER_CLIENT})),
+            &[("x-cognito-client", cognito::OTHER_CLIENT)],
         ),
-        401,
-        UNKNOWN_ISSUER,
-    ));
-    c.push(fail(
-        "cognito: another user pool's key under this pool's issuer and kid",
-        "/cognito/raw/orders",
-        &fx.cognito_access_with(&fx.cognito_other_pool, json!({})),
-        401,
-        VERIFICATION,
-    ));
-    c.push(fail(
-        "cognito: expired",
-        "/cognito/raw/orders",
-        &fx.cognito_access(0, expired.clone()),
-        401,
-        EXPIRED,
-    ));
-    c.push(fail(
-        "cognito: tampered groups",
-        "/cognito/id/me",
-        &tampered(
-            &fx.cognito_id(0, json!({})),
-            json!({"cognito:groups": ["admins"]}),
+        fail(
+            "cognito: ID token of another app client",
+            "/cognito/id/me",
+            &fx.cognito_id(0, json!({"aud": cognito::OTHER_CLIENT})),
+            403,
+            AUDIENCE,
         ),
-        401,
-        VERIFICATION,
-    ));
-    c.push(
+        fail(
+            "cognito: another user pool",
+            "/cognito/raw/orders",
+            &fx.cognito_access_with(
+                &fx.cognito_other_pool,
+                json!({"iss": cognito::OTHER_POOL_ISS}),
+            ),
+            401,
+            UNKNOWN_ISSUER,
+        ),
+        fail(
+            "cognito: another user pool's key under this pool's issuer and kid",
+            "/cognito/raw/orders",
+            &fx.cognito_access_with(&fx.cognito_other_pool, json!({})),
+            401,
+            VERIFICATION,
+        ),
+        fail(
+            "cognito: expired",
+            "/cognito/raw/orders",
+            &fx.cognito_access(0, expired.clone()),
+            401,
+            EXPIRED,
+        ),
+        fail(
+            "cognito: tampered groups",
+            "/cognito/id/me",
+            &tampered(
+                &fx.cognito_id(0, json!({})),
+                json!({"cognito:groups": ["admins"]}),
+            ),
+            401,
+            VERIFICATION,
+        ),
         pass(
             "cognito: client_id bound to the API key's client",
             "/cognito/bound/orders",
@@ -1414,8 +1421,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
         )
         .with_header("x-api-client", cognito::CLIENT)
         .wasm_only(AUTHZ),
-    );
-    c.push(
         fail(
             "cognito: client_id of another API key",
             "/cognito/bound/orders",
@@ -1425,48 +1430,52 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
         )
         .with_header("x-api-client", cognito::OTHER_CLIENT)
         .wasm_only(AUTHZ),
-    );
+    ]
+}
 
-    // PingFederate: EC P-256/P-384/P-521 and RSA keys without `alg`, picked by kid and type.
+/// PingFederate: EC P-256/P-384/P-521 and RSA keys without `alg`, picked by kid and type.
+fn ping_checks(fx: &Fx) -> Vec<Check> {
+    use body::*;
+    let expired = expired_times();
     let ping_headers: &[(&'static str, &str)] =
         &[("x-ping-user", "alice"), ("x-ping-client", ping::CLIENT)];
-    c.push(pass(
-        "ping: RS256 under the RSA key without alg",
-        "/ping/orders",
-        &fx.ping(&fx.ping_rsa.0, json!({})),
-        ping_headers,
-    ));
-    c.push(pass(
-        "ping: PS256 under the same RSA key",
-        "/ping/orders",
-        &fx.ping(&fx.ping_rsa.0.with_alg(Alg::PS256).unwrap(), json!({})),
-        ping_headers,
-    ));
-    c.push(pass(
-        "ping: ES256 under the P-256 key",
-        "/ping/orders",
-        &fx.ping(&fx.ping_p256, json!({})),
-        ping_headers,
-    ));
-    c.push(pass(
-        "ping: ES384 under the P-384 key",
-        "/ping/orders",
-        &fx.ping(&fx.ping_p384, json!({})),
-        ping_headers,
-    ));
-    c.push(pass(
-        "ping: ES512 under the P-521 key",
-        "/ping/orders",
-        &fx.ping(&fx.ping_p521, json!({})),
-        ping_headers,
-    ));
-    c.push(pass(
-        "ping: ES384 without kid (keys tried by type)",
-        "/ping/orders",
-        &fx.ping_with(&fx.ping_p384, None, json!({})),
-        ping_headers,
-    ));
-    c.push(
+    vec![
+        pass(
+            "ping: RS256 under the RSA key without alg",
+            "/ping/orders",
+            &fx.ping(&fx.ping_rsa.0, json!({})),
+            ping_headers,
+        ),
+        pass(
+            "ping: PS256 under the same RSA key",
+            "/ping/orders",
+            &fx.ping(&fx.ping_rsa.0.with_alg(Alg::PS256).unwrap(), json!({})),
+            ping_headers,
+        ),
+        pass(
+            "ping: ES256 under the P-256 key",
+            "/ping/orders",
+            &fx.ping(&fx.ping_p256, json!({})),
+            ping_headers,
+        ),
+        pass(
+            "ping: ES384 under the P-384 key",
+            "/ping/orders",
+            &fx.ping(&fx.ping_p384, json!({})),
+            ping_headers,
+        ),
+        pass(
+            "ping: ES512 under the P-521 key",
+            "/ping/orders",
+            &fx.ping(&fx.ping_p521, json!({})),
+            ping_headers,
+        ),
+        pass(
+            "ping: ES384 without kid (keys tried by type)",
+            "/ping/orders",
+            &fx.ping_with(&fx.ping_p384, None, json!({})),
+            ping_headers,
+        ),
         pass(
             "ping: ES256 under the EC key given by its certificate only",
             "/ping/orders",
@@ -1478,8 +1487,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             Expect::Fail(401, KID_ALG),
             "native ignores x5c: an EC JWK without x/y is skipped",
         )),
-    );
-    c.push(
         fail(
             "ping: token under the EC JWK whose x/y disagree with its x5c",
             "/ping/orders",
@@ -1492,8 +1499,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             Expect::Pass(vec![]),
             "native ignores x5c and trusts x/y",
         )),
-    );
-    c.push(
         fail(
             "ping: signed with the decryption key (use: enc, no alg)",
             "/ping/orders",
@@ -1505,112 +1510,118 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             Expect::Pass(vec![]),
             "native never looks at `use`: a JWK without `alg` verifies whatever its use",
         )),
-    );
-    c.push(fail(
-        "ping: ES256 naming the P-384 key's kid",
-        "/ping/orders",
-        &fx.ping_with(&fx.ping_p256, Some(fx.ping_p384.kid()), json!({})),
-        401,
-        VERIFICATION,
-    ));
-    c.push(fail(
-        "ping: expired",
-        "/ping/orders",
-        &fx.ping(&fx.ping_p256, expired.clone()),
-        401,
-        EXPIRED,
-    ));
-    c.push(fail(
-        "ping: another environment",
-        "/ping/orders",
-        &fx.ping(&fx.ping_p256, json!({"iss": ping::OTHER_ENV_ISS})),
-        401,
-        UNKNOWN_ISSUER,
-    ));
-    c.push(fail(
-        "ping: another API's audience",
-        "/ping/orders",
-        &fx.ping(&fx.ping_p521, json!({"aud": "billing-api"})),
-        403,
-        AUDIENCE,
-    ));
-    c.push(fail(
-        "ping: tampered Username",
-        "/ping/orders",
-        &tampered(
-            &fx.ping(&fx.ping_p384, json!({})),
-            json!({"Username": "admin"}),
+        fail(
+            "ping: ES256 naming the P-384 key's kid",
+            "/ping/orders",
+            &fx.ping_with(&fx.ping_p256, Some(fx.ping_p384.kid()), json!({})),
+            401,
+            VERIFICATION,
         ),
-        401,
-        VERIFICATION,
-    ));
+        fail(
+            "ping: expired",
+            "/ping/orders",
+            &fx.ping(&fx.ping_p256, expired.clone()),
+            401,
+            EXPIRED,
+        ),
+        fail(
+            "ping: another environment",
+            "/ping/orders",
+            &fx.ping(&fx.ping_p256, json!({"iss": ping::OTHER_ENV_ISS})),
+            401,
+            UNKNOWN_ISSUER,
+        ),
+        fail(
+            "ping: another API's audience",
+            "/ping/orders",
+            &fx.ping(&fx.ping_p521, json!({"aud": "billing-api"})),
+            403,
+            AUDIENCE,
+        ),
+        fail(
+            "ping: tampered Username",
+            "/ping/orders",
+            &tampered(
+                &fx.ping(&fx.ping_p384, json!({})),
+                json!({"Username": "admin"}),
+            ),
+            401,
+            VERIFICATION,
+        ),
+    ]
+}
 
-    // Azure AD / Entra ID: v1 and v2 tokens of one tenant on one route, one shared JWKS.
-    let az = |tenant: &str| -> Vec<(&'static str, Option<String>)> {
-        vec![
-            ("x-azure-oid", Some(azure::OID.to_owned())),
-            ("x-azure-tid", Some(tenant.to_owned())),
-            ("x-azure-roles", Some("Orders.Read,Orders.Write".to_owned())),
-        ]
-    };
-    c.push(Check::new(
-        "azure: v1 token (sts.windows.net, x5t header)",
-        "/azure/orders",
-        &fx.azure_v1(0, azure::T1, json!({})),
-        Expect::Pass(az(azure::T1)),
-    ));
-    c.push(Check::new(
-        "azure: v2 token (login.microsoftonline.com/<tid>/v2.0)",
-        "/azure/orders",
-        &fx.azure_v2(1, azure::T1, json!({})),
-        Expect::Pass(az(azure::T1)),
-    ));
-    c.push(fail(
-        "azure: expired v2 token",
-        "/azure/orders",
-        &fx.azure_v2(0, azure::T1, expired.clone()),
-        401,
-        EXPIRED,
-    ));
-    c.push(fail(
-        "azure: v2 token of another tenant, signed with the shared keys",
-        "/azure/orders",
-        &fx.azure_v2(0, azure::T2, json!({})),
-        401,
-        UNKNOWN_ISSUER,
-    ));
-    c.push(fail(
-        "azure: v1 token of another tenant",
-        "/azure/orders",
-        &fx.azure_v1(1, azure::T2, json!({})),
-        401,
-        UNKNOWN_ISSUER,
-    ));
-    c.push(fail(
-        "azure: v2 token for another app",
-        "/azure/orders",
-        &fx.azure_v2(0, azure::T1, json!({"aud": azure::OTHER_CLIENT})),
-        403,
-        AUDIENCE,
-    ));
-    c.push(fail(
-        "azure: v1 token carrying the v2 audience",
-        "/azure/orders",
-        &fx.azure_v1(0, azure::T1, json!({"aud": azure::OTHER_CLIENT})),
-        403,
-        AUDIENCE,
-    ));
-    c.push(fail(
-        "azure: tampered roles",
-        "/azure/orders",
-        &tampered(
-            &fx.azure_v2(1, azure::T1, json!({})),
-            json!({"roles": ["Orders.Admin"]}),
+/// The headers an Azure token of `tenant` gives the upstream.
+fn az(tenant: &str) -> Vec<(&'static str, Option<String>)> {
+    vec![
+        ("x-azure-oid", Some(azure::OID.to_owned())),
+        ("x-azure-tid", Some(tenant.to_owned())),
+        ("x-azure-roles", Some("Orders.Read,Orders.Write".to_owned())),
+    ]
+}
+
+/// Azure AD / Entra ID: v1 and v2 tokens of one tenant on one route, one shared JWKS.
+fn azure_checks(fx: &Fx) -> Vec<Check> {
+    use body::*;
+    let expired = expired_times();
+    vec![
+        Check::new(
+            "azure: v1 token (sts.windows.net, x5t header)",
+            "/azure/orders",
+            &fx.azure_v1(0, azure::T1, json!({})),
+            Expect::Pass(az(azure::T1)),
         ),
-        401,
-        VERIFICATION,
-    ));
-    c.push(
+        Check::new(
+            "azure: v2 token (login.microsoftonline.com/<tid>/v2.0)",
+            "/azure/orders",
+            &fx.azure_v2(1, azure::T1, json!({})),
+            Expect::Pass(az(azure::T1)),
+        ),
+        fail(
+            "azure: expired v2 token",
+            "/azure/orders",
+            &fx.azure_v2(0, azure::T1, expired.clone()),
+            401,
+            EXPIRED,
+        ),
+        fail(
+            "azure: v2 token of another tenant, signed with the shared keys",
+            "/azure/orders",
+            &fx.azure_v2(0, azure::T2, json!({})),
+            401,
+            UNKNOWN_ISSUER,
+        ),
+        fail(
+            "azure: v1 token of another tenant",
+            "/azure/orders",
+            &fx.azure_v1(1, azure::T2, json!({})),
+            401,
+            UNKNOWN_ISSUER,
+        ),
+        fail(
+            "azure: v2 token for another app",
+            "/azure/orders",
+            &fx.azure_v2(0, azure::T1, json!({"aud": azure::OTHER_CLIENT})),
+            403,
+            AUDIENCE,
+        ),
+        fail(
+            "azure: v1 token carrying the v2 audience",
+            "/azure/orders",
+            &fx.azure_v1(0, azure::T1, json!({"aud": azure::OTHER_CLIENT})),
+            403,
+            AUDIENCE,
+        ),
+        fail(
+            "azure: tampered roles",
+            "/azure/orders",
+            &tampered(
+                &fx.azure_v2(1, azure::T1, json!({})),
+                json!({"roles": ["Orders.Admin"]}),
+            ),
+            401,
+            VERIFICATION,
+        ),
         fail(
             "azure: token under the JWK whose n/e disagree with its x5c (n/e's key)",
             "/azure/orders",
@@ -1628,8 +1639,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             Expect::Pass(vec![]),
             "native ignores x5c and trusts n/e",
         )),
-    );
-    c.push(
         fail(
             "azure: token under the JWK whose n/e disagree with its x5c (x5c's key)",
             "/azure/orders",
@@ -1642,16 +1651,21 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             Expect::Fail(401, VERIFICATION),
             "native ignores x5c: n/e do not verify it",
         )),
-    );
-    c.push(Check::new(
-        "azure: the other keys still work after the skipped one",
-        "/azure/orders",
-        &fx.azure_v1(1, azure::T1, json!({})),
-        Expect::Pass(az(azure::T1)),
-    ));
+        Check::new(
+            "azure: the other keys still work after the skipped one",
+            "/azure/orders",
+            &fx.azure_v1(1, azure::T1, json!({})),
+            Expect::Pass(az(azure::T1)),
+        ),
+    ]
+}
 
-    // Azure multi-tenant: `{tenantid}` with listed tenants, then with any tenant.
-    c.push(
+/// Azure multi-tenant: `{tenantid}` with listed tenants, then with any tenant.
+fn azure_tenants_checks(fx: &Fx) -> Vec<Check> {
+    use body::*;
+    let expired = expired_times();
+    let two_segments = format!("{}/{}", azure::T3, azure::T1);
+    vec![
         Check::new(
             "azure-mt: listed tenant 1",
             "/azure-mt/orders",
@@ -1659,8 +1673,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             Expect::Pass(az(azure::T1)),
         )
         .wasm_only(TENANTS),
-    );
-    c.push(
         Check::new(
             "azure-mt: listed tenant 2",
             "/azure-mt/orders",
@@ -1668,8 +1680,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             Expect::Pass(az(azure::T2)),
         )
         .wasm_only(TENANTS),
-    );
-    c.push(
         fail(
             "azure-mt: unlisted tenant",
             "/azure-mt/orders",
@@ -1678,8 +1688,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             UNKNOWN_ISSUER,
         )
         .wasm_only(TENANTS),
-    );
-    c.push(
         fail(
             "azure-mt: tid differs from the issuer's tenant",
             "/azure-mt/orders",
@@ -1688,8 +1696,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             UNKNOWN_ISSUER,
         )
         .wasm_only(TENANTS),
-    );
-    c.push(
         fail(
             "azure-mt: no tid",
             "/azure-mt/orders",
@@ -1698,8 +1704,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             UNKNOWN_ISSUER,
         )
         .wasm_only(TENANTS),
-    );
-    c.push(
         fail(
             "azure-mt: v1 issuer of a listed tenant",
             "/azure-mt/orders",
@@ -1708,8 +1712,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             UNKNOWN_ISSUER,
         )
         .wasm_only(TENANTS),
-    );
-    c.push(
         fail(
             "azure-mt: expired, listed tenant",
             "/azure-mt/orders",
@@ -1718,8 +1720,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             EXPIRED,
         )
         .wasm_only(TENANTS),
-    );
-    c.push(
         fail(
             "azure-mt: listed tenant, another app",
             "/azure-mt/orders",
@@ -1728,8 +1728,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             AUDIENCE,
         )
         .wasm_only(TENANTS),
-    );
-    c.push(
         Check::new(
             "azure-any: any tenant",
             "/azure-any/orders",
@@ -1737,9 +1735,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             Expect::Pass(az(azure::T3)),
         )
         .wasm_only(TENANTS),
-    );
-    let two_segments = format!("{}/{}", azure::T3, azure::T1);
-    c.push(
         fail(
             "azure-any: a tenant spanning two path segments",
             "/azure-any/orders",
@@ -1752,8 +1747,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             UNKNOWN_ISSUER,
         )
         .wasm_only(TENANTS),
-    );
-    c.push(
         fail(
             "azure-any: tid differs from the issuer's tenant",
             "/azure-any/orders",
@@ -1762,8 +1755,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             UNKNOWN_ISSUER,
         )
         .wasm_only(TENANTS),
-    );
-    c.push(
         fail(
             "azure-any: tampered tenant",
             "/azure-any/orders",
@@ -1775,9 +1766,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             VERIFICATION,
         )
         .wasm_only(TENANTS),
-    );
-
-    c.push(
         Check::new(
             "azure-v1-mt: v1 token of listed tenant 2",
             "/azure-v1-mt/orders",
@@ -1785,8 +1773,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             Expect::Pass(az(azure::T2)),
         )
         .wasm_only(TENANTS),
-    );
-    c.push(
         fail(
             "azure-v1-mt: unlisted tenant",
             "/azure-v1-mt/orders",
@@ -1795,8 +1781,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             UNKNOWN_ISSUER,
         )
         .wasm_only(TENANTS),
-    );
-    c.push(
         fail(
             "azure-v1-mt: issuer without its trailing slash",
             "/azure-v1-mt/orders",
@@ -1809,63 +1793,75 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             UNKNOWN_ISSUER,
         )
         .wasm_only(TENANTS),
-    );
+    ]
+}
 
-    // Google ID tokens: both issuer spellings, the OAuth client id as `aud`.
+/// Google ID tokens: both issuer spellings, the OAuth client id as `aud`.
+fn google_checks(fx: &Fx) -> Vec<Check> {
+    use body::*;
+    let expired = expired_times();
     let g: &[(&'static str, &str)] = &[
         ("x-google-sub", google::SUB),
         ("x-google-email", "alice@example.com"),
         ("x-google-email-verified", "true"),
     ];
-    c.push(pass(
-        "google: ID token",
-        "/google/me",
-        &fx.google(0, json!({})),
-        g,
-    ));
-    c.push(pass(
-        "google: ID token with iss without https://",
-        "/google/me",
-        &fx.google(1, json!({"iss": google::BARE_ISS})),
-        g,
-    ));
-    c.push(fail(
-        "google: expired",
-        "/google/me",
-        &fx.google(0, expired.clone()),
-        401,
-        EXPIRED,
-    ));
-    c.push(fail(
-        "google: another OAuth client's ID token",
-        "/google/me",
-        &fx.google(
-            1,
-            json!({"aud": google::OTHER_CLIENT, "azp": google::OTHER_CLIENT}),
-        ),
-        403,
-        AUDIENCE,
-    ));
-    c.push(fail(
-        "google: tampered email",
-        "/google/me",
-        &tampered(
+    vec![
+        pass(
+            "google: ID token",
+            "/google/me",
             &fx.google(0, json!({})),
-            json!({"email": "ceo@example.com"}),
+            g,
         ),
-        401,
-        VERIFICATION,
-    ));
-    c.push(fail(
-        "google: a Firebase token is not a Google ID token",
-        "/google/me",
-        &fx.firebase(0, json!({})),
-        401,
-        UNKNOWN_ISSUER,
-    ));
+        pass(
+            "google: ID token with iss without https://",
+            "/google/me",
+            &fx.google(1, json!({"iss": google::BARE_ISS})),
+            g,
+        ),
+        fail(
+            "google: expired",
+            "/google/me",
+            &fx.google(0, expired.clone()),
+            401,
+            EXPIRED,
+        ),
+        fail(
+            "google: another OAuth client's ID token",
+            "/google/me",
+            &fx.google(
+                1,
+                json!({"aud": google::OTHER_CLIENT, "azp": google::OTHER_CLIENT}),
+            ),
+            403,
+            AUDIENCE,
+        ),
+        fail(
+            "google: tampered email",
+            "/google/me",
+            &tampered(
+                &fx.google(0, json!({})),
+                json!({"email": "ceo@example.com"}),
+            ),
+            401,
+            VERIFICATION,
+        ),
+        fail(
+            "google: a Firebase token is not a Google ID token",
+            "/google/me",
+            &fx.firebase(0, json!({})),
+            401,
+            UNKNOWN_ISSUER,
+        ),
+    ]
+}
 
-    // Firebase: the key document maps kids to PEM certificates.
-    c.push(
+/// Firebase: the key document maps kids to PEM certificates.
+fn firebase_checks(fx: &Fx) -> Vec<Check> {
+    use body::*;
+    let expired = expired_times();
+    let other_iss = format!("https://securetoken.google.com/{}", firebase::OTHER_PROJECT);
+    let (k0, cert0) = &fx.firebase[0];
+    vec![
         pass(
             "firebase: ID token",
             "/firebase/me",
@@ -1876,8 +1872,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             ],
         )
         .needs(needs::X509_MAP),
-    );
-    c.push(
         pass(
             "firebase: ID token under the second certificate",
             "/firebase/me",
@@ -1885,30 +1879,27 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             &[("x-firebase-uid", firebase::UID)],
         )
         .needs(needs::X509_MAP),
-    );
-    c.push(fail(
-        "firebase: expired",
-        "/firebase/me",
-        &fx.firebase(0, expired.clone()),
-        401,
-        EXPIRED,
-    ));
-    let other_iss = format!("https://securetoken.google.com/{}", firebase::OTHER_PROJECT);
-    c.push(fail(
-        "firebase: another project",
-        "/firebase/me",
-        &fx.firebase(0, json!({"iss": other_iss, "aud": firebase::OTHER_PROJECT})),
-        401,
-        UNKNOWN_ISSUER,
-    ));
-    c.push(fail(
-        "firebase: another project's audience",
-        "/firebase/me",
-        &fx.firebase(1, json!({"aud": firebase::OTHER_PROJECT})),
-        403,
-        AUDIENCE,
-    ));
-    c.push(
+        fail(
+            "firebase: expired",
+            "/firebase/me",
+            &fx.firebase(0, expired.clone()),
+            401,
+            EXPIRED,
+        ),
+        fail(
+            "firebase: another project",
+            "/firebase/me",
+            &fx.firebase(0, json!({"iss": other_iss, "aud": firebase::OTHER_PROJECT})),
+            401,
+            UNKNOWN_ISSUER,
+        ),
+        fail(
+            "firebase: another project's audience",
+            "/firebase/me",
+            &fx.firebase(1, json!({"aud": firebase::OTHER_PROJECT})),
+            403,
+            AUDIENCE,
+        ),
         fail(
             "firebase: tampered uid",
             "/firebase/me",
@@ -1920,9 +1911,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             VERIFICATION,
         )
         .needs(needs::X509_MAP),
-    );
-    let (k0, cert0) = &fx.firebase[0];
-    c.push(
         fail(
             "firebase: HS256 keyed with the certificate's PEM text",
             "/firebase/me",
@@ -1935,69 +1923,73 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             VERIFICATION,
         )
         .needs(needs::X509_MAP),
-    );
+    ]
+}
 
-    // Keycloak: `aud` array, nested realm roles, and an encryption key in the realm's JWKS.
-    c.push(pass(
-        "keycloak: access token",
-        "/keycloak/orders",
-        &fx.keycloak(json!({})),
-        &[
-            (
-                "x-kc-roles",
-                "offline_access,orders-admin,uma_authorization",
-            ),
-            ("x-kc-user", "alice"),
-            ("x-kc-azp", keycloak::AZP),
-        ],
-    ));
-    c.push(fail(
-        "keycloak: expired",
-        "/keycloak/orders",
-        &fx.keycloak(expired.clone()),
-        401,
-        EXPIRED,
-    ));
-    c.push(fail(
-        "keycloak: another realm",
-        "/keycloak/orders",
-        &fx.keycloak(json!({"iss": keycloak::OTHER_REALM_ISS})),
-        401,
-        UNKNOWN_ISSUER,
-    ));
-    c.push(fail(
-        "keycloak: only the account audience",
-        "/keycloak/orders",
-        &fx.keycloak(json!({"aud": ["account"]})),
-        403,
-        AUDIENCE,
-    ));
-    c.push(fail(
-        "keycloak: tampered realm roles",
-        "/keycloak/orders",
-        &tampered(
-            &fx.keycloak(json!({"realm_access": {"roles": ["default"]}})),
-            json!({"realm_access": {"roles": ["orders-admin"]}}),
+/// Keycloak: `aud` array, nested realm roles, and an encryption key in the realm's JWKS.
+fn keycloak_checks(fx: &Fx) -> Vec<Check> {
+    use body::*;
+    let expired = expired_times();
+    vec![
+        pass(
+            "keycloak: access token",
+            "/keycloak/orders",
+            &fx.keycloak(json!({})),
+            &[
+                (
+                    "x-kc-roles",
+                    "offline_access,orders-admin,uma_authorization",
+                ),
+                ("x-kc-user", "alice"),
+                ("x-kc-azp", keycloak::AZP),
+            ],
         ),
-        401,
-        VERIFICATION,
-    ));
-    // The filter skips the `use: enc` key, so its kid is unknown (one refetch, then refused);
-    // native keeps it but its alg RSA-OAEP does not match RS256. Same answer.
-    c.push(fail(
-        "keycloak: signed with the realm's encryption key (use: enc)",
-        "/keycloak/orders",
-        &fx.keycloak_with(&fx.keycloak_enc.0, json!({})),
-        401,
-        KID_ALG,
-    ));
-    c.push(pass(
-        "keycloak: signing key still works",
-        "/keycloak/orders",
-        &fx.keycloak(json!({})),
-        &[("x-kc-user", "alice")],
-    ));
-    c.push(
+        fail(
+            "keycloak: expired",
+            "/keycloak/orders",
+            &fx.keycloak(expired.clone()),
+            401,
+            EXPIRED,
+        ),
+        fail(
+            "keycloak: another realm",
+            "/keycloak/orders",
+            &fx.keycloak(json!({"iss": keycloak::OTHER_REALM_ISS})),
+            401,
+            UNKNOWN_ISSUER,
+        ),
+        fail(
+            "keycloak: only the account audience",
+            "/keycloak/orders",
+            &fx.keycloak(json!({"aud": ["account"]})),
+            403,
+            AUDIENCE,
+        ),
+        fail(
+            "keycloak: tampered realm roles",
+            "/keycloak/orders",
+            &tampered(
+                &fx.keycloak(json!({"realm_access": {"roles": ["default"]}})),
+                json!({"realm_access": {"roles": ["orders-admin"]}}),
+            ),
+            401,
+            VERIFICATION,
+        ),
+        // The filter skips the `use: enc` key, so its kid is unknown (one refetch, then refused);
+        // native keeps it but its alg RSA-OAEP does not match RS256. Same answer.
+        fail(
+            "keycloak: signed with the realm's encryption key (use: enc)",
+            "/keycloak/orders",
+            &fx.keycloak_with(&fx.keycloak_enc.0, json!({})),
+            401,
+            KID_ALG,
+        ),
+        pass(
+            "keycloak: signing key still works",
+            "/keycloak/orders",
+            &fx.keycloak(json!({})),
+            &[("x-kc-user", "alice")],
+        ),
         pass(
             "keycloak: realm role required and held",
             "/keycloak-admin/orders",
@@ -2005,8 +1997,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             &[],
         )
         .wasm_only(AUTHZ),
-    );
-    c.push(
         fail(
             "keycloak: realm role required, not held",
             "/keycloak-admin/orders",
@@ -2015,82 +2005,92 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             CLAIMS,
         )
         .wasm_only(AUTHZ),
-    );
+    ]
+}
 
-    // Legacy in-house HS256: no kid, no aud, numeric claims.
-    c.push(pass(
-        "legacy: HS256 token",
-        "/legacy/orders",
-        &fx.legacy(json!({})),
-        &[("x-legacy-user-id", "48213"), ("x-legacy-org", "7")],
-    ));
-    c.push(fail(
-        "legacy: expired",
-        "/legacy/orders",
-        &fx.legacy(expired.clone()),
-        401,
-        EXPIRED,
-    ));
-    c.push(fail(
-        "legacy: another installation's secret",
-        "/legacy/orders",
-        &fx.legacy_with(&fx.legacy_other_install, json!({})),
-        401,
-        VERIFICATION,
-    ));
-    c.push(fail(
-        "legacy: tampered user_id",
-        "/legacy/orders",
-        &tampered(&fx.legacy(json!({})), json!({"user_id": 1})),
-        401,
-        VERIFICATION,
-    ));
-    c.push(fail(
-        "legacy: another issuer",
-        "/legacy/orders",
-        &fx.legacy(json!({"iss": "other-sso"})),
-        401,
-        UNKNOWN_ISSUER,
-    ));
-    c.push(fail(
-        "legacy: no exp",
-        "/legacy/orders",
-        &fx.legacy(json!({"exp": null})),
-        401,
-        VERIFICATION,
-    ));
-    // Older JSON encoders (PHP's json_encode by default) escape `/` as `\/`.
+/// Legacy in-house HS256: no kid, no aud, numeric claims.
+fn legacy_checks(fx: &Fx) -> Vec<Check> {
+    use body::*;
     let t = now();
+    let expired = expired_times();
     let raw = format!(
         r#"{{"iss":"legacy-sso","sub":"alice","profile":"https:\/\/intranet.example\/u\/alice","user_id":48213,"org_id":7,"iat":{t},"exp":{}}}"#,
         t + 3600
     );
-    c.push(pass(
-        "legacy: JSON with escaped slashes",
-        "/legacy/orders",
-        &sign_text(&fx.legacy, r#"{"typ":"JWT","alg":"HS256"}"#, &raw),
-        &[("x-legacy-user-id", "48213")],
-    ));
-    // Python services often write time.time() as it is.
-    c.push(pass(
-        "legacy: exp and iat with a fraction",
-        "/legacy/orders",
-        &sign_text(
-            &fx.legacy,
-            r#"{"typ":"JWT","alg":"HS256"}"#,
-            &format!(
-                r#"{{"iss":"legacy-sso","sub":"alice","user_id":48213,"iat":{t}.25,"exp":{}.75}}"#,
-                t + 3600
-            ),
+    vec![
+        pass(
+            "legacy: HS256 token",
+            "/legacy/orders",
+            &fx.legacy(json!({})),
+            &[("x-legacy-user-id", "48213"), ("x-legacy-org", "7")],
         ),
-        &[("x-legacy-user-id", "48213")],
-    ));
+        fail(
+            "legacy: expired",
+            "/legacy/orders",
+            &fx.legacy(expired.clone()),
+            401,
+            EXPIRED,
+        ),
+        fail(
+            "legacy: another installation's secret",
+            "/legacy/orders",
+            &fx.legacy_with(&fx.legacy_other_install, json!({})),
+            401,
+            VERIFICATION,
+        ),
+        fail(
+            "legacy: tampered user_id",
+            "/legacy/orders",
+            &tampered(&fx.legacy(json!({})), json!({"user_id": 1})),
+            401,
+            VERIFICATION,
+        ),
+        fail(
+            "legacy: another issuer",
+            "/legacy/orders",
+            &fx.legacy(json!({"iss": "other-sso"})),
+            401,
+            UNKNOWN_ISSUER,
+        ),
+        fail(
+            "legacy: no exp",
+            "/legacy/orders",
+            &fx.legacy(json!({"exp": null})),
+            401,
+            VERIFICATION,
+        ),
+        // Older JSON encoders (PHP's json_encode by default) escape `/` as `\/`.
+        pass(
+            "legacy: JSON with escaped slashes",
+            "/legacy/orders",
+            &sign_text(&fx.legacy, r#"{"typ":"JWT","alg":"HS256"}"#, &raw),
+            &[("x-legacy-user-id", "48213")],
+        ),
+        // Python services often write time.time() as it is.
+        pass(
+            "legacy: exp and iat with a fraction",
+            "/legacy/orders",
+            &sign_text(
+                &fx.legacy,
+                r#"{"typ":"JWT","alg":"HS256"}"#,
+                &format!(
+                    r#"{{"iss":"legacy-sso","sub":"alice","user_id":48213,"iat":{t}.25,"exp":{}.75}}"#,
+                    t + 3600
+                ),
+            ),
+            &[("x-legacy-user-id", "48213")],
+        ),
+    ]
+}
 
-    // RFC 7523 client assertion in its own header, the client's registered EC key.
+/// RFC 7523 client assertion in its own header, the client's registered EC key.
+fn client_checks(fx: &Fx) -> Vec<Check> {
+    use body::*;
+    let t = now();
     let k = &fx.client_orders_batch;
     let batch = |changes: Value| Fx::assertion(k, client::ORDERS_BATCH, changes);
     let h = client::HEADER;
-    c.push(
+    vec![
         pass(
             "client assertion: valid",
             "/client/token-exchange",
@@ -2101,8 +2101,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             ],
         )
         .in_header(h),
-    );
-    c.push(
         fail(
             "client assertion: expired",
             "/client/token-exchange",
@@ -2111,8 +2109,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             EXPIRED,
         )
         .in_header(h),
-    );
-    c.push(
         fail(
             "client assertion: lifetime over max_lifetime",
             "/client/token-exchange",
@@ -2121,8 +2117,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             VERIFICATION,
         )
         .in_header(h),
-    );
-    c.push(
         fail(
             "client assertion: no exp",
             "/client/token-exchange",
@@ -2131,8 +2125,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             VERIFICATION,
         )
         .in_header(h),
-    );
-    c.push(
         fail(
             "client assertion: sub is another client",
             "/client/token-exchange",
@@ -2141,8 +2133,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             VERIFICATION,
         )
         .in_header(h),
-    );
-    c.push(
         fail(
             "client assertion: another key under the client's kid",
             "/client/token-exchange",
@@ -2151,8 +2141,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             VERIFICATION,
         )
         .in_header(h),
-    );
-    c.push(
         fail(
             "client assertion: for another authorization server",
             "/client/token-exchange",
@@ -2161,8 +2149,6 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             AUDIENCE,
         )
         .in_header(h),
-    );
-    c.push(
         fail(
             "client assertion: another client",
             "/client/token-exchange",
@@ -2171,15 +2157,14 @@ fn main_checks(fx: &Fx) -> Vec<Check> {
             UNKNOWN_ISSUER,
         )
         .in_header(h),
-    );
-    c.push(fail(
-        "client assertion: sent as a bearer token",
-        "/client/token-exchange",
-        &batch(json!({})),
-        401,
-        MISSING,
-    ));
-    c
+        fail(
+            "client assertion: sent as a bearer token",
+            "/client/token-exchange",
+            &batch(json!({})),
+            401,
+            MISSING,
+        ),
+    ]
 }
 
 fn pem_checks(fx: &Fx) -> Vec<Check> {
@@ -2358,15 +2343,6 @@ fn judge(expect: &Expect, r: &Response, native: bool) -> Option<String> {
     }
 }
 
-fn assert_vm_healthy(proxy: &Proxy) {
-    let trouble = proxy.vm_trouble();
-    assert!(
-        trouble.is_empty(),
-        "the wasm VM failed:\n{}",
-        trouble.join("\n")
-    );
-}
-
 /// One JWKS stub per identity provider: the key document at the provider's JWKS path, 404
 /// elsewhere, so a wrong `http_uri` path shows.
 fn start_stubs(fx: &Fx) -> Vec<(&'static str, JwksStub)> {
@@ -2481,7 +2457,7 @@ fn pem_client_keys_end_to_end() {
     report("PEM client keys (wasm)", &checks, &failures);
 }
 
-/// The fixture helpers themselves: SHA-1 and the DER writer.
+/// The fixture helpers themselves: SHA-1 and the certificate encodings.
 #[test]
 fn fixture_helpers_are_right() {
     assert_eq!(
@@ -2492,11 +2468,6 @@ fn fixture_helpers_are_right() {
         hex::encode(sha1(&[b'a'; 1000])),
         "291e9a6c66994949b57ba5e650361e98fc36b1ba"
     );
-    assert_eq!(der_len(0x7f), [0x7f]);
-    assert_eq!(der_len(0x80), [0x81, 0x80]);
-    assert_eq!(der_len(0x1234), [0x82, 0x12, 0x34]);
-    assert_eq!(der_uint(&[0, 0, 0x80]), [0x02, 0x02, 0x00, 0x80]);
-    assert_eq!(der_uint(&[0, 0]), [0x02, 0x01, 0x00]);
     let cert = &fx().firebase[0].1;
     assert!(cert.pem().starts_with("-----BEGIN CERTIFICATE-----\n"));
     assert!(cert.pem().ends_with("\n-----END CERTIFICATE-----\n"));
@@ -2535,12 +2506,7 @@ fn pem_as_pasted_parses_natively() {
         }
     }
     let key = &fx.client_audit.0;
-    let sec1 = ec_private_key_der(key);
-    let pkcs8 = seq(&[
-        &der_uint(&[0]),
-        &seq(&[OID_EC_PUBLIC_KEY, OID_P256]),
-        &tlv(0x04, &sec1),
-    ]);
+    let (sec1, pkcs8) = (x509::sec1_der(key), x509::pkcs8_der(key));
     let d = member_private(key, "d");
     for (what, text) in [
         ("PRIVATE KEY (PKCS#8)", pem("PRIVATE KEY", &pkcs8)),
@@ -2741,8 +2707,7 @@ fn examples_parse_natively() {
 }
 
 // ------------------------------------------------------------------------------------------
-// X.509 and PEM, written by hand (DER, RFC 5280) so the fixtures share nothing with the
-// filter's parser
+// Certificates as the fixtures use them (the encodings are in `support::x509`)
 
 fn b64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -2774,73 +2739,6 @@ impl Cert {
     }
 }
 
-fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let lines: Vec<&str> = b64
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    format!(
-        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-        lines.join("\n")
-    )
-}
-
-fn der_len(n: usize) -> Vec<u8> {
-    if n < 0x80 {
-        return vec![n as u8];
-    }
-    let bytes = n.to_be_bytes();
-    let first = bytes.iter().position(|b| *b != 0).unwrap();
-    let mut out = vec![0x80 | (bytes.len() - first) as u8];
-    out.extend_from_slice(&bytes[first..]);
-    out
-}
-
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    out.extend(der_len(content.len()));
-    out.extend_from_slice(content);
-    out
-}
-
-fn seq(parts: &[&[u8]]) -> Vec<u8> {
-    tlv(0x30, &parts.concat())
-}
-
-/// An unsigned big-endian integer as a DER INTEGER.
-fn der_uint(be: &[u8]) -> Vec<u8> {
-    let first = be.iter().position(|b| *b != 0).unwrap_or(be.len());
-    let mut content = be[first..].to_vec();
-    if content.first().is_none_or(|b| b & 0x80 != 0) {
-        content.insert(0, 0);
-    }
-    tlv(0x02, &content)
-}
-
-fn bit_string(bytes: &[u8]) -> Vec<u8> {
-    let mut content = vec![0];
-    content.extend_from_slice(bytes);
-    tlv(0x03, &content)
-}
-
-const OID_RSA_ENCRYPTION: &[u8] = &[
-    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
-];
-const OID_SHA256_WITH_RSA: &[u8] = &[
-    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b,
-];
-const OID_EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-const OID_P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-const OID_P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
-const OID_P521: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
-const OID_ECDSA_SHA256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
-const OID_ECDSA_SHA384: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
-const OID_ECDSA_SHA512: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04];
-const OID_COMMON_NAME: &[u8] = &[0x06, 0x03, 0x55, 0x04, 0x03];
-const DER_NULL: &[u8] = &[0x05, 0x00];
-
 fn jwk_bytes(key: &Key, name: &str) -> Vec<u8> {
     URL_SAFE_NO_PAD
         .decode(key.public_jwk()[name].as_str().unwrap())
@@ -2852,90 +2750,11 @@ fn member_private(key: &Key, name: &str) -> String {
     key.private_jwk()[name].as_str().unwrap().to_owned()
 }
 
-/// SEC 1 `ECPrivateKey` of a P-256 key, with its public key.
-fn ec_private_key_der(key: &Key) -> Vec<u8> {
-    let d = URL_SAFE_NO_PAD.decode(member_private(key, "d")).unwrap();
-    let mut point = vec![0x04];
-    point.extend(jwk_bytes(key, "x"));
-    point.extend(jwk_bytes(key, "y"));
-    seq(&[
-        &der_uint(&[1]),
-        &tlv(0x04, &d),
-        &tlv(0xa0, OID_P256),
-        &tlv(0xa1, &bit_string(&point)),
-    ])
-}
-
-/// PKCS#1 `RSAPublicKey`.
-fn pkcs1_der(key: &Key) -> Vec<u8> {
-    seq(&[
-        &der_uint(&jwk_bytes(key, "n")),
-        &der_uint(&jwk_bytes(key, "e")),
-    ])
-}
-
-/// `SubjectPublicKeyInfo` of an RSA or EC key.
-fn spki_der(key: &Key) -> Vec<u8> {
-    match key.alg() {
-        Alg::ES256 | Alg::ES384 | Alg::ES512 => {
-            let curve = match key.alg() {
-                Alg::ES256 => OID_P256,
-                Alg::ES384 => OID_P384,
-                _ => OID_P521,
-            };
-            let mut point = vec![0x04];
-            point.extend(jwk_bytes(key, "x"));
-            point.extend(jwk_bytes(key, "y"));
-            seq(&[&seq(&[OID_EC_PUBLIC_KEY, curve]), &bit_string(&point)])
-        }
-        alg if alg.family() == jwt_mint::Family::Rsa => seq(&[
-            &seq(&[OID_RSA_ENCRYPTION, DER_NULL]),
-            &bit_string(&pkcs1_der(key)),
-        ]),
-        other => panic!("no SPKI for {other}"),
-    }
-}
-
-/// A self-signed v3 certificate for `key` (subject = issuer = `CN=<cn>`), signed by the key
-/// itself: sha256WithRSAEncryption, or ECDSA with the curve's hash.
+/// A self-signed certificate for `key` (subject = issuer = `CN=<cn>`), signed by the key
+/// itself ([`x509::self_signed`]).
 fn self_signed(key: &Key, cn: &str, serial: u64) -> Cert {
-    let (sig_alg, signer) = match key.alg() {
-        Alg::ES256 => (seq(&[OID_ECDSA_SHA256]), key.clone()),
-        Alg::ES384 => (seq(&[OID_ECDSA_SHA384]), key.clone()),
-        Alg::ES512 => (seq(&[OID_ECDSA_SHA512]), key.clone()),
-        _ => (
-            seq(&[OID_SHA256_WITH_RSA, DER_NULL]),
-            key.with_alg(Alg::RS256).unwrap(),
-        ),
-    };
-    let name = seq(&[&tlv(
-        0x31,
-        &seq(&[OID_COMMON_NAME, &tlv(0x0c, cn.as_bytes())]),
-    )]);
-    let validity = seq(&[&tlv(0x17, b"240101000000Z"), &tlv(0x17, b"491231235959Z")]);
-    // A 64-bit serial from the key, so two certificates never share one.
-    let mut serial_bytes = Sha256::digest(spki_der(key))[..8].to_vec();
-    serial_bytes[0] &= 0x7f;
-    serial_bytes[7] ^= serial as u8;
-    let tbs = seq(&[
-        &tlv(0xa0, &der_uint(&[2])),
-        &der_uint(&serial_bytes),
-        &sig_alg,
-        &name,
-        &validity,
-        &name,
-        &spki_der(key),
-    ]);
-    let raw = signer.sign_raw(&tbs);
-    let signature = if key.alg().family() == jwt_mint::Family::Ec {
-        // JWS gives R || S; X.509 wants SEQUENCE { INTEGER r, INTEGER s }.
-        let (r, s) = raw.split_at(raw.len() / 2);
-        seq(&[&der_uint(r), &der_uint(s)])
-    } else {
-        raw
-    };
     Cert {
-        der: seq(&[&tbs, &sig_alg, &bit_string(&signature)]),
+        der: x509::self_signed(key, cn, serial),
     }
 }
 

@@ -13,14 +13,6 @@
 //!
 //! umoci, skopeo and docker-registry are real dependencies: a missing one fails the test with
 //! the install hint (`make setup` installs them with apt-get).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod support;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -33,7 +25,7 @@ use flate2::read::GzDecoder;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use support::{http_get, poll_until, tail, wasm_builds, TempDir, CRATE_ROOT, HTTP_TIMEOUT};
+use crate::support::{http_get, poll_until, tail, wasm_builds, TempDir, CRATE_ROOT, HTTP_TIMEOUT};
 
 /// The tag `make oci` gives the images: the crate version.
 const TAG: &str = env!("CARGO_PKG_VERSION");
