@@ -26,7 +26,7 @@ UPSTREAM_PORT := 10001
 MINT          := cargo run -q -p jwt-mint --
 DEMO_CLAIMS   := --iss https://demo.example --aud demo-api --sub demo-user
 
-.PHONY: setup wasm-target build dist test test-builds test-wasm lint validate-config token run clean distclean
+.PHONY: setup wasm-target build cli dist test test-builds test-wasm lint validate-config token run clean distclean
 
 setup: wasm-target $(ENVOY) $(ENVOY_1_36) $(WASMTIME) oci-tools
 
@@ -66,6 +66,12 @@ endef
 # `make build`: the default module, SIMD128 + relaxed SIMD (docs/builds.md).
 build: wasm-target
 	$(call wasm,,$(WASM))
+
+# `make cli`: the native `jwt-authn` tool (tools/jwt-authn; `cargo install --path tools/jwt-authn`
+# installs it): `jwt-authn validate CONFIG.json` is the filter's load-time check, without Envoy.
+cli:
+	cargo build --release -p jwt-authn
+	@echo "built target/release/jwt-authn"
 
 # `make dist`: every build from one source tree (docs/builds.md). The cargo features choose the
 # wasm SIMD each may use, so none holds an opcode its hosts lack. The default build goes last, so

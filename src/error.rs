@@ -221,6 +221,12 @@ impl ConfigError {
             reason: reason.into(),
         }
     }
+
+    /// The line the filter logs when it refuses a configuration at load, and the one
+    /// `jwt-authn validate` prints: the same words in both places.
+    pub fn refusal(&self) -> String {
+        format!("invalid plugin configuration: {self}")
+    }
 }
 
 impl fmt::Display for ConfigError {

@@ -45,6 +45,14 @@ pub const DEFAULT_FIRST_FETCH_WAIT_MS: u64 = 5_000;
 /// Largest plugin configuration accepted.
 pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
 
+/// The plugin configuration as the host hands it over (bytes), checked as the filter checks it at
+/// load: UTF-8, then [`Config::parse`]. The filter's `on_configure` and `jwt-authn validate` both
+/// call this, so a pipeline that validates a configuration gets the filter's own verdict.
+pub fn load(bytes: &[u8]) -> Result<Config, ConfigError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| ConfigError::new("", "not UTF-8"))?;
+    Config::parse(text)
+}
+
 impl Config {
     /// Parses and validates the plugin configuration.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {

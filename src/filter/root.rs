@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use proxy_wasm_abi::{HttpContext, LogLevel, RootContext};
 
-use crate::authn::model::{self, Config};
+use crate::authn::model;
+use crate::config;
 use crate::crypto;
 use crate::keys::jwks;
 use crate::keys::remote::{self, MAX_JWKS_BODY_BYTES};
@@ -179,23 +180,10 @@ impl RootContext for Root {
 
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
         let bytes = host::plugin_configuration().unwrap_or_default();
-        let text = match std::str::from_utf8(&bytes) {
-            Ok(t) => t,
-            Err(_) => {
-                host::log(
-                    LogLevel::Critical,
-                    "invalid plugin configuration: not UTF-8",
-                );
-                return false;
-            }
-        };
-        let config = match Config::parse(text) {
+        let config = match config::load(&bytes) {
             Ok(config) => config,
             Err(e) => {
-                host::log(
-                    LogLevel::Critical,
-                    &format!("invalid plugin configuration: {e}"),
-                );
+                host::log(LogLevel::Critical, &e.refusal());
                 return false;
             }
         };
