@@ -536,13 +536,12 @@ fn be_from_limbs(limbs: &[f64], len: usize) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
-    /// splitmix64.
+    /// splitmix64, the project's one test RNG (`jwt_mint::Rng`), on a bare state.
     fn next(state: &mut u64) -> u64 {
-        *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = *state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        let mut inner = jwt_mint::Rng(*state);
+        let value = inner.next_u64();
+        *state = inner.0;
+        value
     }
 
     /// Operands below 2⁵¹: the edges and random ones.

@@ -9,11 +9,11 @@ struct Rng(u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        // splitmix64, the project's one test RNG (`jwt_mint::Rng`)
+        let mut inner = jwt_mint::Rng(self.0);
+        let value = inner.next_u64();
+        self.0 = inner.0;
+        value
     }
 
     fn bytes(&mut self, len: usize) -> Vec<u8> {
