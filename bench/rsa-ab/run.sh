@@ -8,14 +8,24 @@ base=${1:-HEAD}
 pairs=${2:-60}
 runs=${3:-3}
 command -v node >/dev/null || { echo "bench-rsa-ab needs node (Node's WASI runs the wasm)" >&2; exit 1; }
-# The RSA verifier (src/crypto/rsa_verify/mod.rs; src/rsa_verify.rs before the tree was grouped
-# into folders) takes its 50-bit engine from a child module `mont52`: each version gets its own.
-at_rev() { git show "$base:src/crypto/rsa_verify/$1" 2>/dev/null || git show "$base:src/$2" 2>/dev/null; }
-at_rev mod.rs rsa_verify.rs \
-  | sed -e 's/"mont52.rs"/"base_mont52.rs"/' -e 's/^mod mont52;/#[path = "base_mont52.rs"]\nmod mont52;/' > src/base.rs
-at_rev mont52.rs mont52.rs > src/base_mont52.rs || : > src/base_mont52.rs
-sed 's/^mod mont52;/#[path = "mont52.rs"]\nmod mont52;/' ../../src/crypto/rsa_verify/mod.rs > src/head.rs
-cp ../../src/crypto/rsa_verify/mont52.rs src/mont52.rs
+# Each version of the RSA verifier becomes a module directory, src/base/ and src/head/: the files
+# of src/crypto/rsa_verify/ but its tests (mod.rs and its children: the engines and the padding),
+# or, at a revision before the tree was grouped into folders, src/rsa_verify.rs as mod.rs with
+# src/mont52.rs beside it.
+rm -rf src/base src/head && mkdir -p src/base src/head
+files=$(git ls-tree --name-only "$base" ../../src/crypto/rsa_verify/ 2>/dev/null | sed 's|.*/||' | grep -v '^tests.rs$' || true)
+if [[ -n $files ]]; then
+  for f in $files; do git show "$base:src/crypto/rsa_verify/$f" > "src/base/$f"; done
+else
+  git show "$base:src/rsa_verify.rs" > src/base/mod.rs
+  git show "$base:src/mont52.rs" > src/base/mont52.rs 2>/dev/null || rm -f src/base/mont52.rs
+fi
+for f in ../../src/crypto/rsa_verify/*.rs; do
+  [[ $(basename "$f") == tests.rs ]] || cp "$f" src/head/
+done
+# A child pulled in by an explicit path (`#[path = "mont52.rs"]`, before the folders) is found
+# beside mod.rs without it.
+sed -i '/^#\[path = "mont52.rs"\]$/d' src/base/mod.rs src/head/mod.rs
 python3 - <<'PY'
 import base64, json
 key = json.load(open("../../envoy/demo-keys/rs256.json"))

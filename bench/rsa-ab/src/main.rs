@@ -11,9 +11,9 @@
     clippy::indexing_slicing
 )]
 
-#[path = "base.rs"]
+#[path = "base/mod.rs"]
 mod base;
-#[path = "head.rs"]
+#[path = "head/mod.rs"]
 mod head;
 
 use std::hint::black_box;

@@ -485,7 +485,7 @@ fn double_mod(x: &mut [f64], n: &[f64]) {
 
 /// `-n0⁻¹ mod 2⁵⁰` for odd `n0`.
 fn neg_inverse(n0: u64) -> u64 {
-    super::neg_inverse_mod(n0, BITS)
+    super::int28::neg_inverse_mod(n0, BITS)
 }
 
 /// Big-endian bytes to `len` little-endian 50-bit limbs; `None` if the value does not fit.

@@ -1,6 +1,7 @@
 use rsa::traits::PublicKeyParts;
 use rsa::{BoxedUint, RsaPrivateKey};
 
+use super::int28::{double_mod, sub_in_place, LIMB_BITS, LIMB_MASK};
 use super::*;
 use crate::crypto::tests::{rsa_private, TestRng};
 
