@@ -195,7 +195,16 @@ pub fn run(args: &Args) -> ExitCode {
     if !args.headers.iter().any(|(n, _)| n == ":authority") {
         headers.push((":authority".into(), "localhost".into()));
     }
-    headers.extend(args.headers.iter().cloned());
+    for (name, value) in &args.headers {
+        // Envoy joins the repeated values of `authorization` into one before any filter runs.
+        match headers.iter_mut().find(|(n, _)| n == name) {
+            Some((_, joined)) if name == "authorization" => {
+                joined.push(',');
+                joined.push_str(value);
+            }
+            _ => headers.push((name.clone(), value.clone())),
+        }
+    }
     let request = Request {
         headers: &headers,
         route_name: args.route_name.as_deref(),

@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use jwt_mint::{jwks, Alg, Key};
@@ -58,7 +58,7 @@ fn write(name: &str, text: &str) -> PathBuf {
 }
 
 /// `explain --json`: the exit code and the parsed object.
-fn explain_json(config: &PathBuf, args: &[&str]) -> (Option<i32>, Value) {
+fn explain_json(config: &Path, args: &[&str]) -> (Option<i32>, Value) {
     let mut all = vec!["explain", config.to_str().unwrap(), "--json"];
     all.extend_from_slice(args);
     let out = run(&all);
@@ -507,10 +507,16 @@ fn remote_config(uri: &str, discovery: bool) -> PathBuf {
     write("remote.json", &config.to_string())
 }
 
-/// Serves `documents` (path → body) over HTTP/1.1 on 127.0.0.1 for `requests` requests.
+/// Serves `documents` (path → body) over HTTP/1.1 on 127.0.0.1 for `requests` requests; the
+/// base URI.
 fn serve(documents: Vec<(String, String)>, requests: usize) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    serve_on(listener, documents, requests);
+    base
+}
+
+fn serve_on(listener: TcpListener, documents: Vec<(String, String)>, requests: usize) {
     std::thread::spawn(move || {
         for stream in listener.incoming().take(requests) {
             let mut stream = stream.unwrap();
@@ -535,7 +541,6 @@ fn serve(documents: Vec<(String, String)>, requests: usize) -> String {
             );
         }
     });
-    format!("http://{address}")
 }
 
 #[test]
@@ -574,7 +579,7 @@ fn fetch_follows_oidc_discovery() {
 }
 
 /// A discovery document naming a JWKS on the same server (whose address is known only once it
-/// listens).
+/// listens); the base URI.
 fn serve_discovery(key: &Key) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -585,31 +590,7 @@ fn serve_discovery(key: &Key) -> String {
         ),
         ("/keys".to_string(), jwks(&[key]).to_string()),
     ];
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(2) {
-            let mut stream = stream.unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap() == 0 || h == "\r\n" {
-                    break;
-                }
-            }
-            let body = documents
-                .iter()
-                .find(|(p, _)| *p == path)
-                .map(|(_, b)| b.clone())
-                .unwrap_or_default();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
+    serve_on(listener, documents, 2);
     base
 }
 
