@@ -36,17 +36,33 @@ pub enum Event {
     TooManyTokens(usize),
     /// `allow_missing(_or_failed)`: the provider a token's `iss` picked (issuer first, then the
     /// first provider without an issuer), or none.
-    ByIssuer { iss: Option<String>, provider: Option<usize> },
+    ByIssuer {
+        iss: Option<String>,
+        provider: Option<usize>,
+    },
     /// One token is checked against one provider (none: it does not parse, so no `iss` picks one).
-    Token { provider: Option<usize>, location: Location, token: String },
+    Token {
+        provider: Option<usize>,
+        location: Location,
+        token: String,
+    },
     /// The token does not parse (compact JWS, base64url, JSON, `alg`).
     ParseFailed(AuthError),
     /// One claim check: its name, whether it passed, and what it compared.
-    Check { name: &'static str, pass: bool, detail: String },
+    Check {
+        name: &'static str,
+        pass: bool,
+        detail: String,
+    },
     /// The keys the provider has for the signature.
     Keys(KeysState),
     /// One key of the set looked at for the signature.
-    Key { kid: Option<String>, kty: &'static str, alg: Option<&'static str>, outcome: KeyOutcome },
+    Key {
+        kid: Option<String>,
+        kty: &'static str,
+        alg: Option<&'static str>,
+        outcome: KeyOutcome,
+    },
     /// The signature check's result.
     Signature(Result<(), AuthError>),
     /// The token names a `kid` the remote provider's keys lack: the filter asks for a refetch.
@@ -56,13 +72,19 @@ pub enum Event {
     /// A `requires_any` / `allow_missing_or_failed` refusal set aside for another answer.
     Ignored(AuthError),
     /// The rule's `authorization`, for one verified token.
-    Authorization { pass: bool, refusal: Option<AuthError> },
+    Authorization {
+        pass: bool,
+        refusal: Option<AuthError>,
+    },
 }
 
 /// A node of the requirement tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
-    Provider { index: usize, audiences: Option<Vec<String>> },
+    Provider {
+        index: usize,
+        audiences: Option<Vec<String>>,
+    },
     Any,
     All,
     AllowMissing(Vec<usize>),

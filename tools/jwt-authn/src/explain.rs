@@ -106,7 +106,14 @@ fn split_header(header: &str) -> Result<(String, String), String> {
     if name.is_empty() {
         return Err(format!("--header {header:?}: empty name"));
     }
-    Ok((if name == "host" { ":authority".into() } else { name }, value))
+    Ok((
+        if name == "host" {
+            ":authority".into()
+        } else {
+            name
+        },
+        value,
+    ))
 }
 
 /// Where each provider's keys come from for this run.
@@ -142,7 +149,10 @@ enum Answer {
         one_time: usize,
     },
     /// A local reply.
-    Reply { error: AuthError, reply: Reply<'static> },
+    Reply {
+        error: AuthError,
+        reply: Reply<'static>,
+    },
     /// A rule in shadow mode would have refused with this reply; the request continues.
     Shadow {
         error: AuthError,
@@ -219,24 +229,23 @@ pub fn run(args: &Args) -> ExitCode {
     };
     // The filter's decision, recorded from inside.
     let (outcome, events) = trace::record(|| authn::authenticate(input));
-    let refused = |error: AuthError, scope: Option<&str>| match response::carried_out(
-        &config, &request,
-    ) {
-        CarriedOut::Shadow(setting) => {
-            let shape = config.rule(&request).and_then(|r| r.reply.as_ref());
-            let edits = shadow::edits(&config, setting, &request, &keys, now, None, error);
-            Answer::Shadow {
-                error,
-                would: owned(response::refusal(error, scope, &headers, shape)),
-                remove: edits.remove,
-                add: edits.add,
+    let refused =
+        |error: AuthError, scope: Option<&str>| match response::carried_out(&config, &request) {
+            CarriedOut::Shadow(setting) => {
+                let shape = config.rule(&request).and_then(|r| r.reply.as_ref());
+                let edits = shadow::edits(&config, setting, &request, &keys, now, None, error);
+                Answer::Shadow {
+                    error,
+                    would: owned(response::refusal(error, scope, &headers, shape)),
+                    remove: edits.remove,
+                    add: edits.add,
+                }
             }
-        }
-        CarriedOut::Reply(shape) => Answer::Reply {
-            error,
-            reply: owned(response::refusal(error, scope, &headers, shape)),
-        },
-    };
+            CarriedOut::Reply(shape) => Answer::Reply {
+                error,
+                reply: owned(response::refusal(error, scope, &headers, shape)),
+            },
+        };
     let mut notes = Vec::new();
     let answer = match &outcome.decision {
         Decision::Allow(allowed) => Answer::Continue {
@@ -566,8 +575,14 @@ impl Explained<'_> {
         }
         match self.rule_index() {
             Some(Some(i)) => {
-                let _ = writeln!(out, "rule: {} matched (the first that matches)", self.rule_text(i));
-                if let Some(requirement) = self.config.rules.get(i).and_then(|r| r.requires.as_ref()) {
+                let _ = writeln!(
+                    out,
+                    "rule: {} matched (the first that matches)",
+                    self.rule_text(i)
+                );
+                if let Some(requirement) =
+                    self.config.rules.get(i).and_then(|r| r.requires.as_ref())
+                {
                     out.push_str("requirement tree:\n");
                     self.tree_text(requirement, 1, &mut out);
                 }
@@ -581,7 +596,10 @@ impl Explained<'_> {
             let pad = "  ".repeat(depth);
             match event {
                 Event::CorsPreflight => {
-                    let _ = writeln!(out, "{pad}CORS preflight let through (bypass_cors_preflight)");
+                    let _ = writeln!(
+                        out,
+                        "{pad}CORS preflight let through (bypass_cors_preflight)"
+                    );
                 }
                 Event::Rule(_) => {}
                 Event::NoRequirement => {
@@ -610,14 +628,18 @@ impl Explained<'_> {
                     }
                 }
                 Event::TooManyTokens(n) => {
-                    let _ = writeln!(out, "{pad}{n} tokens: more than the filter checks in one request");
+                    let _ = writeln!(
+                        out,
+                        "{pad}{n} tokens: more than the filter checks in one request"
+                    );
                 }
                 Event::ByIssuer { iss, provider } => {
                     let _ = writeln!(
                         out,
                         "{pad}iss {} picks provider {}",
                         iss.as_deref().map_or("(none)".into(), |i| format!("{i:?}")),
-                        provider.map_or("(none: no provider has this issuer)".into(), |p| self.provider(p))
+                        provider.map_or("(none: no provider has this issuer)".into(), |p| self
+                            .provider(p))
                     );
                 }
                 Event::Token {
@@ -632,9 +654,8 @@ impl Explained<'_> {
                         provider.map_or("(none)".into(), |p| self.provider(p))
                     );
                     let (header, payload) = decoded(token);
-                    let shown = |v: Option<Value>| {
-                        v.map_or("(does not decode)".into(), |v| v.to_string())
-                    };
+                    let shown =
+                        |v: Option<Value>| v.map_or("(does not decode)".into(), |v| v.to_string());
                     let _ = writeln!(out, "{pad}  header:  {}", shown(header));
                     let _ = writeln!(out, "{pad}  payload: {}", shown(payload));
                 }
@@ -642,7 +663,11 @@ impl Explained<'_> {
                     let _ = writeln!(out, "{pad}  FAIL parse: {} ({})", e.name(), e.message());
                 }
                 Event::Check { name, pass, detail } => {
-                    let _ = writeln!(out, "{pad}  {} {name}: {detail}", if *pass { "ok  " } else { "FAIL" });
+                    let _ = writeln!(
+                        out,
+                        "{pad}  {} {name}: {detail}",
+                        if *pass { "ok  " } else { "FAIL" }
+                    );
                 }
                 Event::Keys(state) => {
                     let _ = writeln!(out, "{pad}  keys: {}", keys_text(*state));
@@ -668,23 +693,39 @@ impl Explained<'_> {
                     let _ = writeln!(out, "{pad}  FAIL signature: {} ({})", e.name(), e.message());
                 }
                 Event::UnknownKid(kid) => {
-                    let _ = writeln!(out, "{pad}  kid {kid:?} is not in the provider's keys: a refetch is asked for");
+                    let _ = writeln!(
+                        out,
+                        "{pad}  kid {kid:?} is not in the provider's keys: a refetch is asked for"
+                    );
                 }
                 Event::Replay(Ok(())) => {
                     let _ = writeln!(out, "{pad}  ok   replay protection: the jti is recorded first; a second use is refused (JwtReplayed)");
                 }
                 Event::Replay(Err(e)) => {
-                    let _ = writeln!(out, "{pad}  FAIL replay protection: {} ({})", e.name(), e.message());
+                    let _ = writeln!(
+                        out,
+                        "{pad}  FAIL replay protection: {} ({})",
+                        e.name(),
+                        e.message()
+                    );
                 }
                 Event::Ignored(e) => {
-                    let _ = writeln!(out, "{pad}  (refusal {} set aside: allow_missing_or_failed)", e.name());
+                    let _ = writeln!(
+                        out,
+                        "{pad}  (refusal {} set aside: allow_missing_or_failed)",
+                        e.name()
+                    );
                 }
                 Event::Authorization { pass, refusal } => {
                     let _ = writeln!(
                         out,
                         "{pad}{} authorization{}",
                         if *pass { "ok  " } else { "FAIL" },
-                        refusal.map_or(String::new(), |e| format!(": {} ({})", e.name(), e.message()))
+                        refusal.map_or(String::new(), |e| format!(
+                            ": {} ({})",
+                            e.name(),
+                            e.message()
+                        ))
                     );
                 }
             }
@@ -742,9 +783,11 @@ impl Explained<'_> {
                     json!({"event": "leave", "result": "wait_for_keys", "provider": self.provider(*p)})
                 }
             },
-            Event::Found(found) => json!({"event": "tokens_found", "tokens": found.iter().map(|(l, t)| {
+            Event::Found(found) => {
+                json!({"event": "tokens_found", "tokens": found.iter().map(|(l, t)| {
                 json!({"location": location_json(l), "token": abbreviated(t)})
-            }).collect::<Vec<_>>()}),
+            }).collect::<Vec<_>>()})
+            }
             Event::TooManyTokens(n) => json!({"event": "too_many_tokens", "count": n}),
             Event::ByIssuer { iss, provider } => json!({"event": "by_issuer", "iss": iss,
                 "provider": provider.map(|p| self.provider(p))}),
@@ -809,21 +852,15 @@ impl Explained<'_> {
                 one_time,
             } => json!({"action": "continue", "status_name": "Ok",
                 "remove_headers": remove, "add_headers": pairs(add), "replay_recorded": *one_time > 0}),
-            Answer::Reply { error, reply } => {
-                let mut v = reply_json(reply);
-                v["action"] = json!("reply");
-                v["status_name"] = json!(error.name());
-                v
-            }
+            Answer::Reply { error, reply } => reply_json(reply, *error, Some("reply")),
             Answer::Shadow {
                 error,
                 would,
                 remove,
                 add,
             } => {
-                let mut would = reply_json(would);
-                would["status_name"] = json!(error.name());
-                json!({"action": "continue", "status_name": "Ok", "shadow_refusal": would,
+                json!({"action": "continue", "status_name": "Ok",
+                    "shadow_refusal": reply_json(would, *error, None),
                     "remove_headers": remove, "add_headers": pairs(add)})
             }
         };
@@ -845,10 +882,21 @@ fn pairs(list: &[(String, String)]) -> Vec<Value> {
     list.iter().map(|(n, v)| json!([n, v])).collect()
 }
 
-fn reply_json(reply: &Reply) -> Value {
-    json!({"status": reply.status, "body": reply.body,
-        "www_authenticate": header_value(&reply.headers, "www-authenticate"),
-        "headers": pairs(&reply.headers)})
+/// A reply for `error` as JSON; `action` first when given.
+fn reply_json(reply: &Reply, error: AuthError, action: Option<&str>) -> Value {
+    let mut v = serde_json::Map::new();
+    if let Some(action) = action {
+        v.insert("action".into(), json!(action));
+    }
+    v.insert("status_name".into(), json!(error.name()));
+    v.insert("status".into(), json!(reply.status));
+    v.insert("body".into(), json!(reply.body));
+    v.insert(
+        "www_authenticate".into(),
+        json!(header_value(&reply.headers, "www-authenticate")),
+    );
+    v.insert("headers".into(), json!(pairs(&reply.headers)));
+    Value::Object(v)
 }
 
 fn reply_text(out: &mut String, reply: &Reply) {

@@ -47,10 +47,8 @@ fn write(name: &str, text: &str) -> PathBuf {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name = format!("{n}-{name}");
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "jwt-authn-explain-{}",
-        std::process::id()
-    ));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("jwt-authn-explain-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -62,8 +60,13 @@ fn explain_json(config: &Path, args: &[&str]) -> (Option<i32>, Value) {
     let mut all = vec!["explain", config.to_str().unwrap(), "--json"];
     all.extend_from_slice(args);
     let out = run(&all);
-    let v: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(&out), String::from_utf8_lossy(&out.stderr)));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            stdout(&out),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     (out.status.code(), v)
 }
 
@@ -223,7 +226,8 @@ fn demo_config(extra_rule: Value) -> PathBuf {
 }
 
 fn claims(changes: Value) -> Value {
-    let mut c = json!({"iss": ISS, "aud": "api", "sub": "alice", "iat": NOW - 10, "exp": NOW + 600});
+    let mut c =
+        json!({"iss": ISS, "aud": "api", "sub": "alice", "iat": NOW - 10, "exp": NOW + 600});
     for (k, v) in changes.as_object().unwrap() {
         c[k] = v.clone();
     }
@@ -245,7 +249,10 @@ fn a_good_token_continues_with_the_filters_header_edits() {
     let token = signer().token(&claims(json!({})));
     let bearer = format!("Authorization: Bearer {token}");
     let now = NOW.to_string();
-    let (code, v) = explain_json(&config, &["--path", "/x", "--header", &bearer, "--now", &now]);
+    let (code, v) = explain_json(
+        &config,
+        &["--path", "/x", "--header", &bearer, "--now", &now],
+    );
     assert_eq!(code, Some(0), "{v:#}");
     let answer = &v["answer"];
     assert_eq!(answer["action"], "continue");
@@ -254,7 +261,10 @@ fn a_good_token_continues_with_the_filters_header_edits() {
     assert_eq!(answer["remove_headers"], json!(["x-sub", "authorization"]));
     assert_eq!(answer["add_headers"], json!([["x-sub", "alice"]]));
     assert_eq!(v["rule"]["index"], 0);
-    assert_eq!(v["requirement"], json!({"provider": "demo", "audiences": null}));
+    assert_eq!(
+        v["requirement"],
+        json!({"provider": "demo", "audiences": null})
+    );
     // Every check in native order, each passed, then the signature with the key chosen.
     let order: Vec<&str> = v["trace"]
         .as_array()
@@ -308,7 +318,10 @@ fn an_expired_token_shows_exp_now_and_skew() {
     assert!(detail.contains(&format!("exp {exp}")), "{detail}");
     assert!(detail.contains(&format!("now {NOW}")), "{detail}");
     assert!(detail.contains("skew 60s"), "{detail}");
-    assert!(detail.contains(&format!("valid through {}", exp + 60)), "{detail}");
+    assert!(
+        detail.contains(&format!("valid through {}", exp + 60)),
+        "{detail}"
+    );
     // No key is looked at after a failed claim check (native order).
     assert!(checks(&v, "signature").is_empty());
     let answer = &v["answer"];
@@ -334,7 +347,9 @@ fn an_expired_token_shows_exp_now_and_skew() {
     assert!(text.contains("status: 401 Unauthorized"), "{text}");
     assert!(text.contains("body: Jwt is expired"), "{text}");
     assert!(
-        text.contains("www-authenticate: Bearer realm=\"http://localhost/x\", error=\"invalid_token\""),
+        text.contains(
+            "www-authenticate: Bearer realm=\"http://localhost/x\", error=\"invalid_token\""
+        ),
         "{text}"
     );
 }
@@ -347,7 +362,16 @@ fn a_wrong_audience_shows_both() {
     let now = NOW.to_string();
     let (code, v) = explain_json(
         &config,
-        &["--path", "/x", "--header", &bearer, "--now", &now, "--header", "host: api.example"],
+        &[
+            "--path",
+            "/x",
+            "--header",
+            &bearer,
+            "--now",
+            &now,
+            "--header",
+            "host: api.example",
+        ],
     );
     assert_eq!(code, Some(1));
     let aud = checks(&v, "aud");
@@ -371,7 +395,10 @@ fn an_unknown_kid_shows_the_keys_skipped() {
     let token = signer().with_kid("rotated").token(&claims(json!({})));
     let bearer = format!("Authorization: Bearer {token}");
     let now = NOW.to_string();
-    let (code, v) = explain_json(&config, &["--path", "/x", "--header", &bearer, "--now", &now]);
+    let (code, v) = explain_json(
+        &config,
+        &["--path", "/x", "--header", &bearer, "--now", &now],
+    );
     assert_eq!(code, Some(1));
     let keys: Vec<&Value> = v["trace"]
         .as_array()
@@ -383,7 +410,10 @@ fn an_unknown_kid_shows_the_keys_skipped() {
     assert_eq!(keys[0]["kid"], "es-1");
     assert_eq!(keys[0]["outcome"], "skipped, kid differs");
     assert_eq!(v["answer"]["status_name"], "JwksKidAlgMismatch");
-    assert_eq!(v["answer"]["body"], "Jwks doesn't have key to match kid or alg from Jwt");
+    assert_eq!(
+        v["answer"]["body"],
+        "Jwks doesn't have key to match kid or alg from Jwt"
+    );
 }
 
 /// An HMAC provider: its secret must appear in neither form, whatever the token.
@@ -397,11 +427,15 @@ fn a_secret_is_never_printed() {
             "local_jwks": {"inline_string": json!({"keys": [key.private_jwk()]}).to_string()}}},
         "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "hs"}}]
     });
-    assert!(config.to_string().contains(&k), "the configuration holds the secret");
+    assert!(
+        config.to_string().contains(&k),
+        "the configuration holds the secret"
+    );
     let path = write("hmac.json", &config.to_string());
     let now = NOW.to_string();
     let good = key.token(&claims(json!({})));
-    let forged = Key::hmac(Alg::HS256, "hs-1", b"another-secret-another-secret-32").token(&claims(json!({})));
+    let forged = Key::hmac(Alg::HS256, "hs-1", b"another-secret-another-secret-32")
+        .token(&claims(json!({})));
     for token in [good, forged, "not.a.token".to_string()] {
         let bearer = format!("Authorization: Bearer {token}");
         for json_flag in [true, false] {
@@ -421,7 +455,10 @@ fn a_secret_is_never_printed() {
             let out = run(&args);
             let all = [out.stdout.as_slice(), out.stderr.as_slice()].concat();
             let text = String::from_utf8_lossy(&all);
-            assert!(!text.contains(&k), "the base64url secret is printed:\n{text}");
+            assert!(
+                !text.contains(&k),
+                "the base64url secret is printed:\n{text}"
+            );
             assert!(
                 !all.windows(secret.len()).any(|w| w == secret),
                 "the secret bytes are printed:\n{text}"
@@ -441,7 +478,12 @@ fn json_and_text_carry_the_same_answer() {
         Some(signer().token(&claims(json!({"iss": "https://elsewhere.example"})))),
         None,
     ] {
-        let mut args = vec!["--path".to_string(), "/p?q=1".into(), "--now".into(), now.clone()];
+        let mut args = vec![
+            "--path".to_string(),
+            "/p?q=1".into(),
+            "--now".into(),
+            now.clone(),
+        ];
         if let Some(t) = &token {
             args.extend(["--header".into(), format!("Authorization: Bearer {t}")]);
         }
@@ -457,10 +499,16 @@ fn json_and_text_carry_the_same_answer() {
             assert!(text.contains("the request continues"), "{text}");
         } else {
             assert!(
-                text.contains(&format!("refused: {}", answer["status_name"].as_str().unwrap())),
+                text.contains(&format!(
+                    "refused: {}",
+                    answer["status_name"].as_str().unwrap()
+                )),
                 "{text}"
             );
-            assert!(text.contains(&format!("status: {}", answer["status"])), "{text}");
+            assert!(
+                text.contains(&format!("status: {}", answer["status"])),
+                "{text}"
+            );
             assert!(
                 text.contains(&format!("body: {}", answer["body"].as_str().unwrap())),
                 "{text}"
@@ -482,7 +530,10 @@ fn a_shadow_rule_shows_the_would_be_refusal_and_continues() {
     let token = signer().token(&claims(json!({"exp": NOW - 3600})));
     let bearer = format!("Authorization: Bearer {token}");
     let now = NOW.to_string();
-    let (code, v) = explain_json(&config, &["--path", "/x", "--header", &bearer, "--now", &now]);
+    let (code, v) = explain_json(
+        &config,
+        &["--path", "/x", "--header", &bearer, "--now", &now],
+    );
     assert_eq!(code, Some(0), "{v:#}");
     let answer = &v["answer"];
     assert_eq!(answer["action"], "continue");
@@ -553,7 +604,9 @@ fn fetch_reads_the_jwks_from_the_identity_provider() {
     let now = NOW.to_string();
     let (code, v) = explain_json(
         &config,
-        &["--path", "/x", "--header", &bearer, "--now", &now, "--fetch"],
+        &[
+            "--path", "/x", "--header", &bearer, "--now", &now, "--fetch",
+        ],
     );
     assert_eq!(code, Some(0), "{v:#}");
     let source = v["providers"][0]["keys_source"].as_str().unwrap();
@@ -571,7 +624,9 @@ fn fetch_follows_oidc_discovery() {
     let now = NOW.to_string();
     let (code, v) = explain_json(
         &config,
-        &["--path", "/x", "--header", &bearer, "--now", &now, "--fetch"],
+        &[
+            "--path", "/x", "--header", &bearer, "--now", &now, "--fetch",
+        ],
     );
     assert_eq!(code, Some(0), "{v:#}");
     let source = v["providers"][0]["keys_source"].as_str().unwrap();
@@ -600,7 +655,10 @@ fn remote_keys_without_fetch_or_file_are_unavailable_as_after_a_failed_fetch() {
     let token = signer().token(&claims(json!({})));
     let bearer = format!("Authorization: Bearer {token}");
     let now = NOW.to_string();
-    let (code, v) = explain_json(&config, &["--path", "/x", "--header", &bearer, "--now", &now]);
+    let (code, v) = explain_json(
+        &config,
+        &["--path", "/x", "--header", &bearer, "--now", &now],
+    );
     assert_eq!(code, Some(1));
     assert!(v["providers"][0]["keys_source"]
         .as_str()
@@ -613,7 +671,9 @@ fn remote_keys_without_fetch_or_file_are_unavailable_as_after_a_failed_fetch() {
     let spec = format!("idp={}", file.to_str().unwrap());
     let (code, v) = explain_json(
         &config,
-        &["--path", "/x", "--header", &bearer, "--now", &now, "--jwks", &spec],
+        &[
+            "--path", "/x", "--header", &bearer, "--now", &now, "--jwks", &spec,
+        ],
     );
     assert_eq!(code, Some(0), "{v:#}");
 }

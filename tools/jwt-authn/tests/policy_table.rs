@@ -180,7 +180,10 @@ fn explain_answers_every_row_of_the_envoy_policy_table() {
             }
         };
         if let Some(problem) = judge(row, &v, out.status.code()) {
-            failures.push(format!("{}: {} {}\n    {problem}", row.what, row.method, row.path));
+            failures.push(format!(
+                "{}: {} {}\n    {problem}",
+                row.what, row.method, row.path
+            ));
         }
     }
     println!("{} policy rows explained", rows.len());
