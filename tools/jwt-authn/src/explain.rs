@@ -865,8 +865,10 @@ impl Explained<'_> {
             }
         };
         json!({
+            // Header names only: a token is a credential (its parts are in the trace, decoded).
             "request": {"method": self.args.method, "path": self.args.path,
-                "headers": pairs(self.headers)},
+                "authority": header_value(self.headers, ":authority"),
+                "header_names": self.headers.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>()},
             "now": self.now,
             "providers": providers,
             "rule": rule.map(|i| json!({"index": i, "match": self.rule_text(i)})),
