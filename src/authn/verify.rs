@@ -79,6 +79,7 @@ pub(crate) fn valid_through(provider: &Provider, jwt: &UnverifiedJwt) -> Option<
 /// may lack one), so is a key whose `alg` differs; if nothing is left the answer is "no key
 /// to match kid or alg", otherwise a failed check is "verification fails". A key of the wrong
 /// type for the algorithm never verifies (an RSA public key is never an HMAC secret).
+#[cfg_attr(not(feature = "trace"), inline(always))]
 pub fn verify_signature(jwt: &UnverifiedJwt, keys: &KeySet) -> Result<(), AuthError> {
     let result = select_and_verify(jwt, keys);
     note!(Event::Signature(result));
