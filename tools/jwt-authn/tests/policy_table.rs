@@ -12,54 +12,18 @@
     dead_code
 )]
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 
 use jwt_mint::{jwks, Alg, Key};
 use serde_json::{json, Value};
 
-// ---- The table, with what it needs from the Envoy harness (tests/envoy/support/) ----------
+mod common;
 
-mod body {
-    include!("../../../tests/envoy/support/body.rs");
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
-
-/// As the harness's: the same token with one bit of its signature flipped.
-fn flip_signature_bit(token: &str) -> String {
-    let (input, sig) = token.rsplit_once('.').unwrap();
-    let mut raw = jwt_mint::b64url_decode(sig).unwrap();
-    let mid = raw.len() / 2;
-    raw[mid] ^= 0x01;
-    format!("{input}.{}", jwt_mint::b64url(&raw))
-}
+use common::{bearer, body, flip_signature_bit, now, upstream_header, write, AUTHORITY};
 
 include!("../../../tests/envoy/policy_table.rs");
 
 // ---- Running it through explain ----------------------------------------------------------
-
-fn write(name: &str, text: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("jwt-authn-policy-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// The authority the rows' realms name (the Envoy suite's listener).
-const AUTHORITY: &str = "127.0.0.1:10000";
 
 fn www(path: &str, challenge: Www) -> String {
     let path = &path[..path.len().min(256)];
@@ -85,33 +49,10 @@ fn judge(row: &Check, v: &Value, code: Option<i32>) -> Option<String> {
             if answer["action"] != "continue" || code != Some(0) {
                 return Some(format!("expected the request to continue, got {answer}"));
             }
-            // The request headers as the upstream would see them: the client's, then the
-            // filter's removals, then its additions.
-            let removed: Vec<&str> = answer["remove_headers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|n| n.as_str().unwrap())
-                .collect();
-            let mut seen: Vec<(String, String)> = row
-                .headers
-                .iter()
-                .filter(|(n, _)| !removed.contains(&n.to_ascii_lowercase().as_str()))
-                .cloned()
-                .collect();
-            for pair in answer["add_headers"].as_array().unwrap() {
-                seen.push((
-                    pair[0].as_str().unwrap().into(),
-                    pair[1].as_str().unwrap().into(),
-                ));
-            }
             let problems: Vec<String> = upstream
                 .iter()
                 .filter_map(|(name, want)| {
-                    let got = seen
-                        .iter()
-                        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                        .map(|(_, v)| v.clone());
+                    let got = upstream_header(&row.headers, answer, name);
                     (&got != want)
                         .then(|| format!("upstream header {name}: expected {want:?}, got {got:?}"))
                 })
@@ -144,9 +85,7 @@ fn explain_answers_every_row_of_the_envoy_policy_table() {
     let mut failures = Vec::new();
     for row in &rows {
         let mut args: Vec<String> = vec![
-            "explain".into(),
             config.display().to_string(),
-            "--json".into(),
             "--method".into(),
             row.method.into(),
             "--path".into(),
@@ -164,26 +103,12 @@ fn explain_answers_every_row_of_the_envoy_policy_table() {
         for (name, value) in &row.headers {
             args.extend(["--header".into(), format!("{name}: {value}")]);
         }
-        let out = Command::new(env!("CARGO_BIN_EXE_jwt-authn"))
-            .args(&args)
-            .output()
-            .unwrap();
-        let v: Value = match serde_json::from_slice(&out.stdout) {
-            Ok(v) => v,
-            Err(e) => {
-                failures.push(format!(
-                    "{}: no JSON ({e}): {}",
-                    row.what,
-                    String::from_utf8_lossy(&out.stderr)
-                ));
-                continue;
-            }
+        let problem = match common::explain(&args) {
+            Ok((code, v)) => judge(row, &v, code),
+            Err(e) => Some(e),
         };
-        if let Some(problem) = judge(row, &v, out.status.code()) {
-            failures.push(format!(
-                "{}: {} {}\n    {problem}",
-                row.what, row.method, row.path
-            ));
+        if let Some(problem) = problem {
+            failures.push(format!("{}: {} {}\n    {problem}", row.what, row.method, row.path));
         }
     }
     println!("{} policy rows explained", rows.len());
