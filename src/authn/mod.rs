@@ -486,7 +486,14 @@ impl Ctx<'_> {
                         Some(index) => {
                             self.token(index, None, token.location, &token.token, Some(jwt))
                         }
-                        None => Step::Fail(AuthError::JwtUnknownIssuer),
+                        None => {
+                            note!(Event::Token {
+                                provider: None,
+                                location: token.location.clone(),
+                                token: token.token.to_string()
+                            });
+                            Step::Fail(AuthError::JwtUnknownIssuer)
+                        }
                     }
                 }
             };
