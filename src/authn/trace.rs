@@ -4,7 +4,7 @@
 //! `jwt-authn explain` prints it; the filter never records one.
 //!
 //! Compiled only with the crate feature `trace`, which only the command-line tool enables: the
-//! `.wasm` holds none of it, and without the feature every hook ([`note!`](crate::note)) is
+//! `.wasm` holds none of it, and without the feature every hook (`note!`, in `authn/mod.rs`) is
 //! nothing at all. With the feature, a hook outside [`record`] costs one thread-local read and
 //! builds nothing.
 //!

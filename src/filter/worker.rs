@@ -593,22 +593,19 @@ fn deny(shared: &Shared, error: AuthError, read: Read) -> Action {
 /// (`shapes_refusals`, one flag read) and the request's rule is in shadow mode (the request
 /// continues) or has a `reply` (its statuses and body).
 fn refuse(shared: &Shared, error: AuthError, scope: Option<&str>, read: Read) -> Action {
-    let how = match read.config {
-        Some(config) => response::carried_out(
-            config,
-            &Request {
-                headers: read.headers,
-                route_name: read.route_name,
-            },
-        ),
-        None => response::CarriedOut::Reply(None),
-    };
-    let shape = match (read.config, how) {
-        (Some(config), response::CarriedOut::Shadow(shadow)) => {
+    let how = read.config.map(|config| {
+        let request = Request {
+            headers: read.headers,
+            route_name: read.route_name,
+        };
+        (config, response::carried_out(config, &request))
+    });
+    let shape = match how {
+        Some((config, response::CarriedOut::Shadow(shadow))) => {
             return shadow_pass(shared, config, shadow, error, read)
         }
-        (_, response::CarriedOut::Shadow(_)) => None,
-        (_, response::CarriedOut::Reply(shape)) => shape,
+        Some((_, response::CarriedOut::Reply(shape))) => shape,
+        None => None,
     };
     count_denied(shared, error, false);
     let headers = read.for_reply();
