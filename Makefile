@@ -68,7 +68,9 @@ build: wasm-target
 	$(call wasm,,$(WASM))
 
 # `make cli`: the native `jwt-authn` tool (tools/jwt-authn; `cargo install --path tools/jwt-authn`
-# installs it): `jwt-authn validate CONFIG.json` is the filter's load-time check, without Envoy.
+# installs it, docs/cli.md): `jwt-authn validate CONFIG.json` is the filter's load-time check,
+# without Envoy; `jwt-authn explain CONFIG.json --path P --header ...` decides one request with
+# the filter's code and shows every check and the answer.
 cli:
 	cargo build --release -p jwt-authn
 	@echo "built target/release/jwt-authn"

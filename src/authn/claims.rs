@@ -4,6 +4,8 @@
 use serde_json::Value;
 
 use crate::authn::model::Provider;
+#[cfg(feature = "trace")]
+use crate::authn::trace::Event;
 use crate::error::AuthError;
 use crate::token::jws::UnverifiedJwt;
 
@@ -28,39 +30,116 @@ pub fn check(
     jwt: &UnverifiedJwt,
     now: u64,
 ) -> Result<(), AuthError> {
-    if !issuer_allowed(provider, jwt) {
+    let iss_ok = issuer_allowed(provider, jwt);
+    note!(Event::Check {
+        name: "iss",
+        pass: iss_ok,
+        detail: format!(
+            "token iss {}; provider issuer {}",
+            shown(jwt.iss.as_deref()),
+            match (&provider.issuer, &provider.tenants) {
+                (None, _) => "(any)".to_string(),
+                (Some(i), None) => format!("{i:?}"),
+                (Some(i), Some(_)) => format!(
+                    "{i:?} (tenant template; token tid {})",
+                    shown(jwt.claims.get("tid").and_then(Value::as_str))
+                ),
+            }
+        )
+    });
+    if !iss_ok {
         return Err(AuthError::JwtUnknownIssuer);
     }
     check_time(jwt, now, provider.clock_skew_seconds)?;
-    if !audience_allowed(audiences, &jwt.aud) {
+    let aud_ok = audience_allowed(audiences, &jwt.aud);
+    note!(Event::Check {
+        name: "aud",
+        pass: aud_ok,
+        detail: format!(
+            "token aud {:?}; allowed {}",
+            jwt.aud,
+            if audiences.is_empty() {
+                "(any)".to_string()
+            } else {
+                format!("{audiences:?}")
+            }
+        )
+    });
+    if !aud_ok {
         return Err(AuthError::JwtAudienceNotAllowed);
     }
     // Native Envoy answers these three with "Jwt verification fails".
     if let Some(subjects) = &provider.subjects {
-        if !jwt.sub.as_deref().is_some_and(|sub| subjects.matches(sub)) {
+        let sub_ok = jwt.sub.as_deref().is_some_and(|sub| subjects.matches(sub));
+        note!(Event::Check {
+            name: "sub",
+            pass: sub_ok,
+            detail: format!(
+                "token sub {}; provider subjects {subjects:?}",
+                shown(jwt.sub.as_deref())
+            )
+        });
+        if !sub_ok {
             return Err(AuthError::JwtVerificationFail);
         }
     }
-    if !provider.allowed_token_types.is_empty()
-        && !jwt.typ.as_deref().is_some_and(|t| {
+    if !provider.allowed_token_types.is_empty() {
+        let typ_ok = jwt.typ.as_deref().is_some_and(|t| {
             provider
                 .allowed_token_types
                 .contains(&normalize_typ(t))
-        })
-    {
-        return Err(AuthError::JwtTypeNotAllowed);
+        });
+        note!(Event::Check {
+            name: "typ",
+            pass: typ_ok,
+            detail: format!(
+                "token typ {}; allowed {:?}",
+                shown(jwt.typ.as_deref()),
+                provider.allowed_token_types
+            )
+        });
+        if !typ_ok {
+            return Err(AuthError::JwtTypeNotAllowed);
+        }
     }
-    if provider.require_expiration && jwt.exp.is_none() {
-        return Err(AuthError::JwtVerificationFail);
+    if provider.require_expiration {
+        note!(Event::Check {
+            name: "require_expiration",
+            pass: jwt.exp.is_some(),
+            detail: format!("token exp {}", shown_n(jwt.exp))
+        });
+        if jwt.exp.is_none() {
+            return Err(AuthError::JwtVerificationFail);
+        }
     }
     if let Some(max) = provider.max_lifetime_seconds {
         // A lifetime needs both ends; a token without them cannot prove it is short-lived.
-        match (jwt.iat, jwt.exp) {
-            (Some(iat), Some(exp)) if exp.saturating_sub(iat) <= max => {}
-            _ => return Err(AuthError::JwtVerificationFail),
+        let lifetime_ok = matches!((jwt.iat, jwt.exp), (Some(iat), Some(exp)) if exp.saturating_sub(iat) <= max);
+        note!(Event::Check {
+            name: "max_lifetime",
+            pass: lifetime_ok,
+            detail: format!(
+                "token iat {}, exp {}; longest lifetime {max}s",
+                shown_n(jwt.iat),
+                shown_n(jwt.exp)
+            )
+        });
+        if !lifetime_ok {
+            return Err(AuthError::JwtVerificationFail);
         }
     }
     Ok(())
+}
+
+/// A claim for a trace: quoted, or `(none)`.
+#[cfg(feature = "trace")]
+fn shown(value: Option<&str>) -> String {
+    value.map_or_else(|| "(none)".to_string(), |v| format!("{v:?}"))
+}
+
+#[cfg(feature = "trace")]
+fn shown_n(value: Option<u64>) -> String {
+    value.map_or_else(|| "(none)".to_string(), |v| v.to_string())
 }
 
 /// The provider's `issuer` (none: any) equals the token's `iss`; for a multi-tenant template,
@@ -81,12 +160,30 @@ pub fn issuer_allowed(provider: &Provider, jwt: &UnverifiedJwt) -> bool {
 /// expiry in 1970, not "no expiry".
 pub fn check_time(jwt: &UnverifiedJwt, now: u64, skew: u64) -> Result<(), AuthError> {
     if let Some(nbf) = jwt.nbf {
-        if now.saturating_add(skew) < nbf {
+        let early = now.saturating_add(skew) < nbf;
+        note!(Event::Check {
+            name: "nbf",
+            pass: !early,
+            detail: format!(
+                "nbf {nbf}; now {now}, clock skew {skew}s: valid from {}",
+                nbf.saturating_sub(skew)
+            )
+        });
+        if early {
             return Err(AuthError::JwtNotYetValid);
         }
     }
     if let Some(exp) = jwt.exp {
-        if now > exp.saturating_add(skew) {
+        let expired = now > exp.saturating_add(skew);
+        note!(Event::Check {
+            name: "exp",
+            pass: !expired,
+            detail: format!(
+                "exp {exp}; now {now}, clock skew {skew}s: valid through {}",
+                exp.saturating_add(skew)
+            )
+        });
+        if expired {
             return Err(AuthError::JwtExpired);
         }
     }

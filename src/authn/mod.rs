@@ -4,6 +4,21 @@
 //! the rule's authorization. Pure: the clock, the request and the remote key sets are handed
 //! in ([`Input`]), and a [`Decision`] comes out ([`Outcome`]).
 
+/// A trace hook ([`trace`]): with the crate feature `trace`, the event is built and recorded
+/// when a recording is on; without it, the hook is nothing (the event is not even compiled).
+#[cfg(feature = "trace")]
+macro_rules! note {
+    ($event:expr) => {
+        if $crate::authn::trace::on() {
+            $crate::authn::trace::push($event)
+        }
+    };
+}
+#[cfg(not(feature = "trace"))]
+macro_rules! note {
+    ($event:expr) => {};
+}
+
 pub mod claims;
 pub mod model;
 pub mod policy;
@@ -11,6 +26,8 @@ pub mod replay;
 pub mod response;
 pub mod shadow;
 pub mod token_cache;
+#[cfg(feature = "trace")]
+pub mod trace;
 pub mod verify;
 
 use std::cell::{Cell, RefCell};
@@ -20,6 +37,8 @@ use crate::authn::model::{Config, JwksSource, Provider, Requirement, MAX_TOKENS_
 use crate::authn::policy::Forbidden;
 use crate::authn::replay::Ticket;
 use crate::authn::token_cache::{TokenCache, Verdict};
+#[cfg(feature = "trace")]
+use crate::authn::trace::{Event, KeysState, Node, Result_};
 use crate::error::AuthError;
 use crate::keys::jwks::KeySet;
 use crate::request::extract::{self, Location};
@@ -222,12 +241,19 @@ fn decide(input: Input, nbf_refused: &Cell<bool>) -> Decision {
         })
     };
     if config.bypass_cors_preflight && is_cors_preflight(request) {
+        note!(Event::CorsPreflight);
         return unverified(edits);
     }
-    let Some(rule) = config.rule(request) else {
+    let rule = config.rule(request);
+    note!(Event::Rule(rule.and_then(|r| config
+        .rules
+        .iter()
+        .position(|x| std::ptr::eq(x, r)))));
+    let Some(rule) = rule else {
         return unverified(edits);
     };
     let Some(requirement) = &rule.requires else {
+        note!(Event::NoRequirement);
         return unverified(edits);
     };
     let ctx = Ctx {
@@ -253,8 +279,18 @@ fn decide(input: Input, nbf_refused: &Cell<bool>) -> Decision {
                 .tokens
                 .iter()
                 .any(|jwt| match authorization.check(&jwt.claims, request) {
-                    Ok(()) => true,
+                    Ok(()) => {
+                        note!(Event::Authorization {
+                            pass: true,
+                            refusal: None
+                        });
+                        true
+                    }
                     Err(refusal) => {
+                        note!(Event::Authorization {
+                            pass: false,
+                            refusal: Some(refusal.error)
+                        });
                         first_refusal.get_or_insert(refusal);
                         false
                     }
@@ -301,7 +337,20 @@ fn is_cors_preflight(request: &Request) -> bool {
 }
 
 impl Ctx<'_> {
+    // Without the trace, only a name for `eval_node`: inlined, so the module is as before.
+    #[cfg_attr(not(feature = "trace"), inline(always))]
     fn eval(&self, requirement: &Requirement) -> Step {
+        note!(Event::Enter(Node::of(requirement)));
+        let step = self.eval_node(requirement);
+        note!(Event::Leave(match &step {
+            Step::Pass(_) => Result_::Pass,
+            Step::Fail(e) => Result_::Fail(*e),
+            Step::Wait(Waiting::Keys(i) | Waiting::Refetch(i)) => Result_::Wait(*i),
+        }));
+        step
+    }
+
+    fn eval_node(&self, requirement: &Requirement) -> Step {
         match requirement {
             Requirement::Provider { index, audiences } => {
                 self.provider(*index, audiences.as_deref())
@@ -353,10 +402,12 @@ impl Ctx<'_> {
             return Step::Fail(AuthError::JwksNoValidKeys);
         };
         let found = extract::tokens(&provider.locations, self.request.headers);
+        note!(Event::Found(trace_found(&found)));
         if found.is_empty() {
             return Step::Fail(AuthError::JwtMissed);
         }
         if found.len() > MAX_TOKENS_PER_REQUEST {
+            note!(Event::TooManyTokens(found.len()));
             return Step::Fail(AuthError::JwtMultipleTokens);
         }
         let mut all = Passed::default();
@@ -394,13 +445,23 @@ impl Ctx<'_> {
                 }
             }
         }
+        note!(Event::Found(trace_found(&found)));
         if found.len() > MAX_TOKENS_PER_REQUEST && !allow_failed {
+            note!(Event::TooManyTokens(found.len()));
             return Step::Fail(AuthError::JwtMultipleTokens);
         }
         let mut all = Passed::default();
         for token in found.iter().take(MAX_TOKENS_PER_REQUEST).rev() {
             let step = match jws::parse(&token.token) {
-                Err(e) => Step::Fail(e),
+                Err(e) => {
+                    note!(Event::Token {
+                        provider: None,
+                        location: token.location.clone(),
+                        token: token.token.to_string()
+                    });
+                    note!(Event::ParseFailed(e));
+                    Step::Fail(e)
+                }
                 Ok(jwt) => {
                     let by_iss = providers.iter().copied().find(|i| {
                         self.config
@@ -416,17 +477,31 @@ impl Ctx<'_> {
                                 .is_some_and(|p| p.issuer.is_none())
                         })
                     };
-                    match by_iss.or_else(fallback) {
+                    let picked = by_iss.or_else(fallback);
+                    note!(Event::ByIssuer {
+                        iss: jwt.iss.clone(),
+                        provider: picked
+                    });
+                    match picked {
                         Some(index) => {
                             self.token(index, None, token.location, &token.token, Some(jwt))
                         }
-                        None => Step::Fail(AuthError::JwtUnknownIssuer),
+                        None => {
+                            note!(Event::Token {
+                                provider: None,
+                                location: token.location.clone(),
+                                token: token.token.to_string()
+                            });
+                            Step::Fail(AuthError::JwtUnknownIssuer)
+                        }
                     }
                 }
             };
             match step {
                 Step::Pass(passed) => all.merge(passed),
-                Step::Fail(_) if allow_failed => {}
+                Step::Fail(_e) if allow_failed => {
+                    note!(Event::Ignored(_e));
+                }
                 other => return other,
             }
         }
@@ -449,6 +524,11 @@ impl Ctx<'_> {
             return Step::Fail(AuthError::JwksNoValidKeys);
         };
         let audiences = audiences.unwrap_or(&provider.audiences);
+        note!(Event::Token {
+            provider: Some(index),
+            location: location.clone(),
+            token: token.to_string()
+        });
         let keys = match &provider.jwks {
             JwksSource::Local(set) => Ok(set.as_ref()),
             JwksSource::Empty => Err(Step::Fail(AuthError::JwksNoValidKeys)),
@@ -477,12 +557,22 @@ impl Ctx<'_> {
         }
         let jwt = match parsed.map_or_else(|| jws::parse(token), Ok) {
             Ok(jwt) => jwt,
-            Err(e) => return Step::Fail(e),
+            Err(e) => {
+                note!(Event::ParseFailed(e));
+                return Step::Fail(e);
+            }
         };
         // Native order: every check that needs no key comes before the keys.
         if let Err(e) = claims::check(provider, audiences, &jwt, self.now) {
             return self.claims_failed(e);
         }
+        note!(Event::Keys(match (&keys, &provider.jwks) {
+            (Ok(set), JwksSource::Local(_)) => KeysState::Local(set.len()),
+            (Ok(set), _) => KeysState::Remote(set.len()),
+            (Err(_), JwksSource::Empty) => KeysState::Empty,
+            (Err(Step::Wait(_)), _) => KeysState::Pending,
+            (Err(_), _) => KeysState::Unavailable,
+        }));
         let key_set = match keys {
             Ok(set) => set,
             Err(step) => return step,
@@ -495,6 +585,7 @@ impl Ctx<'_> {
                 .as_ref()
                 .is_some_and(|kid| !key_set.keys.iter().any(|k| k.kid.as_ref() == Some(kid)));
             if unknown_kid && matches!(provider.jwks, JwksSource::Remote(_)) {
+                note!(Event::UnknownKid(jwt.kid.clone().unwrap_or_default()));
                 return Step::Wait(Waiting::Refetch(index));
             }
         }
@@ -535,8 +626,14 @@ impl Ctx<'_> {
         // and a cached verdict still goes through the replay check.
         if let Some(protection) = &provider.replay_protection {
             match replay::ticket(protection, index, jwt, self.now, provider.clock_skew_seconds) {
-                Ok(ticket) => passed.allowed.one_time.push(ticket),
-                Err(e) => return Step::Fail(e),
+                Ok(ticket) => {
+                    note!(Event::Replay(Ok(())));
+                    passed.allowed.one_time.push(ticket)
+                }
+                Err(e) => {
+                    note!(Event::Replay(Err(e)));
+                    return Step::Fail(e);
+                }
             }
         }
         passed.allowed.verified_by.push(index);
@@ -547,6 +644,15 @@ impl Ctx<'_> {
         }
         Step::Pass(passed)
     }
+}
+
+/// The tokens found, for a trace.
+#[cfg(feature = "trace")]
+fn trace_found(found: &[extract::Found]) -> Vec<(Location, String)> {
+    found
+        .iter()
+        .map(|f| (f.location.clone(), f.token.to_string()))
+        .collect()
 }
 
 /// For `requires_any`, the error to report when every branch failed, as native Envoy picks it:

@@ -6,8 +6,11 @@
 
 use std::borrow::Cow;
 
+use crate::authn::model::{Config, Rule};
+use crate::authn::shadow::Shadow;
 use crate::error::AuthError;
 use crate::request::extract::{self, Headers};
+use crate::request::matcher::Request;
 
 /// Native Envoy cuts the path in the realm at this length.
 const MAX_REALM_PATH: usize = 256;
@@ -29,6 +32,49 @@ pub fn deny(error: AuthError, request: &Headers) -> Reply<'static> {
 /// and, when the rule names scopes, `scope="..."` (RFC 6750 §3.1).
 pub fn forbid(error: AuthError, scope: Option<&str>, request: &Headers) -> Reply<'static> {
     reply(error, scope, request)
+}
+
+/// How a refusal of a request is carried out: the filter and `jwt-authn explain` both ask
+/// [`carried_out`], then build the reply with [`refusal`].
+#[derive(Debug, Clone, Copy)]
+pub enum CarriedOut<'c> {
+    /// The request's rule is in shadow mode: counted, and the request continues
+    /// ([`shadow::edits`](crate::authn::shadow::edits)).
+    Shadow(&'c Shadow),
+    /// A local reply, shaped by the rule's `reply` when it has one.
+    Reply(Option<&'c ReplyShape>),
+}
+
+/// How a refusal of `request` is carried out under `config`. The rule is looked up again only
+/// when some rule has `shadow` or `reply` (`shapes_refusals`, one flag read).
+pub fn carried_out<'c>(config: &'c Config, request: &Request) -> CarriedOut<'c> {
+    let rule = if config.shapes_refusals {
+        config.rule(request)
+    } else {
+        None
+    };
+    match rule {
+        Some(Rule {
+            shadow: Some(shadow),
+            ..
+        }) => CarriedOut::Shadow(shadow),
+        rule => CarriedOut::Reply(rule.and_then(|r| r.reply.as_ref())),
+    }
+}
+
+/// The local reply for a refusal with `error` (and the rule's `scope` for an `authorization`
+/// refusal): native's, or shaped by the rule's `reply`.
+pub fn refusal<'s>(
+    error: AuthError,
+    scope: Option<&str>,
+    request: &Headers,
+    shape: Option<&'s ReplyShape>,
+) -> Reply<'s> {
+    match shape {
+        Some(shape) => shaped(error, scope, request, shape),
+        None if scope.is_some() => forbid(error, scope, request),
+        None => deny(error, request),
+    }
 }
 
 /// Extension `rules[].reply`: how a rule's refusals are answered.

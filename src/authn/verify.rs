@@ -6,6 +6,8 @@
 
 use crate::authn::claims;
 use crate::authn::model::Provider;
+#[cfg(feature = "trace")]
+use crate::authn::trace::{Event, KeyOutcome};
 use crate::crypto::SigError;
 use crate::error::AuthError;
 use crate::keys::jwks::KeySet;
@@ -77,23 +79,34 @@ pub(crate) fn valid_through(provider: &Provider, jwt: &UnverifiedJwt) -> Option<
 /// may lack one), so is a key whose `alg` differs; if nothing is left the answer is "no key
 /// to match kid or alg", otherwise a failed check is "verification fails". A key of the wrong
 /// type for the algorithm never verifies (an RSA public key is never an HMAC secret).
+#[cfg_attr(not(feature = "trace"), inline(always))]
 pub fn verify_signature(jwt: &UnverifiedJwt, keys: &KeySet) -> Result<(), AuthError> {
+    let result = select_and_verify(jwt, keys);
+    note!(Event::Signature(result));
+    result
+}
+
+fn select_and_verify(jwt: &UnverifiedJwt, keys: &KeySet) -> Result<(), AuthError> {
     let mut matched = false;
     let mut tried = 0;
     for jwk in &keys.keys {
         if let (Some(want), Some(have)) = (&jwt.kid, &jwk.kid) {
             if want != have {
+                note!(key_event(jwk, KeyOutcome::KidDiffers));
                 continue;
             }
         }
         if jwk.alg.is_some_and(|alg| alg != jwt.alg) {
+            note!(key_event(jwk, KeyOutcome::AlgDiffers));
             continue;
         }
         matched = true;
         if !jwk.key.supports(jwt.alg) {
+            note!(key_event(jwk, KeyOutcome::WrongType));
             continue;
         }
         if tried == MAX_KEYS_TRIED {
+            note!(key_event(jwk, KeyOutcome::OverLimit));
             break;
         }
         tried += 1;
@@ -101,9 +114,17 @@ pub fn verify_signature(jwt: &UnverifiedJwt, keys: &KeySet) -> Result<(), AuthEr
             .key
             .verify(jwt.alg, jwt.signing_input.as_bytes(), &jwt.signature)
         {
-            Ok(()) => return Ok(()),
-            Err(SigError::WrongLength) => return Err(AuthError::JwtEd25519SignatureWrongLength),
-            Err(SigError::Invalid) => {}
+            Ok(()) => {
+                note!(key_event(jwk, KeyOutcome::Verified));
+                return Ok(());
+            }
+            Err(SigError::WrongLength) => {
+                note!(key_event(jwk, KeyOutcome::WrongLength));
+                return Err(AuthError::JwtEd25519SignatureWrongLength);
+            }
+            Err(SigError::Invalid) => {
+                note!(key_event(jwk, KeyOutcome::Invalid));
+            }
         }
     }
     Err(if matched {
@@ -111,4 +132,15 @@ pub fn verify_signature(jwt: &UnverifiedJwt, keys: &KeySet) -> Result<(), AuthEr
     } else {
         AuthError::JwksKidAlgMismatch
     })
+}
+
+/// One key looked at, for a trace: its `kid`, type and `alg`, never its material.
+#[cfg(feature = "trace")]
+fn key_event(jwk: &crate::keys::jwks::Jwk, outcome: KeyOutcome) -> Event {
+    Event::Key {
+        kid: jwk.kid.clone(),
+        kty: crate::authn::trace::kty(&jwk.key),
+        alg: jwk.alg.map(|a| a.name()),
+        outcome,
+    }
 }

@@ -593,23 +593,23 @@ fn deny(shared: &Shared, error: AuthError, read: Read) -> Action {
 /// (`shapes_refusals`, one flag read) and the request's rule is in shadow mode (the request
 /// continues) or has a `reply` (its statuses and body).
 fn refuse(shared: &Shared, error: AuthError, scope: Option<&str>, read: Read) -> Action {
-    let rule = match read.config {
-        Some(config) if config.shapes_refusals => config.rule(&Request {
+    let how = read.config.map(|config| {
+        let request = Request {
             headers: read.headers,
             route_name: read.route_name,
-        }),
-        _ => None,
+        };
+        (config, response::carried_out(config, &request))
+    });
+    let shape = match how {
+        Some((config, response::CarriedOut::Shadow(shadow))) => {
+            return shadow_pass(shared, config, shadow, error, read)
+        }
+        Some((_, response::CarriedOut::Reply(shape))) => shape,
+        None => None,
     };
-    if let (Some(config), Some(shadow)) = (read.config, rule.and_then(|r| r.shadow.as_ref())) {
-        return shadow_pass(shared, config, shadow, error, read);
-    }
     count_denied(shared, error, false);
     let headers = read.for_reply();
-    let reply = match rule.and_then(|r| r.reply.as_ref()) {
-        Some(shape) => response::shaped(error, scope, &headers, shape),
-        None if scope.is_some() => response::forbid(error, scope, &headers),
-        None => response::deny(error, &headers),
-    };
+    let reply = response::refusal(error, scope, &headers, shape);
     finish_reply(reply.status, &reply.headers, &reply.body)
 }
 
