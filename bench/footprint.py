@@ -22,6 +22,7 @@ import datetime
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,15 @@ def measure(p):
             "allocated": int(mem.get("allocated", 0)), "heap_size": int(mem.get("heap_size", 0))}
 
 
+def completed(p):
+    """Requests Envoy has completed on the bench listener (admin stats)."""
+    try:
+        _, body = p.admin_get("/stats?filter=^http\\.bench\\.downstream_rq_completed$")
+        return int(body.split(":")[-1].strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
 def one(config, workers, workdir, pool, n):
     p = B.Proxy(config, workdir, None, concurrency=workers, name=f"{config}-{workers}-{n}")
     p.start()
@@ -82,8 +92,16 @@ def one(config, workers, workdir, pool, n):
         idle = measure(p)
         cmd = ["wrk", "-t1", f"-c{CONNS}", "-d120s", "--timeout", "10s", f"http://127.0.0.1:{p.port}/api",
                "-s", B.WRK_LUA, "--", pool, "200", "0", str(REQUESTS)]
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        res = B.wrk_result(r.returncode, r.stdout, r.stderr)
+        # wrk's main thread sleeps out -d whatever its threads do; wrk.lua stops sending after
+        # REQUESTS responses, and SIGINT (which wrk answers with its report) ends the wait.
+        w = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        end = time.time() + 120
+        while w.poll() is None and time.time() < end and completed(p) < REQUESTS:
+            time.sleep(0.05)
+        if w.poll() is None:
+            w.send_signal(signal.SIGINT)
+        out, err = w.communicate(timeout=30)
+        res = B.wrk_result(w.returncode, out, err)
         time.sleep(1)
         loaded = measure(p)
     finally:
