@@ -33,7 +33,9 @@ Environment (defaults in brackets; BENCH_QUICK=1 changes them to the quick value
   BENCH_WARMUP    warm-up seconds per config and alg, before round 1   [2]  quick [1]
   BENCH_POOL      distinct tokens per pool     [20000]  quick [5000]
   BENCH_CONNS     wrk connections              [16]
-  BENCH_ALGS      comma list                   [RS256,ES256,HS256]
+  BENCH_ALGS      comma list                   [RS256,ES256,HS256]; opt-in ES384, ES512, EdDSA,
+                  ES256K (ours only: native has no secp256k1), RS384, RS512, PS256, PS384, PS512,
+                  RS256-3072, RS256-4096 (seeded keys from `bench-mint --gen-key`); `all` = every one
   BENCH_CONFIGS   comma list of configs        [all above]; also opt-in floors
                   `floor-<step>+<step>…`: noop-lean making those host calls per request
                   (header, map, rawmap, path, time, remove, inc), to price what a cache hit pays;
