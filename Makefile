@@ -209,6 +209,47 @@ bench-micro: wasm-target
 bench-rsa-ab: wasm-target
 	bash bench/rsa-ab/run.sh $(or $(BASE),HEAD)
 
+# Issue #22 ("Light and even"), one script per target row (bench/README.md, BENCHMARKS.md):
+# `make bench-startup`: Envoy exec to the first 200 through the filter, ours vs native vs the no-op
+# filters vs none, at --concurrency 1/2/4/8 (bench/startup.py, STARTUP_* variables).
+# `make bench-footprint`: Envoy RSS after a fixed amount of traffic, same configs, 1/2/4/8 workers
+# (bench/footprint.py, FOOTPRINT_* variables).
+# `make bench-size`: every build of `make dist` against the 600 KB target (bench/size.py).
+# `make bench-algs`: a new token per request for every alg, ours vs native (bench/run.py with
+# BENCH_ALGS=all, repeated + unique, the floor, native without cache and ours).
+# `make bench-check`: every bench script above for about a second per cell, to prove they still
+# run (CI-free, not part of `make test`; the numbers mean nothing). BENCH_CHECK_ALL=1 adds
+# bench-micro, bench-rsa-ab and chaos, which compile for minutes.
+.PHONY: bench-startup bench-footprint bench-size bench-algs bench-check
+
+bench-startup: setup build bench-tools
+	ENVOY=$(ENVOY) JWT_AUTHN_WASM=$(abspath $(WASM)) python3 bench/startup.py
+
+bench-footprint: setup build bench-tools bench-wrk
+	ENVOY=$(ENVOY) JWT_AUTHN_WASM=$(abspath $(WASM)) python3 bench/footprint.py
+
+bench-size: dist bench-tools
+	python3 bench/size.py
+
+bench-algs: setup build bench-tools bench-wrk
+	BENCH_ALGS=$(or $(BENCH_ALGS),all) BENCH_SCENARIOS=$(or $(BENCH_SCENARIOS),repeated,unique) \
+	BENCH_CONFIGS=$(or $(BENCH_CONFIGS),noauth,noop-lean,native-nocache,ours) BENCH_POOL=$(or $(BENCH_POOL),5000) \
+	ENVOY=$(ENVOY) JWT_AUTHN_WASM=$(abspath $(WASM)) python3 bench/run.py
+
+CHECK_ENV := ENVOY=$(ENVOY) JWT_AUTHN_WASM=$(abspath $(WASM))
+bench-check: setup build bench-tools bench-wrk
+	python3 bench/size.py
+	$(CHECK_ENV) BENCH_DURATION=1 BENCH_ROUNDS=1 BENCH_WARMUP=0 BENCH_POOL=2000 BENCH_RETRIES=0 \
+		BENCH_ALGS=RS256,ES384,ES256K python3 bench/run.py
+	$(CHECK_ENV) BENCH_PAIRS=noop:ours BENCH_ALGS=ES256 BENCH_ROUNDS=1 BENCH_DURATION=1 BENCH_WARMUP=0 python3 bench/pair.py
+	$(CHECK_ENV) STARTUP_ROUNDS=1 STARTUP_WORKERS=1,2 python3 bench/startup.py
+	$(CHECK_ENV) FOOTPRINT_ROUNDS=1 FOOTPRINT_WORKERS=1,2 FOOTPRINT_REQUESTS=300 BENCH_POOL=2000 python3 bench/footprint.py
+	$(CHECK_ENV) SOAK_FOOTPRINT_LOAD=1 SOAK_FOOTPRINT_IDLE=0.5 python3 bench/soak.py --footprint
+	$(CHECK_ENV) SOAK_MINUTES=0.25 SOAK_SAMPLE=2 SOAK_CHUNK=3 python3 bench/soak.py
+	@if [ -n "$(BENCH_CHECK_ALL)" ]; then \
+		MICRO_POOL=50 MICRO_CRYPTO=0 bash bench/micro.sh && bash bench/rsa-ab/run.sh HEAD 2 1 && $(MAKE) chaos; fi
+	@echo "bench-check: every bench script ran"
+
 # `make soak`: memory under SOAK_MINUTES (default 10) of mixed load, Envoy --concurrency 2, remote
 # JWKS refreshed every few seconds; exits non-zero unless memory is flat (bench/soak.py).
 # `make soak-footprint`: Envoy's RSS with our filter vs native jwt_authn vs none, idle and loaded.

@@ -46,7 +46,7 @@ def side(spec):
 
 PAIRS = [tuple(side(x) for x in p.split(":", 1))
          for p in B.env_list("BENCH_PAIRS", ["noop:ours", "native-cache:ours", "noop:native-cache"])]
-ALGS = B.env_list("BENCH_ALGS", ["RS256", "ES256", "HS256"])
+ALGS = B.ALGS  # BENCH_ALGS, as bench/run.py reads it (`all`: every alg it knows)
 SCENARIOS = B.env_list("BENCH_SCENARIOS", ["repeated"])
 ROUNDS = B.env_num("BENCH_ROUNDS", 8, 8, int)
 DURATION = B.env_num("BENCH_DURATION", 3, 3, int)

@@ -4,7 +4,9 @@
 --
 --   wrk -t1 -c16 -d5s --latency http://127.0.0.1:PORT/api -s bench/wrk.lua -- POOL_FILE 200
 --
--- A pool of one line is the "repeated token" scenario. Every request is formatted once, in
+-- A fourth argument N > 0 stops the (single) thread after N responses: a fixed amount of
+-- traffic (bench/footprint.py), with `-d` as the upper bound. A pool of one line is the
+-- "repeated token" scenario. Every request is formatted once, in
 -- `init`, so `request` only indexes an array: the load generator's per-request work is the same
 -- whatever the token.
 
@@ -18,6 +20,7 @@ local reqs = {}
 local n = 0
 local i = 0
 local expect = 200
+local limit = 0
 
 -- Globals (not locals): `done` reads them from each thread with thread:get().
 ok = 0
@@ -41,6 +44,7 @@ function init(args)
   end
   -- Threads start at different offsets of the pool (wrk.thread is per-thread state).
   i = (tonumber(args[3] or "0") or 0) % n
+  limit = tonumber(args[4] or "0") or 0
 end
 
 function request()
@@ -54,6 +58,9 @@ function response(status, headers, body)
   else
     bad = bad + 1
     last_bad = status
+  end
+  if limit > 0 and ok + bad >= limit then
+    wrk.thread:stop()
   end
 end
 

@@ -1,4 +1,9 @@
 //! `bench-mint --key FILE --count N --out FILE [--bad-sig] [--iss S] [--aud S] [--exp-in SECS]`
+//! `bench-mint --gen-key ALG[-BITS] --out FILE`
+//!
+//! The second form writes the private JWK of the benchmark's key for ALG (kid `bench-<alg>`,
+//! lower case; RSA keys `BITS` bits, 2048 by default), generated from a fixed seed so that every
+//! machine benchmarks the same key: `ES384`, `EdDSA`, `PS512`, `RS256-4096`, ...
 //!
 //! Writes N distinct tokens, one per line, signed with the private JWK in FILE. Tokens differ by
 //! `sub` and `jti`, so no two share a cache entry. With `--bad-sig` the last byte of every
@@ -8,7 +13,7 @@
 use std::io::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use jwt_mint::{b64url, b64url_decode, Key};
+use jwt_mint::{b64url, b64url_decode, Alg, Family, Key, DEFAULT_RSA_BITS};
 use serde_json::json;
 
 fn main() {
@@ -32,6 +37,11 @@ fn run() -> Result<(), String> {
             "--aud" => aud = value()?,
             "--exp-in" => exp_in = value()?.parse().map_err(|e| format!("--exp-in: {e}"))?,
             "--bad-sig" => bad = true,
+            "--gen-key" => {
+                let name = value()?;
+                let out = args.next().filter(|f| f == "--out").and(args.next()).ok_or("--gen-key ALG --out FILE")?;
+                return gen_key(&name, &out);
+            }
             _ => return Err(format!("unknown flag {flag:?}")),
         }
     }
@@ -77,6 +87,25 @@ fn run() -> Result<(), String> {
         writeln!(f, "{t}").map_err(|e| format!("{out}: {e}"))?;
     }
     f.flush().map_err(|e| format!("{out}: {e}"))
+}
+
+/// The benchmark key `name` (`ALG` or `ALG-BITS`), from a seed fixed per name, as a private JWK.
+fn gen_key(name: &str, out: &str) -> Result<(), String> {
+    let (alg_name, bits) = match name.split_once('-') {
+        Some((a, b)) => (a, b.parse::<usize>().map_err(|e| format!("{name}: bits: {e}"))?),
+        None => (name, DEFAULT_RSA_BITS),
+    };
+    let alg: Alg = alg_name.parse()?;
+    let kid = format!("bench-{}", name.to_lowercase());
+    // One seed per name: FNV-1a of the name.
+    let seed = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let key = match alg.family() {
+        Family::Rsa => Key::from_seed_rsa(bits, &kid, seed).with_alg(alg)?,
+        _ if bits != DEFAULT_RSA_BITS => return Err(format!("{name}: only RSA keys take a size")),
+        _ => Key::from_seed(alg, &kid, seed),
+    };
+    let text = serde_json::to_string_pretty(&key.private_jwk()).map_err(|e| e.to_string())?;
+    std::fs::write(out, text + "\n").map_err(|e| format!("{out}: {e}"))
 }
 
 /// The same token with the last signature byte flipped.
