@@ -592,7 +592,7 @@ fn spki_variants(key: &KeyMaterial) -> Vec<Vec<u8>> {
     ] {
         out.push(seq(&[algorithm.clone(), key_bits]));
     }
-    out.push(seq(&[algorithm.clone()]));
+    out.push(seq(std::slice::from_ref(&algorithm)));
     out.push(seq(&[algorithm.clone(), key_bits.to_vec(), tlv(0x05, &[])]));
     out.push(seq(&[key_bits.to_vec(), algorithm]));
     out
@@ -669,13 +669,11 @@ fn encoding_variants(input: &[u8], rng: &mut Rng) -> Vec<Vec<u8>> {
             out.push(splice(&header, &[]));
         }
         out.push(splice(&[tag, &[0x85, 0, 0, 0, 0, 1][..]].concat(), &[]));
-        if let Some((&first, rest)) = tag.split_first() {
-            for replacement in [first ^ 0x20, first ^ 0x80, first ^ 0x01, first | 0x1F] {
-                let mut variant = input.to_vec();
-                variant[tag_at] = replacement;
-                out.push(variant);
-                let _ = rest;
-            }
+        let first = input[tag_at];
+        for replacement in [first ^ 0x20, first ^ 0x80, first ^ 0x01, first | 0x1F] {
+            let mut variant = input.to_vec();
+            variant[tag_at] = replacement;
+            out.push(variant);
         }
     }
     // Random single-byte changes.
@@ -696,7 +694,7 @@ fn deep_nesting(spki: &[u8]) -> Vec<Vec<u8>> {
     }
     let mut parts = Parts::v3(spki);
     parts.signature = seq(&[oid("1.2.840.10045.4.3.2"), deep.clone()]);
-    let mut unclosed = vec![0x30, 0x80].repeat(5000);
+    let mut unclosed = [0x30, 0x80].repeat(5000);
     unclosed.extend([0; 2].repeat(5000));
     vec![parts.der(), deep, unclosed]
 }
