@@ -1,11 +1,17 @@
 //! Public keys from X.509 and PEM: a DER `SubjectPublicKeyInfo` (RFC 5280 §4.1.2.7), a PKCS#1
 //! `RSAPublicKey` (RFC 8017 §A.1.1), or the subject key of a DER certificate, and PEM text
-//! (RFC 7468) holding any of them. The ASN.1 is RustCrypto's (`spki`, `pkcs1`, `x509-cert`,
-//! `pem-rfc7468`); this module only maps algorithm identifiers to the keys of [`crate::crypto`].
+//! (RFC 7468) holding any of them, read with our own DER reader ([`super::der`]) and mapped to
+//! the keys of [`crate::crypto`].
 //!
-//! Certificates are key carriers, nothing more: their validity dates, extensions, issuer and
-//! signature are not looked at (as Envoy does for its X.509 key maps) and no chain is built. A
-//! key document is trusted because of where it comes from, not because of what signed it.
+//! What is accepted is what RustCrypto's decoders accepted before they left the module
+//! (`x509-cert` with its `Raw` profile, `spki`, `pkcs1`, `pem-rfc7468`); they remain the
+//! reference of the differential tests (`x509/differential.rs`) and of the `x509` fuzz target.
+//! A certificate is read whole and must be well-formed throughout (version 1 to 3, any serial
+//! number, names, validity times in their RFC 5280 forms from 1970 on, unique identifiers,
+//! extensions), but it is a key carrier, nothing more: its validity dates are not compared with
+//! the clock, its extensions, issuer and signature are not interpreted (as Envoy does for its
+//! X.509 key maps) and no chain is built. A key document is trusted because of where it comes
+//! from, not because of what signed it.
 //!
 //! Supported keys: RSA (`rsaEncryption`), EC on P-256, P-384, P-521 and secp256k1 (named curve,
 //! uncompressed point; compressed points are refused) and Ed25519. Everything else (DSA,
