@@ -265,9 +265,10 @@ struct Spki<'a> {
 fn read_algorithm<'a>(reader: &mut Reader<'a>) -> Result<(&'a [u8], Option<Tlv<'a>>), der::Error> {
     let mut algorithm = reader.sequence()?;
     let oid = algorithm.oid()?;
-    let params = match algorithm.is_empty() {
-        true => None,
-        false => Some(algorithm.any()?),
+    let params = if algorithm.is_empty() {
+        None
+    } else {
+        Some(algorithm.any()?)
     };
     algorithm.finish()?;
     Ok((oid, params))
