@@ -6,7 +6,9 @@
 //! a token is allowed only if it really verifies with a known key and its claims hold, header
 //! values a token can set are bounded and free of control characters, a cached verdict equals
 //! an uncached one, a matcher agrees with a model written from Envoy's documented semantics, and
-//! so on. Depends only on `jwt_authn_wasm`, `serde_json` and std.
+//! so on. Depends on `jwt_authn_wasm`, `serde_json` and std, and for the `x509` target on the
+//! RustCrypto decoders the module's DER and PEM reader replaced (`x509-cert`, `der`, `spki`,
+//! `pkcs1`, `pem-rfc7468`), which it must agree with.
 
 #![allow(
     dead_code, // each fuzz target uses one function
@@ -615,6 +617,11 @@ pub fn x509(data: &[u8]) {
         5 => x509::pem_block_key("RSA PUBLIC KEY", der),
         _ => {
             let text = String::from_utf8_lossy(der);
+            assert_eq!(
+                x509::pem_blocks(&text).map(x509_reference::pem_normalized),
+                x509_reference::pem_blocks(&text).map(x509_reference::pem_normalized),
+                "the PEM reader and pem-rfc7468 disagree"
+            );
             if let Ok(blocks) = x509::pem_blocks(&text) {
                 assert!(!blocks.is_empty() && blocks.len() <= x509::MAX_PEM_BLOCKS);
                 assert!(x509::is_pem(&text));
@@ -630,6 +637,17 @@ pub fn x509(data: &[u8]) {
         }
     };
     let _ = x509::thumbprint_sha256(der);
+    // The same answer as RustCrypto's decoders (only the wording of a DER error differs).
+    let reference = match sel % 8 {
+        0 | 3 => x509_reference::certificate(der),
+        1 | 4 => x509_reference::spki(der),
+        _ => x509_reference::rsa_public_key(der),
+    };
+    assert_eq!(
+        x509_reference::normalized(result.clone()),
+        x509_reference::normalized(reference),
+        "the DER reader and RustCrypto disagree"
+    );
     if let Ok(material) = result {
         assert!(der.len() <= x509::MAX_CERT_BYTES);
         check_material(&material);
@@ -638,6 +656,209 @@ pub fn x509(data: &[u8]) {
             let key = x509::certificate_public_key(der);
             assert_eq!(key.is_ok(), material.public_key().is_ok());
         }
+    }
+}
+
+/// The module's X.509 and PEM code before its own DER reader (src/keys/der.rs): RustCrypto's
+/// decoders, as src/keys/x509/differential.rs keeps them for the unit tests.
+mod x509_reference {
+    use der::asn1::{ObjectIdentifier, UintRef};
+    use der::referenced::OwnedToRef;
+    use der::Decode;
+    use jwt_authn_wasm::crypto::Curve;
+    use jwt_authn_wasm::keys::x509::{
+        KeyMaterial, PemBlock, X509Error, MAX_CERT_BYTES, MAX_PEM_BLOCKS, MAX_PEM_BYTES,
+    };
+    use spki::SubjectPublicKeyInfoRef;
+    use x509_cert::certificate::{CertificateInner, Raw};
+
+    type Blocks = Vec<Result<PemBlock, X509Error>>;
+
+    pub fn normalized(result: Result<KeyMaterial, X509Error>) -> Result<KeyMaterial, X509Error> {
+        result.map_err(|err| match err {
+            X509Error::Malformed { what, .. } => X509Error::Malformed {
+                what,
+                detail: String::new(),
+            },
+            other => other,
+        })
+    }
+
+    pub fn pem_normalized(blocks: Blocks) -> Blocks {
+        blocks
+            .into_iter()
+            .map(|block| {
+                block.map_err(|err| match err {
+                    X509Error::Pem { detail } if detail.starts_with("PEM Base64 error") => {
+                        X509Error::Pem {
+                            detail: "PEM Base64 error".into(),
+                        }
+                    }
+                    other => other,
+                })
+            })
+            .collect()
+    }
+
+    fn malformed(what: &'static str) -> impl Fn(der::Error) -> X509Error {
+        move |err| X509Error::Malformed {
+            what,
+            detail: err.to_string(),
+        }
+    }
+
+    fn check_size(what: &'static str, der: &[u8]) -> Result<(), X509Error> {
+        if der.len() > MAX_CERT_BYTES {
+            return Err(X509Error::TooLarge {
+                what,
+                len: der.len(),
+                max: MAX_CERT_BYTES,
+            });
+        }
+        Ok(())
+    }
+
+    pub fn spki(der: &[u8]) -> Result<KeyMaterial, X509Error> {
+        check_size("public key", der)?;
+        from_spki(&SubjectPublicKeyInfoRef::from_der(der).map_err(malformed("public key"))?)
+    }
+
+    pub fn rsa_public_key(der: &[u8]) -> Result<KeyMaterial, X509Error> {
+        check_size("RSA public key", der)?;
+        let key = pkcs1::RsaPublicKey::<UintRef<'_>>::from_der(der)
+            .map_err(malformed("RSA public key"))?;
+        Ok(KeyMaterial::Rsa {
+            n: key.modulus.as_bytes().to_vec(),
+            e: key.public_exponent.as_bytes().to_vec(),
+        })
+    }
+
+    pub fn certificate(der: &[u8]) -> Result<KeyMaterial, X509Error> {
+        check_size("certificate", der)?;
+        let cert = CertificateInner::<Raw>::from_der(der).map_err(malformed("certificate"))?;
+        from_spki(
+            &cert
+                .tbs_certificate()
+                .subject_public_key_info()
+                .owned_to_ref(),
+        )
+    }
+
+    fn from_spki(info: &SubjectPublicKeyInfoRef<'_>) -> Result<KeyMaterial, X509Error> {
+        let oid = info.algorithm.oid;
+        let params = info.algorithm.parameters;
+        let bits = info
+            .subject_public_key
+            .as_bytes()
+            .ok_or(X509Error::BadParameters {
+                what: "public key bit string has unused bits",
+            })?;
+        if oid == ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1") {
+            if params.is_some_and(|p| !p.is_null()) {
+                return Err(X509Error::BadParameters {
+                    what: "RSA key parameters are not NULL",
+                });
+            }
+            rsa_public_key(bits)
+        } else if oid == ObjectIdentifier::new_unwrap("1.2.840.10045.2.1") {
+            let named = params
+                .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
+                .ok_or(X509Error::BadParameters {
+                    what: "EC key parameters are not a named curve",
+                })?;
+            let curve = [
+                ("1.2.840.10045.3.1.7", Curve::P256),
+                ("1.3.132.0.34", Curve::P384),
+                ("1.3.132.0.35", Curve::P521),
+                ("1.3.132.0.10", Curve::Secp256k1),
+            ]
+            .into_iter()
+            .find(|(known, _)| ObjectIdentifier::new_unwrap(known) == named)
+            .map(|(_, curve)| curve)
+            .ok_or_else(|| X509Error::UnsupportedCurve {
+                oid: named.to_string(),
+            })?;
+            let len = curve.field_len();
+            match bits.split_first() {
+                Some((0x02 | 0x03, _)) => Err(X509Error::CompressedPoint),
+                Some((0x04, coords)) if coords.len() == 2 * len => {
+                    let (x, y) = coords.split_at(len);
+                    Ok(KeyMaterial::Ec {
+                        curve,
+                        x: x.to_vec(),
+                        y: y.to_vec(),
+                    })
+                }
+                _ => Err(X509Error::BadPoint {
+                    curve,
+                    len: bits.len(),
+                }),
+            }
+        } else if oid == ObjectIdentifier::new_unwrap("1.3.101.112") {
+            if params.is_some() {
+                return Err(X509Error::BadParameters {
+                    what: "Ed25519 key has parameters",
+                });
+            }
+            Ok(KeyMaterial::Ed25519 { x: bits.to_vec() })
+        } else {
+            Err(X509Error::UnsupportedAlgorithm {
+                oid: oid.to_string(),
+            })
+        }
+    }
+
+    /// `x509::pem_blocks`'s splitting (unchanged), each block decoded by pem-rfc7468.
+    pub fn pem_blocks(text: &str) -> Result<Blocks, X509Error> {
+        if text.len() > MAX_PEM_BYTES {
+            return Err(X509Error::TooLarge {
+                what: "PEM text",
+                len: text.len(),
+                max: MAX_PEM_BYTES,
+            });
+        }
+        let mut blocks = Vec::new();
+        let mut rest = text.trim_start();
+        while !rest.is_empty() {
+            if !rest.starts_with("-----BEGIN ") {
+                return Err(X509Error::NotPem);
+            }
+            if blocks.len() == MAX_PEM_BLOCKS {
+                return Err(X509Error::TooManyPemBlocks);
+            }
+            let unterminated = || X509Error::Pem {
+                detail: "a block has no -----END line".into(),
+            };
+            let end = rest.find("-----END ").ok_or_else(unterminated)? + "-----END ".len();
+            let after_end = rest.get(end..).ok_or_else(unterminated)?;
+            let close = end + after_end.find("-----").ok_or_else(unterminated)? + "-----".len();
+            let (block, tail) = rest.split_at_checked(close).ok_or_else(unterminated)?;
+            blocks.push(decode_pem_block(block));
+            rest = tail.trim_start();
+        }
+        if blocks.is_empty() {
+            return Err(X509Error::NotPem);
+        }
+        Ok(blocks)
+    }
+
+    fn decode_pem_block(block: &str) -> Result<PemBlock, X509Error> {
+        let pem_error = |err: pem_rfc7468::Error| X509Error::Pem {
+            detail: err.to_string(),
+        };
+        let mut decoder =
+            pem_rfc7468::Decoder::new_detect_wrap(block.as_bytes()).map_err(pem_error)?;
+        if decoder.remaining_len() > MAX_CERT_BYTES {
+            return Err(X509Error::TooLarge {
+                what: "PEM block",
+                len: decoder.remaining_len(),
+                max: MAX_CERT_BYTES,
+            });
+        }
+        let label = decoder.type_label().to_owned();
+        let mut der = Vec::new();
+        decoder.decode_to_end(&mut der).map_err(pem_error)?;
+        Ok(PemBlock { label, der })
     }
 }
 

@@ -1,12 +1,13 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use der::asn1::{Any, BitString, UintRef, UtcTime};
-use der::Encode;
+use ::der::asn1::{Any, BitString, ObjectIdentifier, UintRef, UtcTime};
+use ::der::Decode;
+use ::der::Encode;
 use serde_json::Value;
 use spki::{
     AlgorithmIdentifierOwned, DynSignatureAlgorithmIdentifier, EncodePublicKey,
-    SignatureBitStringEncoding, SubjectPublicKeyInfoOwned,
+    SignatureBitStringEncoding, SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef,
 };
 use x509_cert::builder::profile::BuilderProfile;
 use x509_cert::builder::{Builder, CertificateBuilder};
@@ -37,12 +38,13 @@ pub(crate) fn material(jwk: &Value) -> KeyMaterial {
 }
 
 pub(crate) fn curve_oid(curve: Curve) -> ObjectIdentifier {
-    match curve {
+    ObjectIdentifier::from_bytes(match curve {
         Curve::P256 => SECP256R1,
         Curve::P384 => SECP384R1,
         Curve::P521 => SECP521R1,
         Curve::Secp256k1 => SECP256K1,
-    }
+    })
+    .unwrap()
 }
 
 pub(crate) fn pkcs1_der(n: &[u8], e: &[u8]) -> Vec<u8> {
@@ -55,10 +57,10 @@ pub(crate) fn pkcs1_der(n: &[u8], e: &[u8]) -> Vec<u8> {
 }
 
 /// An SPKI from its parts, valid or not.
-pub(crate) fn spki_from(oid: ObjectIdentifier, params: Option<Any>, key: &[u8]) -> Vec<u8> {
+pub(crate) fn spki_from(oid: impl AsRef<[u8]>, params: Option<Any>, key: &[u8]) -> Vec<u8> {
     SubjectPublicKeyInfoOwned {
         algorithm: AlgorithmIdentifierOwned {
-            oid,
+            oid: ObjectIdentifier::from_bytes(oid.as_ref()).unwrap(),
             parameters: params,
         },
         subject_public_key: BitString::from_bytes(key).unwrap(),
@@ -69,9 +71,7 @@ pub(crate) fn spki_from(oid: ObjectIdentifier, params: Option<Any>, key: &[u8]) 
 
 pub(crate) fn spki_der(material: &KeyMaterial) -> Vec<u8> {
     match material {
-        KeyMaterial::Rsa { n, e } => {
-            spki_from(RSA_ENCRYPTION, Some(Any::null()), &pkcs1_der(n, e))
-        }
+        KeyMaterial::Rsa { n, e } => spki_from(RSA_ENCRYPTION, Some(Any::null()), &pkcs1_der(n, e)),
         KeyMaterial::Ec { curve, x, y } => {
             let point = [&[0x04][..], x, y].concat();
             let params = Any::encode_from(&curve_oid(*curve)).unwrap();
@@ -107,10 +107,10 @@ struct StubIssuerKey;
 struct StubSignature(Vec<u8>);
 
 impl EncodePublicKey for StubIssuerKey {
-    fn to_public_key_der(&self) -> spki::Result<der::Document> {
+    fn to_public_key_der(&self) -> spki::Result<::der::Document> {
         let issuer =
             material(&jwt_mint::Key::from_seed(jwt_mint::Alg::ES256, "ca", 99).public_jwk());
-        Ok(der::Document::try_from(spki_der(&issuer))?)
+        Ok(::der::Document::try_from(spki_der(&issuer))?)
     }
 }
 
@@ -131,7 +131,7 @@ impl DynSignatureAlgorithmIdentifier for StubSigner {
 }
 
 impl SignatureBitStringEncoding for StubSignature {
-    fn to_bitstring(&self) -> der::Result<BitString> {
+    fn to_bitstring(&self) -> ::der::Result<BitString> {
         BitString::from_bytes(&self.0)
     }
 }

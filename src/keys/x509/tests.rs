@@ -1,4 +1,4 @@
-use der::asn1::Any;
+use ::der::asn1::{Any, ObjectIdentifier};
 use jwt_mint::{Alg as MintAlg, Key};
 
 use super::test_support::*;
