@@ -7,7 +7,7 @@ Envoy's V8 runs with Liftoff off, so every function of the module is compiled by
 module loads (once per process). This compiles MODULE in Node's V8 the same way
 (`--no-liftoff --no-wasm-lazy-compilation`, on one thread so the time is the work) and prints:
 
-- the compile wall time, median and range over N runs (each in a fresh `node`), of MODULE with
+- the compile's CPU time, median and range over N runs (each in a fresh `node`), of MODULE with
   its custom sections dropped (what `make build` ships has none), and of OTHER.wasm in the same
   interleaved runs (`--vs`, e.g. the no-op filter);
 - the section sizes (code, data);
@@ -209,11 +209,11 @@ def compile_ms(path, trace=False):
     flags = NODE_FLAGS + (["--trace-wasm-compilation-times"] if trace else [])
     out = subprocess.run(["node", *flags, os.path.join(HERE, "compile.mjs"), path],
                          check=True, capture_output=True, text=True).stdout
-    total = float(re.search(r"^compile_ms (\S+)", out, re.M).group(1))
+    cpu = float(re.search(r"^compile_cpu_ms (\S+)", out, re.M).group(1))
     per = {}
     for m in TRACE_LINE.finditer(out):
         per[int(m.group(1))] = int(m.group(2))
-    return total, per
+    return cpu, per
 
 
 def summary(xs):
@@ -257,7 +257,7 @@ def main():
     print(f"module: {args.module}")
     print(f"  {shipped:,} bytes without custom sections; code {sec_bytes['code']:,}, data {sec_bytes['data']:,}, "
           f"{len(sizes)} functions")
-    print(f"  compile (TurboFan, all functions, one thread): {summary(times)}")
+    print(f"  compile CPU time (TurboFan, all functions, one thread): {summary(times)}")
     if args.vs:
         print(f"  {args.vs}: {summary(other)}")
         print(f"  ratio of medians: {statistics.median(times) / statistics.median(other):.2f}")
