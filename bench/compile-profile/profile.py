@@ -201,6 +201,39 @@ def crate_of(name):
     return "(unnamed)"
 
 
+def leb(value):
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def stub_bodies(data, secs, first, stubbed):
+    """The module without custom sections, and with the bodies of the functions in `stubbed`
+    replaced by `unreachable` (valid for any signature): compiling it prices what they cost."""
+    out = bytearray(data[:8])
+    for sid, _, s, e, body in secs:
+        if sid == 0:
+            continue
+        if sid != 10:
+            out += data[s:e]
+            continue
+        count, pos = uleb(data, body)
+        payload = bytearray(leb(count))
+        for i in range(count):
+            size, p = uleb(data, pos)
+            if first + i in stubbed:
+                payload += leb(3) + b"\x00\x00\x0b"
+            else:
+                payload += data[pos:p + size]
+            pos = p + size
+        out += bytes([10]) + leb(len(payload)) + payload
+    return bytes(out)
+
+
 def strip_custom(data, secs):
     return data[:8] + b"".join(data[s:e] for sid, _, s, e, _ in secs if sid != 0)
 
@@ -227,6 +260,13 @@ def main():
     ap.add_argument("--trace-runs", type=int, default=3, help="traced compiles (per-function ms)")
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--vs", help="another module timed in the same interleaved runs")
+    ap.add_argument("--ablate", type=int, default=0, metavar="K",
+                    help="also price the K biggest crates exactly: compile the module with each "
+                         "crate's function bodies replaced by `unreachable` (median of --runs) "
+                         "and print the CPU time saved")
+    ap.add_argument("--within", metavar="CRATE",
+                    help="with --ablate: price the modules of CRATE (its first two path segments, "
+                         "e.g. crypto::ec_verify) instead of the crates")
     args = ap.parse_args()
 
     data = open(args.module, "rb").read()
@@ -270,6 +310,40 @@ def main():
         c[0] += 1
         c[1] += size
         c[2] += ms.get(idx, 0)
+    if args.ablate:
+        # Each ablated compile is paired with a compile of the whole module right before it, so a
+        # drift of the machine's speed cancels in the difference.
+        print("\nper crate, by ablation: CPU time saved when the crate's function bodies are "
+              f"replaced by `unreachable` (median of {args.runs} paired differences)")
+        print(f"  {'crate':<24} {'bytes':>9} {'saves ms':>9} {'share':>6}")
+        base = statistics.median(times)
+        groups = crates
+        group_of = lambda idx: crate_of(names.get(idx, ""))  # noqa: E731
+        if args.within:
+            def group_of(idx):
+                if crate_of(names.get(idx, "")) != args.within:
+                    return None
+                path = demangle(names.get(idx, ""))
+                m = re.search(re.escape(args.within) + r"::(\w+)(?:::([a-z_]\w*))?", path)
+                return "::".join(g for g in m.groups() if g) if m else "(other)"
+            groups = defaultdict(lambda: [0, 0, 0.0])
+            for idx, size in sizes.items():
+                g = group_of(idx)
+                if g is not None:
+                    groups[g][0] += 1
+                    groups[g][1] += size
+        with tempfile.TemporaryDirectory() as tmp:
+            whole = os.path.join(tmp, "whole.wasm")
+            ablated = os.path.join(tmp, "ablated.wasm")
+            with open(whole, "wb") as f:
+                f.write(strip_custom(data, secs))
+            for crate, (n, b, t) in sorted(groups.items(), key=lambda kv: -kv[1][1])[:args.ablate]:
+                stubbed = {i for i in sizes if group_of(i) == crate}
+                with open(ablated, "wb") as f:
+                    f.write(stub_bodies(data, secs, first, stubbed))
+                saved = statistics.median(compile_ms(whole)[0] - compile_ms(ablated)[0]
+                                          for _ in range(args.runs))
+                print(f"  {crate:<24} {b:>9,} {saved:>9.1f} {saved / base:>6.0%}")
     print(f"\nper crate (traced ms: sum of per-function medians, {sum(ms.values()):.0f} ms in all)")
     print(f"  {'crate':<24} {'funcs':>6} {'bytes':>9} {'ms':>6}")
     for crate, (n, b, t) in sorted(crates.items(), key=lambda kv: -kv[1][1]):
