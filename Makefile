@@ -191,7 +191,7 @@ distclean: clean
 # `make bench-quick`: the same in ~1 min. BENCH_* variables tune it (see bench/run.py).
 # `make bench-pair`: two configurations at once on one CPU, their CPU per request as a ratio per
 # round (bench/pair.py); the precise way to compare near-equal costs on a noisy machine.
-.PHONY: bench bench-quick bench-pair bench-micro bench-rsa-ab bench-tools bench-wrk
+.PHONY: bench bench-quick bench-pair bench-micro bench-compile bench-rsa-ab bench-tools bench-wrk
 
 bench: setup build bench-tools bench-wrk
 	ENVOY=$(ENVOY) JWT_AUTHN_WASM=$(abspath $(WASM)) python3 bench/run.py
@@ -204,6 +204,22 @@ bench-pair: setup build bench-tools bench-wrk
 
 bench-micro: wasm-target
 	bash bench/micro.sh
+
+# `make bench-compile`: what V8's TurboFan spends compiling the module at load (Envoy compiles
+# every function up front), by crate and by function (bench/compile-profile/). The module is
+# built with its name section into target/compile-profile/ (its own target dir, so target/ keeps
+# the shipped build); COMPILE_RUNS timed compiles (median), against the no-op filter.
+COMPILE_RUNS ?= 7
+COMPILE_DIR  := target/compile-profile
+bench-compile: wasm-target
+	cd bench/noop && cargo build --release --target $(WASM_TARGET)
+	python3 tools/keep_exports.py bench/noop/exports.txt $(NOOP_DIR)/bench_noop.wasm $(NOOP_DIR)/bench_noop_lean.wasm
+	CARGO_PROFILE_RELEASE_STRIP=false CARGO_TARGET_DIR=$(COMPILE_DIR) \
+		cargo build --release --target $(WASM_TARGET) --lib
+	python3 tools/keep_exports.py src/filter/exports.txt \
+		$(COMPILE_DIR)/$(WASM_TARGET)/release/jwt_authn_wasm.wasm $(COMPILE_DIR)/jwt_authn.names.wasm
+	python3 bench/compile-profile/profile.py --runs $(COMPILE_RUNS) \
+		--vs $(NOOP_DIR)/bench_noop_lean.wasm $(COMPILE_DIR)/jwt_authn.names.wasm
 
 # `make bench-rsa-ab BASE=<git rev>`: src/crypto/rsa_verify/ against its version at BASE, in one V8.
 bench-rsa-ab: wasm-target

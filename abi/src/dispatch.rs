@@ -10,7 +10,7 @@
 //! to collide with: the inner callback for that same context is simply not delivered.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use crate::{host, Action, LogLevel};
 
@@ -51,15 +51,18 @@ pub trait HttpContext {
 /// Makes the plugin's root context for a context id.
 pub type NewRoot = fn(u32) -> Box<dyn RootContext>;
 
+/// Hash maps rather than B-trees: the filter's crates already link one hash table, and each
+/// B-tree map type added ~9 KB of insert, remove and rebalancing code to the module, which the
+/// host compiles at load.
 #[derive(Default)]
 struct Registry {
     new_root: Option<NewRoot>,
-    roots: BTreeMap<u32, Box<dyn RootContext>>,
-    http: BTreeMap<u32, Box<dyn HttpContext>>,
+    roots: HashMap<u32, Box<dyn RootContext>>,
+    http: HashMap<u32, Box<dyn HttpContext>>,
     /// The context whose callback is running (0: none): a callout it starts is its own.
     active: u32,
     /// Callout token -> the context that made the call.
-    callouts: BTreeMap<u32, u32>,
+    callouts: HashMap<u32, u32>,
     /// Contexts taken out for their callback, and those of them deleted meanwhile.
     running: Vec<u32>,
     deleted_while_running: Vec<u32>,
@@ -143,7 +146,7 @@ fn with_http<R>(id: u32, default: R, f: impl FnOnce(&mut dyn HttpContext) -> R) 
 fn take<C: ?Sized>(
     r: &mut Registry,
     id: u32,
-    map: impl Fn(&mut Registry) -> &mut BTreeMap<u32, Box<C>>,
+    map: impl Fn(&mut Registry) -> &mut HashMap<u32, Box<C>>,
 ) -> Option<Box<C>> {
     let context = map(r).remove(&id)?;
     r.running.push(id);
@@ -155,7 +158,7 @@ fn put_back<C: ?Sized>(
     r: &mut Registry,
     id: u32,
     context: Box<C>,
-    map: impl Fn(&mut Registry) -> &mut BTreeMap<u32, Box<C>>,
+    map: impl Fn(&mut Registry) -> &mut HashMap<u32, Box<C>>,
 ) {
     if let Some(at) = r.running.iter().rposition(|running| *running == id) {
         r.running.swap_remove(at);

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 /// Milliseconds, or a reason the value is not a duration.
+#[inline(never)]
 pub fn parse_millis(value: &Value) -> Result<u64, String> {
     match value {
         Value::String(s) => parse_text(s),

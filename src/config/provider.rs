@@ -16,6 +16,7 @@ use crate::keys::remote::{split_uri, RemoteJwks};
 use crate::request::extract::Location;
 use crate::error::ConfigError;
 
+#[inline(never)]
 pub(super) fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
     let path = format!("providers.{name}");
     let f = Fields::new(value, &path)?;
@@ -209,6 +210,7 @@ pub(super) fn parse_provider(name: &str, value: &Value) -> Result<Provider, Conf
 
 /// A header name this filter reads or writes: lowercased, a valid HTTP token, and not one of
 /// the pseudo or hop-by-hop headers a filter must not touch.
+#[inline(never)]
 pub(super) fn header_name(f: &Fields, member: &str) -> Result<String, ConfigError> {
     let name = f.required_string(member)?.to_ascii_lowercase();
     let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
@@ -238,6 +240,7 @@ pub(super) fn header_name(f: &Fields, member: &str) -> Result<String, ConfigErro
 
 /// `issuer` with `{tenantid}` needs `allowed_tenants`, and `allowed_tenants` needs the
 /// placeholder: a multi-tenant provider must say which tenants it trusts.
+#[inline(never)]
 fn parse_tenants(f: &Fields, issuer: Option<&str>) -> Result<Option<Tenants>, ConfigError> {
     let placeholder = Tenants::PLACEHOLDER;
     let listed = f.get("allowed_tenants").is_some();
@@ -284,6 +287,7 @@ fn parse_tenants(f: &Fields, issuer: Option<&str>) -> Result<Option<Tenants>, Co
     }))
 }
 
+#[inline(never)]
 fn parse_local_jwks(f: &Fields) -> Result<JwksSource, ConfigError> {
     f.refuse_unknown(
         &["inline_string"],
@@ -311,6 +315,7 @@ fn parse_local_jwks(f: &Fields) -> Result<JwksSource, ConfigError> {
     }
 }
 
+#[inline(never)]
 fn parse_remote_jwks(f: &Fields) -> Result<RemoteJwks, ConfigError> {
     f.refuse_unknown(
         &[

@@ -9,6 +9,7 @@ use crate::config::fields::Fields;
 use crate::error::ConfigError;
 
 /// `{"max_entries": N, "max_token_lifetime": "300s"}`, both optional; `None` when absent.
+#[inline(never)]
 pub(super) fn parse_replay_protection(
     provider: &Fields,
 ) -> Result<Option<ReplayProtection>, ConfigError> {

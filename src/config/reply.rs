@@ -14,6 +14,7 @@ const MAX_TYPE_URI_BYTES: usize = 1024;
 const MAX_CONTENT_TYPE_BYTES: usize = 256;
 
 /// `shadow: {}` or `shadow: {"header": "x-jwt-shadow"}`.
+#[inline(never)]
 pub(super) fn parse_shadow(
     f: &Fields,
     providers: &[Provider],
@@ -65,6 +66,7 @@ pub(super) fn parse_shadow(
 
 /// `reply: {missing_status, invalid_status, forbidden_status, format, problem_type,
 /// content_type, body}`.
+#[inline(never)]
 pub(super) fn parse_reply(f: &Fields) -> Result<ReplyShape, ConfigError> {
     f.refuse_unknown(
         &[

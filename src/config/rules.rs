@@ -14,6 +14,7 @@ use crate::error::ConfigError;
 /// Longest regular expression accepted in a matcher.
 const MAX_REGEX_BYTES: usize = 1024;
 
+#[inline(never)]
 fn parse_regex(f: &Fields) -> Result<regex_lite::Regex, ConfigError> {
     f.refuse_unknown(&["regex", "google_re2"], &[])?;
     let pattern = f.required_string("regex")?;
@@ -35,6 +36,7 @@ fn parse_regex(f: &Fields) -> Result<regex_lite::Regex, ConfigError> {
 
 /// Envoy's `StringMatcher`: one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`, and
 /// `ignore_case`.
+#[inline(never)]
 pub(super) fn parse_string_matcher(f: &Fields) -> Result<StringMatcher, ConfigError> {
     f.refuse_unknown(
         &[
@@ -84,6 +86,7 @@ pub(super) fn parse_string_matcher(f: &Fields) -> Result<StringMatcher, ConfigEr
     }
 }
 
+#[inline(never)]
 pub(super) fn parse_rule(
     index: usize,
     value: &Value,
@@ -152,6 +155,7 @@ pub(super) fn parse_rule(
     })
 }
 
+#[inline(never)]
 fn parse_route_match(m: &Fields) -> Result<RouteMatch, ConfigError> {
     m.refuse_unknown(
         &[
@@ -243,6 +247,7 @@ fn parse_route_match(m: &Fields) -> Result<RouteMatch, ConfigError> {
 }
 
 /// Envoy's `HeaderMatcher` with the value matchers it still supports.
+#[inline(never)]
 fn parse_header_match(h: &Fields) -> Result<HeaderMatch, ConfigError> {
     h.refuse_unknown(
         &[
@@ -321,6 +326,7 @@ fn parse_optional_requirement(
     parse_requirement(r, providers, 0).map(Some)
 }
 
+#[inline(never)]
 pub(super) fn parse_requirement(
     r: &Fields,
     providers: &[Provider],
@@ -425,6 +431,7 @@ pub(super) fn parse_requirement(
 }
 
 /// The `authorization` extension of a rule.
+#[inline(never)]
 fn parse_authorization(a: &Fields) -> Result<Authorization, ConfigError> {
     a.refuse_unknown(&["scopes", "claims", "client_id_header"], &[])?;
     let scopes = a.string_list("scopes")?;

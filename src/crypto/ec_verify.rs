@@ -307,7 +307,11 @@ fn propagate<const L: usize>(w: &mut [i64; L]) -> i64 {
 // ---- Modular arithmetic ------------------------------------------------------------------------
 
 /// `a + b mod m` for `a, b < m`.
-#[inline(always)]
+///
+/// Out of line, as `sub_mod`: a point doubling or addition makes a dozen of these, and inlined
+/// (unrolled over the limbs) they made each formula 5–10 KB per curve, which V8 compiles at load;
+/// the call costs little next to the field multiplications around it.
+#[inline(never)]
 pub fn add_mod<const L: usize>(a: &[u32; L], b: &[u32; L], m: &[u32; L]) -> [u32; L] {
     let (s, carry) = adc(a, b);
     let (t, borrow) = sbb(&s, m);
@@ -319,7 +323,7 @@ pub fn add_mod<const L: usize>(a: &[u32; L], b: &[u32; L], m: &[u32; L]) -> [u32
 }
 
 /// `a − b mod m` for `a, b < m`.
-#[inline(always)]
+#[inline(never)]
 pub fn sub_mod<const L: usize>(a: &[u32; L], b: &[u32; L], m: &[u32; L]) -> [u32; L] {
     let (d, borrow) = sbb(a, b);
     if borrow {

@@ -115,6 +115,7 @@ impl KeyLookup for Lookup<'_> {
 /// Until when a request may wait for provider `remote`'s keys (see [`Meta::wait_for_fetch`]):
 /// at most `limit_ms` from now (`first_fetch_wait` for first keys, none for an unknown kid),
 /// or, for a woken request (`resumed`), until the deadline of the wait that just ended.
+#[inline(never)]
 fn key_wait(remote: &Remote, now_ms: u64, limit_ms: u64, resumed: Option<&Waiter>) -> Option<u64> {
     let deadline = resumed.map_or(now_ms.saturating_add(limit_ms), |w| w.deadline_ms);
     remote.meta.wait_for_fetch(
@@ -448,8 +449,12 @@ fn needs_exact_clock(outcome: Option<&Outcome>, now_ms: u64) -> bool {
     }
 }
 
+// The waiting paths (`hold_or_deny`, `park`, `ask_refetch`, `key_wait`) stay out of line: rare
+// per request, inlined they made `process` 8.6 KB for the host to compile at load.
+
 /// Holds the request for provider `index`'s keys until `until` (see [`key_wait`]), or refuses
 /// it with `error` when it may not wait or too many requests already do.
+#[inline(never)]
 fn hold_or_deny(
     shared: &Shared,
     context_id: u32,
@@ -465,6 +470,7 @@ fn hold_or_deny(
 }
 
 /// Holds the request until provider `index`'s record changes or `deadline_ms`.
+#[inline(never)]
 fn park(shared: &Shared, context_id: u32, index: usize, deadline_ms: u64) -> bool {
     let mut worker = shared.borrow_mut();
     if worker.waiters.len() >= MAX_WAITERS {
@@ -486,6 +492,7 @@ fn park(shared: &Shared, context_id: u32, index: usize, deadline_ms: u64) -> boo
 /// they lack, unless one was asked for within `unknown_kid_refetch_interval`: a flood of
 /// random kids costs one fetch per window. Compare-and-swap, retried if another worker wrote
 /// meanwhile. Leaves the worker's copy of the record up to date, for the decision to wait.
+#[inline(never)]
 fn ask_refetch(shared: &Shared, index: usize, now_ms: u64) {
     let Some((meta_key, jwks, name)) = shared
         .borrow()

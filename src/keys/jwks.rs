@@ -169,7 +169,8 @@ fn parse_document(text: &str, allow_pem: bool) -> Result<(KeySet, Vec<Skipped>),
             format!("Jwks nests arrays or objects deeper than the limit of {MAX_JWKS_DEPTH}"),
         ));
     }
-    let doc: Value = serde_json::from_str(&strip_trailing_commas(text))
+    // From bytes, as tokens are read: one instance of serde_json's parser in the module.
+    let doc: Value = serde_json::from_slice(strip_trailing_commas(text).as_bytes())
         .map_err(|_| JwksError::new("JwksParseError", "Jwks is an invalid JSON"))?;
     let Value::Object(doc) = doc else {
         return Err(JwksError::new("JwksParseError", "Jwks is an invalid JSON"));
