@@ -200,7 +200,8 @@ def main():
     for path in (B.ENVOY, B.OURS_WASM, B.NOOP_WASM, B.NOOP_LEAN_WASM, B.MINT):
         if not os.path.exists(path):
             B.die(f"{path} missing (run `make bench-startup`)")
-    unknown = [c for c in CONFIGS if not B.known_config(c)]
+    alt = ["ours-alt"] if B.OURS_ALT_WASM else []  # JWT_AUTHN_WASM_ALT: another build, as in pair.py
+    unknown = [c for c in CONFIGS if not B.known_config(c, alt)]
     if unknown:
         B.die(f"unknown configs: {unknown}")
     binary = envoy_binary()
