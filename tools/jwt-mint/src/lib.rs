@@ -17,6 +17,8 @@ mod alg;
 mod jwk;
 mod key;
 mod rng;
+#[cfg(feature = "x509")]
+pub mod x509;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
