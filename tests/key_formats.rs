@@ -1,8 +1,9 @@
 //! Key documents other than plain JWK members, end to end through `Config::parse` and
 //! `authn::authenticate`: JWKs with `x5c` certificates, Google's X.509 kid → certificate maps and
-//! PEM text in `local_jwks.inline_string`. Tokens come from jwt-mint (certificates for its keys
-//! are made here with x509-cert's builder) and from OpenSSL (`tests/fixtures/x509/`, keys,
-//! certificates and signatures all made by `openssl`, see `generate.py` there).
+//! PEM text in `local_jwks.inline_string`. Tokens come from jwt-mint (its keys' SPKI, PKCS#1 and
+//! certificates from `jwt_mint::x509`, with x509-cert's builder) and from OpenSSL
+//! (`tests/fixtures/x509/`, keys, certificates and signatures all made by `openssl`, see
+//! `generate.py` there).
 
 #![allow(
     clippy::unwrap_used,
@@ -11,29 +12,15 @@
     clippy::indexing_slicing
 )] // test code
 
-use std::str::FromStr;
-use std::time::Duration;
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use der::asn1::{Any, BitString, ObjectIdentifier, UintRef, UtcTime};
-use der::{Decode, Encode};
-use jwt_authn_wasm::authn::{authenticate, Decision, Input};
 use jwt_authn_wasm::authn::model::Config;
+use jwt_authn_wasm::authn::{authenticate, Decision, Input};
 use jwt_authn_wasm::error::AuthError;
 use jwt_authn_wasm::request::matcher::Request;
+use jwt_mint::x509::{self, pem, pkcs1_der, spki_der, Signer, Template};
 use jwt_mint::{b64url_decode, Alg, Key};
 use serde_json::{json, Map, Value};
-use spki::{
-    AlgorithmIdentifierOwned, DynSignatureAlgorithmIdentifier, EncodePublicKey,
-    SignatureBitStringEncoding, SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef,
-};
-use x509_cert::builder::profile::BuilderProfile;
-use x509_cert::builder::{Builder, CertificateBuilder};
-use x509_cert::name::Name;
-use x509_cert::serial_number::SerialNumber;
-use x509_cert::time::{Time, Validity};
-use x509_cert::TbsCertificate;
 
 const NOW: u64 = 1_700_000_000;
 const ISSUER: &str = "https://iss";
@@ -79,136 +66,19 @@ fn keys(seed: u64) -> Vec<Key> {
     .collect()
 }
 
-// --- DER for jwt-mint keys: SPKI, PKCS#1 and certificates (x509-cert's builder) -------------
+// --- Certificates for jwt-mint keys (jwt_mint::x509: x509-cert's builder) ---------------------
 
-const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
-const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
-
-fn field(jwk: &Value, name: &str) -> Vec<u8> {
-    b64url_decode(jwk[name].as_str().unwrap()).unwrap()
-}
-
-fn pkcs1_der(key: &Key) -> Vec<u8> {
-    let jwk = key.public_jwk();
-    let (n, e) = (field(&jwk, "n"), field(&jwk, "e"));
-    pkcs1::RsaPublicKey {
-        modulus: UintRef::new(&n).unwrap(),
-        public_exponent: UintRef::new(&e).unwrap(),
-    }
-    .to_der()
-    .unwrap()
-}
-
-fn spki_der(key: &Key) -> Vec<u8> {
-    let jwk = key.public_jwk();
-    let (oid, params, bits) = match jwk["kty"].as_str().unwrap() {
-        "RSA" => (RSA_ENCRYPTION, Some(Any::null()), pkcs1_der(key)),
-        "EC" => {
-            let curve = match jwk["crv"].as_str().unwrap() {
-                "P-256" => "1.2.840.10045.3.1.7",
-                "P-384" => "1.3.132.0.34",
-                "P-521" => "1.3.132.0.35",
-                "secp256k1" => "1.3.132.0.10",
-                other => panic!("{other}"),
-            };
-            let params = Any::encode_from(&ObjectIdentifier::new_unwrap(curve)).unwrap();
-            let point = [vec![4], field(&jwk, "x"), field(&jwk, "y")].concat();
-            (EC_PUBLIC_KEY, Some(params), point)
-        }
-        "OKP" => (ED25519, None, field(&jwk, "x")),
-        other => panic!("{other}"),
-    };
-    SubjectPublicKeyInfoOwned {
-        algorithm: AlgorithmIdentifierOwned {
-            oid,
-            parameters: params,
-        },
-        subject_public_key: BitString::from_bytes(&bits).unwrap(),
-    }
-    .to_der()
-    .unwrap()
-}
-
-struct Profile;
-
-impl BuilderProfile for Profile {
-    fn get_issuer(&self, _subject: &Name) -> Name {
-        Name::from_str("CN=key formats test CA").unwrap()
-    }
-    fn get_subject(&self) -> Name {
-        Name::from_str("CN=key formats test key,O=jwt-authn-wasm,C=SE").unwrap()
-    }
-    fn build_extensions(
-        &self,
-        _spk: SubjectPublicKeyInfoRef<'_>,
-        _issuer_spk: SubjectPublicKeyInfoRef<'_>,
-        _tbs: &TbsCertificate,
-    ) -> x509_cert::builder::Result<Vec<x509_cert::ext::Extension>> {
-        Ok(Vec::new())
-    }
-}
-
-/// The filter reads no certificate signature, so the issuer is a stub.
-struct StubSigner;
-#[derive(Clone)]
-struct StubIssuerKey;
-struct StubSignature;
-
-impl EncodePublicKey for StubIssuerKey {
-    fn to_public_key_der(&self) -> spki::Result<der::Document> {
-        Ok(der::Document::try_from(spki_der(&Key::from_seed(
-            Alg::ES256,
-            "ca",
-            99,
-        )))?)
-    }
-}
-
-impl signature::Keypair for StubSigner {
-    type VerifyingKey = StubIssuerKey;
-    fn verifying_key(&self) -> StubIssuerKey {
-        StubIssuerKey
-    }
-}
-
-impl DynSignatureAlgorithmIdentifier for StubSigner {
-    fn signature_algorithm_identifier(&self) -> spki::Result<AlgorithmIdentifierOwned> {
-        Ok(AlgorithmIdentifierOwned {
-            oid: ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2"),
-            parameters: None,
-        })
-    }
-}
-
-impl SignatureBitStringEncoding for StubSignature {
-    fn to_bitstring(&self) -> der::Result<BitString> {
-        BitString::from_bytes(&[0x30, 0x00])
-    }
-}
-
-impl signature::Signer<StubSignature> for StubSigner {
-    fn try_sign(&self, _msg: &[u8]) -> Result<StubSignature, signature::Error> {
-        Ok(StubSignature)
-    }
-}
-
-/// A certificate for `key` that expired in 2001.
+/// A certificate for `key` that expired in 2001, with a stub signature: the filter reads none.
 fn cert_der(key: &Key) -> Vec<u8> {
-    let spki = SubjectPublicKeyInfoOwned::from_der(&spki_der(key)).unwrap();
-    let time =
-        |secs| Time::UtcTime(UtcTime::from_unix_duration(Duration::from_secs(secs)).unwrap());
-    let validity = Validity::new(time(946_684_800), time(978_307_200));
-    CertificateBuilder::new(Profile, SerialNumber::from(7u32), validity, spki)
-        .unwrap()
-        .build::<_, StubSignature>(&StubSigner)
-        .unwrap()
-        .to_der()
-        .unwrap()
-}
-
-fn pem(label: &str, der: &[u8]) -> String {
-    pem_rfc7468::encode_string(label, pem_rfc7468::LineEnding::LF, der).unwrap()
+    let template = Template {
+        serial: vec![7],
+        issuer: "CN=key formats test CA".into(),
+        subject: "CN=key formats test key,O=jwt-authn-wasm,C=SE".into(),
+        not_before: 946_684_800,
+        not_after: 978_307_200,
+        basic_constraints: None,
+    };
+    x509::certificate(&spki_der(key), &template, Signer::Stub(&[0x30, 0x00]))
 }
 
 /// The public JWK without its key members, carrying the certificate instead.

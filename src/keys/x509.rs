@@ -666,8 +666,9 @@ fn pem_base64_lines(text: &[u8]) -> Result<Vec<u8>, &'static str> {
     Ok(base64)
 }
 
-/// Test material: SPKI, PKCS#1 and certificate DER for a key, made with the RustCrypto encoders
-/// (x509-cert's own certificate builder, with a stub signer: nothing reads the signature).
+/// Test material: SPKI, PKCS#1 and certificate DER for a key, made by `jwt_mint::x509` with the
+/// RustCrypto encoders (x509-cert's own certificate builder, with a stub signer: nothing reads
+/// the signature).
 #[cfg(test)]
 pub(crate) mod test_support;
 

@@ -8,7 +8,7 @@
 //! `+`, `/` and `=`, keys without `alg`, `x5c` certificate chains, an encryption key next to the
 //! signing key, Google's kid -> PEM certificate document, numeric and nested claims). The
 //! certificates are real self-signed X.509 certificates, made with x509-cert's builder
-//! (`support::x509`) and signed by their own key, so nothing is shared with the filter's parser.
+//! (`jwt_mint::x509`) and signed by their own key, so nothing is shared with the filter's parser.
 //!
 //! Remote keys are served by one JWKS stub per identity provider, at the provider's real JWKS
 //! path (anything else gets a 404) with the cache headers it sends, through a cluster per
@@ -35,11 +35,11 @@ use std::thread;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
+use jwt_mint::x509::{self, pem, pkcs1_der, spki_der, Signer, Template};
 use jwt_mint::{Alg, Key};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::support::x509::{self, pem, pkcs1_der, spki_der};
 use crate::support::{
     assert_vm_healthy, body, now, validate, EnvoyBuilder, JwksStub, Proxy, Response, Upstream,
     CRATE_ROOT,
@@ -2707,7 +2707,7 @@ fn examples_parse_natively() {
 }
 
 // ------------------------------------------------------------------------------------------
-// Certificates as the fixtures use them (the encodings are in `support::x509`)
+// Certificates as the fixtures use them (the encodings are in `jwt_mint::x509`)
 
 fn b64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -2750,11 +2750,24 @@ fn member_private(key: &Key, name: &str) -> String {
     key.private_jwk()[name].as_str().unwrap().to_owned()
 }
 
-/// A self-signed certificate for `key` (subject = issuer = `CN=<cn>`), signed by the key
-/// itself ([`x509::self_signed`]).
+/// A self-signed certificate for `key` (subject = issuer = `CN=<cn>`; no extensions, so v1),
+/// signed by the key itself (RSA keys as RS256), valid 2024-2049. Its serial is 64 bits from the
+/// key, so two certificates never share one, with `serial` mixed into the last byte.
 fn self_signed(key: &Key, cn: &str, serial: u64) -> Cert {
+    let spki = spki_der(key);
+    let mut serial_bytes = Sha256::digest(&spki)[..8].to_vec();
+    serial_bytes[0] &= 0x7f;
+    serial_bytes[7] ^= serial as u8;
+    // DER's minimal INTEGER: no leading zero byte unless the next one has its top bit set.
+    while serial_bytes.len() > 1 && serial_bytes[0] == 0 && serial_bytes[1] & 0x80 == 0 {
+        serial_bytes.remove(0);
+    }
+    let template = Template {
+        serial: serial_bytes,
+        ..Template::new(&format!("CN={cn}"))
+    };
     Cert {
-        der: x509::self_signed(key, cn, serial),
+        der: x509::certificate(&spki, &template, Signer::Key(key)),
     }
 }
 

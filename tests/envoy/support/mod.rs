@@ -12,7 +12,6 @@
 
 pub mod chaos;
 mod expect;
-pub mod x509;
 
 pub use expect::{assert_configs_refused, assert_vm_healthy, body, Refused};
 

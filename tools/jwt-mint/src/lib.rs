@@ -5,6 +5,9 @@
 //! and its own tests check every signature with the RustCrypto verifiers, so a token it mints
 //! is known-good independently of the filter.
 //!
+//! With the `x509` feature, `jwt_mint::x509` writes its keys as the filter's tests need them:
+//! SPKI, PKCS#1, SEC 1, PKCS#8, PEM and X.509 certificates (x509-cert's builder).
+//!
 //! ```
 //! use jwt_mint::{jwks, Alg, Key};
 //! let key = Key::from_seed(Alg::ES256, "k1", 7);
@@ -17,6 +20,8 @@ mod alg;
 mod jwk;
 mod key;
 mod rng;
+#[cfg(feature = "x509")]
+pub mod x509;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
