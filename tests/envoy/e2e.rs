@@ -311,31 +311,42 @@ fn a_token_passes_from_the_second_its_nbf_allows_under_requires_any() {
             {"provider_name": "p"}, {"provider_name": "q"}]}}}]
     });
     let proxy = local_builder(&upstream).plugin(config).start();
-    let nbf = now() + 3;
-    let auth = bearer(&key.token(&claims_with(json!({"nbf": nbf}))));
     let other = bearer(&flip_signature_bit(&key.token(&good_claims())));
-    let seen = around_second(
-        nbf as f64 - 1.0,
-        50,
-        || proxy.get("/api", &[("authorization", &auth), ("x-other", &other)]),
-        |r, before| {
-            assert_eq!(
-                (r.status, r.body.as_str()),
-                (401, body::VERIFICATION),
-                "{before:.3} s before N - 1"
-            )
-        },
-        |r, after| assert_eq!(r.status, 200, "{after:.3} s after N - 1: {}", r.body),
-    );
+    // The tick clock lags by up to 100 ms: requests in that window are the ones that count. A
+    // machine busy enough to send fewer than 5 in it says nothing either way, so the run is
+    // repeated with a new `nbf` (3 runs at most); every answer of every run is judged.
+    let mut seen = AroundSecond {
+        before: 0,
+        early: 0,
+    };
+    for _ in 0..3 {
+        let nbf = now() + 3;
+        let auth = bearer(&key.token(&claims_with(json!({"nbf": nbf}))));
+        seen = around_second(
+            nbf as f64 - 1.0,
+            50,
+            || proxy.get("/api", &[("authorization", &auth), ("x-other", &other)]),
+            |r, before| {
+                assert_eq!(
+                    (r.status, r.body.as_str()),
+                    (401, body::VERIFICATION),
+                    "{before:.3} s before N - 1"
+                )
+            },
+            |r, after| assert_eq!(r.status, 200, "{after:.3} s after N - 1: {}", r.body),
+        );
+        if seen.before >= 20 && seen.early >= 5 {
+            break;
+        }
+    }
     assert!(
         seen.before >= 20,
         "only {} requests before nbf",
         seen.before
     );
-    // The tick clock lags by up to 100 ms: requests in that window are the ones that count.
     assert!(
         seen.early >= 5,
-        "only {} requests in the first 100 ms after nbf",
+        "only {} requests in the first 100 ms after nbf, in each of 3 runs",
         seen.early
     );
     assert_vm_healthy(&proxy);
