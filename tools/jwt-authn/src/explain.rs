@@ -31,6 +31,7 @@ pub struct Args {
     route_name: Option<String>,
     jwks: Vec<(String, String)>,
     fetch: bool,
+    ca_files: Vec<String>,
     now: Option<u64>,
     json: bool,
 }
@@ -45,6 +46,7 @@ impl Args {
             route_name: None,
             jwks: Vec::new(),
             fetch: false,
+            ca_files: Vec::new(),
             now: None,
             json: false,
         };
@@ -72,6 +74,7 @@ impl Args {
                     out.jwks.push((provider.to_string(), file.to_string()));
                 }
                 "--fetch" => out.fetch = true,
+                "--ca-file" => out.ca_files.push(value("--ca-file")?),
                 "--now" => {
                     let now = value("--now")?;
                     out.now = Some(
@@ -87,6 +90,9 @@ impl Args {
         }
         out.config = config.ok_or("explain needs CONFIG.json")?;
         out.path = path.ok_or("explain needs --path")?;
+        if !out.ca_files.is_empty() && !out.fetch {
+            return Err("--ca-file is for --fetch: it adds trust anchors for the fetch".into());
+        }
         Ok(out)
     }
 }
@@ -300,6 +306,12 @@ fn key_sources(config: &Config, args: &Args) -> Result<Vec<KeySource>, String> {
             Some(_) => {}
         }
     }
+    // Read even when no provider is fetched: a bad `--ca-file` is refused either way.
+    let trust = if args.fetch {
+        Some(fetch::Trust::new(&args.ca_files)?)
+    } else {
+        None
+    };
     let mut sources = Vec::new();
     for provider in &config.providers {
         let source = match &provider.jwks {
@@ -315,14 +327,17 @@ fn key_sources(config: &Config, args: &Args) -> Result<Vec<KeySource>, String> {
                             .map_err(|e| format!("{file}: {}", e.message))?;
                         KeySource::File(file.clone(), set)
                     }
-                    None if args.fetch => match fetch::keys(remote, provider.issuer.as_deref()) {
-                        Ok(fetched) => KeySource::Fetched(fetched.jwks_uri, fetched.keys),
-                        Err(e) => KeySource::Unavailable(format!("fetch failed: {e}")),
+                    None => match &trust {
+                        Some(trust) => match fetch::keys(remote, provider.issuer.as_deref(), trust)
+                        {
+                            Ok(fetched) => KeySource::Fetched(fetched.jwks_uri, fetched.keys),
+                            Err(e) => KeySource::Unavailable(format!("fetch failed: {e}")),
+                        },
+                        None => KeySource::Unavailable(format!(
+                            "remote_jwks {} not fetched (no --jwks {}=FILE, no --fetch)",
+                            remote.uri, provider.name
+                        )),
                     },
-                    None => KeySource::Unavailable(format!(
-                        "remote_jwks {} not fetched (no --jwks {}=FILE, no --fetch)",
-                        remote.uri, provider.name
-                    )),
                 }
             }
         };

@@ -1,11 +1,13 @@
 //! `--fetch`: a remote provider's JWKS (through its OIDC discovery document when the provider
 //! has `discovery`) over HTTP(S), with `ureq` and rustls (the webpki roots). The documents are
 //! read with the filter's own parsers (`remote::discovery_jwks_uri`, `jwks::parse_jwks`).
+//! `--ca-file` adds trust anchors (a private CA, a corporate proxy's) to the webpki roots.
 
 use std::time::Duration;
 
 use jwt_authn_wasm::keys::jwks::{self, KeySet};
 use jwt_authn_wasm::keys::remote::{self, RemoteJwks};
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 /// Longest document read (a JWKS or a discovery document).
 const MAX_BODY_BYTES: u64 = 1 << 20;
@@ -16,12 +18,69 @@ pub struct Fetched {
     pub keys: KeySet,
 }
 
+/// The certificates `--fetch` trusts: the webpki roots (Mozilla's), and the anchors of each
+/// `--ca-file`.
+pub struct Trust(RootCerts);
+
+impl Trust {
+    /// The webpki roots and the certificates of `ca_files` (PEM). A file that cannot be read,
+    /// that holds no certificate, or a certificate rustls cannot take as a trust anchor is an
+    /// error naming the file: `ureq` would skip such a certificate silently.
+    pub fn new(ca_files: &[String]) -> Result<Trust, String> {
+        if ca_files.is_empty() {
+            return Ok(Trust(RootCerts::WebPki));
+        }
+        let mut roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .map(|der| Certificate::from_der(der.as_ref()))
+            .collect();
+        for file in ca_files {
+            roots.extend(read_anchors(file)?);
+        }
+        Ok(Trust(RootCerts::new_with_certs(&roots)))
+    }
+}
+
+/// The certificates of one `--ca-file`, each checked as rustls checks a root.
+fn read_anchors(file: &str) -> Result<Vec<Certificate<'static>>, String> {
+    let pem = std::fs::read(file).map_err(|e| format!("--ca-file {file}: cannot read: {e}"))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item.map_err(|e| format!("--ca-file {file}: not PEM: {e}"))? {
+            PemItem::Certificate(cert) => certs.push(cert),
+            // A private key beside the certificate is no trust anchor; it is not used.
+            _ => {}
+        }
+    }
+    if certs.is_empty() {
+        return Err(format!(
+            "--ca-file {file}: no certificate (expected PEM \"-----BEGIN CERTIFICATE-----\" blocks)"
+        ));
+    }
+    for (n, cert) in certs.iter().enumerate() {
+        let der = rustls::pki_types::CertificateDer::from(cert.der());
+        rustls::RootCertStore::empty().add(der).map_err(|e| {
+            let why = match e {
+                rustls::Error::InvalidCertificate(why) => format!("{why:?}"),
+                other => other.to_string(),
+            };
+            format!(
+                "--ca-file {file}: certificate {} is not a usable trust anchor ({why})",
+                n + 1
+            )
+        })?;
+    }
+    Ok(certs)
+}
+
 /// Fetches the provider's keys; `issuer` is the provider's, which a discovery document must
 /// name (OpenID Connect Discovery 1.0 §4.3). The error says which step failed.
-pub fn keys(remote: &RemoteJwks, issuer: Option<&str>) -> Result<Fetched, String> {
+pub fn keys(remote: &RemoteJwks, issuer: Option<&str>, trust: &Trust) -> Result<Fetched, String> {
     let timeout = Duration::from_millis(remote.timeout_ms.max(1000));
+    let tls = TlsConfig::builder().root_certs(trust.0.clone()).build();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
+        .tls_config(tls)
         .build()
         .into();
     let jwks_uri = if remote.discovery {

@@ -20,8 +20,8 @@ mod fetch;
 const USAGE: &str = "\
 usage: jwt-authn validate CONFIG.json...
        jwt-authn explain CONFIG.json --path PATH [--method METHOD] [--header 'Name: value']...
-                 [--route-name NAME] [--jwks PROVIDER=FILE]... [--fetch] [--now UNIX_SECONDS]
-                 [--json]
+                 [--route-name NAME] [--jwks PROVIDER=FILE]... [--fetch [--ca-file PEM]...]
+                 [--now UNIX_SECONDS] [--json]
 
   validate   check each plugin configuration (the JSON the filter receives as its
              `configuration`) as the filter does when Envoy loads it; exit 0 when all pass,
@@ -34,6 +34,8 @@ usage: jwt-authn validate CONFIG.json...
              --header     a request header (repeatable; `host` is `:authority`)
              --jwks       a remote provider's JWKS from a file
              --fetch      fetch remote JWKS (and OIDC discovery) over HTTP(S)
+             --ca-file    with --fetch, more trusted CA certificates (PEM), added to the
+                          webpki roots: a private CA, a TLS-inspecting proxy's
                           (without --jwks or --fetch a remote provider's keys are unavailable,
                           and the answer is the filter's when its keys cannot be fetched)
              --now        the clock, unix seconds (default: the system clock)

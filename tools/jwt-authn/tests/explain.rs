@@ -7,7 +7,8 @@
 //!   tests/envoy/conformance.rs also reads. That test proves the filter in Envoy gives those same
 //!   answers: together, explain's answer is the filter's answer in Envoy.
 //! - The trace of hand-picked cases (expired, wrong audience, unknown kid), `--json` against the
-//!   text, a secret never printed, `--fetch` from a JWKS served on 127.0.0.1, shadow mode.
+//!   text, a secret never printed, `--fetch` from a JWKS served on 127.0.0.1, over http and
+//!   over https (a CA made by the test, trusted with `--ca-file` or not), shadow mode.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -17,11 +18,18 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use jwt_mint::{jwks, Alg, Key};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
+};
+use rustls::pki_types::PrivatePkcs8KeyDer;
 use serde_json::{json, Value};
 
 const CORPUS: &str = concat!(
@@ -676,6 +684,304 @@ fn remote_keys_without_fetch_or_file_are_unavailable_as_after_a_failed_fetch() {
         ],
     );
     assert_eq!(code, Some(0), "{v:#}");
+}
+
+// ---- `--fetch` over https ---------------------------------------------------------------------
+
+/// An identity provider over TLS on 127.0.0.1: a CA and a server certificate for `127.0.0.1`
+/// and `localhost` made for this server alone, the documents served as `serve_on` serves them,
+/// and the paths asked for in order. Dropping it stops the server and joins its thread.
+struct TlsIdp {
+    /// `https://127.0.0.1:PORT`.
+    base: String,
+    /// The CA certificate, for `--ca-file`.
+    ca_pem: PathBuf,
+    served: Arc<Mutex<Vec<String>>>,
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TlsIdp {
+    /// `documents` gets the base URI (known once the server listens) and gives path → body.
+    fn start(documents: impl FnOnce(&str) -> Vec<(String, String)>) -> TlsIdp {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "jwt-authn test CA");
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca = CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        // ring, as the client (`ureq`) has it: its `default_provider` is deprecated only for
+        // lacking post-quantum key exchange, which a test on 127.0.0.1 has no use for.
+        #[allow(deprecated)]
+        let provider = rustls::crypto::ring::default_provider();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
+            )
+            .unwrap();
+
+        // Bound before the thread starts: a client connecting from now on is queued.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("https://{addr}");
+        let documents = documents(&base);
+        let served = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (served, stop, config) = (served.clone(), stop.clone(), Arc::new(config));
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    // A client that refuses the certificate ends its connection: the next one.
+                    if let Ok(stream) = stream {
+                        if let Some(path) = answer_tls(stream, &config, &documents) {
+                            served.lock().unwrap().push(path);
+                        }
+                    }
+                }
+            })
+        };
+        TlsIdp {
+            base,
+            ca_pem: write("ca.pem", &ca.pem()),
+            served,
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn served(&self) -> Vec<String> {
+        self.served.lock().unwrap().clone()
+    }
+}
+
+impl Drop for TlsIdp {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wakes the accept; the loop sees `stop` and ends.
+        let _ = TcpStream::connect(self.addr);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// One request over TLS on `stream`: the path served, or `None` when the handshake or the
+/// request failed (each read bounded by a deadline, so a silent client cannot hold the server).
+fn answer_tls(
+    stream: TcpStream,
+    config: &Arc<rustls::ServerConfig>,
+    documents: &[(String, String)],
+) -> Option<String> {
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    let conn = rustls::ServerConnection::new(config.clone()).ok()?;
+    let mut tls = rustls::StreamOwned::new(conn, stream);
+    let path = {
+        let mut reader = BufReader::new(&mut tls);
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let path = line.split_whitespace().nth(1)?.to_string();
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).ok()? == 0 || h == "\r\n" {
+                break;
+            }
+        }
+        path
+    };
+    let (status, body) = match documents.iter().find(|(p, _)| *p == path) {
+        Some((_, body)) => ("200 OK", body.clone()),
+        None => ("404 Not Found", String::new()),
+    };
+    write!(
+        tls,
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    tls.conn.send_close_notify();
+    tls.flush().ok()?;
+    Some(path)
+}
+
+#[test]
+fn fetch_over_https_trusts_a_private_ca_given_with_ca_file() {
+    let key = signer();
+    let idp = TlsIdp::start(|_| vec![("/jwks".into(), jwks(&[&key]).to_string())]);
+    let config = remote_config(&format!("{}/jwks", idp.base), false);
+    let token = key.token(&claims(json!({})));
+    let bearer = format!("Authorization: Bearer {token}");
+    let now = NOW.to_string();
+    let ca = idp.ca_pem.to_str().unwrap();
+    let (code, v) = explain_json(
+        &config,
+        &[
+            "--path",
+            "/x",
+            "--header",
+            &bearer,
+            "--now",
+            &now,
+            "--fetch",
+            "--ca-file",
+            ca,
+        ],
+    );
+    assert_eq!(code, Some(0), "{v:#}");
+    assert_eq!(v["answer"]["action"], "continue", "{v:#}");
+    let source = v["providers"][0]["keys_source"].as_str().unwrap();
+    assert!(
+        source.contains(&format!("fetched {}/jwks", idp.base)),
+        "{source}"
+    );
+    assert!(
+        source.starts_with("remote_jwks, fetched https://127.0.0.1:"),
+        "{source}"
+    );
+    assert_eq!(v["providers"][0]["keys"][0]["kid"], "es-1");
+    assert_eq!(idp.served(), ["/jwks"]);
+}
+
+#[test]
+fn fetch_over_https_without_the_ca_fails_on_the_certificate_as_the_filter_fails() {
+    let key = signer();
+    let idp = TlsIdp::start(|_| vec![("/jwks".into(), jwks(&[&key]).to_string())]);
+    let config = remote_config(&format!("{}/jwks", idp.base), false);
+    let token = key.token(&claims(json!({})));
+    let bearer = format!("Authorization: Bearer {token}");
+    let now = NOW.to_string();
+    let (code, v) = explain_json(
+        &config,
+        &[
+            "--path", "/x", "--header", &bearer, "--now", &now, "--fetch",
+        ],
+    );
+    assert_eq!(code, Some(1), "{v:#}");
+    let source = v["providers"][0]["keys_source"].as_str().unwrap();
+    assert!(
+        source.starts_with(&format!("unavailable: fetch failed: {}/jwks: ", idp.base)),
+        "{source}"
+    );
+    // The webpki roots do not know the test's CA: rustls's own words for it.
+    assert!(
+        source.contains("invalid peer certificate: UnknownIssuer"),
+        "{source}"
+    );
+    assert_eq!(v["answer"]["status_name"], "JwksFetchFail");
+    assert_eq!(v["answer"]["status"], 401);
+    assert_eq!(v["answer"]["body"], "Jwks remote fetch is failed");
+    // No request reached the server: the handshake failed first.
+    assert!(idp.served().is_empty(), "{:?}", idp.served());
+}
+
+#[test]
+fn fetch_over_https_follows_oidc_discovery() {
+    let key = signer();
+    // The JWKS named by the discovery document at `localhost`: the certificate's other name.
+    let idp = TlsIdp::start(|base| {
+        let port = base.rsplit(':').next().unwrap();
+        vec![
+            (
+                "/.well-known/openid-configuration".to_string(),
+                json!({"issuer": ISS, "jwks_uri": format!("https://localhost:{port}/keys")})
+                    .to_string(),
+            ),
+            ("/keys".to_string(), jwks(&[&key]).to_string()),
+        ]
+    });
+    let port = idp.addr.port();
+    let config = remote_config(
+        &format!("{}/.well-known/openid-configuration", idp.base),
+        true,
+    );
+    let token = key.token(&claims(json!({})));
+    let bearer = format!("Authorization: Bearer {token}");
+    let now = NOW.to_string();
+    let ca = idp.ca_pem.to_str().unwrap();
+    let (code, v) = explain_json(
+        &config,
+        &[
+            "--path",
+            "/x",
+            "--header",
+            &bearer,
+            "--now",
+            &now,
+            "--fetch",
+            "--ca-file",
+            ca,
+        ],
+    );
+    assert_eq!(code, Some(0), "{v:#}");
+    let source = v["providers"][0]["keys_source"].as_str().unwrap();
+    assert!(
+        source.contains(&format!("fetched https://localhost:{port}/keys")),
+        "{source}"
+    );
+    assert_eq!(idp.served(), ["/.well-known/openid-configuration", "/keys"]);
+}
+
+#[test]
+fn a_ca_file_that_holds_no_usable_certificate_is_refused_with_exit_2() {
+    let config = remote_config("https://idp.example/jwks", false);
+    let c = config.to_str().unwrap();
+    let empty = write("empty.pem", "");
+    let no_cert = write(
+        "key-only.pem",
+        "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n-----END PRIVATE KEY-----\n",
+    );
+    let text = write("text.pem", "not a certificate\n");
+    let not_base64 = write(
+        "not-base64.pem",
+        "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+    );
+    let bad_der = write(
+        "bad-der.pem",
+        "-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n",
+    );
+    let cases = [
+        (
+            "/nonexistent/ca.pem",
+            "--ca-file /nonexistent/ca.pem: cannot read",
+        ),
+        (empty.to_str().unwrap(), "no certificate"),
+        (no_cert.to_str().unwrap(), "no certificate"),
+        (text.to_str().unwrap(), "no certificate"),
+        (not_base64.to_str().unwrap(), "not PEM"),
+        (
+            bad_der.to_str().unwrap(),
+            "certificate 1 is not a usable trust anchor (BadEncoding)",
+        ),
+    ];
+    for (file, says) in cases {
+        let out = run(&["explain", c, "--path", "/", "--fetch", "--ca-file", file]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{file}: {stderr}");
+        assert!(stderr.contains(&format!("--ca-file {file}")), "{stderr}");
+        assert!(stderr.contains(says), "{file}: {stderr}");
+        assert!(out.stdout.is_empty(), "{file}");
+    }
+    // Without --fetch it has nothing to do: a usage error too.
+    let out = run(&["explain", c, "--path", "/", "--ca-file", "/x.pem"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--ca-file is for --fetch"));
 }
 
 #[test]
