@@ -46,10 +46,11 @@ fn read_anchors(file: &str) -> Result<Vec<Certificate<'static>>, String> {
     let pem = std::fs::read(file).map_err(|e| format!("--ca-file {file}: cannot read: {e}"))?;
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
-        match item.map_err(|e| format!("--ca-file {file}: not PEM: {e}"))? {
-            PemItem::Certificate(cert) => certs.push(cert),
-            // A private key beside the certificate is no trust anchor; it is not used.
-            _ => {}
+        // A private key beside the certificates is no trust anchor; it is not used.
+        if let PemItem::Certificate(cert) =
+            item.map_err(|e| format!("--ca-file {file}: not PEM: {e}"))?
+        {
+            certs.push(cert);
         }
     }
     if certs.is_empty() {
@@ -110,4 +111,40 @@ fn get(agent: &ureq::Agent, uri: &str) -> Result<String, String> {
         .limit(MAX_BODY_BYTES)
         .read_to_string()
         .map_err(|e| format!("{uri}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    /// `--ca-file` adds to the Mozilla roots: every one of them stays, and the file's come after.
+    #[test]
+    fn a_ca_file_is_added_to_the_webpki_roots() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = params.self_signed(&key).unwrap();
+        let dir = std::env::temp_dir().join(format!("jwt-authn-fetch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ca.pem");
+        // Twice, and a key beside them: two anchors, the key ignored.
+        std::fs::write(&file, ca.pem() + &ca.pem() + &key.serialize_pem()).unwrap();
+        let trust = Trust::new(&[file.to_str().unwrap().to_string()]).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let RootCerts::Specific(roots) = trust.0 else {
+            panic!("not the webpki roots and the file's")
+        };
+        let mozilla = webpki_root_certs::TLS_SERVER_ROOT_CERTS;
+        assert_eq!(roots.len(), mozilla.len() + 2);
+        for (root, mozilla) in roots.iter().zip(mozilla) {
+            assert_eq!(root.der(), mozilla.as_ref());
+        }
+        assert!(roots.iter().skip(mozilla.len()).all(|r| r.der() == ca.der().as_ref()));
+    }
+
+    #[test]
+    fn without_a_ca_file_the_webpki_roots_alone() {
+        assert!(matches!(Trust::new(&[]).unwrap().0, RootCerts::WebPki));
+    }
 }
