@@ -140,7 +140,10 @@ mod tests {
         for (root, mozilla) in roots.iter().zip(mozilla) {
             assert_eq!(root.der(), mozilla.as_ref());
         }
-        assert!(roots.iter().skip(mozilla.len()).all(|r| r.der() == ca.der().as_ref()));
+        assert!(roots
+            .iter()
+            .skip(mozilla.len())
+            .all(|r| r.der() == ca.der().as_ref()));
     }
 
     #[test]
