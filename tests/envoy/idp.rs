@@ -154,6 +154,7 @@ fn identity_providers_end_to_end() {
         .start();
     let checks = main_checks(fx);
     let failures = run_checks(&proxy, &checks, false);
+    eprintln!("identity providers (wasm): {} checks", checks.len());
     assert_vm_healthy(&proxy);
     // Each stub was asked for its JWKS path only.
     let mut wrong_paths = Vec::new();
@@ -222,6 +223,7 @@ fn pem_client_keys_end_to_end() {
     let proxy = EnvoyBuilder::new(&upstream).plugin(pem_config(fx)).start();
     let checks = pem_checks(fx);
     let failures = run_checks(&proxy, &checks, false);
+    eprintln!("PEM client keys (wasm): {} checks", checks.len());
     assert_vm_healthy(&proxy);
     report("PEM client keys (wasm)", &checks, &failures);
 }

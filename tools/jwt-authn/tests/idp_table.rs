@@ -35,23 +35,22 @@ use common::{body, now, upstream_header, write, AUTHORITY};
 
 include!("../../../tests/envoy/idp_table.rs");
 
-/// The remote providers of `main_config` and the JWKS cluster whose document each one fetches.
-const REMOTE: [(&str, &str); 14] = [
-    ("okta", "okta_jwks"),
-    ("adfs", "adfs_jwks"),
-    ("cognito_access", "cognito_jwks"),
-    ("cognito_id", "cognito_jwks"),
-    ("ping", "ping_jwks"),
-    ("azure_v1", "azure_jwks"),
-    ("azure_v2", "azure_jwks"),
-    ("azure_multi", "azure_jwks"),
-    ("azure_v1_multi", "azure_jwks"),
-    ("azure_any", "azure_jwks"),
-    ("google", "google_jwks"),
-    ("google_bare_iss", "google_jwks"),
-    ("firebase", "firebase_jwks"),
-    ("keycloak", "keycloak_jwks"),
-];
+/// A `--jwks PROVIDER=FILE` for every remote provider of `config`: the document its JWKS
+/// cluster's stub serves in the Envoy suite (`key_documents`), written to a file.
+fn jwks_files(fx: &Fx, config: &Value) -> Vec<String> {
+    let documents = key_documents(fx);
+    config["providers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter_map(|(name, p)| {
+            let cluster = p["remote_jwks"]["http_uri"]["cluster"].as_str()?;
+            let (_, _, doc, _) = documents.iter().find(|(c, ..)| *c == cluster).unwrap();
+            let file = write(&format!("idp-{cluster}.json"), doc);
+            Some(format!("{name}={}", file.display()))
+        })
+        .collect()
+}
 
 /// The `www-authenticate` the filter sends with a refusal of `check` under `config`: the realm
 /// (the request's URL), then no error when no token was found, `insufficient_scope` (with the
@@ -161,16 +160,10 @@ fn explain_answers_every_check_of_the_envoy_identity_provider_tables() {
     // The tokens were minted at or before this instant; every check's times are relative to it.
     let t = now();
 
-    let documents = key_documents(fx);
-    let jwks: Vec<String> = REMOTE
-        .iter()
-        .map(|(provider, cluster)| {
-            let (_, _, doc, _) = documents.iter().find(|(c, ..)| c == cluster).unwrap();
-            let file = write(&format!("idp-{cluster}.json"), doc);
-            format!("{provider}={}", file.display())
-        })
-        .collect();
-    let mut failures = explain_checks("idp-main.json", &main_config(fx), &jwks, &main, t);
+    let config = main_config(fx);
+    let jwks = jwks_files(fx, &config);
+    assert_eq!(jwks.len(), 14, "remote providers: {jwks:?}");
+    let mut failures = explain_checks("idp-main.json", &config, &jwks, &main, t);
     failures.extend(explain_checks(
         "idp-pem.json",
         &pem_config(fx),
