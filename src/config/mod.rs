@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use crate::authn::model::{Config, HeaderFetch, LogLevel, Requirement, Rule};
 use crate::error::ConfigError;
-use fields::Fields;
+use fields::{refusal, Fields};
 use provider::parse_provider;
 use rules::{parse_requirement, parse_rule};
 
@@ -55,22 +55,26 @@ pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
 /// load: UTF-8, then [`Config::parse`]. The filter's `on_configure` and `jwt-authn validate` both
 /// call this, so a pipeline that validates a configuration gets the filter's own verdict.
 pub fn load(bytes: &[u8]) -> Result<Config, ConfigError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| ConfigError::new("", "not UTF-8"))?;
-    Config::parse(text)
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Config::parse(text),
+        Err(_) => Err(refusal("", &["not UTF-8"])),
+    }
 }
 
 impl Config {
     /// Parses and validates the plugin configuration.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         if text.len() > MAX_CONFIG_BYTES {
-            return Err(ConfigError::new(
+            return Err(refusal(
                 "",
-                format!("configuration is larger than {MAX_CONFIG_BYTES} bytes"),
+                &["configuration is larger than ", &fields::decimal(MAX_CONFIG_BYTES as u64), " bytes"],
             ));
         }
         // From bytes, as tokens are read: one instance of serde_json's parser in the module.
-        let root: Value = serde_json::from_slice(text.as_bytes())
-            .map_err(|e| ConfigError::new("", format!("configuration is not valid JSON: {e}")))?;
+        let root: Value = match serde_json::from_slice(text.as_bytes()) {
+            Ok(root) => root,
+            Err(e) => return Err(invalid_json(&e)),
+        };
         let root = Fields::new(&root, "")?;
         root.refuse_unknown(
             &[
@@ -90,9 +94,9 @@ impl Config {
 
         let mut providers = Vec::new();
         if let Some(value) = root.get("providers") {
-            let map = value.as_object().ok_or_else(|| {
-                ConfigError::new("providers", "must be an object of named providers")
-            })?;
+            let Some(map) = value.as_object() else {
+                return Err(refusal("providers", &["must be an object of named providers"]));
+            };
             for (name, provider) in map {
                 providers.push(parse_provider(name, provider)?);
             }
@@ -112,7 +116,7 @@ impl Config {
                 .enumerate()
                 .map(|(i, rule)| parse_rule(i, rule, &providers, &requirement_map))
                 .collect::<Result<_, _>>()?,
-            Some(_) => return Err(ConfigError::new("rules", "must be an array")),
+            Some(_) => return Err(refusal("rules", &["must be an array"])),
         };
         let uses_route_name = rules.iter().any(|r| r.matcher.route_name.is_some());
 
@@ -149,22 +153,14 @@ impl Config {
                 .as_u64()
                 .and_then(|n| usize::try_from(n).ok())
                 .filter(|n| *n <= MAX_TOKEN_CACHE_SIZE)
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        "token_cache_size",
-                        "must be an integer from 0 (off) to 1000000",
-                    )
-                })?,
+                .ok_or_else(|| root.err("token_cache_size", "must be an integer from 0 (off) to 1000000"))?,
         };
         let bypass_cors_preflight = root.bool("bypass_cors_preflight")?;
         let header_fetch = HeaderFetch::of(&rules, &providers, bypass_cors_preflight);
         let log_level = match root.string("log_level")? {
             None => LogLevel::Info,
             Some(name) => LogLevel::parse(name).ok_or_else(|| {
-                ConfigError::new(
-                    "log_level",
-                    "must be one of trace, debug, info, warn, error, critical",
-                )
+                root.err("log_level", "must be one of trace, debug, info, warn, error, critical")
             })?,
         };
         Ok(Config {
@@ -179,6 +175,12 @@ impl Config {
             shapes_refusals,
         })
     }
+}
+
+#[cold]
+#[inline(never)]
+fn invalid_json(e: &serde_json::Error) -> ConfigError {
+    refusal("", &["configuration is not valid JSON: ", &e.to_string()])
 }
 
 #[cfg(test)]

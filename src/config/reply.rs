@@ -3,7 +3,7 @@
 use crate::authn::model::{Provider, Requirement};
 use crate::authn::response::{Body, ReplyShape};
 use crate::authn::shadow::Shadow;
-use crate::config::fields::Fields;
+use crate::config::fields::{decimal, Fields};
 use crate::config::provider::header_name;
 use crate::error::ConfigError;
 use crate::request::extract::Location;
@@ -22,20 +22,17 @@ pub(super) fn parse_shadow(
 ) -> Result<Shadow, ConfigError> {
     f.refuse_unknown(&["header"], &[])?;
     if requires.is_none() {
-        return Err(ConfigError::new(
-            &f.path,
-            "needs `requires` or `requirement_name`: a rule without one refuses nothing",
-        ));
+        return Err(f.err_here("needs `requires` or `requirement_name`: a rule without one refuses nothing"));
     }
     let header = match f.get("header") {
         None => None,
         Some(_) => Some(header_name(f, "header")?),
     };
     if let Some(name) = &header {
-        let clash = |why: String| Err(ConfigError::new(f.field("header"), why));
+        let clash = |parts: &[&str]| Err(f.err_parts("header", parts));
         // Removed from every request, so it must not be a header anything else needs.
         if name.starts_with(':') || name.starts_with("x-envoy-") || name == "cookie" {
-            return clash(format!("`{name}` is Envoy's or the client's; name another"));
+            return clash(&["`", name, "` is Envoy's or the client's; name another"]);
         }
         for p in providers {
             let generated = p
@@ -45,18 +42,12 @@ pub(super) fn parse_shadow(
                 .chain(p.forward_payload_header.iter());
             for g in generated {
                 if g == name {
-                    return clash(format!(
-                        "`{name}` is a header provider `{}` already sets",
-                        p.name
-                    ));
+                    return clash(&["`", name, "` is a header provider `", &p.name, "` already sets"]);
                 }
             }
             for l in &p.locations {
                 if matches!(l, Location::Header { name: n, .. } if n == name) {
-                    return clash(format!(
-                        "`{name}` is where provider `{}` reads its tokens",
-                        p.name
-                    ));
+                    return clash(&["`", name, "` is where provider `", &p.name, "` reads its tokens"]);
                 }
             }
         }
@@ -89,7 +80,7 @@ pub(super) fn parse_reply(f: &Fields) -> Result<ReplyShape, ConfigError> {
                 .and_then(|n| u32::try_from(n).ok())
                 .filter(|n| (400..=599).contains(n))
                 .ok_or_else(|| {
-                    ConfigError::new(f.field(name), "must be an HTTP status from 400 to 599")
+                    f.err(name, "must be an HTTP status from 400 to 599")
                 }),
         }
     };
@@ -99,10 +90,7 @@ pub(super) fn parse_reply(f: &Fields) -> Result<ReplyShape, ConfigError> {
     let format = f.string("format")?.unwrap_or("native");
     let only_with = |member: &str, with: &str| -> Result<(), ConfigError> {
         if f.get(member).is_some() {
-            return Err(ConfigError::new(
-                f.field(member),
-                format!("only applies with `format: \"{with}\"`"),
-            ));
+            return Err(f.err_parts(member, &["only applies with `format: \"", with, "\"`"]));
         }
         Ok(())
     };
@@ -122,9 +110,9 @@ pub(super) fn parse_reply(f: &Fields) -> Result<ReplyShape, ConfigError> {
                     let uri = f.required_string("problem_type")?;
                     if uri.len() > MAX_TYPE_URI_BYTES || !uri.bytes().all(|b| b.is_ascii_graphic())
                     {
-                        return Err(ConfigError::new(
-                            f.field("problem_type"),
-                            format!("must be a URI of at most {MAX_TYPE_URI_BYTES} printable ASCII characters"),
+                        return Err(f.err_parts(
+                            "problem_type",
+                            &["must be a URI of at most ", &decimal(MAX_TYPE_URI_BYTES as u64), " printable ASCII characters"],
                         ));
                     }
                     Some(uri.to_string())
@@ -141,18 +129,18 @@ pub(super) fn parse_reply(f: &Fields) -> Result<ReplyShape, ConfigError> {
                     .bytes()
                     .all(|b| b == b' ' || b.is_ascii_graphic())
             {
-                return Err(ConfigError::new(
-                    f.field("content_type"),
-                    format!("must be a media type of at most {MAX_CONTENT_TYPE_BYTES} printable ASCII characters"),
+                return Err(f.err_parts(
+                    "content_type",
+                    &["must be a media type of at most ", &decimal(MAX_CONTENT_TYPE_BYTES as u64), " printable ASCII characters"],
                 ));
             }
             let text = f.string("body")?.ok_or_else(|| {
-                ConfigError::new(f.field("body"), "is required with `format: \"fixed\"`")
+                f.err("body", "is required with `format: \"fixed\"`")
             })?;
             if text.len() > MAX_FIXED_BODY_BYTES {
-                return Err(ConfigError::new(
-                    f.field("body"),
-                    format!("longer than {MAX_FIXED_BODY_BYTES} bytes"),
+                return Err(f.err_parts(
+                    "body",
+                    &["longer than ", &decimal(MAX_FIXED_BODY_BYTES as u64), " bytes"],
                 ));
             }
             Body::Fixed {
@@ -161,9 +149,9 @@ pub(super) fn parse_reply(f: &Fields) -> Result<ReplyShape, ConfigError> {
             }
         }
         other => {
-            return Err(ConfigError::new(
-                f.field("format"),
-                format!("unknown format `{other}`: use `native`, `problem_json` or `fixed`"),
+            return Err(f.err_parts(
+                "format",
+                &["unknown format `", other, "`: use `native`, `problem_json` or `fixed`"],
             ))
         }
     };

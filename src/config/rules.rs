@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::authn::model::{Provider, Requirement, Rule, MAX_REQUIREMENT_DEPTH};
 use crate::authn::policy::{Authorization, ClaimRule, ClaimTest, ClientBinding};
-use crate::config::fields::Fields;
+use crate::config::fields::{self, decimal, refusal, Fields};
 use crate::config::provider::header_name;
 use crate::config::reply::{parse_reply, parse_shadow};
 use crate::request::matcher::{HeaderMatch, PathMatch, QueryMatch, RouteMatch, StringMatcher, ValueMatch};
@@ -19,19 +19,24 @@ fn parse_regex(f: &Fields) -> Result<regex_lite::Regex, ConfigError> {
     f.refuse_unknown(&["regex", "google_re2"], &[])?;
     let pattern = f.required_string("regex")?;
     if pattern.len() > MAX_REGEX_BYTES {
-        return Err(ConfigError::new(
-            f.field("regex"),
-            format!("longer than {MAX_REGEX_BYTES} bytes"),
+        return Err(f.err_parts(
+            "regex",
+            &["longer than ", &decimal(MAX_REGEX_BYTES as u64), " bytes"],
         ));
     }
-    let invalid = |e: regex_lite::Error| {
-        ConfigError::new(f.field("regex"), format!("invalid regular expression: {e}"))
-    };
-    regex_lite::Regex::new(pattern).map_err(invalid)?;
+    if let Err(e) = regex_lite::Regex::new(pattern) {
+        return Err(invalid_regex(f, &e));
+    }
     // Envoy's safe_regex is a full match (RE2 FullMatch), so the pattern is anchored: an
     // unanchored leftmost-first search finds `/a` for `/(a|ab)` on `/ab` and never the full match.
     // Checked alone first, so `a)|(b` stays invalid.
-    regex_lite::Regex::new(&format!("^(?:{pattern})$")).map_err(invalid)
+    regex_lite::Regex::new(&["^(?:", pattern, ")$"].concat()).map_err(|e| invalid_regex(f, &e))
+}
+
+#[cold]
+#[inline(never)]
+fn invalid_regex(f: &Fields, e: &regex_lite::Error) -> ConfigError {
+    f.err_parts("regex", &["invalid regular expression: ", &e.to_string()])
 }
 
 /// Envoy's `StringMatcher`: one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`, and
@@ -74,15 +79,9 @@ pub(super) fn parse_string_matcher(f: &Fields) -> Result<StringMatcher, ConfigEr
     match found.len() {
         1 => found
             .pop()
-            .ok_or_else(|| ConfigError::new(&f.path, "needs one matcher")),
-        0 => Err(ConfigError::new(
-            &f.path,
-            "needs one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`",
-        )),
-        _ => Err(ConfigError::new(
-            &f.path,
-            "set only one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`",
-        )),
+            .ok_or_else(|| f.err_here("needs one matcher")),
+        0 => Err(f.err_here("needs one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`")),
+        _ => Err(f.err_here("set only one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`")),
     }
 }
 
@@ -93,7 +92,7 @@ pub(super) fn parse_rule(
     providers: &[Provider],
     requirement_map: &[(String, Requirement)],
 ) -> Result<Rule, ConfigError> {
-    let f = Fields::new(value, &format!("rules[{index}]"))?;
+    let f = Fields::new(value, &fields::index("rules", index))?;
     f.refuse_unknown(
         &[
             "match",
@@ -107,14 +106,11 @@ pub(super) fn parse_rule(
     )?;
     let m = f
         .object("match")?
-        .ok_or_else(|| ConfigError::new(f.field("match"), "is required"))?;
+        .ok_or_else(|| f.err("match", "is required"))?;
     let matcher = parse_route_match(&m)?;
     let requires = match (f.object("requires")?, f.string("requirement_name")?) {
         (Some(_), Some(_)) => {
-            return Err(ConfigError::new(
-                &f.path,
-                "set either `requires` or `requirement_name`, not both",
-            ))
+            return Err(f.err_here("set either `requires` or `requirement_name`, not both"))
         }
         (Some(r), None) => parse_optional_requirement(&r, providers)?,
         (None, Some(name)) => Some(
@@ -123,9 +119,9 @@ pub(super) fn parse_rule(
                 .find(|(n, _)| n == name)
                 .map(|(_, r)| r.clone())
                 .ok_or_else(|| {
-                    ConfigError::new(
-                        f.field("requirement_name"),
-                        format!("names unknown requirement `{name}` (not in `requirement_map`)"),
+                    f.err_parts(
+                        "requirement_name",
+                        &["names unknown requirement `", name, "` (not in `requirement_map`)"],
                     )
                 })?,
         ),
@@ -136,10 +132,7 @@ pub(super) fn parse_rule(
         .map(|a| parse_authorization(&a))
         .transpose()?;
     if authorization.is_some() && requires.is_none() {
-        return Err(ConfigError::new(
-            f.field("authorization"),
-            "needs `requires` or `requirement_name`: there is no token to authorize",
-        ));
+        return Err(f.err("authorization", "needs `requires` or `requirement_name`: there is no token to authorize"));
     }
     let shadow = f
         .object("shadow")?
@@ -188,32 +181,23 @@ fn parse_route_match(m: &Fields) -> Result<RouteMatch, ConfigError> {
         (None, Some(path), None) => PathMatch::Exact(path.to_string()),
         (None, None, Some(re)) => PathMatch::Regex(StringMatcher::Regex(parse_regex(&re)?)),
         _ => {
-            return Err(ConfigError::new(
-                &m.path,
-                "set exactly one of `prefix`, `path` or `safe_regex`",
-            ))
+            return Err(m.err_here("set exactly one of `prefix`, `path` or `safe_regex`"))
         }
     };
     let case_sensitive = match m.get("case_sensitive") {
         None => true,
         Some(Value::Bool(b)) => *b,
         Some(_) => {
-            return Err(ConfigError::new(
-                m.field("case_sensitive"),
-                "must be true or false",
-            ))
+            return Err(m.err("case_sensitive", "must be true or false"))
         }
     };
     let mut headers = Vec::new();
     for (i, h) in m.array("headers")?.iter().enumerate() {
-        headers.push(parse_header_match(&Fields::new(
-            h,
-            &format!("{}[{i}]", m.field("headers")),
-        )?)?);
+        headers.push(parse_header_match(&m.item("headers", i, h)?)?);
     }
     let mut query_parameters = Vec::new();
     for (i, q) in m.array("query_parameters")?.iter().enumerate() {
-        let q = Fields::new(q, &format!("{}[{i}]", m.field("query_parameters")))?;
+        let q = m.item("query_parameters", i, q)?;
         q.refuse_unknown(&["name", "string_match", "present_match"], &[])?;
         let name = q.required_string("name")?.to_string();
         let value = match (q.object("string_match")?, q.get("present_match")) {
@@ -221,10 +205,7 @@ fn parse_route_match(m: &Fields) -> Result<RouteMatch, ConfigError> {
             (None, Some(Value::Bool(b))) => ValueMatch::Present(*b),
             (None, None) => ValueMatch::Present(true),
             _ => {
-                return Err(ConfigError::new(
-                    &q.path,
-                    "set one of `string_match` or `present_match` (true or false)",
-                ))
+                return Err(q.err_here("set one of `string_match` or `present_match` (true or false)"))
             }
         };
         query_parameters.push(QueryMatch { name, value });
@@ -294,10 +275,7 @@ fn parse_header_match(h: &Fields) -> Result<HeaderMatch, ConfigError> {
         None => {}
         Some(Value::Bool(b)) => found.push(ValueMatch::Present(*b)),
         Some(_) => {
-            return Err(ConfigError::new(
-                h.field("present_match"),
-                "must be true or false",
-            ))
+            return Err(h.err("present_match", "must be true or false"))
         }
     }
     let value = match found.len() {
@@ -305,8 +283,8 @@ fn parse_header_match(h: &Fields) -> Result<HeaderMatch, ConfigError> {
         0 => ValueMatch::Present(true),
         1 => found
             .pop()
-            .ok_or_else(|| ConfigError::new(&h.path, "needs one value matcher"))?,
-        _ => return Err(ConfigError::new(&h.path, "set only one value matcher")),
+            .ok_or_else(|| h.err_here("needs one value matcher"))?,
+        _ => return Err(h.err_here("set only one value matcher")),
     };
     Ok(HeaderMatch {
         name,
@@ -333,9 +311,9 @@ pub(super) fn parse_requirement(
     depth: usize,
 ) -> Result<Requirement, ConfigError> {
     if depth > MAX_REQUIREMENT_DEPTH {
-        return Err(ConfigError::new(
+        return Err(refusal(
             &r.path,
-            format!("requirements nested deeper than {MAX_REQUIREMENT_DEPTH}"),
+            &["requirements nested deeper than ", &decimal(MAX_REQUIREMENT_DEPTH as u64)],
         ));
     }
     r.refuse_unknown(
@@ -350,7 +328,7 @@ pub(super) fn parse_requirement(
         &[],
     )?;
     if r.map.len() != 1 {
-        return Err(ConfigError::new(&r.path, "set exactly one of `provider_name`, `provider_and_audiences`, `requires_any`, `requires_all`, `allow_missing`, `allow_missing_or_failed`"));
+        return Err(r.err_here("set exactly one of `provider_name`, `provider_and_audiences`, `requires_any`, `requires_all`, `allow_missing`, `allow_missing_or_failed`"));
     }
     let provider = |f: &Fields, member: &str| -> Result<usize, ConfigError> {
         let name = f.required_string(member)?;
@@ -358,11 +336,11 @@ pub(super) fn parse_requirement(
             .iter()
             .position(|p| p.name == name)
             .ok_or_else(|| {
-                ConfigError::new(f.field(member), format!("names unknown provider `{name}`"))
+                f.err_parts(member, &["names unknown provider `", name, "`"])
             })
     };
     let all_providers = || (0..providers.len()).collect::<Vec<_>>();
-    if r.get("provider_name").is_some() {
+    if r.has("provider_name") {
         return Ok(Requirement::Provider {
             index: provider(r, "provider_name")?,
             audiences: None,
@@ -375,32 +353,29 @@ pub(super) fn parse_requirement(
             audiences: Some(pa.string_list("audiences")?),
         });
     }
-    if r.get("allow_missing").is_some() {
+    if r.has("allow_missing") {
         return Ok(Requirement::AllowMissing(all_providers()));
     }
-    if r.get("allow_missing_or_failed").is_some() {
+    if r.has("allow_missing_or_failed") {
         return Ok(Requirement::AllowMissingOrFailed(all_providers()));
     }
-    let (member, any) = if r.get("requires_any").is_some() {
+    let (member, any) = if r.has("requires_any") {
         ("requires_any", true)
     } else {
         ("requires_all", false)
     };
     let list = r.object(member)?.ok_or_else(|| {
-        ConfigError::new(r.field(member), "must be an object with `requirements`")
+        r.err(member, "must be an object with `requirements`")
     })?;
     list.refuse_unknown(&["requirements"], &[])?;
     let items = list.array("requirements")?;
     if items.is_empty() {
-        return Err(ConfigError::new(
-            list.field("requirements"),
-            "must list at least one requirement",
-        ));
+        return Err(list.err("requirements", "must list at least one requirement"));
     }
     let mut children = Vec::new();
     for (i, item) in items.iter().enumerate() {
         children.push(parse_requirement(
-            &Fields::new(item, &format!("{}[{i}]", list.field("requirements")))?,
+            &list.item("requirements", i, item)?,
             providers,
             depth + 1,
         )?);
@@ -440,14 +415,14 @@ fn parse_authorization(a: &Fields) -> Result<Authorization, ConfigError> {
         .enumerate()
         .find(|(_, s)| s.is_empty() || s.contains(' '))
     {
-        return Err(ConfigError::new(
-            format!("{}[{i}]", a.field("scopes")),
-            "a scope is one non-empty word",
+        return Err(refusal(
+            &fields::index(&a.field("scopes"), i),
+            &["a scope is one non-empty word"],
         ));
     }
     let mut claims = Vec::new();
     for (i, item) in a.array("claims")?.iter().enumerate() {
-        let c = Fields::new(item, &format!("{}[{i}]", a.field("claims")))?;
+        let c = a.item("claims", i, item)?;
         c.refuse_unknown(
             &[
                 "claim",
@@ -463,43 +438,34 @@ fn parse_authorization(a: &Fields) -> Result<Authorization, ConfigError> {
         let list = |member: &str| -> Result<Vec<Value>, ConfigError> {
             match c.get(member) {
                 Some(Value::Array(items)) if !items.is_empty() => Ok(items.clone()),
-                _ => Err(ConfigError::new(
-                    c.field(member),
-                    "must be a non-empty array",
-                )),
+                _ => Err(c.err(member, "must be a non-empty array")),
             }
         };
         let mut tests = Vec::new();
         if let Some(v) = c.get("equals") {
             tests.push(ClaimTest::Equals(v.clone()));
         }
-        if c.get("one_of").is_some() {
+        if c.has("one_of") {
             tests.push(ClaimTest::OneOf(list("one_of")?));
         }
-        if c.get("contains_all").is_some() {
+        if c.has("contains_all") {
             tests.push(ClaimTest::ContainsAll(list("contains_all")?));
         }
-        if c.get("contains_any").is_some() {
+        if c.has("contains_any") {
             tests.push(ClaimTest::ContainsAny(list("contains_any")?));
         }
         match c.get("absent") {
             None => {}
             Some(Value::Bool(true)) => tests.push(ClaimTest::Absent),
-            Some(_) => return Err(ConfigError::new(c.field("absent"), "must be true")),
+            Some(_) => return Err(c.err("absent", "must be true")),
         }
         let test = match tests.len() {
             1 => tests
                 .pop()
-                .ok_or_else(|| ConfigError::new(&c.path, "needs one matcher"))?,
-            0 => return Err(ConfigError::new(
-                &c.path,
-                "needs one matcher: `equals`, `one_of`, `contains_all`, `contains_any` or `absent`",
-            )),
+                .ok_or_else(|| c.err_here("needs one matcher"))?,
+            0 => return Err(c.err_here("needs one matcher: `equals`, `one_of`, `contains_all`, `contains_any` or `absent`")),
             _ => {
-                return Err(ConfigError::new(
-                    &c.path,
-                    "set only one matcher per entry (add another entry for more)",
-                ))
+                return Err(c.err_here("set only one matcher per entry (add another entry for more)"))
             }
         };
         claims.push(ClaimRule { claim, test });
@@ -520,10 +486,7 @@ fn parse_authorization(a: &Fields) -> Result<Authorization, ConfigError> {
         }
     };
     if scopes.is_empty() && claims.is_empty() && client.is_none() {
-        return Err(ConfigError::new(
-            &a.path,
-            "needs at least one of `scopes`, `claims`, `client_id_header`",
-        ));
+        return Err(a.err_here("needs at least one of `scopes`, `claims`, `client_id_header`"));
     }
     Ok(Authorization {
         scopes,
