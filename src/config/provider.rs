@@ -9,7 +9,7 @@ use crate::authn::claims::normalize_typ;
 use crate::authn::model::{ClaimToHeader, JwksSource, Provider, Tenants};
 use crate::config::fields::{index, join, refusal, Fields};
 use crate::config::replay::parse_replay_protection;
-use crate::config::rules::parse_string_matcher;
+use crate::config::rules::parse_optional_string_matcher;
 use crate::config::*;
 use crate::keys::jwks;
 use crate::keys::remote::{split_uri, RemoteJwks};
@@ -62,16 +62,65 @@ pub(super) fn parse_provider(name: &str, value: &Value) -> Result<Provider, Conf
     let issuer = f.owned_string("issuer")?.filter(|s| !s.is_empty());
     let tenants = parse_tenants(&f, issuer.as_deref())?;
     let audiences = f.string_list("audiences")?;
-    let subjects = f
-        .object("subjects")?
-        .map(|s| parse_string_matcher(&s))
-        .transpose()?;
-    let allowed_token_types = f
+    let subjects = parse_optional_string_matcher(&f, "subjects")?;
+    let allowed_token_types = parse_token_types(&f)?;
+    let jwks = parse_key_source(&f, issuer.is_some())?;
+    let locations = parse_locations(&f)?;
+    let forward_payload_header = match f.get("forward_payload_header") {
+        None => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(_) => Some(header_name(&f, "forward_payload_header")?),
+    };
+    let claim_to_headers = parse_claim_to_headers(&f)?;
+    // proto3 cannot tell 0 from unset; native Envoy then uses its default.
+    let clock_skew_seconds = match f.uint32("clock_skew_seconds")? {
+        None | Some(0) => DEFAULT_CLOCK_SKEW_SECONDS,
+        Some(n) => u64::from(n),
+    };
+    let max_lifetime_seconds = f.duration_ms("max_lifetime")?.map(|ms| ms / 1000);
+    // Envoy picks the route again after a wasm filter changes request headers, which this filter
+    // does on every request it lets through: it always behaves as native with
+    // `clear_route_cache: true`. The field is read for its type only (README, Differences).
+    f.bool("clear_route_cache")?;
+    let (jwt_cache_size, max_cached_token_bytes) = parse_cache_config(&f)?;
+    let forward = f.bool("forward")?;
+    let pad_forward_payload_header = f.bool("pad_forward_payload_header")?;
+    let require_expiration = f.bool("require_expiration")?;
+    let replay_protection = parse_replay_protection(&f)?;
+    Ok(Provider {
+        name: name.to_string(),
+        issuer,
+        tenants,
+        audiences,
+        subjects,
+        allowed_token_types,
+        jwks,
+        locations,
+        forward,
+        forward_payload_header,
+        pad_forward_payload_header,
+        claim_to_headers,
+        clock_skew_seconds,
+        require_expiration,
+        max_lifetime_seconds,
+        jwt_cache_size,
+        max_cached_token_bytes,
+        replay_protection,
+    })
+}
+
+#[inline(never)]
+fn parse_token_types(f: &Fields) -> Result<Vec<String>, ConfigError> {
+    Ok(f
         .string_list("allowed_token_types")?
         .iter()
         .map(|t| normalize_typ(t))
-        .collect();
+        .collect())
+}
 
+/// `local_jwks` or `remote_jwks`, exactly one; OIDC discovery needs the provider's `issuer`.
+#[inline(never)]
+fn parse_key_source(f: &Fields, has_issuer: bool) -> Result<JwksSource, ConfigError> {
     let jwks = match (f.object("local_jwks")?, f.object("remote_jwks")?) {
         (Some(_), Some(_)) => {
             return Err(f.err_here("set either `local_jwks` or `remote_jwks`, not both"))
@@ -80,22 +129,27 @@ pub(super) fn parse_provider(name: &str, value: &Value) -> Result<Provider, Conf
         (Some(local), None) => parse_local_jwks(&local)?,
         (None, Some(remote)) => JwksSource::Remote(parse_remote_jwks(&remote)?),
     };
-    if matches!(&jwks, JwksSource::Remote(r) if r.discovery) && issuer.is_none() {
+    if matches!(&jwks, JwksSource::Remote(r) if r.discovery) && !has_issuer {
         return Err(f.err("issuer", "is required with `remote_jwks.oidc_discovery`: the discovery document's issuer is checked against it"));
     }
+    Ok(jwks)
+}
 
+/// `from_headers`, `from_params`, `from_cookies`, or native's default locations.
+#[inline(never)]
+fn parse_locations(f: &Fields) -> Result<Vec<Location>, ConfigError> {
     let mut locations = Vec::new();
     for (i, header) in f.array("from_headers")?.iter().enumerate() {
         let h = f.item("from_headers", i, header)?;
         h.refuse_unknown(&["name", "value_prefix"], &[])?;
         let name = header_name(&h, "name")?;
-        let value_prefix = h.string("value_prefix")?.unwrap_or_default().to_string();
+        let value_prefix = h.owned_string("value_prefix")?.unwrap_or_default();
         locations.push(Location::Header { name, value_prefix });
     }
-    for param in non_empty_list(&f, "from_params")? {
+    for param in non_empty_list(f, "from_params")? {
         locations.push(Location::Param(param));
     }
-    for cookie in non_empty_list(&f, "from_cookies")? {
+    for cookie in non_empty_list(f, "from_cookies")? {
         locations.push(Location::Cookie(cookie));
     }
     if locations.is_empty() {
@@ -106,13 +160,11 @@ pub(super) fn parse_provider(name: &str, value: &Value) -> Result<Provider, Conf
         });
         locations.push(Location::Param("access_token".into()));
     }
+    Ok(locations)
+}
 
-    let forward_payload_header = match f.get("forward_payload_header") {
-        None => None,
-        Some(Value::String(s)) if s.is_empty() => None,
-        Some(_) => Some(header_name(&f, "forward_payload_header")?),
-    };
-
+#[inline(never)]
+fn parse_claim_to_headers(f: &Fields) -> Result<Vec<ClaimToHeader>, ConfigError> {
     let mut claim_to_headers = Vec::new();
     for (i, item) in f.array("claim_to_headers")?.iter().enumerate() {
         let c = f.item("claim_to_headers", i, item)?;
@@ -124,61 +176,31 @@ pub(super) fn parse_provider(name: &str, value: &Value) -> Result<Provider, Conf
             claim_name,
         });
     }
+    Ok(claim_to_headers)
+}
 
-    // proto3 cannot tell 0 from unset; native Envoy then uses its default.
-    let clock_skew_seconds = match f.uint32("clock_skew_seconds")? {
-        None | Some(0) => DEFAULT_CLOCK_SKEW_SECONDS,
-        Some(n) => u64::from(n),
+/// Native caches a provider's verified tokens only with `jwt_cache_config`; here one cache
+/// serves every provider and is always on, and this sets the provider's share of it and the
+/// longest token it caches (0 or unset: native's defaults).
+#[inline(never)]
+fn parse_cache_config(f: &Fields) -> Result<(Option<usize>, usize), ConfigError> {
+    let Some(c) = f.object("jwt_cache_config")? else {
+        return Ok((None, DEFAULT_MAX_CACHED_TOKEN_BYTES));
     };
-    let max_lifetime_seconds = f.duration_ms("max_lifetime")?.map(|ms| ms / 1000);
-    // Envoy picks the route again after a wasm filter changes request headers, which this filter
-    // does on every request it lets through: it always behaves as native with
-    // `clear_route_cache: true`. The field is read for its type only (README, Differences).
-    f.bool("clear_route_cache")?;
-    // Native caches a provider's verified tokens only with `jwt_cache_config`; here one cache
-    // serves every provider and is always on, and this sets the provider's share of it and the
-    // longest token it caches (0 or unset: native's defaults).
-    let (jwt_cache_size, max_cached_token_bytes) = match f.object("jwt_cache_config")? {
-        None => (None, DEFAULT_MAX_CACHED_TOKEN_BYTES),
-        Some(c) => {
-            c.refuse_unknown(&["jwt_cache_size", "jwt_max_token_size"], &[])?;
-            let or_default = |n: Option<u32>, default: usize| match n {
-                None | Some(0) => default,
-                Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
-            };
-            (
-                Some(or_default(
-                    c.uint32("jwt_cache_size")?,
-                    DEFAULT_JWT_CACHE_SIZE,
-                )),
-                or_default(
-                    c.uint32("jwt_max_token_size")?,
-                    DEFAULT_MAX_CACHED_TOKEN_BYTES,
-                ),
-            )
-        }
-    };
+    c.refuse_unknown(&["jwt_cache_size", "jwt_max_token_size"], &[])?;
+    let size = c.uint32("jwt_cache_size")?;
+    let max_token = c.uint32("jwt_max_token_size")?;
+    Ok((
+        Some(or_default(size, DEFAULT_JWT_CACHE_SIZE)),
+        or_default(max_token, DEFAULT_MAX_CACHED_TOKEN_BYTES),
+    ))
+}
 
-    Ok(Provider {
-        name: name.to_string(),
-        issuer,
-        tenants,
-        audiences,
-        subjects,
-        allowed_token_types,
-        jwks,
-        locations,
-        forward: f.bool("forward")?,
-        forward_payload_header,
-        pad_forward_payload_header: f.bool("pad_forward_payload_header")?,
-        claim_to_headers,
-        clock_skew_seconds,
-        require_expiration: f.bool("require_expiration")?,
-        max_lifetime_seconds,
-        jwt_cache_size,
-        max_cached_token_bytes,
-        replay_protection: parse_replay_protection(&f)?,
-    })
+fn or_default(n: Option<u32>, default: usize) -> usize {
+    match n {
+        None | Some(0) => default,
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+    }
 }
 
 /// A string list whose entries must not be empty (`from_params`, `from_cookies`).

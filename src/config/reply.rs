@@ -72,38 +72,20 @@ pub(super) fn parse_reply(f: &Fields) -> Result<ReplyShape, ConfigError> {
         &[],
     )?;
     let native = ReplyShape::default();
-    let status = |name: &str, default: u32| -> Result<u32, ConfigError> {
-        match f.get(name) {
-            None => Ok(default),
-            Some(v) => v
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .filter(|n| (400..=599).contains(n))
-                .ok_or_else(|| {
-                    f.err(name, "must be an HTTP status from 400 to 599")
-                }),
-        }
-    };
-    let missing_status = status("missing_status", native.missing_status)?;
-    let invalid_status = status("invalid_status", native.invalid_status)?;
-    let forbidden_status = status("forbidden_status", native.forbidden_status)?;
+    let missing_status = status(f, "missing_status", native.missing_status)?;
+    let invalid_status = status(f, "invalid_status", native.invalid_status)?;
+    let forbidden_status = status(f, "forbidden_status", native.forbidden_status)?;
     let format = f.string("format")?.unwrap_or("native");
-    let only_with = |member: &str, with: &str| -> Result<(), ConfigError> {
-        if f.get(member).is_some() {
-            return Err(f.err_parts(member, &["only applies with `format: \"", with, "\"`"]));
-        }
-        Ok(())
-    };
     let body = match format {
         "native" => {
-            only_with("problem_type", "problem_json")?;
-            only_with("content_type", "fixed")?;
-            only_with("body", "fixed")?;
+            only_with(f, "problem_type", "problem_json")?;
+            only_with(f, "content_type", "fixed")?;
+            only_with(f, "body", "fixed")?;
             Body::Native
         }
         "problem_json" => {
-            only_with("content_type", "fixed")?;
-            only_with("body", "fixed")?;
+            only_with(f, "content_type", "fixed")?;
+            only_with(f, "body", "fixed")?;
             let type_uri = match f.get("problem_type") {
                 None => None,
                 Some(_) => {
@@ -121,7 +103,7 @@ pub(super) fn parse_reply(f: &Fields) -> Result<ReplyShape, ConfigError> {
             Body::Problem { type_uri }
         }
         "fixed" => {
-            only_with("problem_type", "problem_json")?;
+            only_with(f, "problem_type", "problem_json")?;
             let content_type = f.required_string("content_type")?;
             // A header value: no line breaks or other control characters (RFC 9110 §5.5).
             if content_type.len() > MAX_CONTENT_TYPE_BYTES
@@ -161,6 +143,27 @@ pub(super) fn parse_reply(f: &Fields) -> Result<ReplyShape, ConfigError> {
         forbidden_status,
         body,
     })
+}
+
+#[inline(never)]
+fn status(f: &Fields, name: &str, default: u32) -> Result<u32, ConfigError> {
+    match f.get(name) {
+        None => Ok(default),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| (400..=599).contains(n))
+            .ok_or_else(|| f.err(name, "must be an HTTP status from 400 to 599")),
+    }
+}
+
+/// Refuses `member` when present: it belongs to another `format`.
+#[inline(never)]
+fn only_with(f: &Fields, member: &str, with: &str) -> Result<(), ConfigError> {
+    if f.has(member) {
+        return Err(f.err_parts(member, &["only applies with `format: \"", with, "\"`"]));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -85,6 +85,18 @@ pub(super) fn parse_string_matcher(f: &Fields) -> Result<StringMatcher, ConfigEr
     }
 }
 
+/// Member `name` as a `StringMatcher`, if present.
+#[inline(never)]
+pub(super) fn parse_optional_string_matcher(
+    f: &Fields,
+    name: &str,
+) -> Result<Option<StringMatcher>, ConfigError> {
+    match f.object(name)? {
+        None => Ok(None),
+        Some(m) => parse_string_matcher(&m).map(Some),
+    }
+}
+
 #[inline(never)]
 pub(super) fn parse_rule(
     index: usize,
@@ -197,7 +209,24 @@ fn parse_route_match(m: &Fields) -> Result<RouteMatch, ConfigError> {
     }
     let mut query_parameters = Vec::new();
     for (i, q) in m.array("query_parameters")?.iter().enumerate() {
-        let q = m.item("query_parameters", i, q)?;
+        query_parameters.push(parse_query_match(&m.item("query_parameters", i, q)?)?);
+    }
+    let route_name = match m.get("route_name") {
+        None => None,
+        Some(Value::String(name)) => Some(StringMatcher::Exact(name.clone(), false)),
+        Some(_) => parse_optional_string_matcher(m, "route_name")?,
+    };
+    Ok(RouteMatch {
+        path,
+        case_sensitive,
+        headers,
+        query_parameters,
+        route_name,
+    })
+}
+
+#[inline(never)]
+fn parse_query_match(q: &Fields) -> Result<QueryMatch, ConfigError> {
         q.refuse_unknown(&["name", "string_match", "present_match"], &[])?;
         let name = q.required_string("name")?.to_string();
         let value = match (q.object("string_match")?, q.get("present_match")) {
@@ -208,23 +237,7 @@ fn parse_route_match(m: &Fields) -> Result<RouteMatch, ConfigError> {
                 return Err(q.err_here("set one of `string_match` or `present_match` (true or false)"))
             }
         };
-        query_parameters.push(QueryMatch { name, value });
-    }
-    let route_name = match m.get("route_name") {
-        None => None,
-        Some(Value::String(name)) => Some(StringMatcher::Exact(name.clone(), false)),
-        Some(_) => Some(parse_string_matcher(&Fields::new(
-            m.get("route_name").unwrap_or(&Value::Null),
-            &m.field("route_name"),
-        )?)?),
-    };
-    Ok(RouteMatch {
-        path,
-        case_sensitive,
-        headers,
-        query_parameters,
-        route_name,
-    })
+        Ok(QueryMatch { name, value })
 }
 
 /// Envoy's `HeaderMatcher` with the value matchers it still supports.
@@ -422,68 +435,11 @@ fn parse_authorization(a: &Fields) -> Result<Authorization, ConfigError> {
     }
     let mut claims = Vec::new();
     for (i, item) in a.array("claims")?.iter().enumerate() {
-        let c = a.item("claims", i, item)?;
-        c.refuse_unknown(
-            &[
-                "claim",
-                "equals",
-                "one_of",
-                "contains_all",
-                "contains_any",
-                "absent",
-            ],
-            &[],
-        )?;
-        let claim = c.required_string("claim")?.to_string();
-        let list = |member: &str| -> Result<Vec<Value>, ConfigError> {
-            match c.get(member) {
-                Some(Value::Array(items)) if !items.is_empty() => Ok(items.clone()),
-                _ => Err(c.err(member, "must be a non-empty array")),
-            }
-        };
-        let mut tests = Vec::new();
-        if let Some(v) = c.get("equals") {
-            tests.push(ClaimTest::Equals(v.clone()));
-        }
-        if c.has("one_of") {
-            tests.push(ClaimTest::OneOf(list("one_of")?));
-        }
-        if c.has("contains_all") {
-            tests.push(ClaimTest::ContainsAll(list("contains_all")?));
-        }
-        if c.has("contains_any") {
-            tests.push(ClaimTest::ContainsAny(list("contains_any")?));
-        }
-        match c.get("absent") {
-            None => {}
-            Some(Value::Bool(true)) => tests.push(ClaimTest::Absent),
-            Some(_) => return Err(c.err("absent", "must be true")),
-        }
-        let test = match tests.len() {
-            1 => tests
-                .pop()
-                .ok_or_else(|| c.err_here("needs one matcher"))?,
-            0 => return Err(c.err_here("needs one matcher: `equals`, `one_of`, `contains_all`, `contains_any` or `absent`")),
-            _ => {
-                return Err(c.err_here("set only one matcher per entry (add another entry for more)"))
-            }
-        };
-        claims.push(ClaimRule { claim, test });
+        claims.push(parse_claim_rule(&a.item("claims", i, item)?)?);
     }
     let client = match a.object("client_id_header")? {
         None => None,
-        Some(b) => {
-            b.refuse_unknown(&["header", "claims"], &[])?;
-            let header = header_name(&b, "header")?;
-            let mut names = b.string_list("claims")?;
-            if names.is_empty() {
-                names = vec!["client_id".into(), "azp".into(), "cid".into()];
-            }
-            Some(ClientBinding {
-                header,
-                claims: names,
-            })
-        }
+        Some(b) => Some(parse_client_binding(&b)?),
     };
     if scopes.is_empty() && claims.is_empty() && client.is_none() {
         return Err(a.err_here("needs at least one of `scopes`, `claims`, `client_id_header`"));
@@ -495,3 +451,71 @@ fn parse_authorization(a: &Fields) -> Result<Authorization, ConfigError> {
     })
 }
 
+
+/// One entry of `authorization.claims`: a claim and exactly one test.
+#[inline(never)]
+fn parse_claim_rule(c: &Fields) -> Result<ClaimRule, ConfigError> {
+    c.refuse_unknown(
+        &[
+            "claim",
+            "equals",
+            "one_of",
+            "contains_all",
+            "contains_any",
+            "absent",
+        ],
+        &[],
+    )?;
+    let claim = c.required_string("claim")?.to_string();
+    let mut tests = Vec::new();
+    if let Some(v) = c.get("equals") {
+        tests.push(ClaimTest::Equals(v.clone()));
+    }
+    for (member, make) in [
+        ("one_of", ClaimTest::OneOf as fn(Vec<Value>) -> ClaimTest),
+        ("contains_all", ClaimTest::ContainsAll),
+        ("contains_any", ClaimTest::ContainsAny),
+    ] {
+        if c.has(member) {
+            tests.push(make(non_empty_array(c, member)?));
+        }
+    }
+    match c.get("absent") {
+        None => {}
+        Some(Value::Bool(true)) => tests.push(ClaimTest::Absent),
+        Some(_) => return Err(c.err("absent", "must be true")),
+    }
+    let test = match tests.len() {
+        1 => tests.pop().ok_or_else(|| c.err_here("needs one matcher"))?,
+        0 => return Err(c.err_here(
+            "needs one matcher: `equals`, `one_of`, `contains_all`, `contains_any` or `absent`",
+        )),
+        _ => {
+            return Err(c.err_here("set only one matcher per entry (add another entry for more)"))
+        }
+    };
+    Ok(ClaimRule { claim, test })
+}
+
+#[inline(never)]
+fn non_empty_array(c: &Fields, member: &str) -> Result<Vec<Value>, ConfigError> {
+    match c.get(member) {
+        Some(Value::Array(items)) if !items.is_empty() => Ok(items.clone()),
+        _ => Err(c.err(member, "must be a non-empty array")),
+    }
+}
+
+/// `authorization.client_id_header`.
+#[inline(never)]
+fn parse_client_binding(b: &Fields) -> Result<ClientBinding, ConfigError> {
+    b.refuse_unknown(&["header", "claims"], &[])?;
+    let header = header_name(b, "header")?;
+    let mut names = b.string_list("claims")?;
+    if names.is_empty() {
+        names = vec!["client_id".into(), "azp".into(), "cid".into()];
+    }
+    Ok(ClientBinding {
+        header,
+        claims: names,
+    })
+}
