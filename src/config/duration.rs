@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use crate::config::fields::{member, parse_u64};
+
 /// Milliseconds, or a reason the value is not a duration.
 #[inline(never)]
 pub fn parse_millis(value: &Value) -> Result<u64, String> {
@@ -20,17 +22,17 @@ pub fn parse_millis(value: &Value) -> Result<u64, String> {
                     ]));
                 }
             }
-            let seconds = match map.get("seconds") {
+            let seconds = match member(map, "seconds") {
                 None => Some(0),
                 Some(Value::Number(n)) => n.as_u64(),
                 // proto3 JSON writes int64 as a string.
-                Some(Value::String(s)) => s.parse::<u64>().ok(),
+                Some(Value::String(s)) => parse_u64(s),
                 Some(_) => None,
             };
             let Some(seconds) = seconds else {
                 return Err(reason(&["`seconds` must be a non-negative integer"]));
             };
-            let nanos = match map.get("nanos") {
+            let nanos = match member(map, "nanos") {
                 None => 0,
                 Some(Value::Number(n)) => match n.as_u64().filter(|n| *n < 1_000_000_000) {
                     Some(n) => n,
@@ -70,7 +72,7 @@ fn parse_text(s: &str) -> Option<u64> {
     {
         return None;
     }
-    let seconds: u64 = whole.parse().ok()?;
+    let seconds = parse_u64(whole)?;
     let mut millis_frac = 0u64;
     for (i, digit) in frac.bytes().take(3).enumerate() {
         let place = [100u64, 10, 1].get(i).copied().unwrap_or(0);

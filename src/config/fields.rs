@@ -14,7 +14,32 @@ use crate::error::ConfigError;
 /// A JSON object being validated, with its path for error messages.
 pub(super) struct Fields<'a> {
     pub(super) map: &'a Map<String, Value>,
-    pub(super) path: String,
+    pub(super) path: Path<'a>,
+}
+
+/// Where an object sits in the configuration: a chain of borrowed names, written out as text
+/// (`providers.p.from_headers[0]`) only when a refusal names it. Reading an accepted
+/// configuration allocates no path.
+#[derive(Clone, Copy)]
+pub(super) enum Path<'a> {
+    Root,
+    /// `parent.name`.
+    Key(&'a Path<'a>, &'a str),
+    /// `parent.name[i]`.
+    Item(&'a Path<'a>, &'a str, usize),
+}
+
+impl Path<'_> {
+    /// The path as refusals name it.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn text(&self) -> String {
+        match self {
+            Path::Root => String::new(),
+            Path::Key(parent, name) => join(&parent.text(), name),
+            Path::Item(parent, name, i) => index(&join(&parent.text(), name), *i),
+        }
+    }
 }
 
 /// A refusal at `field`, its reason joined from `parts`.
@@ -25,6 +50,18 @@ pub(super) fn refusal(field: &str, parts: &[&str]) -> ConfigError {
         field: field.to_string(),
         reason: parts.concat(),
     }
+}
+
+/// The member `name` of `map`: one copy of the map's search for every reader.
+#[inline(never)]
+pub(super) fn member<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    map.get(name)
+}
+
+/// A decimal `u64` as `str::parse` reads it: one copy of the parser for every reader.
+#[inline(never)]
+pub(super) fn parse_u64(s: &str) -> Option<u64> {
+    s.parse().ok()
 }
 
 /// `n` in decimal, for a refusal's parts.
@@ -51,25 +88,39 @@ pub(super) fn index(path: &str, i: usize) -> String {
 }
 
 impl<'a> Fields<'a> {
+    /// `value` as an object at `path`.
     #[inline(never)]
-    pub(super) fn new(value: &'a Value, path: &str) -> Result<Fields<'a>, ConfigError> {
+    pub(super) fn at(value: &'a Value, path: Path<'a>) -> Result<Fields<'a>, ConfigError> {
         match value.as_object() {
-            Some(map) => Ok(Fields {
-                map,
-                path: path.to_string(),
-            }),
-            None => Err(refusal(path, &["must be a JSON object"])),
+            Some(map) => Ok(Fields { map, path }),
+            None => Err(refusal(&path.text(), &["must be a JSON object"])),
         }
     }
 
-    /// `value` as an object at `self.field(name)[i]`.
-    #[inline(never)]
-    pub(super) fn item(&self, name: &str, i: usize, value: &'a Value) -> Result<Fields<'a>, ConfigError> {
-        Fields::new(value, &index(&self.field(name), i))
+    /// `value`, the member `name` of this object, as an object.
+    pub(super) fn child<'s>(
+        &'s self,
+        name: &'s str,
+        value: &'s Value,
+    ) -> Result<Fields<'s>, ConfigError> {
+        Fields::at(value, Path::Key(&self.path, name))
     }
 
+    /// `value`, entry `i` of the array member `name`, as an object.
+    pub(super) fn item<'s>(
+        &'s self,
+        name: &'s str,
+        i: usize,
+        value: &'s Value,
+    ) -> Result<Fields<'s>, ConfigError> {
+        Fields::at(value, Path::Item(&self.path, name, i))
+    }
+
+    /// The path of member `name`, as refusals name it.
+    #[cold]
+    #[inline(never)]
     pub(super) fn field(&self, name: &str) -> String {
-        join(&self.path, name)
+        join(&self.path.text(), name)
     }
 
     /// A refusal of member `name`.
@@ -93,15 +144,15 @@ impl<'a> Fields<'a> {
     #[cold]
     #[inline(never)]
     pub(super) fn err_here(&self, reason: &str) -> ConfigError {
-        refusal(&self.path, &[reason])
+        refusal(&self.path.text(), &[reason])
     }
 
     /// Looks a member up by its snake_case name, also accepting proto3 JSON's lowerCamelCase.
     #[inline(never)]
     pub(super) fn get(&self, name: &str) -> Option<&'a Value> {
-        match self.map.get(name) {
+        match member(self.map, name) {
             Some(v) => Some(v),
-            None => self.map.get(&camel(name)),
+            None => member(self.map, &camel(name)),
         }
     }
 
@@ -227,7 +278,7 @@ impl<'a> Fields<'a> {
             return Ok(None);
         };
         let n = match v {
-            Value::String(s) => s.parse::<u64>().ok(),
+            Value::String(s) => parse_u64(s),
             _ => v.as_u64(),
         };
         match n.and_then(|n| u32::try_from(n).ok()) {
@@ -237,16 +288,16 @@ impl<'a> Fields<'a> {
     }
 
     #[inline(never)]
-    pub(super) fn object(&self, name: &str) -> Result<Option<Fields<'a>>, ConfigError> {
+    pub(super) fn object<'s>(&'s self, name: &'s str) -> Result<Option<Fields<'s>>, ConfigError> {
         match self.get(name) {
             None => Ok(None),
-            Some(v) => Fields::new(v, &self.field(name)).map(Some),
+            Some(v) => self.child(name, v).map(Some),
         }
     }
 
     /// A member that must be present and an object; `is required` when absent.
     #[inline(never)]
-    pub(super) fn required_object(&self, name: &str) -> Result<Fields<'a>, ConfigError> {
+    pub(super) fn required_object<'s>(&'s self, name: &'s str) -> Result<Fields<'s>, ConfigError> {
         match self.object(name)? {
             Some(f) => Ok(f),
             None => Err(self.err(name, "is required")),

@@ -75,7 +75,7 @@ impl Config {
             Ok(root) => root,
             Err(e) => return Err(invalid_json(&e)),
         };
-        let root = Fields::new(&root, "")?;
+        let root = Fields::at(&root, fields::Path::Root)?;
         root.refuse_unknown(
             &[
                 "providers",
@@ -131,8 +131,9 @@ fn parse_providers(root: &Fields) -> Result<Vec<Provider>, ConfigError> {
         let Some(map) = value.as_object() else {
             return Err(refusal("providers", &["must be an object of named providers"]));
         };
+        let at = fields::Path::Key(&root.path, "providers");
         for (name, provider) in map {
-            providers.push(parse_provider(name, provider)?);
+            providers.push(parse_provider(&at, name, provider)?);
         }
     }
     Ok(providers)
@@ -147,7 +148,7 @@ fn parse_requirement_map(
     if let Some(map) = root.object("requirement_map")? {
         for (name, value) in map.map {
             let requirement =
-                parse_requirement(&Fields::new(value, &map.field(name))?, providers, 0)?;
+                parse_requirement(&map.child(name, value)?, providers, 0)?;
             requirement_map.push((name.clone(), requirement));
         }
     }

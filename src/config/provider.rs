@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::authn::claims::normalize_typ;
 use crate::authn::model::{ClaimToHeader, JwksSource, Provider, Tenants};
-use crate::config::fields::{index, join, refusal, Fields};
+use crate::config::fields::{index, refusal, Fields, Path};
 use crate::config::replay::parse_replay_protection;
 use crate::config::rules::parse_optional_string_matcher;
 use crate::config::*;
@@ -17,8 +17,12 @@ use crate::request::extract::Location;
 use crate::error::ConfigError;
 
 #[inline(never)]
-pub(super) fn parse_provider(name: &str, value: &Value) -> Result<Provider, ConfigError> {
-    let f = Fields::new(value, &join("providers", name))?;
+pub(super) fn parse_provider(
+    at: &Path,
+    name: &str,
+    value: &Value,
+) -> Result<Provider, ConfigError> {
+    let f = Fields::at(value, Path::Key(at, name))?;
     f.refuse_unknown(
         &[
             "issuer",

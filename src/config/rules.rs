@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::authn::model::{Provider, Requirement, Rule, MAX_REQUIREMENT_DEPTH};
 use crate::authn::policy::{Authorization, ClaimRule, ClaimTest, ClientBinding};
-use crate::config::fields::{self, decimal, refusal, Fields};
+use crate::config::fields::{self, decimal, refusal, Fields, Path};
 use crate::config::provider::header_name;
 use crate::config::reply::{parse_reply, parse_shadow};
 use crate::request::matcher::{HeaderMatch, PathMatch, QueryMatch, RouteMatch, StringMatcher, ValueMatch};
@@ -104,7 +104,7 @@ pub(super) fn parse_rule(
     providers: &[Provider],
     requirement_map: &[(String, Requirement)],
 ) -> Result<Rule, ConfigError> {
-    let f = Fields::new(value, &fields::index("rules", index))?;
+    let f = Fields::at(value, Path::Item(&Path::Root, "rules", index))?;
     f.refuse_unknown(
         &[
             "match",
@@ -325,7 +325,7 @@ pub(super) fn parse_requirement(
 ) -> Result<Requirement, ConfigError> {
     if depth > MAX_REQUIREMENT_DEPTH {
         return Err(refusal(
-            &r.path,
+            &r.path.text(),
             &["requirements nested deeper than ", &decimal(MAX_REQUIREMENT_DEPTH as u64)],
         ));
     }
