@@ -42,14 +42,18 @@ impl Path<'_> {
     }
 }
 
+/// A refusal as the parsers pass it up: one pointer, so that each `?` moves a word rather than
+/// two `String`s. [`Config::parse`](crate::authn::model::Config::parse) unboxes it.
+pub(super) type Refused = Box<ConfigError>;
+
 /// A refusal at `field`, its reason joined from `parts`.
 #[cold]
 #[inline(never)]
-pub(super) fn refusal(field: &str, parts: &[&str]) -> ConfigError {
-    ConfigError {
+pub(super) fn refusal(field: &str, parts: &[&str]) -> Refused {
+    Box::new(ConfigError {
         field: field.to_string(),
         reason: parts.concat(),
-    }
+    })
 }
 
 /// The member `name` of `map`: one copy of the map's search for every reader.
@@ -90,7 +94,7 @@ pub(super) fn index(path: &str, i: usize) -> String {
 impl<'a> Fields<'a> {
     /// `value` as an object at `path`.
     #[inline(never)]
-    pub(super) fn at(value: &'a Value, path: Path<'a>) -> Result<Fields<'a>, ConfigError> {
+    pub(super) fn at(value: &'a Value, path: Path<'a>) -> Result<Fields<'a>, Refused> {
         match value.as_object() {
             Some(map) => Ok(Fields { map, path }),
             None => Err(refusal(&path.text(), &["must be a JSON object"])),
@@ -102,7 +106,7 @@ impl<'a> Fields<'a> {
         &'s self,
         name: &'s str,
         value: &'s Value,
-    ) -> Result<Fields<'s>, ConfigError> {
+    ) -> Result<Fields<'s>, Refused> {
         Fields::at(value, Path::Key(&self.path, name))
     }
 
@@ -112,7 +116,7 @@ impl<'a> Fields<'a> {
         name: &'s str,
         i: usize,
         value: &'s Value,
-    ) -> Result<Fields<'s>, ConfigError> {
+    ) -> Result<Fields<'s>, Refused> {
         Fields::at(value, Path::Item(&self.path, name, i))
     }
 
@@ -126,24 +130,24 @@ impl<'a> Fields<'a> {
     /// A refusal of member `name`.
     #[cold]
     #[inline(never)]
-    pub(super) fn err(&self, name: &str, reason: &str) -> ConfigError {
+    pub(super) fn err(&self, name: &str, reason: &str) -> Refused {
         self.err_parts(name, &[reason])
     }
 
     /// A refusal of member `name`, its reason joined from `parts`.
     #[cold]
     #[inline(never)]
-    pub(super) fn err_parts(&self, name: &str, parts: &[&str]) -> ConfigError {
-        ConfigError {
+    pub(super) fn err_parts(&self, name: &str, parts: &[&str]) -> Refused {
+        Box::new(ConfigError {
             field: self.field(name),
             reason: parts.concat(),
-        }
+        })
     }
 
     /// A refusal of this object as a whole.
     #[cold]
     #[inline(never)]
-    pub(super) fn err_here(&self, reason: &str) -> ConfigError {
+    pub(super) fn err_here(&self, reason: &str) -> Refused {
         refusal(&self.path.text(), &[reason])
     }
 
@@ -168,7 +172,7 @@ impl<'a> Fields<'a> {
         &self,
         known: &[&str],
         unsupported: &[(&str, &str)],
-    ) -> Result<(), ConfigError> {
+    ) -> Result<(), Refused> {
         for key in self.map.keys() {
             let snake = snake(key);
             // Only the two spellings `get` reads: a mix such as `safe_regexMatch` would pass
@@ -194,7 +198,7 @@ impl<'a> Fields<'a> {
         name: &str,
         is: fn(&Value) -> bool,
         reason: &str,
-    ) -> Result<Option<&'a Value>, ConfigError> {
+    ) -> Result<Option<&'a Value>, Refused> {
         match self.get(name) {
             None => Ok(None),
             Some(v) if is(v) => Ok(Some(v)),
@@ -203,14 +207,14 @@ impl<'a> Fields<'a> {
     }
 
     #[inline(never)]
-    pub(super) fn string(&self, name: &str) -> Result<Option<&'a str>, ConfigError> {
+    pub(super) fn string(&self, name: &str) -> Result<Option<&'a str>, Refused> {
         Ok(self
             .typed(name, Value::is_string, "must be a string")?
             .and_then(Value::as_str))
     }
 
     #[inline(never)]
-    pub(super) fn required_string(&self, name: &str) -> Result<&'a str, ConfigError> {
+    pub(super) fn required_string(&self, name: &str) -> Result<&'a str, Refused> {
         match self.string(name)? {
             Some(s) if !s.is_empty() => Ok(s),
             _ => Err(self.err(name, "is required and must be a non-empty string")),
@@ -219,12 +223,12 @@ impl<'a> Fields<'a> {
 
     /// A string member, owned; `None` when absent.
     #[inline(never)]
-    pub(super) fn owned_string(&self, name: &str) -> Result<Option<String>, ConfigError> {
+    pub(super) fn owned_string(&self, name: &str) -> Result<Option<String>, Refused> {
         Ok(self.string(name)?.map(str::to_string))
     }
 
     #[inline(never)]
-    pub(super) fn bool(&self, name: &str) -> Result<bool, ConfigError> {
+    pub(super) fn bool(&self, name: &str) -> Result<bool, Refused> {
         Ok(self
             .typed(name, Value::is_boolean, "must be true or false")?
             .and_then(Value::as_bool)
@@ -232,7 +236,7 @@ impl<'a> Fields<'a> {
     }
 
     #[inline(never)]
-    pub(super) fn array(&self, name: &str) -> Result<&'a [Value], ConfigError> {
+    pub(super) fn array(&self, name: &str) -> Result<&'a [Value], Refused> {
         Ok(
             match self.typed(name, Value::is_array, "must be an array")? {
                 Some(Value::Array(items)) => items,
@@ -242,7 +246,7 @@ impl<'a> Fields<'a> {
     }
 
     #[inline(never)]
-    pub(super) fn string_list(&self, name: &str) -> Result<Vec<String>, ConfigError> {
+    pub(super) fn string_list(&self, name: &str) -> Result<Vec<String>, Refused> {
         let items = self.array(name)?;
         let mut out = Vec::with_capacity(items.len());
         for (i, v) in items.iter().enumerate() {
@@ -255,7 +259,7 @@ impl<'a> Fields<'a> {
     }
 
     #[inline(never)]
-    pub(super) fn duration_ms(&self, name: &str) -> Result<Option<u64>, ConfigError> {
+    pub(super) fn duration_ms(&self, name: &str) -> Result<Option<u64>, Refused> {
         match self.get(name) {
             None => Ok(None),
             Some(v) => match duration::parse_millis(v) {
@@ -267,13 +271,13 @@ impl<'a> Fields<'a> {
 
     /// A duration member in milliseconds, `default` when absent.
     #[inline(never)]
-    pub(super) fn duration_or(&self, name: &str, default: u64) -> Result<u64, ConfigError> {
+    pub(super) fn duration_or(&self, name: &str, default: u64) -> Result<u64, Refused> {
         Ok(self.duration_ms(name)?.unwrap_or(default))
     }
 
     /// A proto3 `uint32`: a JSON number, or a string holding one.
     #[inline(never)]
-    pub(super) fn uint32(&self, name: &str) -> Result<Option<u32>, ConfigError> {
+    pub(super) fn uint32(&self, name: &str) -> Result<Option<u32>, Refused> {
         let Some(v) = self.get(name) else {
             return Ok(None);
         };
@@ -288,7 +292,7 @@ impl<'a> Fields<'a> {
     }
 
     #[inline(never)]
-    pub(super) fn object<'s>(&'s self, name: &'s str) -> Result<Option<Fields<'s>>, ConfigError> {
+    pub(super) fn object<'s>(&'s self, name: &'s str) -> Result<Option<Fields<'s>>, Refused> {
         match self.get(name) {
             None => Ok(None),
             Some(v) => self.child(name, v).map(Some),
@@ -297,7 +301,7 @@ impl<'a> Fields<'a> {
 
     /// A member that must be present and an object; `is required` when absent.
     #[inline(never)]
-    pub(super) fn required_object<'s>(&'s self, name: &'s str) -> Result<Fields<'s>, ConfigError> {
+    pub(super) fn required_object<'s>(&'s self, name: &'s str) -> Result<Fields<'s>, Refused> {
         match self.object(name)? {
             Some(f) => Ok(f),
             None => Err(self.err(name, "is required")),

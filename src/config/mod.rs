@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use crate::authn::model::{Config, HeaderFetch, LogLevel, Provider, Requirement, Rule};
 use crate::error::ConfigError;
-use fields::{refusal, Fields};
+use fields::{refusal, Fields, Refused};
 use provider::parse_provider;
 use rules::{parse_requirement, parse_rule};
 
@@ -57,13 +57,19 @@ pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
 pub fn load(bytes: &[u8]) -> Result<Config, ConfigError> {
     match std::str::from_utf8(bytes) {
         Ok(text) => Config::parse(text),
-        Err(_) => Err(refusal("", &["not UTF-8"])),
+        Err(_) => Err(*refusal("", &["not UTF-8"])),
     }
 }
 
 impl Config {
     /// Parses and validates the plugin configuration.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        parse(text).map_err(|refused| *refused)
+    }
+}
+
+#[inline(never)]
+fn parse(text: &str) -> Result<Config, Refused> {
         if text.len() > MAX_CONFIG_BYTES {
             return Err(refusal(
                 "",
@@ -121,11 +127,10 @@ impl Config {
             log_level,
             shapes_refusals,
         })
-    }
 }
 
 #[inline(never)]
-fn parse_providers(root: &Fields) -> Result<Vec<Provider>, ConfigError> {
+fn parse_providers(root: &Fields) -> Result<Vec<Provider>, Refused> {
     let mut providers = Vec::new();
     if let Some(value) = root.get("providers") {
         let Some(map) = value.as_object() else {
@@ -143,7 +148,7 @@ fn parse_providers(root: &Fields) -> Result<Vec<Provider>, ConfigError> {
 fn parse_requirement_map(
     root: &Fields,
     providers: &[Provider],
-) -> Result<Vec<(String, Requirement)>, ConfigError> {
+) -> Result<Vec<(String, Requirement)>, Refused> {
     let mut requirement_map = Vec::new();
     if let Some(map) = root.object("requirement_map")? {
         for (name, value) in map.map {
@@ -160,7 +165,7 @@ fn parse_rules(
     root: &Fields,
     providers: &[Provider],
     requirement_map: &[(String, Requirement)],
-) -> Result<Vec<Rule>, ConfigError> {
+) -> Result<Vec<Rule>, Refused> {
     let items = match root.get("rules") {
         None => return Ok(Vec::new()),
         Some(Value::Array(items)) => items,
@@ -200,7 +205,7 @@ fn generated_headers(providers: &[Provider], rules: &[Rule]) -> Vec<String> {
 
 /// Unless set, room for every provider's native `jwt_cache_size` and at least the default.
 #[inline(never)]
-fn parse_token_cache_size(root: &Fields, providers: &[Provider]) -> Result<usize, ConfigError> {
+fn parse_token_cache_size(root: &Fields, providers: &[Provider]) -> Result<usize, Refused> {
     let native_shares = providers
         .iter()
         .filter_map(|p| p.jwt_cache_size)
@@ -222,7 +227,7 @@ fn parse_token_cache_size(root: &Fields, providers: &[Provider]) -> Result<usize
 
 #[cold]
 #[inline(never)]
-fn invalid_json(e: &serde_json::Error) -> ConfigError {
+fn invalid_json(e: &serde_json::Error) -> Refused {
     refusal("", &["configuration is not valid JSON: ", &e.to_string()])
 }
 

@@ -14,14 +14,14 @@ use crate::config::*;
 use crate::keys::jwks;
 use crate::keys::remote::{split_uri, RemoteJwks};
 use crate::request::extract::Location;
-use crate::error::ConfigError;
+use crate::config::fields::Refused;
 
 #[inline(never)]
 pub(super) fn parse_provider(
     at: &Path,
     name: &str,
     value: &Value,
-) -> Result<Provider, ConfigError> {
+) -> Result<Provider, Refused> {
     let f = Fields::at(value, Path::Key(at, name))?;
     f.refuse_unknown(
         &[
@@ -114,7 +114,7 @@ pub(super) fn parse_provider(
 }
 
 #[inline(never)]
-fn parse_token_types(f: &Fields) -> Result<Vec<String>, ConfigError> {
+fn parse_token_types(f: &Fields) -> Result<Vec<String>, Refused> {
     Ok(f
         .string_list("allowed_token_types")?
         .iter()
@@ -124,7 +124,7 @@ fn parse_token_types(f: &Fields) -> Result<Vec<String>, ConfigError> {
 
 /// `local_jwks` or `remote_jwks`, exactly one; OIDC discovery needs the provider's `issuer`.
 #[inline(never)]
-fn parse_key_source(f: &Fields, has_issuer: bool) -> Result<JwksSource, ConfigError> {
+fn parse_key_source(f: &Fields, has_issuer: bool) -> Result<JwksSource, Refused> {
     let jwks = match (f.object("local_jwks")?, f.object("remote_jwks")?) {
         (Some(_), Some(_)) => {
             return Err(f.err_here("set either `local_jwks` or `remote_jwks`, not both"))
@@ -141,7 +141,7 @@ fn parse_key_source(f: &Fields, has_issuer: bool) -> Result<JwksSource, ConfigEr
 
 /// `from_headers`, `from_params`, `from_cookies`, or native's default locations.
 #[inline(never)]
-fn parse_locations(f: &Fields) -> Result<Vec<Location>, ConfigError> {
+fn parse_locations(f: &Fields) -> Result<Vec<Location>, Refused> {
     let mut locations = Vec::new();
     for (i, header) in f.array("from_headers")?.iter().enumerate() {
         let h = f.item("from_headers", i, header)?;
@@ -168,7 +168,7 @@ fn parse_locations(f: &Fields) -> Result<Vec<Location>, ConfigError> {
 }
 
 #[inline(never)]
-fn parse_claim_to_headers(f: &Fields) -> Result<Vec<ClaimToHeader>, ConfigError> {
+fn parse_claim_to_headers(f: &Fields) -> Result<Vec<ClaimToHeader>, Refused> {
     let mut claim_to_headers = Vec::new();
     for (i, item) in f.array("claim_to_headers")?.iter().enumerate() {
         let c = f.item("claim_to_headers", i, item)?;
@@ -187,7 +187,7 @@ fn parse_claim_to_headers(f: &Fields) -> Result<Vec<ClaimToHeader>, ConfigError>
 /// serves every provider and is always on, and this sets the provider's share of it and the
 /// longest token it caches (0 or unset: native's defaults).
 #[inline(never)]
-fn parse_cache_config(f: &Fields) -> Result<(Option<usize>, usize), ConfigError> {
+fn parse_cache_config(f: &Fields) -> Result<(Option<usize>, usize), Refused> {
     let Some(c) = f.object("jwt_cache_config")? else {
         return Ok((None, DEFAULT_MAX_CACHED_TOKEN_BYTES));
     };
@@ -209,7 +209,7 @@ fn or_default(n: Option<u32>, default: usize) -> usize {
 
 /// A string list whose entries must not be empty (`from_params`, `from_cookies`).
 #[inline(never)]
-fn non_empty_list(f: &Fields, name: &str) -> Result<Vec<String>, ConfigError> {
+fn non_empty_list(f: &Fields, name: &str) -> Result<Vec<String>, Refused> {
     let list = f.string_list(name)?;
     match list.iter().position(String::is_empty) {
         Some(i) => Err(refusal(&index(&f.field(name), i), &["must not be empty"])),
@@ -220,7 +220,7 @@ fn non_empty_list(f: &Fields, name: &str) -> Result<Vec<String>, ConfigError> {
 /// A header name this filter reads or writes: lowercased, a valid HTTP token, and not one of
 /// the pseudo or hop-by-hop headers a filter must not touch.
 #[inline(never)]
-pub(super) fn header_name(f: &Fields, member: &str) -> Result<String, ConfigError> {
+pub(super) fn header_name(f: &Fields, member: &str) -> Result<String, Refused> {
     let name = f.required_string(member)?.to_ascii_lowercase();
     let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
     if !name.bytes().all(is_tchar) {
@@ -244,7 +244,7 @@ pub(super) fn header_name(f: &Fields, member: &str) -> Result<String, ConfigErro
 /// `issuer` with `{tenantid}` needs `allowed_tenants`, and `allowed_tenants` needs the
 /// placeholder: a multi-tenant provider must say which tenants it trusts.
 #[inline(never)]
-fn parse_tenants(f: &Fields, issuer: Option<&str>) -> Result<Option<Tenants>, ConfigError> {
+fn parse_tenants(f: &Fields, issuer: Option<&str>) -> Result<Option<Tenants>, Refused> {
     let placeholder = Tenants::PLACEHOLDER;
     let listed = f.get("allowed_tenants").is_some();
     let Some((prefix, suffix)) = issuer.and_then(|i| i.split_once(placeholder)) else {
@@ -285,7 +285,7 @@ fn parse_tenants(f: &Fields, issuer: Option<&str>) -> Result<Option<Tenants>, Co
 }
 
 #[inline(never)]
-fn parse_local_jwks(f: &Fields) -> Result<JwksSource, ConfigError> {
+fn parse_local_jwks(f: &Fields) -> Result<JwksSource, Refused> {
     f.refuse_unknown(
         &["inline_string"],
         &[
@@ -313,7 +313,7 @@ fn parse_local_jwks(f: &Fields) -> Result<JwksSource, ConfigError> {
 }
 
 #[inline(never)]
-fn parse_remote_jwks(f: &Fields) -> Result<RemoteJwks, ConfigError> {
+fn parse_remote_jwks(f: &Fields) -> Result<RemoteJwks, Refused> {
     f.refuse_unknown(
         &[
             "http_uri",

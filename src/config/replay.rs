@@ -6,13 +6,13 @@ use crate::authn::replay::{
     MAX_TOKEN_LIFETIME_S,
 };
 use crate::config::fields::{decimal, Fields};
-use crate::error::ConfigError;
+use crate::config::fields::Refused;
 
 /// `{"max_entries": N, "max_token_lifetime": "300s"}`, both optional; `None` when absent.
 #[inline(never)]
 pub(super) fn parse_replay_protection(
     provider: &Fields,
-) -> Result<Option<ReplayProtection>, ConfigError> {
+) -> Result<Option<ReplayProtection>, Refused> {
     let Some(f) = provider.object("replay_protection")? else {
         return Ok(None);
     };
@@ -58,7 +58,7 @@ mod tests {
     use crate::authn::replay::ReplayProtection;
     use crate::error::ConfigError;
 
-    fn parse(replay: serde_json::Value) -> Result<Option<ReplayProtection>, ConfigError> {
+    fn parse(replay: serde_json::Value) -> Result<Option<ReplayProtection>, Refused> {
         let text = json!({"providers": {"p": {
             "local_jwks": {"inline_string": ""},
             "replay_protection": replay,

@@ -5,7 +5,7 @@ use crate::authn::response::{Body, ReplyShape};
 use crate::authn::shadow::Shadow;
 use crate::config::fields::{decimal, Fields};
 use crate::config::provider::header_name;
-use crate::error::ConfigError;
+use crate::config::fields::Refused;
 use crate::request::extract::Location;
 
 /// Longest fixed body or problem `type` accepted.
@@ -19,7 +19,7 @@ pub(super) fn parse_shadow(
     f: &Fields,
     providers: &[Provider],
     requires: Option<&Requirement>,
-) -> Result<Shadow, ConfigError> {
+) -> Result<Shadow, Refused> {
     f.refuse_unknown(&["header"], &[])?;
     if requires.is_none() {
         return Err(f.err_here("needs `requires` or `requirement_name`: a rule without one refuses nothing"));
@@ -58,7 +58,7 @@ pub(super) fn parse_shadow(
 /// `reply: {missing_status, invalid_status, forbidden_status, format, problem_type,
 /// content_type, body}`.
 #[inline(never)]
-pub(super) fn parse_reply(f: &Fields) -> Result<ReplyShape, ConfigError> {
+pub(super) fn parse_reply(f: &Fields) -> Result<ReplyShape, Refused> {
     f.refuse_unknown(
         &[
             "missing_status",
@@ -146,7 +146,7 @@ pub(super) fn parse_reply(f: &Fields) -> Result<ReplyShape, ConfigError> {
 }
 
 #[inline(never)]
-fn status(f: &Fields, name: &str, default: u32) -> Result<u32, ConfigError> {
+fn status(f: &Fields, name: &str, default: u32) -> Result<u32, Refused> {
     match f.get(name) {
         None => Ok(default),
         Some(v) => v
@@ -159,7 +159,7 @@ fn status(f: &Fields, name: &str, default: u32) -> Result<u32, ConfigError> {
 
 /// Refuses `member` when present: it belongs to another `format`.
 #[inline(never)]
-fn only_with(f: &Fields, member: &str, with: &str) -> Result<(), ConfigError> {
+fn only_with(f: &Fields, member: &str, with: &str) -> Result<(), Refused> {
     if f.has(member) {
         return Err(f.err_parts(member, &["only applies with `format: \"", with, "\"`"]));
     }

@@ -9,13 +9,13 @@ use crate::config::fields::{self, decimal, refusal, Fields, Path};
 use crate::config::provider::header_name;
 use crate::config::reply::{parse_reply, parse_shadow};
 use crate::request::matcher::{HeaderMatch, PathMatch, QueryMatch, RouteMatch, StringMatcher, ValueMatch};
-use crate::error::ConfigError;
+use crate::config::fields::Refused;
 
 /// Longest regular expression accepted in a matcher.
 const MAX_REGEX_BYTES: usize = 1024;
 
 #[inline(never)]
-fn parse_regex(f: &Fields) -> Result<regex_lite::Regex, ConfigError> {
+fn parse_regex(f: &Fields) -> Result<regex_lite::Regex, Refused> {
     f.refuse_unknown(&["regex", "google_re2"], &[])?;
     let pattern = f.required_string("regex")?;
     if pattern.len() > MAX_REGEX_BYTES {
@@ -35,14 +35,14 @@ fn parse_regex(f: &Fields) -> Result<regex_lite::Regex, ConfigError> {
 
 #[cold]
 #[inline(never)]
-fn invalid_regex(f: &Fields, e: &regex_lite::Error) -> ConfigError {
+fn invalid_regex(f: &Fields, e: &regex_lite::Error) -> Refused {
     f.err_parts("regex", &["invalid regular expression: ", &e.to_string()])
 }
 
 /// Envoy's `StringMatcher`: one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`, and
 /// `ignore_case`.
 #[inline(never)]
-pub(super) fn parse_string_matcher(f: &Fields) -> Result<StringMatcher, ConfigError> {
+pub(super) fn parse_string_matcher(f: &Fields) -> Result<StringMatcher, Refused> {
     f.refuse_unknown(
         &[
             "exact",
@@ -90,7 +90,7 @@ pub(super) fn parse_string_matcher(f: &Fields) -> Result<StringMatcher, ConfigEr
 pub(super) fn parse_optional_string_matcher(
     f: &Fields,
     name: &str,
-) -> Result<Option<StringMatcher>, ConfigError> {
+) -> Result<Option<StringMatcher>, Refused> {
     match f.object(name)? {
         None => Ok(None),
         Some(m) => parse_string_matcher(&m).map(Some),
@@ -103,7 +103,7 @@ pub(super) fn parse_rule(
     value: &Value,
     providers: &[Provider],
     requirement_map: &[(String, Requirement)],
-) -> Result<Rule, ConfigError> {
+) -> Result<Rule, Refused> {
     let f = Fields::at(value, Path::Item(&Path::Root, "rules", index))?;
     f.refuse_unknown(
         &[
@@ -161,7 +161,7 @@ pub(super) fn parse_rule(
 }
 
 #[inline(never)]
-fn parse_route_match(m: &Fields) -> Result<RouteMatch, ConfigError> {
+fn parse_route_match(m: &Fields) -> Result<RouteMatch, Refused> {
     m.refuse_unknown(
         &[
             "prefix",
@@ -226,7 +226,7 @@ fn parse_route_match(m: &Fields) -> Result<RouteMatch, ConfigError> {
 }
 
 #[inline(never)]
-fn parse_query_match(q: &Fields) -> Result<QueryMatch, ConfigError> {
+fn parse_query_match(q: &Fields) -> Result<QueryMatch, Refused> {
         q.refuse_unknown(&["name", "string_match", "present_match"], &[])?;
         let name = q.required_string("name")?.to_string();
         let value = match (q.object("string_match")?, q.get("present_match")) {
@@ -242,7 +242,7 @@ fn parse_query_match(q: &Fields) -> Result<QueryMatch, ConfigError> {
 
 /// Envoy's `HeaderMatcher` with the value matchers it still supports.
 #[inline(never)]
-fn parse_header_match(h: &Fields) -> Result<HeaderMatch, ConfigError> {
+fn parse_header_match(h: &Fields) -> Result<HeaderMatch, Refused> {
     h.refuse_unknown(
         &[
             "name",
@@ -310,7 +310,7 @@ fn parse_header_match(h: &Fields) -> Result<HeaderMatch, ConfigError> {
 fn parse_optional_requirement(
     r: &Fields,
     providers: &[Provider],
-) -> Result<Option<Requirement>, ConfigError> {
+) -> Result<Option<Requirement>, Refused> {
     if r.map.is_empty() {
         return Ok(None);
     }
@@ -322,7 +322,7 @@ pub(super) fn parse_requirement(
     r: &Fields,
     providers: &[Provider],
     depth: usize,
-) -> Result<Requirement, ConfigError> {
+) -> Result<Requirement, Refused> {
     if depth > MAX_REQUIREMENT_DEPTH {
         return Err(refusal(
             &r.path.text(),
@@ -343,7 +343,7 @@ pub(super) fn parse_requirement(
     if r.map.len() != 1 {
         return Err(r.err_here("set exactly one of `provider_name`, `provider_and_audiences`, `requires_any`, `requires_all`, `allow_missing`, `allow_missing_or_failed`"));
     }
-    let provider = |f: &Fields, member: &str| -> Result<usize, ConfigError> {
+    let provider = |f: &Fields, member: &str| -> Result<usize, Refused> {
         let name = f.required_string(member)?;
         providers
             .iter()
@@ -420,7 +420,7 @@ pub(super) fn parse_requirement(
 
 /// The `authorization` extension of a rule.
 #[inline(never)]
-fn parse_authorization(a: &Fields) -> Result<Authorization, ConfigError> {
+fn parse_authorization(a: &Fields) -> Result<Authorization, Refused> {
     a.refuse_unknown(&["scopes", "claims", "client_id_header"], &[])?;
     let scopes = a.string_list("scopes")?;
     if let Some((i, _)) = scopes
@@ -454,7 +454,7 @@ fn parse_authorization(a: &Fields) -> Result<Authorization, ConfigError> {
 
 /// One entry of `authorization.claims`: a claim and exactly one test.
 #[inline(never)]
-fn parse_claim_rule(c: &Fields) -> Result<ClaimRule, ConfigError> {
+fn parse_claim_rule(c: &Fields) -> Result<ClaimRule, Refused> {
     c.refuse_unknown(
         &[
             "claim",
@@ -498,7 +498,7 @@ fn parse_claim_rule(c: &Fields) -> Result<ClaimRule, ConfigError> {
 }
 
 #[inline(never)]
-fn non_empty_array(c: &Fields, member: &str) -> Result<Vec<Value>, ConfigError> {
+fn non_empty_array(c: &Fields, member: &str) -> Result<Vec<Value>, Refused> {
     match c.get(member) {
         Some(Value::Array(items)) if !items.is_empty() => Ok(items.clone()),
         _ => Err(c.err(member, "must be a non-empty array")),
@@ -507,7 +507,7 @@ fn non_empty_array(c: &Fields, member: &str) -> Result<Vec<Value>, ConfigError> 
 
 /// `authorization.client_id_header`.
 #[inline(never)]
-fn parse_client_binding(b: &Fields) -> Result<ClientBinding, ConfigError> {
+fn parse_client_binding(b: &Fields) -> Result<ClientBinding, Refused> {
     b.refuse_unknown(&["header", "claims"], &[])?;
     let header = header_name(b, "header")?;
     let mut names = b.string_list("claims")?;
