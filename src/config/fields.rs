@@ -68,6 +68,12 @@ pub(super) fn parse_u64(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
+/// `s` as an owned `String`: one copy of the allocation and copy for every parser.
+#[inline(never)]
+pub(super) fn owned(s: &str) -> String {
+    s.to_string()
+}
+
 /// `n` in decimal, for a refusal's parts.
 #[cold]
 #[inline(never)]
@@ -224,7 +230,7 @@ impl<'a> Fields<'a> {
     /// A string member, owned; `None` when absent.
     #[inline(never)]
     pub(super) fn owned_string(&self, name: &str) -> Result<Option<String>, Refused> {
-        Ok(self.string(name)?.map(str::to_string))
+        Ok(self.string(name)?.map(owned))
     }
 
     #[inline(never)]
@@ -251,7 +257,7 @@ impl<'a> Fields<'a> {
         let mut out = Vec::with_capacity(items.len());
         for (i, v) in items.iter().enumerate() {
             match v.as_str() {
-                Some(s) => out.push(s.to_string()),
+                Some(s) => out.push(owned(s)),
                 None => return Err(refusal(&index(&self.field(name), i), &["must be a string"])),
             }
         }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::authn::claims::normalize_typ;
 use crate::authn::model::{ClaimToHeader, JwksSource, Provider, Tenants};
-use crate::config::fields::{index, refusal, Fields, Path};
+use crate::config::fields::{owned, index, refusal, Fields, Path};
 use crate::config::replay::parse_replay_protection;
 use crate::config::rules::parse_optional_string_matcher;
 use crate::config::*;
@@ -92,7 +92,7 @@ pub(super) fn parse_provider(
     let require_expiration = f.bool("require_expiration")?;
     let replay_protection = parse_replay_protection(&f)?;
     Ok(Provider {
-        name: name.to_string(),
+        name: owned(name),
         issuer,
         tenants,
         audiences,
@@ -174,7 +174,7 @@ fn parse_claim_to_headers(f: &Fields) -> Result<Vec<ClaimToHeader>, Refused> {
         let c = f.item("claim_to_headers", i, item)?;
         c.refuse_unknown(&["header_name", "claim_name"], &[])?;
         let header_name = header_name(&c, "header_name")?;
-        let claim_name = c.required_string("claim_name")?.to_string();
+        let claim_name = owned(c.required_string("claim_name")?);
         claim_to_headers.push(ClaimToHeader {
             header_name,
             claim_name,
@@ -278,8 +278,8 @@ fn parse_tenants(f: &Fields, issuer: Option<&str>) -> Result<Option<Tenants>, Re
         Some(list)
     };
     Ok(Some(Tenants {
-        prefix: prefix.to_string(),
-        suffix: suffix.to_string(),
+        prefix: owned(prefix),
+        suffix: owned(suffix),
         allowed,
     }))
 }
@@ -332,7 +332,7 @@ fn parse_remote_jwks(f: &Fields) -> Result<RemoteJwks, Refused> {
     let http_uri = f.required_object("http_uri")?;
     http_uri.refuse_unknown(&["uri", "cluster", "timeout"], &[])?;
     let uri = http_uri.required_string("uri")?;
-    let cluster = http_uri.required_string("cluster")?.to_string();
+    let cluster = owned(http_uri.required_string("cluster")?);
     let Some((authority, path)) = split_uri(uri) else {
         return Err(http_uri.err_parts("uri", &["`", uri, "` is not an absolute http(s) URI"]));
     };
@@ -371,10 +371,10 @@ fn parse_remote_jwks(f: &Fields) -> Result<RemoteJwks, Refused> {
         return Err(f.err("jwks_cluster", "only applies with `oidc_discovery: true`"));
     }
     Ok(RemoteJwks {
-        uri: uri.to_string(),
+        uri: owned(uri),
         cluster,
-        authority: authority.to_string(),
-        path: path.to_string(),
+        authority: owned(authority),
+        path: owned(path),
         timeout_ms,
         cache_duration_ms,
         failed_refetch_ms,

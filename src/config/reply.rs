@@ -3,7 +3,7 @@
 use crate::authn::model::{Provider, Requirement};
 use crate::authn::response::{Body, ReplyShape};
 use crate::authn::shadow::Shadow;
-use crate::config::fields::{decimal, Fields};
+use crate::config::fields::{owned, decimal, Fields};
 use crate::config::provider::header_name;
 use crate::config::fields::Refused;
 use crate::request::extract::Location;
@@ -97,7 +97,7 @@ pub(super) fn parse_reply(f: &Fields) -> Result<ReplyShape, Refused> {
                             &["must be a URI of at most ", &decimal(MAX_TYPE_URI_BYTES as u64), " printable ASCII characters"],
                         ));
                     }
-                    Some(uri.to_string())
+                    Some(owned(uri))
                 }
             };
             Body::Problem { type_uri }
@@ -126,8 +126,8 @@ pub(super) fn parse_reply(f: &Fields) -> Result<ReplyShape, Refused> {
                 ));
             }
             Body::Fixed {
-                content_type: content_type.to_string(),
-                text: text.to_string(),
+                content_type: owned(content_type),
+                text: owned(text),
             }
         }
         other => {

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::authn::model::{Provider, Requirement, Rule, MAX_REQUIREMENT_DEPTH};
 use crate::authn::policy::{Authorization, ClaimRule, ClaimTest, ClientBinding};
-use crate::config::fields::{self, decimal, refusal, Fields, Path};
+use crate::config::fields::{owned, self, decimal, refusal, Fields, Path};
 use crate::config::provider::header_name;
 use crate::config::reply::{parse_reply, parse_shadow};
 use crate::request::matcher::{HeaderMatch, PathMatch, QueryMatch, RouteMatch, StringMatcher, ValueMatch};
@@ -55,34 +55,53 @@ pub(super) fn parse_string_matcher(f: &Fields) -> Result<StringMatcher, Refused>
         &[],
     )?;
     let ignore_case = f.bool("ignore_case")?;
-    let fold = |s: &str| {
-        if ignore_case {
-            s.to_ascii_lowercase()
-        } else {
-            s.to_string()
+    // Every member is read (and type-checked) before the count is: the first refusal in
+    // document order wins, as it always has.
+    let mut count = 0;
+    let mut text = None;
+    for (kind, name) in ["exact", "prefix", "suffix", "contains"].into_iter().enumerate() {
+        if let Some(s) = f.string(name)? {
+            text = Some((kind, s));
+            count += 1;
+        }
+    }
+    let regex = match f.object("safe_regex")? {
+        None => None,
+        Some(re) => {
+            count += 1;
+            Some(parse_regex(&re)?)
         }
     };
-    let mut found = Vec::new();
-    for kind in ["exact", "prefix", "suffix", "contains"] {
-        if let Some(s) = f.string(kind)? {
-            found.push(match kind {
-                "exact" => StringMatcher::Exact(fold(s), ignore_case),
-                "prefix" => StringMatcher::Prefix(fold(s), ignore_case),
-                "suffix" => StringMatcher::Suffix(fold(s), ignore_case),
-                _ => StringMatcher::Contains(fold(s), ignore_case),
-            });
+    match count {
+        1 => {}
+        0 => {
+            return Err(
+                f.err_here("needs one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`")
+            )
+        }
+        _ => {
+            return Err(f.err_here(
+                "set only one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`",
+            ))
         }
     }
-    if let Some(re) = f.object("safe_regex")? {
-        found.push(StringMatcher::Regex(parse_regex(&re)?));
+    if let Some(re) = regex {
+        return Ok(StringMatcher::Regex(re));
     }
-    match found.len() {
-        1 => found
-            .pop()
-            .ok_or_else(|| f.err_here("needs one matcher")),
-        0 => Err(f.err_here("needs one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`")),
-        _ => Err(f.err_here("set only one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`")),
-    }
+    let Some((kind, s)) = text else {
+        return Err(f.err_here("needs one matcher"));
+    };
+    let s = if ignore_case {
+        s.to_ascii_lowercase()
+    } else {
+        owned(s)
+    };
+    Ok(match kind {
+        0 => StringMatcher::Exact(s, ignore_case),
+        1 => StringMatcher::Prefix(s, ignore_case),
+        2 => StringMatcher::Suffix(s, ignore_case),
+        _ => StringMatcher::Contains(s, ignore_case),
+    })
 }
 
 /// Member `name` as a `StringMatcher`, if present.
@@ -189,8 +208,8 @@ fn parse_route_match(m: &Fields) -> Result<RouteMatch, Refused> {
         m.string("path")?,
         m.object("safe_regex")?,
     ) {
-        (Some(prefix), None, None) => PathMatch::Prefix(prefix.to_string()),
-        (None, Some(path), None) => PathMatch::Exact(path.to_string()),
+        (Some(prefix), None, None) => PathMatch::Prefix(owned(prefix)),
+        (None, Some(path), None) => PathMatch::Exact(owned(path)),
         (None, None, Some(re)) => PathMatch::Regex(StringMatcher::Regex(parse_regex(&re)?)),
         _ => {
             return Err(m.err_here("set exactly one of `prefix`, `path` or `safe_regex`"))
@@ -228,7 +247,7 @@ fn parse_route_match(m: &Fields) -> Result<RouteMatch, Refused> {
 #[inline(never)]
 fn parse_query_match(q: &Fields) -> Result<QueryMatch, Refused> {
         q.refuse_unknown(&["name", "string_match", "present_match"], &[])?;
-        let name = q.required_string("name")?.to_string();
+        let name = owned(q.required_string("name")?);
         let value = match (q.object("string_match")?, q.get("present_match")) {
             (Some(sm), None) => ValueMatch::String(parse_string_matcher(&sm)?),
             (None, Some(Value::Bool(b))) => ValueMatch::Present(*b),
@@ -264,7 +283,9 @@ fn parse_header_match(h: &Fields) -> Result<HeaderMatch, Refused> {
         ],
     )?;
     let name = h.required_string("name")?.to_ascii_lowercase();
-    let mut found = Vec::new();
+    // The last value matcher read; more than one is refused once all are read.
+    let mut count = 0;
+    let mut found = None;
     for (member, make) in [
         (
             "exact_match",
@@ -275,28 +296,31 @@ fn parse_header_match(h: &Fields) -> Result<HeaderMatch, Refused> {
         ("contains_match", StringMatcher::Contains),
     ] {
         if let Some(v) = h.string(member)? {
-            found.push(ValueMatch::String(make(v.to_string(), false)));
+            found = Some(ValueMatch::String(make(owned(v), false)));
+            count += 1;
         }
     }
     if let Some(re) = h.object("safe_regex_match")? {
-        found.push(ValueMatch::String(StringMatcher::Regex(parse_regex(&re)?)));
+        found = Some(ValueMatch::String(StringMatcher::Regex(parse_regex(&re)?)));
+        count += 1;
     }
     if let Some(sm) = h.object("string_match")? {
-        found.push(ValueMatch::String(parse_string_matcher(&sm)?));
+        found = Some(ValueMatch::String(parse_string_matcher(&sm)?));
+        count += 1;
     }
     match h.get("present_match") {
         None => {}
-        Some(Value::Bool(b)) => found.push(ValueMatch::Present(*b)),
-        Some(_) => {
-            return Err(h.err("present_match", "must be true or false"))
+        Some(Value::Bool(b)) => {
+            found = Some(ValueMatch::Present(*b));
+            count += 1;
         }
+        Some(_) => return Err(h.err("present_match", "must be true or false")),
     }
-    let value = match found.len() {
+    let value = match (count, found) {
         // Envoy: a header matcher with no value matcher matches when the header is present.
-        0 => ValueMatch::Present(true),
-        1 => found
-            .pop()
-            .ok_or_else(|| h.err_here("needs one value matcher"))?,
+        (0, _) => ValueMatch::Present(true),
+        (1, Some(value)) => value,
+        (1, None) => return Err(h.err_here("needs one value matcher")),
         _ => return Err(h.err_here("set only one value matcher")),
     };
     Ok(HeaderMatch {
@@ -466,7 +490,7 @@ fn parse_claim_rule(c: &Fields) -> Result<ClaimRule, Refused> {
         ],
         &[],
     )?;
-    let claim = c.required_string("claim")?.to_string();
+    let claim = owned(c.required_string("claim")?);
     let mut tests = Vec::new();
     if let Some(v) = c.get("equals") {
         tests.push(ClaimTest::Equals(v.clone()));
