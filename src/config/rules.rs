@@ -367,34 +367,24 @@ pub(super) fn parse_requirement(
     if r.map.len() != 1 {
         return Err(r.err_here("set exactly one of `provider_name`, `provider_and_audiences`, `requires_any`, `requires_all`, `allow_missing`, `allow_missing_or_failed`"));
     }
-    let provider = |f: &Fields, member: &str| -> Result<usize, Refused> {
-        let name = f.required_string(member)?;
-        providers
-            .iter()
-            .position(|p| p.name == name)
-            .ok_or_else(|| {
-                f.err_parts(member, &["names unknown provider `", name, "`"])
-            })
-    };
-    let all_providers = || (0..providers.len()).collect::<Vec<_>>();
     if r.has("provider_name") {
         return Ok(Requirement::Provider {
-            index: provider(r, "provider_name")?,
+            index: provider_index(r, providers)?,
             audiences: None,
         });
     }
     if let Some(pa) = r.object("provider_and_audiences")? {
         pa.refuse_unknown(&["provider_name", "audiences"], &[])?;
         return Ok(Requirement::Provider {
-            index: provider(&pa, "provider_name")?,
+            index: provider_index(&pa, providers)?,
             audiences: Some(pa.string_list("audiences")?),
         });
     }
     if r.has("allow_missing") {
-        return Ok(Requirement::AllowMissing(all_providers()));
+        return Ok(Requirement::AllowMissing(all_providers(providers)));
     }
     if r.has("allow_missing_or_failed") {
-        return Ok(Requirement::AllowMissingOrFailed(all_providers()));
+        return Ok(Requirement::AllowMissingOrFailed(all_providers(providers)));
     }
     let (member, any) = if r.has("requires_any") {
         ("requires_any", true)
@@ -440,6 +430,21 @@ pub(super) fn parse_requirement(
         }
     }
     Ok(Requirement::Any(children))
+}
+
+/// The index of the provider that member `provider_name` names.
+#[inline(never)]
+fn provider_index(f: &Fields, providers: &[Provider]) -> Result<usize, Refused> {
+    let name = f.required_string("provider_name")?;
+    match providers.iter().position(|p| p.name == name) {
+        Some(index) => Ok(index),
+        None => Err(f.err_parts("provider_name", &["names unknown provider `", name, "`"])),
+    }
+}
+
+#[inline(never)]
+fn all_providers(providers: &[Provider]) -> Vec<usize> {
+    (0..providers.len()).collect()
 }
 
 /// The `authorization` extension of a rule.
