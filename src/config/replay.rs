@@ -58,7 +58,7 @@ mod tests {
     use crate::authn::replay::ReplayProtection;
     use crate::error::ConfigError;
 
-    fn parse(replay: serde_json::Value) -> Result<Option<ReplayProtection>, Refused> {
+    fn parse(replay: serde_json::Value) -> Result<Option<ReplayProtection>, ConfigError> {
         let text = json!({"providers": {"p": {
             "local_jwks": {"inline_string": ""},
             "replay_protection": replay,
