@@ -10,7 +10,10 @@
 //! than for speed: each section's parser stays out of line (`#[inline(never)]`). Inlined into one
 //! another they made two functions of 17 and 21 KB, and TurboFan, which compiles every function of
 //! the module when Envoy loads it, spends more per byte on big functions than on small ones
-//! (`make bench-compile`).
+//! (`make bench-compile`). For the same reason the code per member is kept small: each reader
+//! of `fields` is one out-of-line function, an object's path is a borrowed chain written out only
+//! in a refusal, refusals are built from static parts by cold functions, and they travel up as one
+//! boxed pointer (`fields::Refused`) that `Config::parse` unboxes.
 
 mod fields;
 mod provider;
