@@ -3,50 +3,64 @@
 
 use serde_json::Value;
 
+use crate::config::fields::{member, parse_u64};
+
 /// Milliseconds, or a reason the value is not a duration.
 #[inline(never)]
 pub fn parse_millis(value: &Value) -> Result<u64, String> {
     match value {
-        Value::String(s) => parse_text(s),
+        Value::String(s) => parse_text(s).ok_or_else(|| {
+            reason(&["`", s, "` is not a duration like \"300s\" or \"0.5s\""])
+        }),
         Value::Object(map) => {
             for key in map.keys() {
                 if key != "seconds" && key != "nanos" {
-                    return Err(format!(
-                        "unknown member `{key}` (expected `seconds` and `nanos`)"
-                    ));
+                    return Err(reason(&[
+                        "unknown member `",
+                        key,
+                        "` (expected `seconds` and `nanos`)",
+                    ]));
                 }
             }
-            let seconds = match map.get("seconds") {
-                None => 0,
-                Some(Value::Number(n)) => n
-                    .as_u64()
-                    .ok_or("`seconds` must be a non-negative integer")?,
+            let seconds = match member(map, "seconds") {
+                None => Some(0),
+                Some(Value::Number(n)) => n.as_u64(),
                 // proto3 JSON writes int64 as a string.
-                Some(Value::String(s)) => s
-                    .parse::<u64>()
-                    .map_err(|_| "`seconds` must be a non-negative integer")?,
-                Some(_) => return Err("`seconds` must be a non-negative integer".into()),
+                Some(Value::String(s)) => parse_u64(s),
+                Some(_) => None,
             };
-            let nanos = match map.get("nanos") {
+            let Some(seconds) = seconds else {
+                return Err(reason(&["`seconds` must be a non-negative integer"]));
+            };
+            let nanos = match member(map, "nanos") {
                 None => 0,
-                Some(Value::Number(n)) => n
-                    .as_u64()
-                    .filter(|n| *n < 1_000_000_000)
-                    .ok_or("`nanos` must be in 0..1e9")?,
-                Some(_) => return Err("`nanos` must be an integer".into()),
+                Some(Value::Number(n)) => match n.as_u64().filter(|n| *n < 1_000_000_000) {
+                    Some(n) => n,
+                    None => return Err(reason(&["`nanos` must be in 0..1e9"])),
+                },
+                Some(_) => return Err(reason(&["`nanos` must be an integer"])),
             };
             seconds
                 .checked_mul(1000)
                 .and_then(|ms| ms.checked_add(nanos / 1_000_000))
-                .ok_or_else(|| "duration too large".into())
+                .ok_or_else(|| reason(&["duration too large"]))
         }
-        _ => Err("must be a string like \"300s\" or an object {\"seconds\": 300}".into()),
+        _ => Err(reason(&[
+            "must be a string like \"300s\" or an object {\"seconds\": 300}",
+        ])),
     }
 }
 
-fn parse_text(s: &str) -> Result<u64, String> {
-    let bad = || format!("`{s}` is not a duration like \"300s\" or \"0.5s\"");
-    let number = s.strip_suffix('s').ok_or_else(bad)?;
+/// A refusal's reason, joined from static parts out of line.
+#[cold]
+#[inline(never)]
+fn reason(parts: &[&str]) -> String {
+    parts.concat()
+}
+
+/// `"300s"`, `"1.5s"`: `None` for anything else.
+fn parse_text(s: &str) -> Option<u64> {
+    let number = s.strip_suffix('s')?;
     let (whole, frac) = match number.split_once('.') {
         Some((w, f)) => (w, f),
         None => (number, ""),
@@ -56,9 +70,9 @@ fn parse_text(s: &str) -> Result<u64, String> {
         || !frac.bytes().all(|b| b.is_ascii_digit())
         || frac.len() > 9
     {
-        return Err(bad());
+        return None;
     }
-    let seconds: u64 = whole.parse().map_err(|_| bad())?;
+    let seconds = parse_u64(whole)?;
     let mut millis_frac = 0u64;
     for (i, digit) in frac.bytes().take(3).enumerate() {
         let place = [100u64, 10, 1].get(i).copied().unwrap_or(0);
@@ -67,7 +81,6 @@ fn parse_text(s: &str) -> Result<u64, String> {
     seconds
         .checked_mul(1000)
         .and_then(|ms| ms.checked_add(millis_frac))
-        .ok_or_else(bad)
 }
 
 #[cfg(test)]

@@ -10,7 +10,10 @@
 //! than for speed: each section's parser stays out of line (`#[inline(never)]`). Inlined into one
 //! another they made two functions of 17 and 21 KB, and TurboFan, which compiles every function of
 //! the module when Envoy loads it, spends more per byte on big functions than on small ones
-//! (`make bench-compile`).
+//! (`make bench-compile`). For the same reason the code per member is kept small: each reader
+//! of `fields` is one out-of-line function, an object's path is a borrowed chain written out only
+//! in a refusal, refusals are built from static parts by cold functions, and they travel up as one
+//! boxed pointer (`fields::Refused`) that `Config::parse` unboxes.
 
 mod fields;
 mod provider;
@@ -22,9 +25,9 @@ pub mod duration;
 
 use serde_json::Value;
 
-use crate::authn::model::{Config, HeaderFetch, LogLevel, Requirement, Rule};
+use crate::authn::model::{Config, HeaderFetch, LogLevel, Provider, Requirement, Rule};
 use crate::error::ConfigError;
-use fields::Fields;
+use fields::{refusal, Fields, Refused};
 use provider::parse_provider;
 use rules::{parse_requirement, parse_rule};
 
@@ -55,23 +58,33 @@ pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
 /// load: UTF-8, then [`Config::parse`]. The filter's `on_configure` and `jwt-authn validate` both
 /// call this, so a pipeline that validates a configuration gets the filter's own verdict.
 pub fn load(bytes: &[u8]) -> Result<Config, ConfigError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| ConfigError::new("", "not UTF-8"))?;
-    Config::parse(text)
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Config::parse(text),
+        Err(_) => Err(*refusal("", &["not UTF-8"])),
+    }
 }
 
 impl Config {
     /// Parses and validates the plugin configuration.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        parse(text).map_err(|refused| *refused)
+    }
+}
+
+#[inline(never)]
+fn parse(text: &str) -> Result<Config, Refused> {
         if text.len() > MAX_CONFIG_BYTES {
-            return Err(ConfigError::new(
+            return Err(refusal(
                 "",
-                format!("configuration is larger than {MAX_CONFIG_BYTES} bytes"),
+                &["configuration is larger than ", &fields::decimal(MAX_CONFIG_BYTES as u64), " bytes"],
             ));
         }
         // From bytes, as tokens are read: one instance of serde_json's parser in the module.
-        let root: Value = serde_json::from_slice(text.as_bytes())
-            .map_err(|e| ConfigError::new("", format!("configuration is not valid JSON: {e}")))?;
-        let root = Fields::new(&root, "")?;
+        let root: Value = match serde_json::from_slice(text.as_bytes()) {
+            Ok(root) => root,
+            Err(e) => return Err(invalid_json(&e)),
+        };
+        let root = Fields::at(&root, fields::Path::Root)?;
         root.refuse_unknown(
             &[
                 "providers",
@@ -88,83 +101,22 @@ impl Config {
             ],
         )?;
 
-        let mut providers = Vec::new();
-        if let Some(value) = root.get("providers") {
-            let map = value.as_object().ok_or_else(|| {
-                ConfigError::new("providers", "must be an object of named providers")
-            })?;
-            for (name, provider) in map {
-                providers.push(parse_provider(name, provider)?);
-            }
-        }
-        let mut requirement_map: Vec<(String, Requirement)> = Vec::new();
-        if let Some(map) = root.object("requirement_map")? {
-            for (name, value) in map.map {
-                let requirement =
-                    parse_requirement(&Fields::new(value, &map.field(name))?, &providers, 0)?;
-                requirement_map.push((name.clone(), requirement));
-            }
-        }
-        let rules: Vec<Rule> = match root.get("rules") {
-            None => Vec::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, rule)| parse_rule(i, rule, &providers, &requirement_map))
-                .collect::<Result<_, _>>()?,
-            Some(_) => return Err(ConfigError::new("rules", "must be an array")),
-        };
+        let providers = parse_providers(&root)?;
+        let requirement_map = parse_requirement_map(&root, &providers)?;
+        let rules = parse_rules(&root, &providers, &requirement_map)?;
         let uses_route_name = rules.iter().any(|r| r.matcher.route_name.is_some());
 
-        let mut generated_headers: Vec<String> = Vec::new();
-        for provider in &providers {
-            let names = provider
-                .claim_to_headers
-                .iter()
-                .map(|c| &c.header_name)
-                .chain(provider.forward_payload_header.iter());
-            for name in names {
-                if !generated_headers.contains(name) {
-                    generated_headers.push(name.clone());
-                }
-            }
-        }
-        // The shadow headers too: a client must not be able to pose as a would-be refusal.
-        for name in rules.iter().filter_map(|r| r.shadow.as_ref()?.header.as_ref()) {
-            if !generated_headers.contains(name) {
-                generated_headers.push(name.clone());
-            }
-        }
+        let generated_headers = generated_headers(&providers, &rules);
         let shapes_refusals = rules
             .iter()
             .any(|r| r.shadow.is_some() || r.reply.is_some());
-        // Unless set, room for every provider's native `jwt_cache_size` and at least the default.
-        let native_shares = providers
-            .iter()
-            .filter_map(|p| p.jwt_cache_size)
-            .fold(0, usize::saturating_add);
-        let token_cache_size = match root.get("token_cache_size") {
-            None => native_shares.clamp(crate::authn::token_cache::DEFAULT_CAPACITY, MAX_TOKEN_CACHE_SIZE),
-            Some(v) => v
-                .as_u64()
-                .and_then(|n| usize::try_from(n).ok())
-                .filter(|n| *n <= MAX_TOKEN_CACHE_SIZE)
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        "token_cache_size",
-                        "must be an integer from 0 (off) to 1000000",
-                    )
-                })?,
-        };
+        let token_cache_size = parse_token_cache_size(&root, &providers)?;
         let bypass_cors_preflight = root.bool("bypass_cors_preflight")?;
         let header_fetch = HeaderFetch::of(&rules, &providers, bypass_cors_preflight);
         let log_level = match root.string("log_level")? {
             None => LogLevel::Info,
             Some(name) => LogLevel::parse(name).ok_or_else(|| {
-                ConfigError::new(
-                    "log_level",
-                    "must be one of trace, debug, info, warn, error, critical",
-                )
+                root.err("log_level", "must be one of trace, debug, info, warn, error, critical")
             })?,
         };
         Ok(Config {
@@ -178,7 +130,108 @@ impl Config {
             log_level,
             shapes_refusals,
         })
+}
+
+#[inline(never)]
+fn parse_providers(root: &Fields) -> Result<Vec<Provider>, Refused> {
+    let mut providers = Vec::new();
+    if let Some(value) = root.get("providers") {
+        let Some(map) = value.as_object() else {
+            return Err(refusal("providers", &["must be an object of named providers"]));
+        };
+        let at = fields::Path::Key(&root.path, "providers");
+        for (name, provider) in map {
+            providers.push(parse_provider(&at, name, provider)?);
+        }
     }
+    Ok(providers)
+}
+
+#[inline(never)]
+fn parse_requirement_map(
+    root: &Fields,
+    providers: &[Provider],
+) -> Result<Vec<(String, Requirement)>, Refused> {
+    let mut requirement_map = Vec::new();
+    if let Some(map) = root.object("requirement_map")? {
+        for (name, value) in map.map {
+            let requirement =
+                parse_requirement(&map.child(name, value)?, providers, 0)?;
+            requirement_map.push((name.clone(), requirement));
+        }
+    }
+    Ok(requirement_map)
+}
+
+#[inline(never)]
+fn parse_rules(
+    root: &Fields,
+    providers: &[Provider],
+    requirement_map: &[(String, Requirement)],
+) -> Result<Vec<Rule>, Refused> {
+    let items = match root.get("rules") {
+        None => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(refusal("rules", &["must be an array"])),
+    };
+    let mut rules = Vec::with_capacity(items.len());
+    for (i, rule) in items.iter().enumerate() {
+        rules.push(parse_rule(i, rule, providers, requirement_map)?);
+    }
+    Ok(rules)
+}
+
+/// The headers the filter writes: claim and payload headers, and the shadow headers too (a
+/// client must not be able to pose as a would-be refusal).
+#[inline(never)]
+fn generated_headers(providers: &[Provider], rules: &[Rule]) -> Vec<String> {
+    let mut generated: Vec<String> = Vec::new();
+    let mut add = |name: &String| {
+        if !generated.contains(name) {
+            generated.push(name.clone());
+        }
+    };
+    for provider in providers {
+        provider
+            .claim_to_headers
+            .iter()
+            .map(|c| &c.header_name)
+            .chain(provider.forward_payload_header.iter())
+            .for_each(&mut add);
+    }
+    rules
+        .iter()
+        .filter_map(|r| r.shadow.as_ref()?.header.as_ref())
+        .for_each(&mut add);
+    generated
+}
+
+/// Unless set, room for every provider's native `jwt_cache_size` and at least the default.
+#[inline(never)]
+fn parse_token_cache_size(root: &Fields, providers: &[Provider]) -> Result<usize, Refused> {
+    let native_shares = providers
+        .iter()
+        .filter_map(|p| p.jwt_cache_size)
+        .fold(0, usize::saturating_add);
+    match root.get("token_cache_size") {
+        None => Ok(native_shares.clamp(
+            crate::authn::token_cache::DEFAULT_CAPACITY,
+            MAX_TOKEN_CACHE_SIZE,
+        )),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| *n <= MAX_TOKEN_CACHE_SIZE)
+            .ok_or_else(|| {
+                root.err("token_cache_size", "must be an integer from 0 (off) to 1000000")
+            }),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn invalid_json(e: &serde_json::Error) -> Refused {
+    refusal("", &["configuration is not valid JSON: ", &e.to_string()])
 }
 
 #[cfg(test)]

@@ -5,14 +5,14 @@ use crate::authn::replay::{
     ReplayProtection, DEFAULT_MAX_ENTRIES, DEFAULT_MAX_TOKEN_LIFETIME_S, MAX_ENTRIES,
     MAX_TOKEN_LIFETIME_S,
 };
-use crate::config::fields::Fields;
-use crate::error::ConfigError;
+use crate::config::fields::{decimal, Fields};
+use crate::config::fields::Refused;
 
 /// `{"max_entries": N, "max_token_lifetime": "300s"}`, both optional; `None` when absent.
 #[inline(never)]
 pub(super) fn parse_replay_protection(
     provider: &Fields,
-) -> Result<Option<ReplayProtection>, ConfigError> {
+) -> Result<Option<ReplayProtection>, Refused> {
     let Some(f) = provider.object("replay_protection")? else {
         return Ok(None);
     };
@@ -22,9 +22,9 @@ pub(super) fn parse_replay_protection(
         Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
     };
     if !(1..=MAX_ENTRIES).contains(&max_entries) {
-        return Err(ConfigError::new(
-            f.field("max_entries"),
-            format!("must be between 1 and {MAX_ENTRIES}"),
+        return Err(f.err_parts(
+            "max_entries",
+            &["must be between 1 and ", &decimal(MAX_ENTRIES as u64)],
         ));
     }
     let max_token_lifetime_s = match f.duration_ms("max_token_lifetime")? {
@@ -34,9 +34,13 @@ pub(super) fn parse_replay_protection(
             ms / 1000
         }
         Some(_) => {
-            return Err(ConfigError::new(
-                f.field("max_token_lifetime"),
-                format!("must be a whole number of seconds between 1s and {MAX_TOKEN_LIFETIME_S}s"),
+            return Err(f.err_parts(
+                "max_token_lifetime",
+                &[
+                    "must be a whole number of seconds between 1s and ",
+                    &decimal(MAX_TOKEN_LIFETIME_S),
+                    "s",
+                ],
             ))
         }
     };
