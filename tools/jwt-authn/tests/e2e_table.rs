@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::{bearer, body, flip_signature_bit, now, upstream_header, write, AUTHORITY};
+use common::{bearer, body, flip_signature_bit, now, judge_continue, judge_reply, write, AUTHORITY};
 
 include!("../../../tests/envoy/e2e_table.rs");
 
@@ -32,18 +32,7 @@ fn judge(row: &Check, v: &Value, code: Option<i32>) -> Option<String> {
     let continues = answer["action"] == "continue" && code == Some(0);
     match &row.expect {
         Expect::Pass(upstream) => {
-            if !continues {
-                return Some(format!("expected the request to continue, got {answer}"));
-            }
-            let problems: Vec<String> = upstream
-                .iter()
-                .filter_map(|(name, want)| {
-                    let got = upstream_header(&row.headers, answer, name);
-                    (&got != want)
-                        .then(|| format!("upstream header {name}: expected {want:?}, got {got:?}"))
-                })
-                .collect();
-            (!problems.is_empty()).then(|| problems.join("; "))
+            judge_continue(&row.headers, answer, code, upstream)
         }
         // Envoy answers these routes itself, after the filter let the request through.
         Expect::Direct(_) => {
@@ -59,12 +48,7 @@ fn judge(row: &Check, v: &Value, code: Option<i32>) -> Option<String> {
             if *presented {
                 want_www.push_str(", error=\"invalid_token\"");
             }
-            let ok = answer["action"] == "reply"
-                && code == Some(1)
-                && answer["status"] == *status
-                && answer["body"] == *body
-                && answer["www_authenticate"] == want_www.as_str();
-            (!ok).then(|| format!("expected {status} {body:?} with {want_www:?}, got {answer}"))
+            judge_reply(answer, code, *status, body, &want_www)
         }
     }
 }

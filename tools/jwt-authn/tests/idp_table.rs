@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 
 mod common;
 
-use common::{body, now, upstream_header, write, AUTHORITY};
+use common::{body, now, judge_continue, judge_reply, write, AUTHORITY};
 
 include!("../../../tests/envoy/idp_table.rs");
 
@@ -88,27 +88,11 @@ fn judge(config: &Value, check: &Check, v: &Value, code: Option<i32>) -> Option<
     let answer = &v["answer"];
     match &check.expect {
         Expect::Pass(upstream) => {
-            if answer["action"] != "continue" || code != Some(0) {
-                return Some(format!("expected the request to continue, got {answer}"));
-            }
-            let problems: Vec<String> = upstream
-                .iter()
-                .filter_map(|(name, want)| {
-                    let got = upstream_header(&check.headers, answer, name);
-                    (&got != want)
-                        .then(|| format!("upstream header {name}: expected {want:?}, got {got:?}"))
-                })
-                .collect();
-            (!problems.is_empty()).then(|| problems.join("; "))
+            judge_continue(&check.headers, answer, code, upstream)
         }
         Expect::Fail(status, body) => {
             let want_www = challenge(config, check, body);
-            let ok = answer["action"] == "reply"
-                && code == Some(1)
-                && answer["status"] == *status
-                && answer["body"] == *body
-                && answer["www_authenticate"] == want_www.as_str();
-            (!ok).then(|| format!("expected {status} {body:?} with {want_www:?}, got {answer}"))
+            judge_reply(answer, code, *status, body, &want_www)
         }
     }
 }

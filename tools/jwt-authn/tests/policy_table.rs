@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::{bearer, body, flip_signature_bit, now, upstream_header, write, AUTHORITY};
+use common::{bearer, body, flip_signature_bit, now, judge_continue, judge_reply, write, AUTHORITY};
 
 include!("../../../tests/envoy/policy_table.rs");
 
@@ -46,27 +46,11 @@ fn judge(row: &Check, v: &Value, code: Option<i32>) -> Option<String> {
     let answer = &v["answer"];
     match &row.expect {
         Expect::Pass(upstream) => {
-            if answer["action"] != "continue" || code != Some(0) {
-                return Some(format!("expected the request to continue, got {answer}"));
-            }
-            let problems: Vec<String> = upstream
-                .iter()
-                .filter_map(|(name, want)| {
-                    let got = upstream_header(&row.headers, answer, name);
-                    (&got != want)
-                        .then(|| format!("upstream header {name}: expected {want:?}, got {got:?}"))
-                })
-                .collect();
-            (!problems.is_empty()).then(|| problems.join("; "))
+            judge_continue(&row.headers, answer, code, upstream)
         }
         Expect::Fail(status, body, challenge) => {
             let want_www = www(&row.path, *challenge);
-            let ok = answer["action"] == "reply"
-                && code == Some(1)
-                && answer["status"] == *status
-                && answer["body"] == *body
-                && answer["www_authenticate"] == want_www.as_str();
-            (!ok).then(|| format!("expected {status} {body:?} with {want_www:?}, got {answer}"))
+            judge_reply(answer, code, *status, body, &want_www)
         }
     }
 }

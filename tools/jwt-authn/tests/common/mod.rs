@@ -80,3 +80,42 @@ pub fn upstream_header(sent: &[(String, String)], answer: &Value, name: &str) ->
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.clone())
 }
+
+/// What is wrong with an answer that should let the request continue with these request
+/// headers as the upstream sees them (`None`: absent), for a request sent with `sent`.
+pub fn judge_continue(
+    sent: &[(String, String)],
+    answer: &Value,
+    code: Option<i32>,
+    upstream: &[(&str, Option<String>)],
+) -> Option<String> {
+    if answer["action"] != "continue" || code != Some(0) {
+        return Some(format!("expected the request to continue, got {answer}"));
+    }
+    let problems: Vec<String> = upstream
+        .iter()
+        .filter_map(|(name, want)| {
+            let got = upstream_header(sent, answer, name);
+            (&got != want)
+                .then(|| format!("upstream header {name}: expected {want:?}, got {got:?}"))
+        })
+        .collect();
+    (!problems.is_empty()).then(|| problems.join("; "))
+}
+
+/// What is wrong with an answer that should be the filter's reply with this status, body and
+/// `www-authenticate`.
+pub fn judge_reply(
+    answer: &Value,
+    code: Option<i32>,
+    status: u16,
+    body: &str,
+    www_authenticate: &str,
+) -> Option<String> {
+    let ok = answer["action"] == "reply"
+        && code == Some(1)
+        && answer["status"] == status
+        && answer["body"] == body
+        && answer["www_authenticate"] == www_authenticate;
+    (!ok).then(|| format!("expected {status} {body:?} with {www_authenticate:?}, got {answer}"))
+}
