@@ -602,20 +602,23 @@ fn serve_on(listener: TcpListener, documents: Vec<(String, String)>, requests: u
     });
 }
 
+/// `explain --json --fetch` for a request to `/x` carrying a valid token of `key`, at [`NOW`],
+/// with `extra` arguments.
+fn fetch_explained(config: &Path, key: &Key, extra: &[&str]) -> (Option<i32>, Value) {
+    let token = key.token(&claims(json!({})));
+    let bearer = format!("Authorization: Bearer {token}");
+    let now = NOW.to_string();
+    let mut args = vec!["--path", "/x", "--header", &bearer, "--now", &now, "--fetch"];
+    args.extend_from_slice(extra);
+    explain_json(config, &args)
+}
+
 #[test]
 fn fetch_reads_the_jwks_from_the_identity_provider() {
     let key = signer();
     let base = serve(vec![("/jwks".into(), jwks(&[&key]).to_string())], 1);
     let config = remote_config(&format!("{base}/jwks"), false);
-    let token = key.token(&claims(json!({})));
-    let bearer = format!("Authorization: Bearer {token}");
-    let now = NOW.to_string();
-    let (code, v) = explain_json(
-        &config,
-        &[
-            "--path", "/x", "--header", &bearer, "--now", &now, "--fetch",
-        ],
-    );
+    let (code, v) = fetch_explained(&config, &key, &[]);
     assert_eq!(code, Some(0), "{v:#}");
     let source = v["providers"][0]["keys_source"].as_str().unwrap();
     assert!(source.contains(&format!("fetched {base}/jwks")), "{source}");
@@ -627,15 +630,7 @@ fn fetch_follows_oidc_discovery() {
     let key = signer();
     let base = serve_discovery(&key);
     let config = remote_config(&format!("{base}/.well-known/openid-configuration"), true);
-    let token = key.token(&claims(json!({})));
-    let bearer = format!("Authorization: Bearer {token}");
-    let now = NOW.to_string();
-    let (code, v) = explain_json(
-        &config,
-        &[
-            "--path", "/x", "--header", &bearer, "--now", &now, "--fetch",
-        ],
-    );
+    let (code, v) = fetch_explained(&config, &key, &[]);
     assert_eq!(code, Some(0), "{v:#}");
     let source = v["providers"][0]["keys_source"].as_str().unwrap();
     assert!(source.contains(&format!("fetched {base}/keys")), "{source}");
@@ -826,24 +821,8 @@ fn fetch_over_https_trusts_a_private_ca_given_with_ca_file() {
     let key = signer();
     let idp = TlsIdp::start(|_| vec![("/jwks".into(), jwks(&[&key]).to_string())]);
     let config = remote_config(&format!("{}/jwks", idp.base), false);
-    let token = key.token(&claims(json!({})));
-    let bearer = format!("Authorization: Bearer {token}");
-    let now = NOW.to_string();
     let ca = idp.ca_pem.to_str().unwrap();
-    let (code, v) = explain_json(
-        &config,
-        &[
-            "--path",
-            "/x",
-            "--header",
-            &bearer,
-            "--now",
-            &now,
-            "--fetch",
-            "--ca-file",
-            ca,
-        ],
-    );
+    let (code, v) = fetch_explained(&config, &key, &["--ca-file", ca]);
     assert_eq!(code, Some(0), "{v:#}");
     assert_eq!(v["answer"]["action"], "continue", "{v:#}");
     let source = v["providers"][0]["keys_source"].as_str().unwrap();
@@ -864,15 +843,7 @@ fn fetch_over_https_without_the_ca_fails_on_the_certificate_as_the_filter_fails(
     let key = signer();
     let idp = TlsIdp::start(|_| vec![("/jwks".into(), jwks(&[&key]).to_string())]);
     let config = remote_config(&format!("{}/jwks", idp.base), false);
-    let token = key.token(&claims(json!({})));
-    let bearer = format!("Authorization: Bearer {token}");
-    let now = NOW.to_string();
-    let (code, v) = explain_json(
-        &config,
-        &[
-            "--path", "/x", "--header", &bearer, "--now", &now, "--fetch",
-        ],
-    );
+    let (code, v) = fetch_explained(&config, &key, &[]);
     assert_eq!(code, Some(1), "{v:#}");
     let source = v["providers"][0]["keys_source"].as_str().unwrap();
     assert!(
@@ -911,24 +882,8 @@ fn fetch_over_https_follows_oidc_discovery() {
         &format!("{}/.well-known/openid-configuration", idp.base),
         true,
     );
-    let token = key.token(&claims(json!({})));
-    let bearer = format!("Authorization: Bearer {token}");
-    let now = NOW.to_string();
     let ca = idp.ca_pem.to_str().unwrap();
-    let (code, v) = explain_json(
-        &config,
-        &[
-            "--path",
-            "/x",
-            "--header",
-            &bearer,
-            "--now",
-            &now,
-            "--fetch",
-            "--ca-file",
-            ca,
-        ],
-    );
+    let (code, v) = fetch_explained(&config, &key, &["--ca-file", ca]);
     assert_eq!(code, Some(0), "{v:#}");
     let source = v["providers"][0]["keys_source"].as_str().unwrap();
     assert!(
