@@ -75,22 +75,6 @@ fn stubs() -> (JwksStub, JwksStub) {
 // ------------------------------------------------------------------------------------------
 // Running the table
 
-fn www_authenticate(port: u16, path: &str, www: Www) -> String {
-    let path = &path[..path.len().min(256)];
-    let mut v = format!("Bearer realm=\"http://127.0.0.1:{port}{path}\"");
-    match www {
-        Www::Missing => {}
-        Www::Invalid => v.push_str(", error=\"invalid_token\""),
-        Www::Insufficient(scope) => {
-            v.push_str(", error=\"insufficient_scope\"");
-            if let Some(s) = scope {
-                v.push_str(&format!(", scope=\"{s}\""));
-            }
-        }
-    }
-    v
-}
-
 /// What is wrong with `r` for `c` (`None`: nothing).
 fn judge(port: u16, c: &Check, r: &Response, native: bool) -> Option<String> {
     if let (Native::Differs(status, body, why), true) = (&c.native, native) {
@@ -108,7 +92,7 @@ fn judge(port: u16, c: &Check, r: &Response, native: bool) -> Option<String> {
         } else {
             Www::Invalid
         };
-        let want = www_authenticate(port, &c.path, www);
+        let want = www_authenticate(&format!("127.0.0.1:{port}"), &c.path, www);
         return (r.header("www-authenticate") != Some(want.as_str()))
             .then(|| format!("expected www-authenticate {want:?} (native differs here: {why})"));
     }
@@ -142,7 +126,7 @@ fn judge(port: u16, c: &Check, r: &Response, native: bool) -> Option<String> {
             }
         }
         Expect::Fail(status, body, www) => {
-            let want_www = www_authenticate(port, &c.path, *www);
+            let want_www = www_authenticate(&format!("127.0.0.1:{port}"), &c.path, *www);
             let got_www = r.header("www-authenticate");
             (r.status != *status || r.body != *body || got_www != Some(want_www.as_str()))
                 .then(|| format!("expected {status} {body:?} with www-authenticate {want_www:?}"))

@@ -264,6 +264,24 @@ enum Www {
     Insufficient(Option<&'static str>),
 }
 
+/// The `www-authenticate` a refusal of a request for `path` carries, for a listener at
+/// `authority` (the realm keeps the path's first 256 bytes).
+fn www_authenticate(authority: &str, path: &str, www: Www) -> String {
+    let path = &path[..path.len().min(256)];
+    let mut v = format!("Bearer realm=\"http://{authority}{path}\"");
+    match www {
+        Www::Missing => {}
+        Www::Invalid => v.push_str(", error=\"invalid_token\""),
+        Www::Insufficient(scope) => {
+            v.push_str(", error=\"insufficient_scope\"");
+            if let Some(s) = scope {
+                v.push_str(&format!(", scope=\"{s}\""));
+            }
+        }
+    }
+    v
+}
+
 enum Expect {
     /// 200 from the echo upstream; then these request headers as the upstream saw them
     /// (`None` = absent).

@@ -25,22 +25,6 @@ include!("../../../tests/envoy/policy_table.rs");
 
 // ---- Running it through explain ----------------------------------------------------------
 
-fn www(path: &str, challenge: Www) -> String {
-    let path = &path[..path.len().min(256)];
-    let mut v = format!("Bearer realm=\"http://{AUTHORITY}{path}\"");
-    match challenge {
-        Www::Missing => {}
-        Www::Invalid => v.push_str(", error=\"invalid_token\""),
-        Www::Insufficient(scope) => {
-            v.push_str(", error=\"insufficient_scope\"");
-            if let Some(s) = scope {
-                v.push_str(&format!(", scope=\"{s}\""));
-            }
-        }
-    }
-    v
-}
-
 /// What is wrong with explain's answer `v` for `row` (`None`: nothing).
 fn judge(row: &Check, v: &Value, code: Option<i32>) -> Option<String> {
     let answer = &v["answer"];
@@ -49,7 +33,7 @@ fn judge(row: &Check, v: &Value, code: Option<i32>) -> Option<String> {
             judge_continue(&row.headers, answer, code, upstream)
         }
         Expect::Fail(status, body, challenge) => {
-            let want_www = www(&row.path, *challenge);
+            let want_www = www_authenticate(AUTHORITY, &row.path, *challenge);
             judge_reply(answer, code, *status, body, &want_www)
         }
     }
