@@ -66,12 +66,7 @@ def mixed_pool(workdir, count):
 
 
 def measure(p):
-    kb = {}
-    with open(f"/proc/{p.proc.pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                kb[key] = int(value.split()[0])
+    kb = p.status_kb()
     _, body = p.admin_get("/memory")
     mem = json.loads(body)
     return {"rss": kb.get("VmRSS", 0) * 1024, "hwm": kb.get("VmHWM", 0) * 1024,

@@ -328,6 +328,16 @@ class Proxy:
         # taskset and the pip wrapper both exec(): the pid stays Envoy's.
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
+    def status_kb(self):
+        """VmRSS and VmHWM of the Envoy process, kB."""
+        out = {}
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    out[key] = int(value.split()[0])
+        return out
+
     def admin_get(self, path):
         c = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=2)
         c.request("GET", path)

@@ -203,16 +203,6 @@ class Envoy(bench.Proxy):
                 pass
         return out
 
-    def status_kb(self):
-        """VmRSS and VmHWM of the Envoy process, kB."""
-        out = {}
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key in ("VmRSS", "VmHWM"):
-                    out[key] = int(value.split()[0])
-        return out
-
     def read_vm_log(self):
         """Follows the log: the filter's per-VM memory lines, by Envoy thread id."""
         try:
