@@ -6,6 +6,7 @@
 
 pub mod alg;
 pub mod ec_verify;
+pub mod ed25519_verify;
 pub mod k256_verify;
 pub mod p256_verify;
 pub mod p384_verify;
@@ -14,7 +15,6 @@ pub mod rsa_verify;
 
 use std::fmt;
 
-use ed25519_dalek::Signature as EdSignature;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
@@ -131,7 +131,9 @@ pub enum PublicKey {
     P384(p384_verify::VerifyingKey),
     P521(p521_verify::VerifyingKey),
     K256(k256_verify::VerifyingKey),
-    Ed25519(ed25519_dalek::VerifyingKey),
+    /// Our own variable-time code as well ([`crate::crypto::ed25519_verify`]), with
+    /// ed25519-dalek's rules (`verify_strict`, weak keys refused).
+    Ed25519(ed25519_verify::VerifyingKey),
     Hmac(HmacKey),
 }
 
@@ -292,13 +294,12 @@ impl PublicKey {
         let bytes: &[u8; 32] = x
             .try_into()
             .map_err(|_| KeyError::Ed25519Length { len: x.len() })?;
-        let key = ed25519_dalek::VerifyingKey::from_bytes(bytes)
-            .map_err(|_| KeyError::Ed25519InvalidPoint)?;
-        // A small-order key has no secret behind it: signatures for it can be forged.
-        // `verify_strict` would refuse every signature; refusing the key up front says why.
-        if key.is_weak() {
-            return Err(KeyError::Ed25519InvalidPoint);
-        }
+        // Refused: no point has this encoding, or it is one of small order. A small-order key
+        // has no secret behind it: signatures for it can be forged, and ed25519-dalek's
+        // `verify_strict` (whose rules ours follows) would refuse every signature; refusing
+        // the key up front says why.
+        let key =
+            ed25519_verify::VerifyingKey::from_bytes(bytes).ok_or(KeyError::Ed25519InvalidPoint)?;
         Ok(PublicKey::Ed25519(key))
     }
 
@@ -400,13 +401,12 @@ fn verify_ec<C: ec_verify::Curve<L>, D: Digest, const L: usize>(
 
 #[inline(never)]
 fn verify_ed25519(
-    key: &ed25519_dalek::VerifyingKey,
+    key: &ed25519_verify::VerifyingKey,
     input: &[u8],
     signature: &[u8],
 ) -> Result<(), SigError> {
     let bytes: &[u8; 64] = signature.try_into().map_err(|_| SigError::WrongLength)?;
-    key.verify_strict(input, &EdSignature::from_bytes(bytes))
-        .map_err(|_| SigError::Invalid)
+    ec_result(key.verify(input, bytes))
 }
 
 fn ec_result(valid: bool) -> Result<(), SigError> {
