@@ -225,7 +225,7 @@ impl Point {
         .to_point()
     }
 
-    fn to_cached(&self) -> Cached {
+    fn cached(&self) -> Cached {
         Cached {
             y_plus_x: self.y.add(&self.x),
             y_minus_x: self.y.sub(&self.x),
@@ -236,7 +236,7 @@ impl Point {
 
     /// `P + Q` (add-2008-hwcd-3, ref10's `ge_add`: 5M, then 4M). Only for tables.
     fn add(&self, q: &Point) -> Point {
-        let q = q.to_cached();
+        let q = q.cached();
         let a = self.y.add(&self.x).mul(&q.y_plus_x);
         let b = self.y.sub(&self.x).mul(&q.y_minus_x);
         let c = q.t2d.mul(&self.t);

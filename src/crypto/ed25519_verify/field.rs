@@ -1,8 +1,8 @@
 //! The field GF(2²⁵⁵ − 19) for [`super`]: ref10's radix 2^25.5 (Ed25519's reference code, also
-//! curve25519-dalek's 32-bit backend). An element is ten signed limbs `h0 + h1·2²⁶ + h2·2⁵¹ + …
-//! + h9·2²³⁰` (26 bits in even limbs, 25 in odd), so a product is 100 64-bit multiplications of
-//! 32-bit values (wasm32's widest native multiply) summed without carries, and the carries run
-//! once at the end.
+//! curve25519-dalek's 32-bit backend). An element is ten signed limbs, `Σ h_i·2^⌈25.5·i⌉`
+//! (26 bits in even limbs, 25 in odd), so a product is 100 64-bit multiplications of 32-bit
+//! values (wasm32's widest native multiply) summed without carries, and the carries run once at
+//! the end.
 //!
 //! Limbs are signed and not kept fully reduced: [`Fe::mul`] and [`Fe::sq`] return limbs of at
 //! most about 2²⁵ in magnitude, and accept inputs of up to 2²⁷ (a sum or difference of up to
@@ -15,7 +15,7 @@ pub(super) struct Fe([i32; 10]);
 
 /// Bits of limb `i`: 26 for even `i`, 25 for odd.
 const fn width(i: usize) -> u32 {
-    if i % 2 == 0 {
+    if i & 1 == 0 {
         26
     } else {
         25
@@ -95,7 +95,7 @@ impl Fe {
     }
 
     /// The canonical little-endian encoding of the value, below p (ref10's `fe_tobytes`).
-    pub(super) fn to_bytes(&self) -> [u8; 32] {
+    pub(super) fn to_bytes(self) -> [u8; 32] {
         let h = carry(self.0.map(i64::from)).0.map(i64::from);
         // q = floor(h / p), 0 or 1 (−1 for a slightly negative h): h + 19 reaches 2²⁵⁵ exactly
         // when h ≥ p, and the top limb's carry estimates it from h9 (ref10's claim).
