@@ -166,6 +166,7 @@ impl Point {
     }
 
     /// The canonical encoding: y below p, x's parity in bit 255.
+    #[inline(never)]
     fn compress(&self) -> [u8; 32] {
         let zinv = self.z.invert();
         let x = self.x.mul(&zinv);
@@ -186,6 +187,7 @@ impl Point {
     }
 
     /// `2·P` (dbl-2008-hwcd, ref10's `ge_p2_dbl`: 4S, then 4M to extended form).
+    #[inline(never)]
     fn double(&self) -> Point {
         let xx = self.x.sq();
         let yy = self.y.sq();
@@ -204,6 +206,7 @@ impl Point {
     }
 
     /// `P ± q` for an affine point (ref10's `ge_madd` / `ge_msub`: 3M, then 4M).
+    #[inline(never)]
     fn add_precomp(&self, q: &Precomp, negate: bool) -> Point {
         // −(x, y) = (−x, y): y + x and y − x swap, 2dxy changes sign.
         let (plus, minus) = if negate {
@@ -235,6 +238,7 @@ impl Point {
     }
 
     /// `P + Q` (add-2008-hwcd-3, ref10's `ge_add`: 5M, then 4M). Only for tables.
+    #[inline(never)]
     fn add(&self, q: &Point) -> Point {
         let q = q.cached();
         let a = self.y.add(&self.x).mul(&q.y_plus_x);
@@ -263,6 +267,7 @@ impl Point {
 
 /// The affine forms of `points`, ready to add, with one field inversion (Montgomery's trick).
 /// Z is never 0 on this curve (its formulas are complete).
+#[inline(never)]
 fn normalize(points: &[Point]) -> Vec<Precomp> {
     // before[i] = z_0 · … · z_(i−1)
     let mut before = Vec::with_capacity(points.len());
@@ -356,6 +361,7 @@ fn is_canonical(s: &[u8; 32]) -> bool {
 /// A 512-bit little-endian number mod L, little-endian: byte by byte from the top,
 /// `r ← r·2⁸ + byte`, then r less `q·L` with q one below `⌊r / 2²⁵²⌋` (which leaves r in
 /// `(0, 2L)`: L is 2²⁵² plus a 125-bit number and q ≤ 256), then at most one more L.
+#[inline(never)]
 fn reduce_wide(h: &[u8; 64]) -> [u8; 32] {
     // r < L, one word of headroom for r·2⁸ < 2²⁶¹.
     let mut r = [0u32; 9];
@@ -410,6 +416,7 @@ fn lt_l(r: &[u32; 9]) -> bool {
 
 /// The width-w NAF of a 64-bit `k`, least significant digit first: every digit is 0 or odd in
 /// `(−2^(w−1), 2^(w−1))`, and `k = Σ d_i·2^i`.
+#[inline(never)]
 fn wnaf(k: u64, w: u32) -> [i8; DIGITS] {
     let mut out = [0i8; DIGITS];
     let full = 1i64 << w;
@@ -454,6 +461,7 @@ fn pieces(s: &[u8; 32]) -> [u64; 4] {
 
 /// `[s]B + [k]P` from B's table and P's, by interleaved wNAF with 64 shared doublings. `None`
 /// only if a table lookup fails (it cannot).
+#[inline(never)]
 fn lincomb(s: &[u8; 32], b: &Table, k: &[u8; 32], p: &Table) -> Option<Point> {
     let s_digits = pieces(s).map(|x| wnaf(x, W_B));
     let k_digits = pieces(k).map(|x| wnaf(x, W_A));

@@ -334,6 +334,7 @@ impl Fe {
     }
 
     /// `self^(2ⁿ)`, n ≥ 1 squarings.
+    #[inline(never)]
     pub(super) fn sq_n(&self, n: u32) -> Fe {
         let mut h = self.sq();
         for _ in 1..n {
