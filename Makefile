@@ -104,12 +104,13 @@ test-builds: $(WASMTIME)
 # with that build's cargo features and only its hosts' wasm features (tools/wasm_run.py), so each
 # RSA engine a build ships runs in the form it ships: the default build's 50-bit fused
 # multiply-add engine and its SIMD128 28-bit one, the simd128 build's, the portable build's
-# scalar one. ECDSA has no SIMD code and is the same in every build: its unit and differential
-# tests run once, with the default build; Wycheproof (every algorithm) runs in each. The
-# differential RSA test runs 4 messages per key and algorithm here (12 natively): a round costs
-# about 5 s in wasmtime; the EC one 2 keys per curve (16 natively). The ES384/ES512 bit flips
-# and the P-384/P-521 scalar-multiple sweeps (minutes in wasmtime) run natively only.
-WASM_TEST = RSA_DIFF_ROUNDS=4 EC_DIFF_ROUNDS=2 \
+# scalar one. ECDSA and Ed25519 have no SIMD code and are the same in every build: their unit and
+# differential tests run once, with the default build; Wycheproof (every algorithm) runs in each.
+# The differential RSA test runs 4 messages per key and algorithm here (12 natively): a round
+# costs about 5 s in wasmtime; the EC one 2 keys per curve (16 natively), the Ed25519 one 2 keys
+# (24 natively). The ES384/ES512 bit flips and the P-384/P-521 scalar-multiple sweeps (minutes in
+# wasmtime) run natively only.
+WASM_TEST = RSA_DIFF_ROUNDS=4 EC_DIFF_ROUNDS=2 ED25519_DIFF_ROUNDS=2 \
 	CARGO_TARGET_WASM32_WASIP1_RUNNER="$(WASMTIME_PY) $(abspath tools/wasm_run.py) --simd $(1)" \
 	cargo test --target $(WASM_TARGET) --no-fail-fast $(2)
 # The P-384/P-521 scalar-multiple sweeps take minutes in wasmtime; natively they run in every
@@ -119,7 +120,8 @@ WASM_UNIT_SKIP := --skip _es384 --skip _es512 \
 WASM_RSA_TESTS := --test rsa_differential --test wycheproof
 test-wasm: wasm-target $(WASMTIME)
 	$(call WASM_TEST,relaxed,--lib -- crypto:: $(WASM_UNIT_SKIP))
-	$(call WASM_TEST,relaxed,$(WASM_RSA_TESTS) --test p256_differential --test ec_differential)
+	$(call WASM_TEST,relaxed,$(WASM_RSA_TESTS) --test p256_differential --test ec_differential \
+		--test ed25519_differential)
 	$(call WASM_TEST,simd128,--no-default-features --features simd128 --lib -- crypto:: $(WASM_UNIT_SKIP))
 	$(call WASM_TEST,simd128,--no-default-features --features simd128 $(WASM_RSA_TESTS))
 	$(call WASM_TEST,none,--no-default-features --lib -- crypto:: $(WASM_UNIT_SKIP))
