@@ -12,9 +12,10 @@ mod parse;
 
 use parse::{Look, Node};
 
-/// Most instructions a compiled pattern may take (regex-lite's 10 MiB limit is about 300,000
-/// of its states); matching costs up to this much per character of the value.
-const MAX_INSTS: usize = 100_000;
+/// Largest compiled pattern, counted as regex-lite counts its own (10 MiB): instructions and
+/// class ranges. Each construct compiles here to no more bytes than in regex-lite, so nothing
+/// it accepted is refused for size. Matching costs up to one step per instruction and character.
+const MAX_PROGRAM_BYTES: usize = 10 << 20;
 
 const ERR_TOO_LARGE: &str = "compiled regex exceeded size limit";
 
@@ -42,6 +43,8 @@ pub struct Regex {
     insts: Vec<Inst>,
     classes: Vec<Box<[(char, char)]>>,
     start: u32,
+    /// The bytes of `insts` and `classes`, against MAX_PROGRAM_BYTES.
+    size: usize,
 }
 
 impl std::fmt::Debug for Regex {
@@ -73,6 +76,7 @@ impl Regex {
             insts: Vec::new(),
             classes: Vec::new(),
             start: 0,
+            size: 0,
         };
         let matched = re.push(Inst::Match)?;
         re.start = re.compile(&node, matched)?;
@@ -86,9 +90,7 @@ impl Regex {
     }
 
     fn push(&mut self, inst: Inst) -> Result<u32, Error> {
-        if self.insts.len() >= MAX_INSTS {
-            return Err(Error(ERR_TOO_LARGE));
-        }
+        self.grow(size_of::<Inst>())?;
         self.insts.push(inst);
         Ok((self.insts.len() - 1) as u32)
     }
@@ -104,6 +106,7 @@ impl Regex {
                 let class = match self.classes.iter().rposition(|c| **c == **ranges) {
                     Some(i) => i,
                     None => {
+                        self.grow(size_of_val(ranges.as_slice()))?;
                         self.classes.push(ranges.as_slice().into());
                         self.classes.len() - 1
                     }
@@ -150,6 +153,14 @@ impl Regex {
                 Ok(entry)
             }
         }
+    }
+
+    fn grow(&mut self, bytes: usize) -> Result<(), Error> {
+        self.size += bytes;
+        if self.size > MAX_PROGRAM_BYTES {
+            return Err(Error(ERR_TOO_LARGE));
+        }
+        Ok(())
     }
 
     fn set(&mut self, at: u32, inst: Inst) {
