@@ -439,6 +439,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `\xNN`, `\uNNNN`, `\UNNNNNNNN` or any of them with `{hex}`; at the `x`, `u` or `U`.
+    #[inline(never)]
     fn parse_hex(&mut self, kind: char) -> Result<Prim, Error> {
         let digits = match kind {
             'x' => 2,
@@ -528,6 +529,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `{n}`, `{n,}`, `{n,m}` (and their lazy forms) on the last item of `concat`.
+    #[inline(never)]
     fn parse_counted_repetition(&mut self, concat: &mut Vec<Node>) -> Result<(), Error> {
         let Some(sub) = concat.pop() else {
             return Err(Error(ERR_COUNTED_REP_SUB_MISSING));
@@ -572,6 +574,7 @@ impl<'a> Parser<'a> {
 
     /// At `(`: a group, or `None` for a flag directive such as `(?i)` (whose flags then stay
     /// until the enclosing group ends).
+    #[inline(never)]
     fn parse_group(&mut self) -> Result<Option<Node>, Error> {
         self.bump_and_bump_space();
         if self.bump_if("?=") || self.bump_if("?!") || self.bump_if("?<=") || self.bump_if("?<!") {
@@ -603,6 +606,7 @@ impl<'a> Parser<'a> {
     }
 
     /// After `(?P<` or `(?<`, up to and past `>`.
+    #[inline(never)]
     fn parse_capture_name(&mut self) -> Result<(), Error> {
         if self.is_done() {
             return Err(Error(ERR_MISSING_GROUP_NAME));
@@ -639,6 +643,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The flags of `(?flags)` or `(?flags:`, up to the `)` or `:`.
+    #[inline(never)]
     fn parse_flags(&mut self) -> Result<Flags, Error> {
         let mut flags = self.flags;
         let mut negate = false;
@@ -697,6 +702,8 @@ impl<'a> Parser<'a> {
     }
 
     /// At `[`: a bracketed class.
+    // Out of line: one large parser function costs TurboFan more than its parts.
+    #[inline(never)]
     fn parse_class(&mut self) -> Result<Ranges, Error> {
         let mut union: Ranges = Vec::new();
         if !self.bump_and_bump_space() {
@@ -794,6 +801,7 @@ impl<'a> Parser<'a> {
     }
 
     /// At `[` inside a class: `[:name:]` or `[:^name:]`, else `None` and back at `[`.
+    #[inline(never)]
     fn maybe_parse_posix_class(&mut self) -> Option<Ranges> {
         let start = self.pos;
         let class = self.posix_class_at_bracket();
@@ -854,7 +862,14 @@ fn posix_class(name: &str) -> Option<Ranges> {
 
 /// Sorted, with overlapping and adjacent ranges merged.
 pub(super) fn canonical(mut ranges: Ranges) -> Ranges {
-    ranges.sort_unstable();
+    // An insertion sort: classes are short, and the standard sorts would add 8 KB of code.
+    for i in 1..ranges.len() {
+        let mut j = i;
+        while j > 0 && ranges.get(j - 1) > ranges.get(j) {
+            ranges.swap(j - 1, j);
+            j -= 1;
+        }
+    }
     let mut out: Ranges = Vec::with_capacity(ranges.len());
     for (s, e) in ranges {
         match out.last_mut() {
