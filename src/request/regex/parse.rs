@@ -969,7 +969,7 @@ fn repeat_budget(node: &Node, budget: u32) -> u32 {
     match node {
         Node::Repeat { min, max, sub } => {
             let m = max.unwrap_or(*min);
-            let budget = if m > 0 { budget / m } else { budget };
+            let budget = budget.checked_div(m).unwrap_or(budget);
             if budget == 0 {
                 return 0;
             }
