@@ -9,6 +9,10 @@
 //! - `hit`: the same with one token again and again;
 //! - `bad`: `authn::authenticate` of distinct tokens with a flipped signature bit (401).
 //!
+//! `cargo bench -- regex` prints instead what a `safe_regex` costs per value matched, ours
+//! (src/request/regex/) against regex-lite anchored as the filter used it before, and per
+//! compile.
+//!
 //! The figures that decide anything are the in-Envoy ones of `make bench` (BENCHMARKS.md): this
 //! is for comparing verify paths and algorithms, natively; `make bench-micro` runs the 3 main
 //! algorithms as wasm in V8 too.
@@ -44,6 +48,9 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
+    if only.iter().any(|a| a == "regex") {
+        return regexes();
+    }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -139,6 +146,48 @@ fn main() {
             us(hit),
             us(refused)
         );
+    }
+}
+
+/// Typical route and header patterns, each on a value it matches and one it does not.
+fn regexes() {
+    use jwt_authn_wasm::request::regex::Regex;
+    let cases = [
+        ("/api/v[0-9]+/items", "/api/v12/items", "/api/v12/itemz"),
+        ("/orders/[0-9]+", "/orders/12345678", "/orders/12345678/lines"),
+        ("/v[0-9]+/.*", "/v2/some/longer/path/with/segments", "/x2/some/longer/path"),
+        ("(?i)/users/[a-z0-9_-]{1,32}/profile", "/Users/Jane_Doe-42/Profile", "/users/jane/profil"),
+        ("Bearer [A-Za-z0-9._~+/-]+=*", "Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl", "Basic dXNlcjpwYXNz"),
+        ("/(a|ab)(c|bcd)(d*)", "/abcd", "/abce"),
+    ];
+    println!("| pattern | value | ours ns | regex-lite ns | compile ours µs | compile regex-lite µs |");
+    println!("|---|---|---:|---:|---:|---:|");
+    for (pattern, yes, no) in cases {
+        let ours = Regex::new(pattern).unwrap();
+        let anchored = format!("^(?:{pattern})$");
+        let lite = regex_lite::Regex::new(&anchored).unwrap();
+        let lite_full = |v: &str| lite.find(v).is_some_and(|m| m.start() == 0 && m.end() == v.len());
+        let compile_ours = per_op(1, |_| {
+            black_box(Regex::new(black_box(pattern)).is_ok());
+        });
+        let compile_lite = per_op(1, |_| {
+            black_box(regex_lite::Regex::new(black_box(pattern)).is_ok());
+            black_box(regex_lite::Regex::new(black_box(&anchored)).is_ok());
+        });
+        for (value, want) in [(yes, true), (no, false)] {
+            assert_eq!((ours.is_full_match(value), lite_full(value)), (want, want), "{pattern} on {value}");
+            let a = per_op(1, |_| {
+                black_box(ours.is_full_match(black_box(value)));
+            });
+            let b = per_op(1, |_| {
+                black_box(lite_full(black_box(value)));
+            });
+            println!(
+                "| `{pattern}` | `{value}` | {a:.0} | {b:.0} | {:.2} | {:.2} |",
+                compile_ours / 1000.0,
+                compile_lite / 1000.0
+            );
+        }
     }
 }
 

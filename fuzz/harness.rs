@@ -1373,16 +1373,14 @@ fn field<'v>(m: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
     })
 }
 
-/// Envoy's full-match `safe_regex`, with the library's engine anchored explicitly.
+/// Envoy's full-match `safe_regex`, by regex-lite: the engine the module used before its own
+/// (src/request/regex/), checked alone and searched anchored as the module did. `None` where
+/// regex-lite refuses the pattern (the module may accept the largest ones, its program being
+/// smaller; it refuses for RE2's repetition limit some regex-lite accepts).
 fn regex_full_match(pattern: &str, value: &str) -> Option<bool> {
-    let anchored = format!("^(?:{pattern})$");
-    let text = json!({"rules": [{"match": {"prefix": "", "headers": [
-        {"name": "x-v", "safe_regex_match": {"regex": anchored}}
-    ]}}]})
-    .to_string();
-    let config = Config::parse(&text).ok()?;
-    let headers = vec![("x-v".to_string(), value.to_string())];
-    Some(config.rules[0].matcher.matches(&Request::new(&headers)))
+    regex_lite::Regex::new(pattern).ok()?;
+    let re = regex_lite::Regex::new(&format!("^(?:{pattern})$")).ok()?;
+    Some(re.find(value).is_some_and(|m| m.start() == 0 && m.end() == value.len()))
 }
 
 fn model_string_matcher(m: &Map<String, Value>, value: &str) -> Option<bool> {

@@ -8,6 +8,7 @@ use crate::authn::policy::{Authorization, ClaimRule, ClaimTest, ClientBinding};
 use crate::config::fields::{owned, self, decimal, refusal, Fields, Path};
 use crate::config::provider::header_name;
 use crate::config::reply::{parse_reply, parse_shadow};
+use crate::request::regex::{self, Regex};
 use crate::request::matcher::{HeaderMatch, PathMatch, QueryMatch, RouteMatch, StringMatcher, ValueMatch};
 use crate::config::fields::Refused;
 
@@ -15,7 +16,7 @@ use crate::config::fields::Refused;
 const MAX_REGEX_BYTES: usize = 1024;
 
 #[inline(never)]
-fn parse_regex(f: &Fields) -> Result<regex_lite::Regex, Refused> {
+fn parse_regex(f: &Fields) -> Result<Regex, Refused> {
     f.refuse_unknown(&["regex", "google_re2"], &[])?;
     let pattern = f.required_string("regex")?;
     if pattern.len() > MAX_REGEX_BYTES {
@@ -24,19 +25,14 @@ fn parse_regex(f: &Fields) -> Result<regex_lite::Regex, Refused> {
             &["longer than ", &decimal(MAX_REGEX_BYTES as u64), " bytes"],
         ));
     }
-    if let Err(e) = regex_lite::Regex::new(pattern) {
-        return Err(invalid_regex(f, &e));
-    }
-    // Envoy's safe_regex is a full match (RE2 FullMatch), so the pattern is anchored: an
-    // unanchored leftmost-first search finds `/a` for `/(a|ab)` on `/ab` and never the full match.
-    // Checked alone first, so `a)|(b` stays invalid.
-    regex_lite::Regex::new(&["^(?:", pattern, ")$"].concat()).map_err(|e| invalid_regex(f, &e))
+    // Envoy's safe_regex is a full match (RE2 FullMatch): the engine matches only the whole value.
+    Regex::new(pattern).map_err(|e| invalid_regex(f, &e))
 }
 
 #[cold]
 #[inline(never)]
-fn invalid_regex(f: &Fields, e: &regex_lite::Error) -> Refused {
-    f.err_parts("regex", &["invalid regular expression: ", &e.to_string()])
+fn invalid_regex(f: &Fields, e: &regex::Error) -> Refused {
+    f.err_parts("regex", &["invalid regular expression: ", e.as_str()])
 }
 
 /// Envoy's `StringMatcher`: one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`, and

@@ -3,9 +3,9 @@
 //! `query_parameters`) plus `route_name`, an extension matched against Envoy's `xds.route_name`
 //! property so policy can follow the route table. Also Envoy's `StringMatcher`.
 
-use regex_lite::Regex;
 
 use crate::request::extract::{self, Headers};
+use crate::request::regex::Regex;
 
 /// What a rule is matched against.
 pub struct Request<'r> {
@@ -65,9 +65,7 @@ impl StringMatcher {
             StringMatcher::Suffix(s, ic) => fold(value, *ic).ends_with(s.as_str()),
             StringMatcher::Contains(s, ic) => fold(value, *ic).contains(s.as_str()),
             // Envoy's safe_regex must match the whole value.
-            StringMatcher::Regex(re) => re
-                .find(value)
-                .is_some_and(|m| m.start() == 0 && m.end() == value.len()),
+            StringMatcher::Regex(re) => re.is_full_match(value),
         }
     }
 }
