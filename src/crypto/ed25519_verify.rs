@@ -33,7 +33,7 @@ mod field;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use sha2::{Digest, Sha512};
+use crate::crypto::sha;
 
 use field::{Fe, ONE, ZERO};
 
@@ -542,14 +542,7 @@ impl VerifyingKey {
         if !is_canonical(s) {
             return false;
         }
-        let digest = Sha512::new()
-            .chain_update(r)
-            .chain_update(self.0.bytes)
-            .chain_update(message)
-            .finalize();
-        let Ok(digest) = <[u8; 64]>::try_from(digest.as_slice()) else {
-            return false;
-        };
+        let digest = sha::sha512(&[r, &self.0.bytes, message]);
         let k = reduce_wide(&digest);
         let Some(b) = b_table() else {
             return false;

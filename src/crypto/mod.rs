@@ -12,11 +12,12 @@ pub mod p256_verify;
 pub mod p384_verify;
 pub mod p521_verify;
 pub mod rsa_verify;
+pub mod sha;
 
 use std::fmt;
 
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::{Digest, Sha256, Sha384, Sha512};
+use sha2::{Sha256, Sha384, Sha512};
 
 use crate::crypto::alg::{Alg, Family};
 use crate::crypto::rsa_verify::{bit_len, strip_leading_zeros, Engine, Exponent, Padding, RsaPublic};
@@ -368,11 +369,11 @@ impl PublicKey {
             PublicKey::Rsa(key) => verify_rsa(key, alg, signing_input, signature),
             PublicKey::P256(key) => verify_p256(key, signing_input, signature),
             // R || S of the curve's fixed length, each in [1, n − 1]; high S accepted.
-            PublicKey::P384(key) => verify_ec::<_, Sha384, 12>(key, signing_input, signature),
-            PublicKey::P521(key) => verify_ec::<_, Sha512, 17>(key, signing_input, signature),
+            PublicKey::P384(key) => verify_ec(key, &sha::sha384(&[signing_input]), signature),
+            PublicKey::P521(key) => verify_ec(key, &sha::sha512(&[signing_input]), signature),
             // JWS, like Wycheproof's standard secp256k1 vectors, accepts both S and n − S (the
             // low-S rule is Bitcoin's, which `k256` applied and we do not).
-            PublicKey::K256(key) => verify_ec::<_, Sha256, 8>(key, signing_input, signature),
+            PublicKey::K256(key) => verify_ec(key, &sha::sha256(&[signing_input]), signature),
             PublicKey::Ed25519(key) => verify_ed25519(key, signing_input, signature),
             PublicKey::Hmac(key) => verify_hmac(key, alg, signing_input, signature),
         }
@@ -386,17 +387,17 @@ fn verify_p256(
     input: &[u8],
     signature: &[u8],
 ) -> Result<(), SigError> {
-    ec_result(key.verify_prehash(&Sha256::digest(input).into(), signature))
+    ec_result(key.verify_prehash(&sha::sha256(&[input]), signature))
 }
 
-/// ES384, ES512, ES256K on the generic engine, with the curve's hash.
+/// ES384, ES512, ES256K on the generic engine, given the signing input's hash (the curve's).
 #[inline(never)]
-fn verify_ec<C: ec_verify::Curve<L>, D: Digest, const L: usize>(
+fn verify_ec<C: ec_verify::Curve<L>, const L: usize>(
     key: &ec_verify::VerifyingKey<C, L>,
-    input: &[u8],
+    digest: &[u8],
     signature: &[u8],
 ) -> Result<(), SigError> {
-    ec_result(key.verify_prehash(&D::digest(input), signature))
+    ec_result(key.verify_prehash(digest, signature))
 }
 
 #[inline(never)]

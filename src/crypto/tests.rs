@@ -3,6 +3,7 @@ use std::convert::Infallible;
 use p256::ecdsa::signature::Signer;
 use rsa::traits::PublicKeyParts;
 use rsa::{BoxedUint, Pkcs1v15Sign, Pss, RsaPrivateKey};
+use sha2::Digest;
 
 use super::*;
 

@@ -6,9 +6,8 @@
 
 use std::iter;
 
-use sha2::{Digest, Sha256, Sha384, Sha512};
-
 use super::Hash;
+use crate::crypto::sha;
 
 impl Hash {
     /// The DER `DigestInfo` header that precedes the hash in a PKCS#1 v1.5 encoding
@@ -32,17 +31,10 @@ impl Hash {
 
     /// The hash of the concatenation of `parts`.
     pub(super) fn digest(self, parts: &[&[u8]]) -> Vec<u8> {
-        fn run<D: Digest>(parts: &[&[u8]]) -> Vec<u8> {
-            let mut hasher = D::new();
-            for part in parts {
-                hasher.update(part);
-            }
-            hasher.finalize().to_vec()
-        }
         match self {
-            Hash::Sha256 => run::<Sha256>(parts),
-            Hash::Sha384 => run::<Sha384>(parts),
-            Hash::Sha512 => run::<Sha512>(parts),
+            Hash::Sha256 => sha::sha256(parts).to_vec(),
+            Hash::Sha384 => sha::sha384(parts).to_vec(),
+            Hash::Sha512 => sha::sha512(parts).to_vec(),
         }
     }
 }
