@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 /// The layers, lowest first.
 const LAYERS: &[&str] = &[
-    "error", "crypto", "token", "keys", "request", "authn", "config", "filter",
+    "json", "error", "crypto", "token", "keys", "request", "authn", "config", "filter",
 ];
 
 fn rank(layer: &str) -> Option<usize> {

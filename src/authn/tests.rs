@@ -1,7 +1,7 @@
 use super::*;
 use crate::token::b64;
 use hmac::{Hmac, KeyInit, Mac};
-use serde_json::{json, Value};
+use crate::json::{json, Value};
 use sha2::Sha256;
 
 const SECRET: &[u8] = b"a-demo-secret-that-is-long-enough-for-hs256";

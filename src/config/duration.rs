@@ -1,7 +1,7 @@
 //! Protobuf `Duration` values as proto3 JSON writes them: `"300s"`, `"1.5s"`, or
 //! `{"seconds": 300, "nanos": 0}`. Parsed into whole milliseconds.
 
-use serde_json::Value;
+use crate::json::Value;
 
 use crate::config::fields::{member, parse_u64};
 
@@ -86,7 +86,7 @@ fn parse_text(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json::json;
 
     #[test]
     fn accepts_both_proto3_spellings() {

@@ -23,7 +23,7 @@ mod rules;
 
 pub mod duration;
 
-use serde_json::Value;
+use crate::json::Value;
 
 use crate::authn::model::{Config, HeaderFetch, LogLevel, Provider, Requirement, Rule};
 use crate::error::ConfigError;
@@ -80,7 +80,7 @@ fn parse(text: &str) -> Result<Config, Refused> {
             ));
         }
         // From bytes, as tokens are read: one instance of serde_json's parser in the module.
-        let root: Value = match serde_json::from_slice(text.as_bytes()) {
+        let root: Value = match crate::json::from_slice(text.as_bytes()) {
             Ok(root) => root,
             Err(e) => return Err(invalid_json(&e)),
         };
@@ -230,7 +230,7 @@ fn parse_token_cache_size(root: &Fields, providers: &[Provider]) -> Result<usize
 
 #[cold]
 #[inline(never)]
-fn invalid_json(e: &serde_json::Error) -> Refused {
+fn invalid_json(e: &crate::json::Error) -> Refused {
     refusal("", &["configuration is not valid JSON: ", &e.to_string()])
 }
 

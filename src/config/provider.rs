@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use serde_json::Value;
+use crate::json::Value;
 
 use crate::authn::claims::normalize_typ;
 use crate::authn::model::{ClaimToHeader, JwksSource, Provider, Tenants};

@@ -52,13 +52,13 @@ pub(super) fn parse_replay_protection(
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use crate::json::json;
 
     use crate::authn::model::Config;
     use crate::authn::replay::ReplayProtection;
     use crate::error::ConfigError;
 
-    fn parse(replay: serde_json::Value) -> Result<Option<ReplayProtection>, ConfigError> {
+    fn parse(replay: crate::json::Value) -> Result<Option<ReplayProtection>, ConfigError> {
         let text = json!({"providers": {"p": {
             "local_jwks": {"inline_string": ""},
             "replay_protection": replay,

@@ -1,7 +1,7 @@
 //! `rules[]` and `requirement_map`: route matches, requirement trees and the per-rule
 //! authorization extension.
 
-use serde_json::Value;
+use crate::json::Value;
 
 use crate::authn::model::{Provider, Requirement, Rule, MAX_REQUIREMENT_DEPTH};
 use crate::authn::policy::{Authorization, ClaimRule, ClaimTest, ClientBinding};

@@ -1,7 +1,7 @@
 use crate::authn::model::{JwksSource, LogLevel};
 use crate::request::extract::Location;
 use super::*;
-use serde_json::json;
+use crate::json::json;
 
 const JWKS: &str = r#"{"keys":[{"kty":"oct","kid":"k1","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]}"#;
 
@@ -22,7 +22,7 @@ fn error_field(text: &str) -> String {
 #[test]
 fn log_level_defaults_to_info_and_names_its_field_when_wrong() {
     let with_level = |level: Value| {
-        let mut config: Value = serde_json::from_str(&with_provider(json!({}))).unwrap();
+        let mut config: Value = crate::json::from_str(&with_provider(json!({}))).unwrap();
         config["log_level"] = level;
         config.to_string()
     };
@@ -67,7 +67,7 @@ fn native_jwt_cache_config_sizes_the_shared_cache() {
         sized.token_cache_size, 5000,
         "room for the provider's share"
     );
-    let mut explicit: Value = serde_json::from_str(&with_provider(
+    let mut explicit: Value = crate::json::from_str(&with_provider(
         json!({"jwt_cache_config": {"jwt_cache_size": 5000}}),
     ))
     .unwrap();
@@ -106,8 +106,8 @@ fn native_jwt_cache_config_sizes_the_shared_cache() {
 /// The refusal README.md shows as its example, word for word.
 #[test]
 fn unsupported_fields_are_named_with_what_they_would_do() {
-    let mut config: serde_json::Value =
-        serde_json::from_str(&with_provider(json!({}))).unwrap();
+    let mut config: crate::json::Value =
+        crate::json::from_str(&with_provider(json!({}))).unwrap();
     config["filter_state_rules"] = json!({"name": "x", "requires": {}});
     let e = Config::parse(&config.to_string()).expect_err("must be refused");
     assert_eq!(

@@ -28,7 +28,7 @@ use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::crypto::alg::{Alg, Family};
 use crate::token::b64;
@@ -170,7 +170,7 @@ fn parse_document(text: &str, allow_pem: bool) -> Result<(KeySet, Vec<Skipped>),
         ));
     }
     // From bytes, as tokens are read: one instance of serde_json's parser in the module.
-    let doc: Value = serde_json::from_slice(strip_trailing_commas(text).as_bytes())
+    let doc: Value = crate::json::from_slice(strip_trailing_commas(text).as_bytes())
         .map_err(|_| JwksError::new("JwksParseError", "Jwks is an invalid JSON"))?;
     let Value::Object(doc) = doc else {
         return Err(JwksError::new("JwksParseError", "Jwks is an invalid JSON"));

@@ -2,7 +2,7 @@
 //! registered claims, with the statuses of Envoy's native parser. Nothing here is trusted
 //! until `authn` has checked the signature.
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::crypto::alg::Alg;
 use crate::token::b64;
@@ -231,7 +231,7 @@ pub(crate) fn check_depth_and_counts(
 }
 
 fn json_object(bytes: &[u8]) -> Option<Map<String, Value>> {
-    match serde_json::from_slice(bytes) {
+    match crate::json::from_slice(bytes) {
         Ok(Value::Object(map)) => Some(map),
         _ => None,
     }

@@ -2,7 +2,7 @@ use super::*;
 use crate::authn::model::Config;
 use crate::token::jws;
 use crate::request::matcher::StringMatcher;
-use serde_json::json;
+use crate::json::json;
 
 fn provider(extra: Value) -> Provider {
     let mut p = json!({"local_jwks": {"inline_string": ""}});
@@ -178,7 +178,7 @@ fn numbers_print_as_native_prints_them() {
         ("9007199254740993", "9007199254740993"),
     ];
     for (raw, want) in cases {
-        let value: Value = serde_json::from_str(raw).unwrap();
+        let value: Value = crate::json::from_str(raw).unwrap();
         assert_eq!(render(&value), want, "{raw}");
     }
 }

@@ -2,7 +2,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use hmac::{Hmac, KeyInit, Mac};
-use serde_json::{json, Value};
+use crate::json::{json, Value};
 use sha2::Sha256;
 
 use super::*;

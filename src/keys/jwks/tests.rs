@@ -1,5 +1,5 @@
 use rsa::traits::PublicKeyParts;
-use serde_json::json;
+use crate::json::json;
 
 use super::*;
 use crate::crypto::tests::{ec_coordinates, rsa_private};
@@ -34,7 +34,9 @@ fn oct_jwk() -> Value {
 }
 
 /// `base` with `changes` merged in; a `null` in `changes` removes the member.
-fn with(base: Value, changes: Value) -> Value {
+/// `base` (ours or a jwt-mint JWK) with members of `changes` set, or removed where null.
+fn with(base: impl serde::Serialize, changes: Value) -> Value {
+    let base = crate::json::from_serde(&serde_json::to_value(base).unwrap());
     let (Value::Object(mut base), Value::Object(changes)) = (base, changes) else {
         unreachable!()
     };

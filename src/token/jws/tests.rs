@@ -1,5 +1,5 @@
 use super::*;
-use serde_json::json;
+use crate::json::json;
 
 fn token(header: Value, payload: Value) -> String {
     format!(
