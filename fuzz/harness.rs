@@ -1626,7 +1626,24 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
 pub type Target = fn(&[u8]);
 
 /// All targets, by name, for the regression replayer.
-pub const TARGETS: [(&str, Target); 7] = [
+/// Target `json`: any bytes through the module's JSON reader (src/json/) and serde_json, the
+/// parser it replaced: both accept or both refuse, with the same message and position; an
+/// accepted document reads to the same value (floats to the same bits) and is written back
+/// byte for byte as serde_json writes it.
+pub fn json(data: &[u8]) {
+    let ours = ours::from_slice(data);
+    let theirs = serde_json::from_slice::<Value>(data);
+    match (&ours, &theirs) {
+        (Ok(o), Ok(t)) => {
+            assert!(same(o, t), "read as {o:?}, serde_json {t:?}");
+            assert_eq!(o.to_string(), t.to_string());
+        }
+        (Err(o), Err(t)) => assert_eq!(o.to_string(), t.to_string()),
+        _ => panic!("ours {ours:?}, serde_json {theirs:?}"),
+    }
+}
+
+pub const TARGETS: [(&str, Target); 8] = [
     ("token", token),
     ("jwks", jwks),
     ("x509", x509),
@@ -1634,6 +1651,7 @@ pub const TARGETS: [(&str, Target); 7] = [
     ("config", config),
     ("claim_headers", claim_headers),
     ("matchers", matchers),
+    ("json", json),
 ];
 
 /// A serde_json value as one of the module's, member by member (numbers kept exactly).
