@@ -21,24 +21,24 @@
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
-use jwt_authn_wasm::crypto::alg::Alg;
-use jwt_authn_wasm::authn::{self, Decision, Input, KeyLookup, RemoteKeys};
-use jwt_authn_wasm::token::b64;
 use jwt_authn_wasm::authn::claims;
 use jwt_authn_wasm::authn::model::{Config, Requirement, Tenants, MAX_REQUIREMENT_DEPTH};
-use jwt_authn_wasm::keys::remote::{split_uri, RemoteJwks};
-use jwt_authn_wasm::token::jws::MAX_TOKEN_BYTES;
-use jwt_authn_wasm::crypto::{Curve, PublicKey};
-use jwt_authn_wasm::error::AuthError;
-use jwt_authn_wasm::request::extract;
-use jwt_authn_wasm::keys::jwks;
-use jwt_authn_wasm::keys::remote;
-use jwt_authn_wasm::token::jws;
-use jwt_authn_wasm::request::matcher::Request;
 use jwt_authn_wasm::authn::policy::{Authorization, ClaimRule, ClaimTest, ClientBinding};
 use jwt_authn_wasm::authn::token_cache::TokenCache;
-use jwt_authn_wasm::keys::x509::{self, KeyMaterial};
+use jwt_authn_wasm::authn::{self, Decision, Input, KeyLookup, RemoteKeys};
+use jwt_authn_wasm::crypto::alg::Alg;
+use jwt_authn_wasm::crypto::{Curve, PublicKey};
+use jwt_authn_wasm::error::AuthError;
 use jwt_authn_wasm::json::{self as ours, Map as OurMap, Value as OurValue};
+use jwt_authn_wasm::keys::jwks;
+use jwt_authn_wasm::keys::remote;
+use jwt_authn_wasm::keys::remote::{split_uri, RemoteJwks};
+use jwt_authn_wasm::keys::x509::{self, KeyMaterial};
+use jwt_authn_wasm::request::extract;
+use jwt_authn_wasm::request::matcher::Request;
+use jwt_authn_wasm::token::b64;
+use jwt_authn_wasm::token::jws;
+use jwt_authn_wasm::token::jws::MAX_TOKEN_BYTES;
 use serde_json::{json, Map, Value};
 
 /// The fixed clock of the `token` target (2023-11-14T22:13:20Z).
@@ -1152,9 +1152,7 @@ fn snake(name: &str) -> String {
 /// matchers on them with the values found), which must agree with a model of its semantics.
 pub fn claim_headers(data: &[u8]) {
     let parts = parts(data);
-    let Some(Ok(OurValue::Object(claims_map))) =
-        parts.first().map(|p| ours::from_str(p))
-    else {
+    let Some(Ok(OurValue::Object(claims_map))) = parts.first().map(|p| ours::from_str(p)) else {
         return;
     };
     let paths: Vec<&str> = parts.iter().skip(1).map(String::as_str).take(16).collect();
@@ -1196,9 +1194,11 @@ pub fn claim_headers(data: &[u8]) {
             (0, Some(v)) => ClaimTest::Equals(v),
             (1, Some(v)) => ClaimTest::OneOf(vec![OurValue::Null, v]),
             (2, Some(OurValue::Array(a))) if !a.is_empty() => ClaimTest::ContainsAll(a),
-            (3, Some(OurValue::String(s))) => {
-                ClaimTest::ContainsAny(s.split(' ').map(|w| OurValue::String(w.to_string())).collect())
-            }
+            (3, Some(OurValue::String(s))) => ClaimTest::ContainsAny(
+                s.split(' ')
+                    .map(|w| OurValue::String(w.to_string()))
+                    .collect(),
+            ),
             (4, None) => ClaimTest::Absent,
             (_, _) => ClaimTest::ContainsAny(vec![OurValue::String((*path).to_string())]),
         };
@@ -1666,9 +1666,12 @@ pub fn to_ours(value: &Value) -> OurValue {
         },
         Value::String(s) => OurValue::String(s.clone()),
         Value::Array(items) => OurValue::Array(items.iter().map(to_ours).collect()),
-        Value::Object(members) => {
-            OurValue::Object(members.iter().map(|(k, v)| (k.clone(), to_ours(v))).collect())
-        }
+        Value::Object(members) => OurValue::Object(
+            members
+                .iter()
+                .map(|(k, v)| (k.clone(), to_ours(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -1692,7 +1695,9 @@ pub fn same(ours: &OurValue, theirs: &Value) -> bool {
         }
         (OurValue::Object(a), Value::Object(b)) => {
             a.len() == b.len()
-                && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
+                && a.iter()
+                    .zip(b)
+                    .all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
         }
         _ => false,
     }

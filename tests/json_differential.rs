@@ -58,20 +58,57 @@ fn digits(rng: &mut Rng, out: &mut String, n: usize) {
 
 fn number(rng: &mut Rng, out: &mut String) {
     const EDGES: &[&str] = &[
-        "0", "-0", "1", "-1", "0.0", "-0.0", "1.0", "1e0", "1E+0", "1e-0",
-        "18446744073709551615", "18446744073709551616", "18446744073709551614",
-        "-9223372036854775808", "-9223372036854775809", "-9223372036854775807",
-        "9223372036854775807", "9223372036854775808", "9007199254740993", "-9007199254740993",
-        "1.7976931348623157e308", "1.7976931348623158e308", "1.8e308", "-1.8e308",
-        "2.2250738585072014e-308", "2.2250738585072011e-308", "4.9e-324", "5e-324", "2e-324",
-        "1e-400", "-1e-400", "1e400", "0e400", "0.0e999999999999", "1e999999999999",
-        "1e-999999999999", "-1e2147483647", "1e2147483648", "1e-2147483648",
-        "123456789012345678901234567890", "0.000000000000000000000000000001",
-        "184467440737095516160.5", "1844674407370955161.55", "100000000000000000000000e-3",
-        "3.141592653589793238462643383279", "1e22", "1e23", "8.98846567431158e307",
+        "0",
+        "-0",
+        "1",
+        "-1",
+        "0.0",
+        "-0.0",
+        "1.0",
+        "1e0",
+        "1E+0",
+        "1e-0",
+        "18446744073709551615",
+        "18446744073709551616",
+        "18446744073709551614",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "-9223372036854775807",
+        "9223372036854775807",
+        "9223372036854775808",
+        "9007199254740993",
+        "-9007199254740993",
+        "1.7976931348623157e308",
+        "1.7976931348623158e308",
+        "1.8e308",
+        "-1.8e308",
+        "2.2250738585072014e-308",
+        "2.2250738585072011e-308",
+        "4.9e-324",
+        "5e-324",
+        "2e-324",
+        "1e-400",
+        "-1e-400",
+        "1e400",
+        "0e400",
+        "0.0e999999999999",
+        "1e999999999999",
+        "1e-999999999999",
+        "-1e2147483647",
+        "1e2147483648",
+        "1e-2147483648",
+        "123456789012345678901234567890",
+        "0.000000000000000000000000000001",
+        "184467440737095516160.5",
+        "1844674407370955161.55",
+        "100000000000000000000000e-3",
+        "3.141592653589793238462643383279",
+        "1e22",
+        "1e23",
+        "8.98846567431158e307",
     ];
     match rng.below(6) {
-        0 => out.push_str(*rng.pick(EDGES)),
+        0 => out.push_str(rng.pick::<&str>(EDGES)),
         1 => out.push_str(&(rng.next() >> rng.below(64)).to_string()),
         2 => out.push_str(&(-((rng.next() >> (rng.below(63) + 1)) as i64)).to_string()),
         _ => {
@@ -97,7 +134,9 @@ fn number(rng: &mut Rng, out: &mut String) {
                     1 => out.push('+'),
                     _ => {}
                 }
-                let e = *rng.pick(&[0u64, 1, 5, 22, 23, 100, 290, 307, 308, 309, 310, 320, 323, 324, 330, 400, 1000]);
+                let e = *rng.pick(&[
+                    0u64, 1, 5, 22, 23, 100, 290, 307, 308, 309, 310, 320, 323, 324, 330, 400, 1000,
+                ]);
                 let e = if rng.one_in(3) { rng.next() % 400 } else { e };
                 out.push_str(&e.to_string());
             }
@@ -109,7 +148,9 @@ fn string(rng: &mut Rng, out: &mut String) {
     out.push('"');
     for _ in 0..rng.below(12) {
         match rng.below(12) {
-            0 => out.push_str(*rng.pick(&["\\\"", "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t"])),
+            0 => out.push_str(
+                rng.pick::<&str>(&["\\\"", "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t"]),
+            ),
             1 => out.push_str(&format!("\\u{:04x}", rng.below(0x1_0000))),
             2 => {
                 // A surrogate pair, or (sometimes) a broken one.
@@ -122,7 +163,9 @@ fn string(rng: &mut Rng, out: &mut String) {
                     _ => out.push_str(&format!("\\u{hi:04x}\\u{lo:04X}")),
                 }
             }
-            3 => out.push(*rng.pick(&['é', '€', '😀', '\u{7f}', '\u{a0}', '\u{2028}', '\u{10ffff}'])),
+            3 => {
+                out.push(*rng.pick(&['é', '€', '😀', '\u{7f}', '\u{a0}', '\u{2028}', '\u{10ffff}']))
+            }
             4 if rng.one_in(8) => out.push(char::from(rng.below(0x20) as u8)),
             _ => {
                 // Printable ASCII; a raw `"` or `\` would end or break the string.
@@ -136,9 +179,13 @@ fn string(rng: &mut Rng, out: &mut String) {
 
 fn value(rng: &mut Rng, out: &mut String, depth: usize) {
     whitespace(rng, out);
-    let kind = if depth > 6 { rng.below(4) } else { rng.below(7) };
+    let kind = if depth > 6 {
+        rng.below(4)
+    } else {
+        rng.below(7)
+    };
     match kind {
-        0 => out.push_str(*rng.pick(&["null", "true", "false"])),
+        0 => out.push_str(rng.pick::<&str>(&["null", "true", "false"])),
         1 | 2 => number(rng, out),
         3 => string(rng, out),
         4 | 5 => {
@@ -182,7 +229,7 @@ fn document(rng: &mut Rng) -> Vec<u8> {
         // Around the nesting limit.
         let n = 120 + rng.below(16);
         for _ in 0..n {
-            text.push_str(*rng.pick(&["[", "{\"k\":"]));
+            text.push_str(rng.pick::<&str>(&["[", "{\"k\":"]));
         }
         text.push('1');
         // Closing brackets are not matched to the openers: often invalid, which is fine too.
@@ -233,9 +280,14 @@ fn same(ours: &json::Value, theirs: &serde_json::Value) -> bool {
                 && a.as_f64().map(f64::to_bits) == b.as_f64().map(f64::to_bits)
         }
         (O::String(a), T::String(b)) => a == b,
-        (O::Array(a), T::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y)),
+        (O::Array(a), T::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y))
+        }
         (O::Object(a), T::Object(b)) => {
-            a.len() == b.len() && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
         }
         _ => false,
     }
@@ -254,14 +306,24 @@ fn compare(bytes: &[u8], counts: &mut Counts) {
     let shown = String::from_utf8_lossy(bytes);
     match (ours, theirs) {
         (Ok(ours), Ok(theirs)) => {
-            assert!(same(&ours, &theirs), "{shown:?}: read as {ours:?}, serde_json {theirs:?}");
-            assert_eq!(ours.to_string(), serde_json::to_string(&theirs).unwrap(), "{shown:?}");
+            assert!(
+                same(&ours, &theirs),
+                "{shown:?}: read as {ours:?}, serde_json {theirs:?}"
+            );
+            assert_eq!(
+                ours.to_string(),
+                serde_json::to_string(&theirs).unwrap(),
+                "{shown:?}"
+            );
             counts.accepted += 1;
             counts.floats += usize::from(ours.to_string().contains(['.', 'e']));
         }
         (Err(ours), Err(theirs)) => {
             assert_eq!(ours.to_string(), theirs.to_string(), "{shown:?}");
-            assert_eq!((ours.line(), ours.column()), (theirs.line(), theirs.column()));
+            assert_eq!(
+                (ours.line(), ours.column()),
+                (theirs.line(), theirs.column())
+            );
             counts.refused += 1;
         }
         (ours, theirs) => panic!("{shown:?}: ours {ours:?}, serde_json {theirs:?}"),
@@ -273,7 +335,10 @@ fn compare(bytes: &[u8], counts: &mut Counts) {
 }
 
 fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 #[test]
@@ -295,7 +360,8 @@ fn generated_documents_read_and_write_as_serde_json() {
 
 #[test]
 fn every_prefix_of_a_document_reads_as_serde_json() {
-    let text = " {\"a\" : [1, -0.5e-3, true, null, \"x\\u00e9\\ud83d\\ude00\"], \"b\": {\"c\": 1e400}}\n";
+    let text =
+        " {\"a\" : [1, -0.5e-3, true, null, \"x\\u00e9\\ud83d\\ude00\"], \"b\": {\"c\": 1e400}}\n";
     let mut counts = Counts::default();
     for end in 0..=text.len() {
         compare(&text.as_bytes()[..end], &mut counts);

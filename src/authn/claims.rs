@@ -84,11 +84,10 @@ pub fn check(
         }
     }
     if !provider.allowed_token_types.is_empty() {
-        let typ_ok = jwt.typ.as_deref().is_some_and(|t| {
-            provider
-                .allowed_token_types
-                .contains(&normalize_typ(t))
-        });
+        let typ_ok = jwt
+            .typ
+            .as_deref()
+            .is_some_and(|t| provider.allowed_token_types.contains(&normalize_typ(t)));
         note!(Event::Check {
             name: "typ",
             pass: typ_ok,
@@ -114,7 +113,8 @@ pub fn check(
     }
     if let Some(max) = provider.max_lifetime_seconds {
         // A lifetime needs both ends; a token without them cannot prove it is short-lived.
-        let lifetime_ok = matches!((jwt.iat, jwt.exp), (Some(iat), Some(exp)) if exp.saturating_sub(iat) <= max);
+        let lifetime_ok =
+            matches!((jwt.iat, jwt.exp), (Some(iat), Some(exp)) if exp.saturating_sub(iat) <= max);
         note!(Event::Check {
             name: "max_lifetime",
             pass: lifetime_ok,

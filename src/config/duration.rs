@@ -9,9 +9,8 @@ use crate::config::fields::{member, parse_u64};
 #[inline(never)]
 pub fn parse_millis(value: &Value) -> Result<u64, String> {
     match value {
-        Value::String(s) => parse_text(s).ok_or_else(|| {
-            reason(&["`", s, "` is not a duration like \"300s\" or \"0.5s\""])
-        }),
+        Value::String(s) => parse_text(s)
+            .ok_or_else(|| reason(&["`", s, "` is not a duration like \"300s\" or \"0.5s\""])),
         Value::Object(map) => {
             for key in map.keys() {
                 if key != "seconds" && key != "nanos" {

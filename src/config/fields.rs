@@ -343,4 +343,3 @@ pub(super) fn camel(name: &str) -> String {
     }
     out
 }
-

@@ -5,8 +5,8 @@ use crate::authn::replay::{
     ReplayProtection, DEFAULT_MAX_ENTRIES, DEFAULT_MAX_TOKEN_LIFETIME_S, MAX_ENTRIES,
     MAX_TOKEN_LIFETIME_S,
 };
-use crate::config::fields::{decimal, Fields};
 use crate::config::fields::Refused;
+use crate::config::fields::{decimal, Fields};
 
 /// `{"max_entries": N, "max_token_lifetime": "300s"}`, both optional; `None` when absent.
 #[inline(never)]

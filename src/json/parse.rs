@@ -45,9 +45,16 @@ impl Error {
     /// The error at byte `index` of `bytes`: line from 1, column in bytes from the line's start.
     fn at(bytes: &[u8], index: usize, code: Code) -> Error {
         let before = bytes.get(..index).unwrap_or(bytes);
-        let start_of_line = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        let start_of_line = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1);
         let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
-        Error { code, line, column: before.len() - start_of_line }
+        Error {
+            code,
+            line,
+            column: before.len() - start_of_line,
+        }
     }
 
     /// The line of the error, from 1.
@@ -95,7 +102,11 @@ impl std::error::Error for Error {}
 
 /// Reads one JSON document (whitespace around it allowed, nothing else).
 pub fn from_slice(bytes: &[u8]) -> Result<Value, Error> {
-    let mut parser = Parser { bytes, at: 0, depth_left: RECURSION_LIMIT };
+    let mut parser = Parser {
+        bytes,
+        at: 0,
+        depth_left: RECURSION_LIMIT,
+    };
     let value = parser.value()?;
     match parser.whitespace() {
         None => Ok(value),
@@ -178,7 +189,11 @@ impl Parser<'_> {
                     return Err(self.peek_error(Code::RecursionLimitExceeded));
                 }
                 self.at += 1;
-                let value = if peek == b'[' { self.array() } else { self.object() };
+                let value = if peek == b'[' {
+                    self.array()
+                } else {
+                    self.object()
+                };
                 self.depth_left += 1;
                 value
             }
@@ -234,9 +249,7 @@ impl Parser<'_> {
                     self.at += 1;
                     self.whitespace()
                 }
-                Some(_) if !first => {
-                    return Err(self.peek_error(Code::ExpectedObjectCommaOrEnd))
-                }
+                Some(_) if !first => return Err(self.peek_error(Code::ExpectedObjectCommaOrEnd)),
                 Some(b) => Some(b),
                 None => return Err(self.peek_error(Code::EofWhileParsingObject)),
             };
@@ -369,7 +382,10 @@ impl Parser<'_> {
             Some(_) => return Err(self.error(Code::InvalidNumber)),
         };
         while let Some(c @ b'0'..=b'9') = self.peek() {
-            match significand.checked_mul(10).and_then(|s| s.checked_add(u64::from(c - b'0'))) {
+            match significand
+                .checked_mul(10)
+                .and_then(|s| s.checked_add(u64::from(c - b'0')))
+            {
                 Some(s) => {
                     self.at += 1;
                     significand = s;
@@ -404,7 +420,7 @@ impl Parser<'_> {
                 }
                 Some(b'.') => return self.decimal(positive, significand, exponent),
                 Some(b'e' | b'E') => return self.exponent(positive, significand, exponent),
-                _ => return self.from_parts(positive, significand, exponent),
+                _ => return self.scaled(positive, significand, exponent),
             }
         }
     }
@@ -414,7 +430,10 @@ impl Parser<'_> {
         self.at += 1;
         let mut after: i32 = 0;
         while let Some(c @ b'0'..=b'9') = self.peek() {
-            match significand.checked_mul(10).and_then(|s| s.checked_add(u64::from(c - b'0'))) {
+            match significand
+                .checked_mul(10)
+                .and_then(|s| s.checked_add(u64::from(c - b'0')))
+            {
                 Some(s) => {
                     self.at += 1;
                     significand = s;
@@ -438,10 +457,15 @@ impl Parser<'_> {
         self.fraction_end(positive, significand, before.saturating_add(after))
     }
 
-    fn fraction_end(&mut self, positive: bool, significand: u64, exponent: i32) -> Result<f64, Error> {
+    fn fraction_end(
+        &mut self,
+        positive: bool,
+        significand: u64,
+        exponent: i32,
+    ) -> Result<f64, Error> {
         match self.peek() {
             Some(b'e' | b'E') => self.exponent(positive, significand, exponent),
-            _ => self.from_parts(positive, significand, exponent),
+            _ => self.scaled(positive, significand, exponent),
         }
     }
 
@@ -466,7 +490,10 @@ impl Parser<'_> {
         };
         while let Some(c @ b'0'..=b'9') = self.peek() {
             self.at += 1;
-            match exp.checked_mul(10).and_then(|e| e.checked_add(i32::from(c - b'0'))) {
+            match exp
+                .checked_mul(10)
+                .and_then(|e| e.checked_add(i32::from(c - b'0')))
+            {
                 Some(e) => exp = e,
                 None => {
                     // An exponent beyond i32: infinity is refused, anything else is 0.
@@ -485,16 +512,19 @@ impl Parser<'_> {
         } else {
             starting.saturating_sub(exp)
         };
-        self.from_parts(positive, significand, exponent)
+        self.scaled(positive, significand, exponent)
     }
 
     /// `significand × 10^exponent` as serde_json computes it without `float_roundtrip`: one
     /// multiplication or division by a power of ten from the table (several divisions by
     /// 1e308 first below 1e-308). Too large is refused; too small becomes 0.
-    fn from_parts(&self, positive: bool, significand: u64, mut exponent: i32) -> Result<f64, Error> {
+    fn scaled(&self, positive: bool, significand: u64, mut exponent: i32) -> Result<f64, Error> {
         let mut f = significand as f64;
         loop {
-            match usize::try_from(exponent.unsigned_abs()).ok().and_then(|i| POW10.get(i)) {
+            match usize::try_from(exponent.unsigned_abs())
+                .ok()
+                .and_then(|i| POW10.get(i))
+            {
                 Some(&pow) => {
                     if exponent >= 0 {
                         f *= pow;
@@ -528,35 +558,27 @@ fn float(f: f64) -> Number {
 
 /// 1e0 to 1e308, each the nearest double to the power (Rust's literals are correctly rounded).
 static POW10: [f64; 309] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
-    1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
-    1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28, 1e29,
-    1e30, 1e31, 1e32, 1e33, 1e34, 1e35, 1e36, 1e37, 1e38, 1e39,
-    1e40, 1e41, 1e42, 1e43, 1e44, 1e45, 1e46, 1e47, 1e48, 1e49,
-    1e50, 1e51, 1e52, 1e53, 1e54, 1e55, 1e56, 1e57, 1e58, 1e59,
-    1e60, 1e61, 1e62, 1e63, 1e64, 1e65, 1e66, 1e67, 1e68, 1e69,
-    1e70, 1e71, 1e72, 1e73, 1e74, 1e75, 1e76, 1e77, 1e78, 1e79,
-    1e80, 1e81, 1e82, 1e83, 1e84, 1e85, 1e86, 1e87, 1e88, 1e89,
-    1e90, 1e91, 1e92, 1e93, 1e94, 1e95, 1e96, 1e97, 1e98, 1e99,
-    1e100, 1e101, 1e102, 1e103, 1e104, 1e105, 1e106, 1e107, 1e108, 1e109,
-    1e110, 1e111, 1e112, 1e113, 1e114, 1e115, 1e116, 1e117, 1e118, 1e119,
-    1e120, 1e121, 1e122, 1e123, 1e124, 1e125, 1e126, 1e127, 1e128, 1e129,
-    1e130, 1e131, 1e132, 1e133, 1e134, 1e135, 1e136, 1e137, 1e138, 1e139,
-    1e140, 1e141, 1e142, 1e143, 1e144, 1e145, 1e146, 1e147, 1e148, 1e149,
-    1e150, 1e151, 1e152, 1e153, 1e154, 1e155, 1e156, 1e157, 1e158, 1e159,
-    1e160, 1e161, 1e162, 1e163, 1e164, 1e165, 1e166, 1e167, 1e168, 1e169,
-    1e170, 1e171, 1e172, 1e173, 1e174, 1e175, 1e176, 1e177, 1e178, 1e179,
-    1e180, 1e181, 1e182, 1e183, 1e184, 1e185, 1e186, 1e187, 1e188, 1e189,
-    1e190, 1e191, 1e192, 1e193, 1e194, 1e195, 1e196, 1e197, 1e198, 1e199,
-    1e200, 1e201, 1e202, 1e203, 1e204, 1e205, 1e206, 1e207, 1e208, 1e209,
-    1e210, 1e211, 1e212, 1e213, 1e214, 1e215, 1e216, 1e217, 1e218, 1e219,
-    1e220, 1e221, 1e222, 1e223, 1e224, 1e225, 1e226, 1e227, 1e228, 1e229,
-    1e230, 1e231, 1e232, 1e233, 1e234, 1e235, 1e236, 1e237, 1e238, 1e239,
-    1e240, 1e241, 1e242, 1e243, 1e244, 1e245, 1e246, 1e247, 1e248, 1e249,
-    1e250, 1e251, 1e252, 1e253, 1e254, 1e255, 1e256, 1e257, 1e258, 1e259,
-    1e260, 1e261, 1e262, 1e263, 1e264, 1e265, 1e266, 1e267, 1e268, 1e269,
-    1e270, 1e271, 1e272, 1e273, 1e274, 1e275, 1e276, 1e277, 1e278, 1e279,
-    1e280, 1e281, 1e282, 1e283, 1e284, 1e285, 1e286, 1e287, 1e288, 1e289,
-    1e290, 1e291, 1e292, 1e293, 1e294, 1e295, 1e296, 1e297, 1e298, 1e299,
-    1e300, 1e301, 1e302, 1e303, 1e304, 1e305, 1e306, 1e307, 1e308,
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28, 1e29, 1e30, 1e31, 1e32,
+    1e33, 1e34, 1e35, 1e36, 1e37, 1e38, 1e39, 1e40, 1e41, 1e42, 1e43, 1e44, 1e45, 1e46, 1e47, 1e48,
+    1e49, 1e50, 1e51, 1e52, 1e53, 1e54, 1e55, 1e56, 1e57, 1e58, 1e59, 1e60, 1e61, 1e62, 1e63, 1e64,
+    1e65, 1e66, 1e67, 1e68, 1e69, 1e70, 1e71, 1e72, 1e73, 1e74, 1e75, 1e76, 1e77, 1e78, 1e79, 1e80,
+    1e81, 1e82, 1e83, 1e84, 1e85, 1e86, 1e87, 1e88, 1e89, 1e90, 1e91, 1e92, 1e93, 1e94, 1e95, 1e96,
+    1e97, 1e98, 1e99, 1e100, 1e101, 1e102, 1e103, 1e104, 1e105, 1e106, 1e107, 1e108, 1e109, 1e110,
+    1e111, 1e112, 1e113, 1e114, 1e115, 1e116, 1e117, 1e118, 1e119, 1e120, 1e121, 1e122, 1e123,
+    1e124, 1e125, 1e126, 1e127, 1e128, 1e129, 1e130, 1e131, 1e132, 1e133, 1e134, 1e135, 1e136,
+    1e137, 1e138, 1e139, 1e140, 1e141, 1e142, 1e143, 1e144, 1e145, 1e146, 1e147, 1e148, 1e149,
+    1e150, 1e151, 1e152, 1e153, 1e154, 1e155, 1e156, 1e157, 1e158, 1e159, 1e160, 1e161, 1e162,
+    1e163, 1e164, 1e165, 1e166, 1e167, 1e168, 1e169, 1e170, 1e171, 1e172, 1e173, 1e174, 1e175,
+    1e176, 1e177, 1e178, 1e179, 1e180, 1e181, 1e182, 1e183, 1e184, 1e185, 1e186, 1e187, 1e188,
+    1e189, 1e190, 1e191, 1e192, 1e193, 1e194, 1e195, 1e196, 1e197, 1e198, 1e199, 1e200, 1e201,
+    1e202, 1e203, 1e204, 1e205, 1e206, 1e207, 1e208, 1e209, 1e210, 1e211, 1e212, 1e213, 1e214,
+    1e215, 1e216, 1e217, 1e218, 1e219, 1e220, 1e221, 1e222, 1e223, 1e224, 1e225, 1e226, 1e227,
+    1e228, 1e229, 1e230, 1e231, 1e232, 1e233, 1e234, 1e235, 1e236, 1e237, 1e238, 1e239, 1e240,
+    1e241, 1e242, 1e243, 1e244, 1e245, 1e246, 1e247, 1e248, 1e249, 1e250, 1e251, 1e252, 1e253,
+    1e254, 1e255, 1e256, 1e257, 1e258, 1e259, 1e260, 1e261, 1e262, 1e263, 1e264, 1e265, 1e266,
+    1e267, 1e268, 1e269, 1e270, 1e271, 1e272, 1e273, 1e274, 1e275, 1e276, 1e277, 1e278, 1e279,
+    1e280, 1e281, 1e282, 1e283, 1e284, 1e285, 1e286, 1e287, 1e288, 1e289, 1e290, 1e291, 1e292,
+    1e293, 1e294, 1e295, 1e296, 1e297, 1e298, 1e299, 1e300, 1e301, 1e302, 1e303, 1e304, 1e305,
+    1e306, 1e307, 1e308,
 ];

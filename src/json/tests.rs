@@ -7,7 +7,9 @@ use super::*;
 /// Our error for `text`, checked to be serde_json's word for word.
 fn refused(text: &str) -> String {
     let ours = from_str(text).unwrap_err().to_string();
-    let theirs = serde_json::from_str::<serde_json::Value>(text).unwrap_err().to_string();
+    let theirs = serde_json::from_str::<serde_json::Value>(text)
+        .unwrap_err()
+        .to_string();
     assert_eq!(ours, theirs, "{text:?}");
     ours
 }
@@ -61,9 +63,15 @@ fn refuses_what_rfc_8259_does_not_allow() {
         ("", "EOF while parsing a value at line 1 column 0"),
         ("[", "EOF while parsing a list at line 1 column 1"),
         ("{", "EOF while parsing an object at line 1 column 1"),
-        (r#"{"a":1"#, "EOF while parsing an object at line 1 column 6"),
+        (
+            r#"{"a":1"#,
+            "EOF while parsing an object at line 1 column 6",
+        ),
         (r#""abc"#, "EOF while parsing a string at line 1 column 4"),
-        ("\"a\nb\"", "control character (\\u0000-\\u001F) found while parsing a string at line 2 column 0"),
+        (
+            "\"a\nb\"",
+            "control character (\\u0000-\\u001F) found while parsing a string at line 2 column 0",
+        ),
         (r#""\x""#, "invalid escape at line 1 column 3"),
         (r#""\u12G4""#, "invalid escape at line 1 column 7"),
         ("1e309", "number out of range at line 1 column 5"),
@@ -75,7 +83,10 @@ fn refuses_what_rfc_8259_does_not_allow() {
 
 #[test]
 fn whitespace_is_space_tab_cr_lf_only() {
-    assert_eq!(from_str(" \t\r\n[ \t\r\n1 \t\r\n] \t\r\n").unwrap(), Value::Array(vec![1u64.into()]));
+    assert_eq!(
+        from_str(" \t\r\n[ \t\r\n1 \t\r\n] \t\r\n").unwrap(),
+        Value::Array(vec![1u64.into()])
+    );
     assert!(from_str("[1,\x0b2]").is_err());
 }
 
@@ -92,17 +103,41 @@ fn invalid_utf8_in_strings_is_refused() {
 
 #[test]
 fn escapes_and_surrogate_pairs() {
-    assert_eq!(from_str(r#""\"\\\/\b\f\n\r\t""#).unwrap(), "\"\\/\x08\x0c\n\r\t");
+    assert_eq!(
+        from_str(r#""\"\\\/\b\f\n\r\t""#).unwrap(),
+        "\"\\/\x08\x0c\n\r\t"
+    );
     assert_eq!(from_str(r#""\u0041\u00e9\u20AC""#).unwrap(), "Aé€");
     assert_eq!(from_str(r#""\ud83d\ude00""#).unwrap(), "😀");
     for (text, message) in [
-        (r#""\ude00""#, "lone leading surrogate in hex escape at line 1 column 7"),
-        (r#""\ud83d""#, "unexpected end of hex escape at line 1 column 8"),
-        (r#""\ud83dx""#, "unexpected end of hex escape at line 1 column 8"),
-        (r#""\ud83d\n""#, "unexpected end of hex escape at line 1 column 9"),
-        (r#""\ud83d\u0041""#, "lone leading surrogate in hex escape at line 1 column 13"),
-        (r#""\ud83d\ud83d""#, "lone leading surrogate in hex escape at line 1 column 13"),
-        (r#""\ud83d"#, "EOF while parsing a string at line 1 column 7"),
+        (
+            r#""\ude00""#,
+            "lone leading surrogate in hex escape at line 1 column 7",
+        ),
+        (
+            r#""\ud83d""#,
+            "unexpected end of hex escape at line 1 column 8",
+        ),
+        (
+            r#""\ud83dx""#,
+            "unexpected end of hex escape at line 1 column 8",
+        ),
+        (
+            r#""\ud83d\n""#,
+            "unexpected end of hex escape at line 1 column 9",
+        ),
+        (
+            r#""\ud83d\u0041""#,
+            "lone leading surrogate in hex escape at line 1 column 13",
+        ),
+        (
+            r#""\ud83d\ud83d""#,
+            "lone leading surrogate in hex escape at line 1 column 13",
+        ),
+        (
+            r#""\ud83d"#,
+            "EOF while parsing a string at line 1 column 7",
+        ),
         (r#""\u12"#, "EOF while parsing a string at line 1 column 5"),
     ] {
         assert_eq!(refused(text), message, "{text:?}");
@@ -122,7 +157,10 @@ fn control_characters_in_strings_are_refused() {
 fn nesting_stops_at_serde_jsons_limit() {
     let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
     assert!(from_str(&deep(127)).is_ok());
-    assert_eq!(refused(&deep(128)), "recursion limit exceeded at line 1 column 128");
+    assert_eq!(
+        refused(&deep(128)),
+        "recursion limit exceeded at line 1 column 128"
+    );
     // Far deeper input is refused the same way, without exhausting the stack.
     assert!(from_str(&deep(1_000_000)).is_err());
     assert!(from_str(&"{\"a\":".repeat(200)).is_err());
@@ -145,7 +183,10 @@ fn numbers_are_u64_i64_or_f64() {
     };
     assert_eq!(n("18446744073709551615").as_u64(), Some(u64::MAX));
     assert!(n("18446744073709551616").is_f64());
-    assert_eq!(n("18446744073709551616").as_f64(), Some(18446744073709551616.0));
+    assert_eq!(
+        n("18446744073709551616").as_f64(),
+        Some(18446744073709551616.0)
+    );
     assert_eq!(n("-9223372036854775808").as_i64(), Some(i64::MIN));
     assert!(n("-9223372036854775809").is_f64());
     assert_eq!(n("9223372036854775808").as_i64(), None);
@@ -159,7 +200,10 @@ fn numbers_are_u64_i64_or_f64() {
     assert_eq!(float_bits("1e-400"), 0.0f64.to_bits());
     assert_eq!(float_bits("-1e-400"), (-0.0f64).to_bits());
     assert_eq!(float_bits("0e99999999999"), 0.0f64.to_bits());
-    assert_eq!(refused("1e99999999999"), "number out of range at line 1 column 12");
+    assert_eq!(
+        refused("1e99999999999"),
+        "number out of range at line 1 column 12"
+    );
     assert_eq!(refused("1.8e308"), "number out of range at line 1 column 7");
     assert_eq!(float_bits("1.7976931348623157e308"), f64::MAX.to_bits());
 }
@@ -172,9 +216,19 @@ fn floats_are_read_as_serde_json_without_float_roundtrip() {
     };
     let mut not_nearest = 0;
     for text in [
-        "0.1", "1.5e3", "2.5e91", "123456789012345678901", "2.2250738585072014e-308",
-        "4.9e-324", "1e-320", "9007199254740993.0", "0.30000000000000004", "1.00000000000000000000000001",
-        "184467440737095516160.5", "-1.7976931348623157e308", "8.98846567431158e307",
+        "0.1",
+        "1.5e3",
+        "2.5e91",
+        "123456789012345678901",
+        "2.2250738585072014e-308",
+        "4.9e-324",
+        "1e-320",
+        "9007199254740993.0",
+        "0.30000000000000004",
+        "1.00000000000000000000000001",
+        "184467440737095516160.5",
+        "-1.7976931348623157e308",
+        "8.98846567431158e307",
     ] {
         assert_eq!(float_bits(text), serde_bits(text), "{text}");
         not_nearest += usize::from(float_bits(text) != text.parse::<f64>().unwrap().to_bits());
@@ -182,12 +236,16 @@ fn floats_are_read_as_serde_json_without_float_roundtrip() {
     // One multiplication or division by a power of ten is not always the nearest double.
     assert!(not_nearest > 0);
     // Beyond 20 digits only the first 19 or 20 count.
-    assert_eq!(float_bits("1.00000000000000000000000001"), float_bits("1.0000000000000000000"));
+    assert_eq!(
+        float_bits("1.00000000000000000000000001"),
+        float_bits("1.0000000000000000000")
+    );
 }
 
 #[test]
 fn writes_compact_json_as_serde_json() {
-    let v = from_str(r#"{ "b" : [ 1 , -2 , 1.5 , true , null ] , "a" : { } , "c" : [ ] }"#).unwrap();
+    let v =
+        from_str(r#"{ "b" : [ 1 , -2 , 1.5 , true , null ] , "a" : { } , "c" : [ ] }"#).unwrap();
     assert_eq!(v.to_string(), r#"{"a":{},"b":[1,-2,1.5,true,null],"c":[]}"#);
     assert_eq!(to_string(&v), v.to_string());
 }
@@ -195,7 +253,10 @@ fn writes_compact_json_as_serde_json() {
 #[test]
 fn writes_escapes_as_serde_json() {
     let v = Value::from("q\"b\\s/\x08\x0c\n\r\t\x00\x01\x1f\x7fé😀");
-    assert_eq!(v.to_string(), "\"q\\\"b\\\\s/\\b\\f\\n\\r\\t\\u0000\\u0001\\u001f\x7fé😀\"");
+    assert_eq!(
+        v.to_string(),
+        "\"q\\\"b\\\\s/\\b\\f\\n\\r\\t\\u0000\\u0001\\u001f\x7fé😀\""
+    );
     let mut m = Map::new();
     m.insert("k\n".to_owned(), Value::Null);
     assert_eq!(Value::Object(m).to_string(), r#"{"k\n":null}"#);
@@ -220,13 +281,18 @@ fn writes_floats_in_shortest_round_trip_form() {
     ] {
         assert_eq!(from_str(text).unwrap().to_string(), written, "{text}");
         assert_eq!(
-            serde_json::from_str::<serde_json::Value>(text).unwrap().to_string(),
+            serde_json::from_str::<serde_json::Value>(text)
+                .unwrap()
+                .to_string(),
             written,
             "serde_json, {text}"
         );
     }
     assert_eq!(Number::from_f64(f64::NAN), None);
-    assert_eq!(Value::Number(Number::from_f64(2.0).unwrap()).to_string(), "2.0");
+    assert_eq!(
+        Value::Number(Number::from_f64(2.0).unwrap()).to_string(),
+        "2.0"
+    );
 }
 
 #[test]

@@ -76,7 +76,9 @@ fn string(out: &mut String, s: &str) {
         if escape.is_empty() {
             out.push_str("\\u00");
             for nibble in [byte >> 4, byte & 0xf] {
-                out.push(char::from(HEX.get(usize::from(nibble)).copied().unwrap_or(b'0')));
+                out.push(char::from(
+                    HEX.get(usize::from(nibble)).copied().unwrap_or(b'0'),
+                ));
             }
         } else {
             out.push_str(escape);

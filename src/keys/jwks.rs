@@ -24,16 +24,16 @@
 
 use std::fmt;
 
+use crate::json::{Map, Value};
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
-use crate::json::{Map, Value};
 
 use crate::crypto::alg::{Alg, Family};
-use crate::token::b64;
 use crate::crypto::{Curve, PublicKey};
 use crate::keys::x509::{self, KeyMaterial};
+use crate::token::b64;
 
 /// Largest JWKS body accepted, in bytes.
 pub const MAX_JWKS_BYTES: usize = 1 << 20;
@@ -161,8 +161,13 @@ fn parse_document(text: &str, allow_pem: bool) -> Result<(KeySet, Vec<Skipped>),
         }
         return parse_pem(text);
     }
-    if crate::token::jws::check_depth_and_counts(text.as_bytes(), MAX_JWKS_DEPTH, usize::MAX, usize::MAX)
-        .is_err()
+    if crate::token::jws::check_depth_and_counts(
+        text.as_bytes(),
+        MAX_JWKS_DEPTH,
+        usize::MAX,
+        usize::MAX,
+    )
+    .is_err()
     {
         return Err(JwksError::new(
             "JwksParseError",

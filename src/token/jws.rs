@@ -5,8 +5,8 @@
 use crate::json::{Map, Value};
 
 use crate::crypto::alg::Alg;
-use crate::token::b64;
 use crate::error::AuthError;
+use crate::token::b64;
 
 /// Tokens longer than this are refused before any decoding. Native Envoy has no such limit;
 /// 16 KiB leaves room for large but real tokens (Azure AD with many groups, long custom

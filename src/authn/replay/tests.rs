@@ -1,8 +1,8 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use hmac::{Hmac, KeyInit, Mac};
 use crate::json::{json, Value};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use super::*;

@@ -1,5 +1,5 @@
-use rsa::traits::PublicKeyParts;
 use crate::json::json;
+use rsa::traits::PublicKeyParts;
 
 use super::*;
 use crate::crypto::tests::{ec_coordinates, rsa_private};
@@ -920,8 +920,7 @@ mod key_documents {
         let entries = [
             (
                 "a-wrong",
-                "-----BEGIN CERTIFICATE-----\nwrong-pubkey\n-----END CERTIFICATE-----\n"
-                    .to_owned(),
+                "-----BEGIN CERTIFICATE-----\nwrong-pubkey\n-----END CERTIFICATE-----\n".to_owned(),
             ),
             ("b-two", format!("{cert}{cert}")),
             ("c-good", cert.clone()),
@@ -997,8 +996,7 @@ mod key_documents {
                 )
             })
             .collect();
-        let many: Vec<(&str, String)> =
-            many.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        let many: Vec<(&str, String)> = many.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         let err = parse_jwks(&x509_map(&many)).unwrap_err();
         assert_eq!(err.status, "JwksParseError", "{err}");
     }
@@ -1068,7 +1066,9 @@ mod key_documents {
             [Skipped {
                 index: 1,
                 kid: None,
-                reason: "PEM block \"PRIVATE KEY\" is not a PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE".into()
+                reason:
+                    "PEM block \"PRIVATE KEY\" is not a PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE"
+                        .into()
             }]
         );
 
