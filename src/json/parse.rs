@@ -277,14 +277,21 @@ impl Parser<'_> {
 
     /// After the opening `"`: the string up to and including its closing `"`.
     fn string(&mut self) -> Result<String, Error> {
+        // The common case, a string without escapes: validated where it lies, copied once.
+        let rest = self.bytes.get(self.at..).unwrap_or_default();
+        let run = rest.iter().position(|&b| ends_run(b)).unwrap_or(rest.len());
+        if let (Some(b'"'), Some(raw)) = (rest.get(run), rest.get(..run)) {
+            self.at += run + 1;
+            return match std::str::from_utf8(raw) {
+                Ok(text) => Ok(text.to_owned()),
+                Err(e) => Err(self.utf8_error(raw.len() - e.valid_up_to())),
+            };
+        }
         let mut out: Vec<u8> = Vec::new();
         loop {
             let start = self.at;
             let rest = self.bytes.get(start..).unwrap_or_default();
-            let run = rest
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-                .unwrap_or(rest.len());
+            let run = rest.iter().position(|&b| ends_run(b)).unwrap_or(rest.len());
             out.extend_from_slice(rest.get(..run).unwrap_or_default());
             self.at = start + run;
             match self.next() {
@@ -294,12 +301,17 @@ impl Parser<'_> {
                 Some(_) => return Err(self.error(Code::ControlCharacterWhileParsingString)),
             }
         }
-        String::from_utf8(out).map_err(|e| {
-            let mut err = self.error(Code::InvalidUnicodeCodePoint);
-            let bad = e.as_bytes().len() - e.utf8_error().valid_up_to();
-            err.column = err.column.saturating_sub(bad);
-            err
-        })
+        String::from_utf8(out)
+            .map_err(|e| self.utf8_error(e.as_bytes().len() - e.utf8_error().valid_up_to()))
+    }
+
+    /// Bytes that are not UTF-8, `bad` of them from the first to the closing quote just read:
+    /// serde_json's position, the column moved back to the first (approximate after escapes).
+    #[cold]
+    fn utf8_error(&self, bad: usize) -> Error {
+        let mut err = self.error(Code::InvalidUnicodeCodePoint);
+        err.column = err.column.saturating_sub(bad);
+        err
     }
 
     /// After a `\`: one escape, appended to `out` as UTF-8.
@@ -550,6 +562,11 @@ impl Parser<'_> {
         }
         Ok(if positive { f } else { -f })
     }
+}
+
+/// Whether a byte ends a run of plain string bytes: `"`, `\` or a control character.
+fn ends_run(b: u8) -> bool {
+    b == b'"' || b == b'\\' || b < 0x20
 }
 
 fn float(f: f64) -> Number {
