@@ -318,3 +318,24 @@ fn errors_count_lines_and_columns_in_bytes() {
     assert_eq!((e.line(), e.column()), (2, 12));
     assert_eq!(e.to_string(), "expected ident at line 2 column 12");
 }
+
+#[test]
+fn plain_runs_stop_at_the_first_quote_backslash_or_control_character() {
+    for len in 0..40 {
+        for stop in [b'"', b'\\', 0x00, 0x1f] {
+            for fill in [b'a', 0x20, 0x7f, 0x80, 0xff, b'!', b'#', b'[', b']'] {
+                let mut bytes = vec![fill; len];
+                assert_eq!(parse::plain_run(&bytes), len);
+                for at in 0..len {
+                    bytes[at] = stop;
+                    assert_eq!(
+                        parse::plain_run(&bytes),
+                        at,
+                        "{len} {stop:#x} {fill:#x} {at}"
+                    );
+                    bytes[at] = fill;
+                }
+            }
+        }
+    }
+}
