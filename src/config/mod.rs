@@ -83,7 +83,6 @@ fn parse(text: &str) -> Result<Config, Refused> {
             ],
         ));
     }
-    // From bytes, as tokens are read: one instance of serde_json's parser in the module.
     let root: Value = match crate::json::from_slice(text.as_bytes()) {
         Ok(root) => root,
         Err(e) => return Err(invalid_json(&e)),

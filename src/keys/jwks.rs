@@ -174,7 +174,6 @@ fn parse_document(text: &str, allow_pem: bool) -> Result<(KeySet, Vec<Skipped>),
             format!("Jwks nests arrays or objects deeper than the limit of {MAX_JWKS_DEPTH}"),
         ));
     }
-    // From bytes, as tokens are read: one instance of serde_json's parser in the module.
     let doc: Value = crate::json::from_slice(strip_trailing_commas(text).as_bytes())
         .map_err(|_| JwksError::new("JwksParseError", "Jwks is an invalid JSON"))?;
     let Value::Object(doc) = doc else {
@@ -551,9 +550,9 @@ fn quote(value: &str) -> String {
 }
 
 /// Drops each comma that closes an array or object (`[1,2,]`, `{"a":1,}`), which Envoy's JSON
-/// parser accepts and serde_json does not. Commas inside strings, and commas right after `[`,
-/// `{` or another comma (`[,]`, `[1,,]`, which Envoy refuses), are kept, so serde_json still
-/// refuses those documents.
+/// parser accepts and ours (src/json/, serde_json's rules) does not. Commas inside strings, and
+/// commas right after `[`, `{` or another comma (`[,]`, `[1,,]`, which Envoy refuses), are kept,
+/// so the reader still refuses those documents.
 fn strip_trailing_commas(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());

@@ -17,7 +17,7 @@ pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// biggest thing one may carry, and this filter never reads it).
 pub const MAX_HEADER_BYTES: usize = 8 * 1024;
 /// Deepest nesting of arrays and objects in the header or the payload, the top-level object
-/// counting as 1. Checked by a byte scan before serde_json (whose own limit is 128) parses:
+/// counting as 1. Checked by a byte scan before the JSON reader (whose own limit is 128) parses:
 /// real tokens nest 3 or 4 deep.
 pub const MAX_JSON_DEPTH: usize = 32;
 /// Most top-level members (claims) in the payload.
