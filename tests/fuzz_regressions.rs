@@ -92,6 +92,11 @@ fn matchers() {
     replay("matchers");
 }
 
+#[test]
+fn json() {
+    replay("json");
+}
+
 /// Every target directory under fuzz/regressions names a target, so no file is silently skipped.
 #[test]
 fn no_unknown_target_directories() {

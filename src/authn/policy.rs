@@ -2,7 +2,7 @@
 //! `jwt_authn` has none): required scopes, matchers on any claim, and binding the token's
 //! client to a request header. Runs only after the signature has been checked.
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::authn::claims;
 use crate::error::AuthError;
@@ -137,7 +137,7 @@ fn members(value: &Value) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json::json;
 
     fn claims(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()

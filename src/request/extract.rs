@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 
-
 /// Where a token is looked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
