@@ -79,10 +79,8 @@ pub fn encode(input: &[u8]) -> String {
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
         // The chunk's bytes, left-aligned in 24 bits; one symbol per started 6 bits.
-        let bits = chunk
-            .iter()
-            .fold(0u32, |acc, &b| acc << 8 | u32::from(b))
-            << (8 * (3 - chunk.len()));
+        let bits =
+            chunk.iter().fold(0u32, |acc, &b| acc << 8 | u32::from(b)) << (8 * (3 - chunk.len()));
         for i in 0..=chunk.len() {
             out.push(symbol(bits >> (18 - 6 * i) & 0x3f));
         }
@@ -166,7 +164,10 @@ mod tests {
             ("YQ==", [Some(b"a"), Some(b"a"), Some(b"a"), None]),
             ("YQ===", [None; 4]),
             ("YWI==", [None; 4]),
-            ("YWJj", [Some(b"abc"), Some(b"abc"), Some(b"abc"), Some(b"abc")]),
+            (
+                "YWJj",
+                [Some(b"abc"), Some(b"abc"), Some(b"abc"), Some(b"abc")],
+            ),
             ("YWJj=", [None; 4]),
             ("YWJj====", [None; 4]),
             ("=", [None; 4]),
@@ -182,7 +183,9 @@ mod tests {
     #[test]
     fn padding_in_the_middle_or_followed_by_data_is_refused() {
         for decode in ALL {
-            for input in ["YQ==YWJj", "YQ=a", "Y=Jj", "=WJj", "YWJj=WJj", "YQ==YQ==", "YWI=YQ"] {
+            for input in [
+                "YQ==YWJj", "YQ=a", "Y=Jj", "=WJj", "YWJj=WJj", "YQ==YQ==", "YWI=YQ",
+            ] {
                 assert_eq!(decode(input), None, "{input}");
             }
         }
@@ -217,7 +220,16 @@ mod tests {
     #[test]
     fn bytes_outside_the_alphabet_are_refused() {
         for decode in ALL {
-            for input in ["YW I", "YWI\n", "\nYWI", "YW\tJj", "YWJ.", "YW\u{e9}", "\u{ff}\u{ff}", "YW\0="] {
+            for input in [
+                "YW I",
+                "YWI\n",
+                "\nYWI",
+                "YW\tJj",
+                "YWJ.",
+                "YW\u{e9}",
+                "\u{ff}\u{ff}",
+                "YW\0=",
+            ] {
                 assert_eq!(decode(input), None, "{input:?}");
             }
         }
