@@ -169,10 +169,8 @@ fn mutated_encodings_decode_as_the_base64_crate() {
                 match rng.below(6) {
                     0 => input.truncate(at),
                     1 => input.extend(std::iter::repeat_n(b'=', 1 + rng.below(3))),
-                    2 => {
-                        if input.last() == Some(&b'=') {
-                            input.pop();
-                        }
+                    2 if input.last() == Some(&b'=') => {
+                        input.pop();
                     }
                     3 if at < input.len() => input[at] = SUBSTITUTES[rng.below(SUBSTITUTES.len())],
                     4 => input.insert(at, SUBSTITUTES[rng.below(SUBSTITUTES.len())]),

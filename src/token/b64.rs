@@ -131,7 +131,8 @@ mod tests {
     fn url_unpadded(input: &str) -> Option<Vec<u8>> {
         decode_with(input.as_bytes(), Alphabet::UrlSafe, Padding::Refused)
     }
-    const ALL: [fn(&str) -> Option<Vec<u8>>; 4] = [url, x5c, pem, url_unpadded];
+    type Decoder = fn(&str) -> Option<Vec<u8>>;
+    const ALL: [Decoder; 4] = [url, x5c, pem, url_unpadded];
 
     fn some(bytes: &[u8]) -> Option<Vec<u8>> {
         Some(bytes.to_vec())
