@@ -25,10 +25,6 @@
 use std::fmt;
 
 use crate::json::{Map, Value};
-use base64::alphabet;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::DecodePaddingMode;
-use base64::Engine;
 
 use crate::crypto::alg::{Alg, Family};
 use crate::crypto::{Curve, PublicKey};
@@ -47,11 +43,6 @@ const MAX_REASONS_IN_MESSAGE: usize = 10;
 /// Document values (`kid`, `kty`, ...) are cut to this many characters in messages: the
 /// document is attacker-sized, log lines should not be.
 const MAX_VALUE_IN_MESSAGE: usize = 64;
-/// `x5c` certificates are standard base64 (RFC 7517 §4.7), padded; unpadded is let through.
-const X5C_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
 
 /// One usable key.
 #[derive(Debug, Clone)]
@@ -491,9 +482,13 @@ fn x5c_key(member: &Map<String, Value>) -> Result<Option<KeyMaterial>, String> {
             x509::MAX_CERT_BYTES
         ));
     }
-    let der = X5C_BASE64
-        .decode(first)
-        .map_err(|_| "x5c certificate is not base64".to_string())?;
+    // Standard base64 (RFC 7517 §4.7), padded; unpadded is let through.
+    let der = b64::decode_with(
+        first.as_bytes(),
+        b64::Alphabet::Standard,
+        b64::Padding::Optional,
+    )
+    .ok_or_else(|| "x5c certificate is not base64".to_string())?;
     if let Some(thumbprint) = optional_str(member, "x5t#S256")? {
         if thumbprint.trim_end_matches('=') != x509::thumbprint_sha256(&der) {
             return Err("\"x5t#S256\" is not the thumbprint of the x5c certificate".into());

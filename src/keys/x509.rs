@@ -24,7 +24,6 @@
 
 use std::fmt;
 
-use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use super::der::{self, Reader, Tag, Tlv};
@@ -569,7 +568,7 @@ fn decode_pem_block(block: &str) -> Result<PemBlock, X509Error> {
         .filter(|_| base64.len() % 4 == 0)
         .and_then(|start| base64.get(start..))
         .ok_or_else(bad_length)?;
-    let last = PEM_BASE64.decode(last_block).map_err(|_| bad_encoding())?;
+    let last = pem_base64(last_block).ok_or_else(bad_encoding)?;
     let len = (base64.len() / 4 - 1) * 3 + last.len();
     if len > MAX_CERT_BYTES {
         return Err(X509Error::TooLarge {
@@ -578,15 +577,17 @@ fn decode_pem_block(block: &str) -> Result<PemBlock, X509Error> {
             max: MAX_CERT_BYTES,
         });
     }
-    let der = PEM_BASE64.decode(&base64).map_err(|_| bad_encoding())?;
+    let der = pem_base64(&base64).ok_or_else(bad_encoding)?;
     Ok(PemBlock {
         label: label.to_owned(),
         der,
     })
 }
 
-/// Standard base64, padding required, trailing bits zero (the `base64` crate's defaults).
-const PEM_BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+/// Standard base64, padding required, trailing bits zero.
+fn pem_base64(base64: &[u8]) -> Option<Vec<u8>> {
+    b64::decode_with(base64, b64::Alphabet::Standard, b64::Padding::Canonical)
+}
 
 fn strip_eol_start(bytes: &[u8]) -> Option<&[u8]> {
     match bytes {

@@ -1,70 +1,254 @@
-//! base64url decoding for tokens and JWKs (RFC 7515 §2, RFC 4648 §5). Padding is tolerated
-//! because Envoy's native filter accepts it; the standard alphabet (`+`, `/`) and non-canonical
-//! trailing bits are refused, so each byte string has exactly one accepted unpadded spelling.
+//! Base64 (RFC 4648): base64url (§5) for tokens and JWKs (RFC 7515 §2), the standard alphabet
+//! (§4) for `x5c` certificates and PEM blocks. Our own, in place of the `base64` crate (issue
+//! #22: the module is 8.6 KB smaller without it), with that crate's (0.22) accept/refuse
+//! decisions and bytes for each configuration used here; `tests/b64_differential.rs` compares
+//! them.
+//!
+//! Tokens: padding is tolerated because Envoy's native filter accepts it; the standard alphabet
+//! (`+`, `/`) and non-canonical trailing bits are refused, so each byte string has exactly one
+//! accepted unpadded spelling.
 
-use base64::alphabet;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::DecodePaddingMode;
-use base64::Engine;
+/// The two symbols after `A-Z`, `a-z`, `0-9`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alphabet {
+    /// `-` and `_` (base64url, RFC 4648 §5).
+    UrlSafe,
+    /// `+` and `/` (RFC 4648 §4).
+    Standard,
+}
 
-const URL_UNPADDED: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
-        .with_decode_allow_trailing_bits(false),
-);
+/// Which trailing `=` are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Padding {
+    /// No `=` at all.
+    Refused,
+    /// Exactly the `=` that complete the last block of 4 (none when it is complete).
+    Canonical,
+    /// Either none or up to the `=` that complete the last block of 4.
+    Optional,
+}
 
-const URL_PADDED: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical)
-        .with_decode_allow_trailing_bits(false),
-);
-
-const URL_NO_PAD: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::URL_SAFE,
-    GeneralPurposeConfig::new().with_encode_padding(false),
-);
+/// Decodes `input` in `alphabet` with `padding`, as the `base64` crate (0.22) with that alphabet,
+/// padding mode and trailing bits refused: `None` for a length of 1 mod 4 (padding left out), a
+/// byte outside the alphabet, `=` anywhere but at the end, more `=` than the last block needs, or
+/// non-zero bits after the last whole byte.
+pub fn decode_with(input: &[u8], alphabet: Alphabet, padding: Padding) -> Option<Vec<u8>> {
+    let data_len = input.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
+    let (data, pad) = input.split_at(data_len);
+    // How many `=` complete the last block: 2 after 2 symbols, 1 after 3, none after 4.
+    let room = match data.len() % 4 {
+        0 => 0,
+        1 => return None,
+        rem => 4 - rem,
+    };
+    let padding_ok = match padding {
+        Padding::Refused => pad.is_empty(),
+        Padding::Canonical => pad.len() == room,
+        Padding::Optional => pad.len() <= room,
+    };
+    if !padding_ok {
+        return None;
+    }
+    let mut out = Vec::with_capacity(data.len() / 4 * 3 + 2);
+    let mut bits: u32 = 0;
+    let mut count = 0;
+    for &b in data {
+        bits = (bits << 6 | value(b, alphabet)?) & 0x3fff;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    // The 2 or 4 bits after the last byte must be zero.
+    (bits & ((1 << count) - 1) == 0).then_some(out)
+}
 
 /// Decodes base64url, unpadded or with complete `=` padding. `None` for anything else.
 pub fn decode(input: &str) -> Option<Vec<u8>> {
-    let engine = if input.ends_with('=') {
-        &URL_PADDED
+    let padding = if input.ends_with('=') {
+        Padding::Canonical
     } else {
-        &URL_UNPADDED
+        Padding::Refused
     };
-    engine.decode(input).ok()
+    decode_with(input.as_bytes(), Alphabet::UrlSafe, padding)
 }
 
 /// Encodes base64url without padding.
 pub fn encode(input: &[u8]) -> String {
-    URL_NO_PAD.encode(input)
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        // The chunk's bytes, left-aligned in 24 bits; one symbol per started 6 bits.
+        let bits =
+            chunk.iter().fold(0u32, |acc, &b| acc << 8 | u32::from(b)) << (8 * (3 - chunk.len()));
+        for i in 0..=chunk.len() {
+            out.push(symbol(bits >> (18 - 6 * i) & 0x3f));
+        }
+    }
+    out
+}
+
+/// The 6 bits a symbol stands for.
+fn value(b: u8, alphabet: Alphabet) -> Option<u32> {
+    let v = match (b, alphabet) {
+        (b'A'..=b'Z', _) => b - b'A',
+        (b'a'..=b'z', _) => b - b'a' + 26,
+        (b'0'..=b'9', _) => b - b'0' + 52,
+        (b'-', Alphabet::UrlSafe) | (b'+', Alphabet::Standard) => 62,
+        (b'_', Alphabet::UrlSafe) | (b'/', Alphabet::Standard) => 63,
+        _ => return None,
+    };
+    Some(u32::from(v))
+}
+
+/// The base64url symbol of 6 bits.
+fn symbol(v: u32) -> char {
+    // `v` < 64: the casts keep every value.
+    let v = v as u8;
+    char::from(match v {
+        0..=25 => b'A' + v,
+        26..=51 => b'a' + (v - 26),
+        52..=61 => b'0' + (v - 52),
+        62 => b'-',
+        _ => b'_',
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn accepts_padded_and_unpadded() {
-        assert_eq!(decode("YWI").as_deref(), Some(&b"ab"[..]));
-        assert_eq!(decode("YWI=").as_deref(), Some(&b"ab"[..]));
-        assert_eq!(decode("").as_deref(), Some(&b""[..]));
+    /// Each configuration in use: tokens and JWK members (`decode`), `x5c`, PEM.
+    fn url(input: &str) -> Option<Vec<u8>> {
+        decode(input)
+    }
+    fn x5c(input: &str) -> Option<Vec<u8>> {
+        decode_with(input.as_bytes(), Alphabet::Standard, Padding::Optional)
+    }
+    fn pem(input: &str) -> Option<Vec<u8>> {
+        decode_with(input.as_bytes(), Alphabet::Standard, Padding::Canonical)
+    }
+    fn url_unpadded(input: &str) -> Option<Vec<u8>> {
+        decode_with(input.as_bytes(), Alphabet::UrlSafe, Padding::Refused)
+    }
+    type Decoder = fn(&str) -> Option<Vec<u8>>;
+    const ALL: [Decoder; 4] = [url, x5c, pem, url_unpadded];
+
+    fn some(bytes: &[u8]) -> Option<Vec<u8>> {
+        Some(bytes.to_vec())
     }
 
     #[test]
-    fn refuses_standard_alphabet_and_junk() {
-        assert_eq!(decode("+/8"), None);
-        assert_eq!(decode("YW I"), None);
-        assert_eq!(decode("Y"), None);
-        assert_eq!(decode("YWJ="), None, "non-zero trailing bits");
-        assert_eq!(decode("YQ="), None, "incomplete padding");
-        assert_eq!(decode("YQ==").as_deref(), Some(&b"a"[..]));
+    fn empty_input_is_empty_output() {
+        for decode in ALL {
+            assert_eq!(decode(""), some(b""));
+        }
+    }
+
+    #[test]
+    fn length_one_mod_four_is_refused() {
+        for decode in ALL {
+            for input in ["Y", "YWJjZ", "YWJjZ=", "YWJjZ==", "YWJjZ==="] {
+                assert_eq!(decode(input), None, "{input}");
+            }
+        }
+    }
+
+    #[test]
+    fn padding_per_configuration() {
+        // (input, url, x5c, pem, url_unpadded)
+        let cases: [(&str, [Option<&[u8]>; 4]); 12] = [
+            ("YWI", [Some(b"ab"), Some(b"ab"), None, Some(b"ab")]),
+            ("YWI=", [Some(b"ab"), Some(b"ab"), Some(b"ab"), None]),
+            ("YQ", [Some(b"a"), Some(b"a"), None, Some(b"a")]),
+            ("YQ=", [None, Some(b"a"), None, None]),
+            ("YQ==", [Some(b"a"), Some(b"a"), Some(b"a"), None]),
+            ("YQ===", [None; 4]),
+            ("YWI==", [None; 4]),
+            (
+                "YWJj",
+                [Some(b"abc"), Some(b"abc"), Some(b"abc"), Some(b"abc")],
+            ),
+            ("YWJj=", [None; 4]),
+            ("YWJj====", [None; 4]),
+            ("=", [None; 4]),
+            ("====", [None; 4]),
+        ];
+        for (input, expected) in cases {
+            for (decode, want) in ALL.into_iter().zip(expected) {
+                assert_eq!(decode(input), want.map(<[u8]>::to_vec), "{input}");
+            }
+        }
+    }
+
+    #[test]
+    fn padding_in_the_middle_or_followed_by_data_is_refused() {
+        for decode in ALL {
+            for input in [
+                "YQ==YWJj", "YQ=a", "Y=Jj", "=WJj", "YWJj=WJj", "YQ==YQ==", "YWI=YQ",
+            ] {
+                assert_eq!(decode(input), None, "{input}");
+            }
+        }
+    }
+
+    #[test]
+    fn non_zero_trailing_bits_are_refused() {
+        for decode in ALL {
+            // The last symbol carries 4 (`YR`) or 2 (`YWJ`) bits past the last byte.
+            for input in ["YR", "YR==", "YWJ", "YWJ=", "YWJjZR", "YWJjZWJ="] {
+                assert_eq!(decode(input), None, "{input}");
+            }
+        }
+        assert_eq!(url("YWJjZQ"), some(b"abce"));
+        assert_eq!(pem("YWJjZWI="), some(b"abceb"));
+    }
+
+    #[test]
+    fn each_alphabet_refuses_the_other() {
+        for decode in [url, url_unpadded] {
+            assert_eq!(decode("-_8"), some(&[0xfb, 0xff]));
+            assert_eq!(decode("+_8"), None);
+            assert_eq!(decode("-/8"), None);
+        }
+        for decode in [x5c, pem] {
+            assert_eq!(decode("+/8="), some(&[0xfb, 0xff]));
+            assert_eq!(decode("-/8="), None);
+            assert_eq!(decode("+_8="), None);
+        }
+    }
+
+    #[test]
+    fn bytes_outside_the_alphabet_are_refused() {
+        for decode in ALL {
+            for input in [
+                "YW I",
+                "YWI\n",
+                "\nYWI",
+                "YW\tJj",
+                "YWJ.",
+                "YW\u{e9}",
+                "\u{ff}\u{ff}",
+                "YW\0=",
+            ] {
+                assert_eq!(decode(input), None, "{input:?}");
+            }
+        }
     }
 
     #[test]
     fn round_trips() {
         let bytes: Vec<u8> = (0..=255).collect();
-        assert_eq!(decode(&encode(&bytes)), Some(bytes));
+        for len in 0..bytes.len() {
+            let prefix = bytes.get(..len).unwrap_or_default();
+            let encoded = encode(prefix);
+            assert_eq!(encoded.len(), (len * 4).div_ceil(3));
+            assert_eq!(decode(&encoded).as_deref(), Some(prefix));
+        }
+        assert_eq!(encode(b"\xfb\xff\xbf"), "-_-_");
+        assert_eq!(encode(b"abc"), "YWJj");
+        assert_eq!(encode(b"ab"), "YWI");
+        assert_eq!(encode(b"a"), "YQ");
+        assert_eq!(encode(b""), "");
     }
 }

@@ -600,6 +600,7 @@ mod key_documents {
     //! certificates from `x509::test_support`.
 
     use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
     use jwt_mint::{Alg as MintAlg, Key};
 
     use super::*;

@@ -9,6 +9,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use base64::Engine;
 use jwt_mint::{Alg as MintAlg, Key, Rng};
 
 use super::test_support::*;
