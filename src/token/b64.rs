@@ -49,19 +49,71 @@ pub fn decode_with(input: &[u8], alphabet: Alphabet, padding: Padding) -> Option
     if !padding_ok {
         return None;
     }
-    let mut out = Vec::with_capacity(data.len() / 4 * 3 + 2);
-    let mut bits: u32 = 0;
-    let mut count = 0;
-    for &b in data {
-        bits = (bits << 6 | value(b, alphabet)?) & 0x3fff;
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
+    let table = match alphabet {
+        Alphabet::UrlSafe => &URL_SAFE,
+        Alphabet::Standard => &STANDARD,
+    };
+    // Each symbol's 6 bits, or 0xff for a byte outside the alphabet.
+    let six = |b: &u8| u32::from(table.get(usize::from(*b)).copied().unwrap_or(INVALID));
+    let blocks = data.chunks_exact(4);
+    let tail = blocks.remainder();
+    // Whole blocks of 4 symbols give 3 bytes each; a tail of 2 or 3 symbols gives 1 or 2.
+    let mut out = vec![0u8; data.len() / 4 * 3 + tail.len().saturating_sub(1)];
+    let (whole, last) = out.split_at_mut(data.len() / 4 * 3);
+    // The symbols' bits, and all their values OR-ed: above 63 when one is outside the alphabet.
+    let gather = |symbols: &[u8]| {
+        symbols.iter().fold((0u32, 0u32), |(bits, any), b| {
+            let v = six(b);
+            (bits << 6 | v, any | v)
+        })
+    };
+    for (block, bytes) in blocks.zip(whole.chunks_exact_mut(3)) {
+        let (bits, any) = gather(block);
+        if any > 63 {
+            return None;
         }
+        let [_, b0, b1, b2] = bits.to_be_bytes();
+        bytes.copy_from_slice(&[b0, b1, b2]);
     }
-    // The 2 or 4 bits after the last byte must be zero.
-    (bits & ((1 << count) - 1) == 0).then_some(out)
+    if !tail.is_empty() {
+        let (bits, any) = gather(tail);
+        if any > 63 {
+            return None;
+        }
+        // 12 bits give 1 byte and 18 give 2; the 4 or 2 bits left over must be zero.
+        let spare = 6 * tail.len() % 8;
+        if bits & ((1 << spare) - 1) != 0 {
+            return None;
+        }
+        let bytes = (bits >> spare).to_be_bytes();
+        last.copy_from_slice(bytes.get(4 - last.len()..).unwrap_or_default());
+    }
+    Some(out)
+}
+
+/// A byte outside the alphabet in [`URL_SAFE`] and [`STANDARD`].
+const INVALID: u8 = 0xff;
+/// Each byte's 6 bits in base64url, [`INVALID`] for the bytes outside it.
+static URL_SAFE: [u8; 256] = table(b'-', b'_');
+/// Each byte's 6 bits in the standard alphabet, [`INVALID`] for the bytes outside it.
+static STANDARD: [u8; 256] = table(b'+', b'/');
+
+/// The decoding table of the alphabet `A-Z a-z 0-9` followed by `s62` and `s63`.
+#[allow(clippy::indexing_slicing)] // constant evaluation: an index out of bounds fails the build
+const fn table(s62: u8, s63: u8) -> [u8; 256] {
+    let mut t = [INVALID; 256];
+    let mut i = 0;
+    while i < 26 {
+        t[(b'A' + i) as usize] = i;
+        t[(b'a' + i) as usize] = 26 + i;
+        if i < 10 {
+            t[(b'0' + i) as usize] = 52 + i;
+        }
+        i += 1;
+    }
+    t[s62 as usize] = 62;
+    t[s63 as usize] = 63;
+    t
 }
 
 /// Decodes base64url, unpadded or with complete `=` padding. `None` for anything else.
@@ -86,19 +138,6 @@ pub fn encode(input: &[u8]) -> String {
         }
     }
     out
-}
-
-/// The 6 bits a symbol stands for.
-fn value(b: u8, alphabet: Alphabet) -> Option<u32> {
-    let v = match (b, alphabet) {
-        (b'A'..=b'Z', _) => b - b'A',
-        (b'a'..=b'z', _) => b - b'a' + 26,
-        (b'0'..=b'9', _) => b - b'0' + 52,
-        (b'-', Alphabet::UrlSafe) | (b'+', Alphabet::Standard) => 62,
-        (b'_', Alphabet::UrlSafe) | (b'/', Alphabet::Standard) => 63,
-        _ => return None,
-    };
-    Some(u32::from(v))
 }
 
 /// The base64url symbol of 6 bits.
