@@ -94,6 +94,7 @@ impl Regex {
         &self.pattern
     }
 
+    #[inline(never)]
     fn push(&mut self, inst: Inst) -> Result<u32, Error> {
         self.grow(size_of::<Inst>())?;
         self.insts.push(inst);

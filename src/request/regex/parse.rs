@@ -305,13 +305,14 @@ impl<'a> Parser<'a> {
     }
 
     fn dot(&self) -> Ranges {
-        if self.flag(DOT_ALL) {
-            vec![('\0', char::MAX)]
+        let ranges: &[(char, char)] = if self.flag(DOT_ALL) {
+            &[('\0', char::MAX)]
         } else if self.flag(CRLF) {
-            vec![('\0', '\x09'), ('\x0B', '\x0C'), ('\x0E', char::MAX)]
+            &[('\0', '\x09'), ('\x0B', '\x0C'), ('\x0E', char::MAX)]
         } else {
-            vec![('\0', '\x09'), ('\x0B', char::MAX)]
-        }
+            &[('\0', '\x09'), ('\x0B', char::MAX)]
+        };
+        ranges.to_vec()
     }
 
     /// A literal character, both cases of an ASCII letter under `(?i)`.
@@ -747,6 +748,7 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    #[inline(never)]
     fn parse_class_item(&mut self) -> Result<Prim, Error> {
         let Some(c) = self.cur_char() else {
             return Err(Error(Reason::ClassUnclosed));
@@ -799,26 +801,43 @@ fn is_escapable(b: u8) -> bool {
 }
 
 /// The ASCII classes by name, each as canonical ranges.
-const POSIX_CLASSES: [(&str, &[(u8, u8)]); 14] = [
-    ("alnum", &[(b'0', b'9'), (b'A', b'Z'), (b'a', b'z')]),
-    ("alpha", &[(b'A', b'Z'), (b'a', b'z')]),
-    ("ascii", &[(0, 0x7F)]),
-    ("blank", &[(b'\t', b'\t'), (b' ', b' ')]),
-    ("cntrl", &[(0, 0x1F), (0x7F, 0x7F)]),
-    ("digit", &[(b'0', b'9')]),
-    ("graph", &[(b'!', b'~')]),
-    ("lower", &[(b'a', b'z')]),
-    ("print", &[(b' ', b'~')]),
-    ("punct", &[(b'!', b'/'), (b':', b'@'), (b'[', b'`'), (b'{', b'~')]),
-    ("space", &[(b'\t', b'\r'), (b' ', b' ')]),
-    ("upper", &[(b'A', b'Z')]),
-    ("word", &[(b'0', b'9'), (b'A', b'Z'), (b'_', b'_'), (b'a', b'z')]),
-    ("xdigit", &[(b'0', b'9'), (b'A', b'F'), (b'a', b'f')]),
+const POSIX_CLASSES: [(u64, &[(char, char)]); 14] = [
+    (name_key(b"alnum"), &[('0', '9'), ('A', 'Z'), ('a', 'z')]),
+    (name_key(b"alpha"), &[('A', 'Z'), ('a', 'z')]),
+    (name_key(b"ascii"), &[('\0', '\x7F')]),
+    (name_key(b"blank"), &[('\t', '\t'), (' ', ' ')]),
+    (name_key(b"cntrl"), &[('\0', '\x1F'), ('\x7F', '\x7F')]),
+    (name_key(b"digit"), &[('0', '9')]),
+    (name_key(b"graph"), &[('!', '~')]),
+    (name_key(b"lower"), &[('a', 'z')]),
+    (name_key(b"print"), &[(' ', '~')]),
+    (name_key(b"punct"), &[('!', '/'), (':', '@'), ('[', '`'), ('{', '~')]),
+    (name_key(b"space"), &[('\t', '\r'), (' ', ' ')]),
+    (name_key(b"upper"), &[('A', 'Z')]),
+    (name_key(b"word"), &[('0', '9'), ('A', 'Z'), ('_', '_'), ('a', 'z')]),
+    (name_key(b"xdigit"), &[('0', '9'), ('A', 'F'), ('a', 'f')]),
 ];
 
+/// A name as a number in bijective base 257 (each byte a digit 1 to 256), so that different
+/// names have different keys; `u64::MAX` (no class's key) for names longer than any class's.
+const fn name_key(mut name: &[u8]) -> u64 {
+    let mut key = 0u64;
+    let mut len = 0;
+    while let [b, rest @ ..] = name {
+        if len == 6 {
+            return u64::MAX;
+        }
+        key = key * 257 + *b as u64 + 1;
+        len += 1;
+        name = rest;
+    }
+    key
+}
+
 fn posix_class(name: &str) -> Option<Ranges> {
-    let (_, ranges) = POSIX_CLASSES.iter().find(|(n, _)| *n == name)?;
-    Some(ranges.iter().map(|&(s, e)| (char::from(s), char::from(e))).collect())
+    let key = name_key(name.as_bytes());
+    let (_, ranges) = POSIX_CLASSES.iter().find(|(k, _)| *k == key)?;
+    Some(ranges.to_vec())
 }
 
 /// Sorted, with overlapping and adjacent ranges merged.

@@ -64,6 +64,10 @@ fn classes() {
     assert!(!full("[[:^alpha:]]", "a"));
     assert!(full("[[:xdigit:]]+", "09afAF"));
     assert!(full("[[:punct:]]+", "!/:@[`{~"));
+    for name in ["dig", "digits", "xdigitx", "\0digit", "Digit", "alnumalnum"] {
+        let p = format!("[[:{name}:]]");
+        assert_eq!(refused(&p), "nested character classes are not supported", "{p}");
+    }
     assert!(full("[\u{E000}-\u{10FFFF}]", "\u{E000}"));
     assert!(!full(r"[^\x00-\x{10FFFF}]", "a"), "an empty class matches nothing");
     assert_eq!(refused("["), "found unclosed character class");
