@@ -426,39 +426,42 @@ impl<'a> Parser<'a> {
         if !self.bump_and_bump_space() {
             return Err(Error(Reason::HexUnexpectedEof));
         }
-        let hex = |p: &Self| p.cur().and_then(|b| char::from(b).to_digit(16));
-        let value = if self.at(b'{') {
-            let mut value: Option<u32> = Some(0);
-            let mut count = 0;
-            while self.bump_and_bump_space() && !self.at(b'}') {
-                let Some(d) = hex(self) else {
-                    return Err(Error(Reason::HexBraceInvalidDigit));
-                };
-                count += 1;
-                value = value.and_then(|v| v.checked_mul(16)?.checked_add(d));
-            }
-            if self.is_done() {
-                return Err(Error(Reason::HexBraceUnexpectedEof));
-            }
-            self.bump_and_bump_space();
-            if count == 0 {
-                return Err(Error(Reason::HexBraceEmpty));
-            }
-            value.and_then(char::from_u32).ok_or(Error(Reason::HexBraceInvalid))?
-        } else {
-            let mut value = 0u32;
-            for i in 0..digits {
-                if i > 0 && !self.bump_and_bump_space() {
-                    return Err(Error(Reason::HexFixedUnexpectedEof));
+        let braced = self.at(b'{');
+        let mut value: Option<u32> = Some(0);
+        let mut count = 0;
+        loop {
+            // Braced: up to `}`. Fixed: exactly `digits` digits (8 at most, so no overflow).
+            if braced {
+                if !self.bump_and_bump_space() || self.at(b'}') {
+                    break;
                 }
-                let Some(d) = hex(self) else {
-                    return Err(Error(Reason::HexFixedInvalidDigit));
-                };
-                value = value.wrapping_mul(16).wrapping_add(d);
+            } else if count == digits {
+                break;
+            } else if count > 0 && !self.bump_and_bump_space() {
+                return Err(Error(Reason::HexFixedUnexpectedEof));
             }
-            self.bump_and_bump_space();
-            char::from_u32(value).ok_or(Error(Reason::HexFixedInvalid))?
-        };
+            let Some(d) = self.cur().and_then(|b| char::from(b).to_digit(16)) else {
+                return Err(Error(if braced {
+                    Reason::HexBraceInvalidDigit
+                } else {
+                    Reason::HexFixedInvalidDigit
+                }));
+            };
+            count += 1;
+            value = value.and_then(|v| v.checked_mul(16)?.checked_add(d));
+        }
+        if braced && self.is_done() {
+            return Err(Error(Reason::HexBraceUnexpectedEof));
+        }
+        self.bump_and_bump_space();
+        if braced && count == 0 {
+            return Err(Error(Reason::HexBraceEmpty));
+        }
+        let value = value.and_then(char::from_u32).ok_or(Error(if braced {
+            Reason::HexBraceInvalid
+        } else {
+            Reason::HexFixedInvalid
+        }))?;
         Ok(self.literal(value))
     }
 

@@ -29,6 +29,17 @@ fn literals_and_full_match() {
     assert!(full(r"\a\f\t\n\r\v", "\x07\x0C\t\n\r\x0B"));
     assert!(full(r"\x41\x{1F600}\u00e9\U0001F600", "A\u{1F600}é\u{1F600}"));
     assert!(full(r"\%\ \,", "% ,"));
+    assert!(full(r"\x{0041}\u{41}\U{41}\x{10FFFF}", "AAA\u{10FFFF}"));
+    assert!(full(r"(?x)\x 4 1 \x{ 4 2 }", "AB"), "white space between digits under (?x)");
+    assert_eq!(refused(r"\x4"), "expected fixed length hexadecimal number, but saw end of pattern first");
+    assert_eq!(refused(r"\x4G"), "expected fixed length hexadecimal number, but got non-hex digit");
+    assert_eq!(refused(r"\uD800"), "got invalid fixed length hexadecimal number");
+    assert_eq!(refused(r"\x"), "expected hexadecimal number, but saw end of pattern first");
+    assert_eq!(refused(r"\x{}"), "expected hexadecimal number in braces, but got no digits");
+    assert_eq!(refused(r"\x{4G}"), "expected hexadecimal number in braces, but got non-hex digit");
+    assert_eq!(refused(r"\x{41"), "expected hexadecimal number, but saw end of pattern before closing brace");
+    assert_eq!(refused(r"\x{110000}"), "got invalid hexadecimal number in braces");
+    assert_eq!(refused(r"\x{100000000}"), "got invalid hexadecimal number in braces");
 }
 
 #[test]
