@@ -387,14 +387,12 @@ impl<'a> Parser<'a> {
             self.pos = start;
             return Ok(None);
         }
-        // The name's letters (white space between them is skipped under `(?x)`); a longer name
-        // than the buffer holds is none of the four.
-        let mut name = [0u8; 11];
+        // The name's letters (white space between them is skipped under `(?x)`), one byte each
+        // in `key` (none is 0, so different names of up to 16 letters have different keys).
+        let mut key = 0u128;
         let mut len = 0;
         while let Some(b) = valid(self) {
-            if let Some(slot) = name.get_mut(len) {
-                *slot = b;
-            }
+            key = key << 8 | u128::from(b);
             len += 1;
             self.bump_and_bump_space();
         }
@@ -402,17 +400,13 @@ impl<'a> Parser<'a> {
             return Err(Error(Reason::SpecialWordBoundaryUnclosed));
         }
         self.bump();
-        let name = name.get(..len).unwrap_or_default();
-        [
-            (&b"start"[..], Look::WordStart),
-            (b"end", Look::WordEnd),
-            (b"start-half", Look::WordStartHalf),
-            (b"end-half", Look::WordEndHalf),
-        ]
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|&(_, look)| Some(look))
-        .ok_or(Error(Reason::SpecialWordBoundaryUnrecognized))
+        match (len <= 16).then_some(key) {
+            Some(WORD_START) => Ok(Some(Look::WordStart)),
+            Some(WORD_END) => Ok(Some(Look::WordEnd)),
+            Some(WORD_START_HALF) => Ok(Some(Look::WordStartHalf)),
+            Some(WORD_END_HALF) => Ok(Some(Look::WordEndHalf)),
+            _ => Err(Error(Reason::SpecialWordBoundaryUnrecognized)),
+        }
     }
 
     /// `\xNN`, `\uNNNN`, `\UNNNNNNNN` or any of them with `{hex}`; at the `x`, `u` or `U`.
@@ -795,6 +789,22 @@ impl<'a> Parser<'a> {
         let class = posix_class(name)?;
         Some(if negated { negate(&class) } else { class })
     }
+}
+
+/// The names of `\b{start}`, `\b{end}`, `\b{start-half}` and `\b{end-half}` as
+/// `maybe_parse_special_word_boundary` keys them.
+const WORD_START: u128 = word_key(b"start");
+const WORD_END: u128 = word_key(b"end");
+const WORD_START_HALF: u128 = word_key(b"start-half");
+const WORD_END_HALF: u128 = word_key(b"end-half");
+
+const fn word_key(mut name: &[u8]) -> u128 {
+    let mut key = 0u128;
+    while let [b, rest @ ..] = name {
+        key = key << 8 | *b as u128;
+        name = rest;
+    }
+    key
 }
 
 /// Characters a `\` makes literal: ASCII punctuation, space and controls, except `<` and `>`

@@ -198,7 +198,11 @@ fn anchors_and_word_boundaries() {
     assert!(full(r"\b{start}a\b{end}", "a"));
     assert!(full(r"-\b{start-half}-", "--") && full(r"a\b{end-half}-", "a-"));
     assert!(full(r"\b{2}a", "a"), "a repeated boundary, not a special one");
-    assert_eq!(refused(r"\b{bogus}"), "special word boundary assertion is unrecognized");
+    assert!(full(r"(?x)\b{ st art - half }-", "-"));
+    for p in [r"\b{bogus}", r"\b{Start}", r"\b{starts}", r"\b{end-}", r"\b{aaaaaaaaaaaaaaaaaaaaaaaastart}"] {
+        assert_eq!(refused(p), "special word boundary assertion is unrecognized", "{p}");
+    }
+    assert_eq!(refused(r"\b{start"), "special word boundary assertion is unclosed or has an invalid character");
 }
 
 #[test]
