@@ -909,19 +909,19 @@ fn prev_char(c: char) -> Option<char> {
 
 /// regex-lite's ASCII case folding of a class: each range's part in `a-z` adds its upper case,
 /// or else its part in `A-Z` its lower case.
-fn ascii_case_fold(class: Ranges) -> Ranges {
-    let mut folded = class.clone();
-    for (s, e) in class {
-        let shifted = |lo: char, hi: char, up: bool| {
-            let (s, e) = (u32::from(s.max(lo)), u32::from(e.min(hi)));
-            let shift = |c: u32| char::from_u32(if up { c - 32 } else { c + 32 });
-            (s <= e).then(|| Some((shift(s)?, shift(e)?))).flatten()
-        };
-        if let Some(r) = shifted('a', 'z', true).or_else(|| shifted('A', 'Z', false)) {
-            folded.push(r);
+fn ascii_case_fold(mut class: Ranges) -> Ranges {
+    for i in 0..class.len() {
+        let Some(&(s, e)) = class.get(i) else { break };
+        for (lo, hi) in [('a', 'z'), ('A', 'Z')] {
+            let (s, e) = (s.max(lo), e.min(hi));
+            if s <= e {
+                // Both ends are ASCII letters, whose case is bit 5.
+                class.push((char::from(s as u8 ^ 0x20), char::from(e as u8 ^ 0x20)));
+                break;
+            }
         }
     }
-    canonical(folded)
+    canonical(class)
 }
 
 fn concat_node(mut items: Vec<Node>) -> Node {

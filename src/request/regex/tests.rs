@@ -165,6 +165,9 @@ fn flags() {
     assert!(full("(?i)abc", "AbC"));
     assert!(full("(?i)[a-c]+", "ABCabc"));
     assert!(full("(?i)[^a]", "b") && !full("(?i)[^a]", "A"));
+    // regex-lite's fold: a range's part in `a-z` adds its upper case, or else its part in `A-Z`.
+    assert!(full("(?i)[Y-b]+", "ABYZ[_ab") && !full("(?i)[Y-b]", "y") && !full("(?i)[Y-b]", "z"));
+    assert!(full("(?i)[W-Z]+", "wxyzWXYZ") && full(r"(?i)[\x00-\x{10FFFF}]", "\u{10FFFF}"));
     assert!(full(r"(?i)\x41", "a"));
     assert!(!full("(?i)k", "\u{212A}"), "case folding is ASCII only (no Kelvin sign)");
     assert!(!full("(?i)é", "É"), "case folding is ASCII only");
