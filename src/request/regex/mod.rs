@@ -17,22 +17,27 @@ use parse::{Look, Node};
 /// it accepted is refused for size. Matching costs up to one step per instruction and character.
 const MAX_PROGRAM_BYTES: usize = 10 << 20;
 
-const ERR_TOO_LARGE: &str = "compiled regex exceeded size limit";
 
 /// Why a pattern is refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Error(&'static str);
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Error(Reason);
 
 impl Error {
     /// The reason, for the configuration's refusal.
     pub fn as_str(&self) -> &'static str {
-        self.0
+        self.0.message()
+    }
+}
+
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Error").field(&self.as_str()).finish()
     }
 }
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -89,6 +94,7 @@ impl Regex {
         &self.pattern
     }
 
+    #[inline(never)]
     fn push(&mut self, inst: Inst) -> Result<u32, Error> {
         self.grow(size_of::<Inst>())?;
         self.insts.push(inst);
@@ -158,7 +164,7 @@ impl Regex {
     fn grow(&mut self, bytes: usize) -> Result<(), Error> {
         self.size += bytes;
         if self.size > MAX_PROGRAM_BYTES {
-            return Err(Error(ERR_TOO_LARGE));
+            return Err(Error(Reason::TooLarge));
         }
         Ok(())
     }
@@ -272,6 +278,124 @@ fn holds(look: Look, before: Option<char>, after: Option<char>) -> bool {
         Look::WordEnd => wb && !wa,
         Look::WordStartHalf => !wb,
         Look::WordEndHalf => !wa,
+    }
+}
+
+/// Why a pattern is refused; `message` says it in regex-lite's words (and RE2's for its limit).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reason {
+    Nesting,
+    DuplicateName,
+    UnclosedGroup,
+    UnclosedGroupQuestion,
+    UnopenedGroup,
+    LookUnsupported,
+    EmptyFlags,
+    MissingGroupName,
+    InvalidGroupName,
+    UnclosedGroupName,
+    EmptyGroupName,
+    FlagUnrecognized,
+    FlagRepeatedNegation,
+    FlagDuplicate,
+    FlagUnexpectedEof,
+    FlagDanglingNegation,
+    DecimalNoDigits,
+    DecimalInvalid,
+    HexBraceInvalidDigit,
+    HexBraceUnexpectedEof,
+    HexBraceEmpty,
+    HexBraceInvalid,
+    HexFixedUnexpectedEof,
+    HexFixedInvalidDigit,
+    HexFixedInvalid,
+    HexUnexpectedEof,
+    EscapeUnexpectedEof,
+    BackrefUnsupported,
+    UnicodeClassUnsupported,
+    EscapeUnrecognized,
+    UncountedRepSubMissing,
+    CountedRepSubMissing,
+    CountedRepUnclosed,
+    CountedRepMinUnclosed,
+    CountedRepCommaUnclosed,
+    CountedRepMinMaxUnclosed,
+    CountedRepInvalid,
+    CountedRepInvalidRange,
+    RepeatTooLarge,
+    ClassUnclosedAfterItem,
+    ClassInvalidRangeItem,
+    ClassInvalidItem,
+    ClassUnclosedAfterDash,
+    ClassUnclosedAfterNegation,
+    ClassUnclosedAfterClosing,
+    ClassInvalidRange,
+    ClassUnclosed,
+    ClassNestUnsupported,
+    ClassSetOperationUnsupported,
+    SpecialWordBoundaryUnclosed,
+    SpecialWordBoundaryUnrecognized,
+    SpecialWordOrRepUnexpectedEof,
+    TooLarge,
+}
+
+impl Reason {
+    fn message(self) -> &'static str {
+        match self {
+            Reason::Nesting => "pattern has too much nesting",
+            Reason::DuplicateName => "duplicate capture group name",
+            Reason::UnclosedGroup => "found open group without closing ')'",
+            Reason::UnclosedGroupQuestion => "expected closing ')', but got end of pattern",
+            Reason::UnopenedGroup => "found closing ')' without matching '('",
+            Reason::LookUnsupported => "look-around is not supported",
+            Reason::EmptyFlags => "empty flag directive '(?)' is not allowed",
+            Reason::MissingGroupName => "expected capture group name, but got end of pattern",
+            Reason::InvalidGroupName => "invalid group name",
+            Reason::UnclosedGroupName => "expected end of capture group name, but got end of pattern",
+            Reason::EmptyGroupName => "empty capture group names are not allowed",
+            Reason::FlagUnrecognized => "unrecognized inline flag",
+            Reason::FlagRepeatedNegation => "inline flag negation cannot be repeated",
+            Reason::FlagDuplicate => "duplicate inline flag is not allowed",
+            Reason::FlagUnexpectedEof => "expected ':' or ')' to end inline flags, but got end of pattern",
+            Reason::FlagDanglingNegation => "inline flags cannot end with negation directive",
+            Reason::DecimalNoDigits => "expected decimal number, but found no digits",
+            Reason::DecimalInvalid => "got invalid decimal number",
+            Reason::HexBraceInvalidDigit => "expected hexadecimal number in braces, but got non-hex digit",
+            Reason::HexBraceUnexpectedEof => "expected hexadecimal number, but saw end of pattern before closing brace",
+            Reason::HexBraceEmpty => "expected hexadecimal number in braces, but got no digits",
+            Reason::HexBraceInvalid => "got invalid hexadecimal number in braces",
+            Reason::HexFixedUnexpectedEof => "expected fixed length hexadecimal number, but saw end of pattern first",
+            Reason::HexFixedInvalidDigit => "expected fixed length hexadecimal number, but got non-hex digit",
+            Reason::HexFixedInvalid => "got invalid fixed length hexadecimal number",
+            Reason::HexUnexpectedEof => "expected hexadecimal number, but saw end of pattern first",
+            Reason::EscapeUnexpectedEof => "saw start of escape sequence, but saw end of pattern before it finished",
+            Reason::BackrefUnsupported => "backreferences are not supported",
+            Reason::UnicodeClassUnsupported => "Unicode character classes are not supported",
+            Reason::EscapeUnrecognized => "unrecognized escape sequence",
+            Reason::UncountedRepSubMissing => "uncounted repetition operator must be applied to a sub-expression",
+            Reason::CountedRepSubMissing => "counted repetition operator must be applied to a sub-expression",
+            Reason::CountedRepUnclosed => "found unclosed counted repetition operator",
+            Reason::CountedRepMinUnclosed => "found incomplete and unclosed counted repetition operator",
+            Reason::CountedRepCommaUnclosed => "found counted repetition operator with a comma that is unclosed",
+            Reason::CountedRepMinMaxUnclosed => "found counted repetition with min and max that is unclosed",
+            Reason::CountedRepInvalid => "expected closing brace for counted repetition, but got something else",
+            Reason::CountedRepInvalidRange => "found counted repetition with a min bigger than its max",
+            Reason::RepeatTooLarge => "counted repetitions multiply to more than 1000 (RE2's limit)",
+            Reason::ClassUnclosedAfterItem => "non-empty character class has no closing bracket",
+            Reason::ClassInvalidRangeItem => "character class ranges must start and end with a single character",
+            Reason::ClassInvalidItem => "invalid escape sequence in character class",
+            Reason::ClassUnclosedAfterDash => "non-empty character class has no closing bracket after dash",
+            Reason::ClassUnclosedAfterNegation => "negated character class has no closing bracket",
+            Reason::ClassUnclosedAfterClosing => "character class begins with literal ']' but has no closing bracket",
+            Reason::ClassInvalidRange => "invalid range in character class",
+            Reason::ClassUnclosed => "found unclosed character class",
+            Reason::ClassNestUnsupported => "nested character classes are not supported",
+            Reason::ClassSetOperationUnsupported => "character class intersection, difference and symmetric difference are not supported",
+            Reason::SpecialWordBoundaryUnclosed => "special word boundary assertion is unclosed or has an invalid character",
+            Reason::SpecialWordBoundaryUnrecognized => "special word boundary assertion is unrecognized",
+            Reason::SpecialWordOrRepUnexpectedEof => "found start of special word boundary or repetition without an end",
+            Reason::TooLarge => "compiled regex exceeded size limit",
+        }
     }
 }
 

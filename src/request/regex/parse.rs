@@ -5,75 +5,13 @@
 //! RE2's own limit on counted repetition (a product of counts above 1000 is refused, as Envoy's
 //! RE2 refuses it).
 
-use super::Error;
+use super::{Error, Reason};
 
 /// Deepest nesting of groups and operators (regex-lite's default).
 const NEST_LIMIT: u32 = 50;
 /// RE2's `kMaxRepeat`: the counts of nested counted repetitions multiply to at most this.
 const MAX_REPEAT: u32 = 1000;
 
-pub(super) const ERR_NESTING: &str = "pattern has too much nesting";
-const ERR_DUPLICATE_NAME: &str = "duplicate capture group name";
-const ERR_UNCLOSED_GROUP: &str = "found open group without closing ')'";
-const ERR_UNCLOSED_GROUP_QUESTION: &str = "expected closing ')', but got end of pattern";
-const ERR_UNOPENED_GROUP: &str = "found closing ')' without matching '('";
-const ERR_LOOK_UNSUPPORTED: &str = "look-around is not supported";
-const ERR_EMPTY_FLAGS: &str = "empty flag directive '(?)' is not allowed";
-const ERR_MISSING_GROUP_NAME: &str = "expected capture group name, but got end of pattern";
-const ERR_INVALID_GROUP_NAME: &str = "invalid group name";
-const ERR_UNCLOSED_GROUP_NAME: &str = "expected end of capture group name, but got end of pattern";
-const ERR_EMPTY_GROUP_NAME: &str = "empty capture group names are not allowed";
-const ERR_FLAG_UNRECOGNIZED: &str = "unrecognized inline flag";
-const ERR_FLAG_REPEATED_NEGATION: &str = "inline flag negation cannot be repeated";
-const ERR_FLAG_DUPLICATE: &str = "duplicate inline flag is not allowed";
-const ERR_FLAG_UNEXPECTED_EOF: &str = "expected ':' or ')' to end inline flags, but got end of pattern";
-const ERR_FLAG_DANGLING_NEGATION: &str = "inline flags cannot end with negation directive";
-const ERR_DECIMAL_NO_DIGITS: &str = "expected decimal number, but found no digits";
-const ERR_DECIMAL_INVALID: &str = "got invalid decimal number";
-const ERR_HEX_BRACE_INVALID_DIGIT: &str = "expected hexadecimal number in braces, but got non-hex digit";
-const ERR_HEX_BRACE_UNEXPECTED_EOF: &str =
-    "expected hexadecimal number, but saw end of pattern before closing brace";
-const ERR_HEX_BRACE_EMPTY: &str = "expected hexadecimal number in braces, but got no digits";
-const ERR_HEX_BRACE_INVALID: &str = "got invalid hexadecimal number in braces";
-const ERR_HEX_FIXED_UNEXPECTED_EOF: &str =
-    "expected fixed length hexadecimal number, but saw end of pattern first";
-const ERR_HEX_FIXED_INVALID_DIGIT: &str = "expected fixed length hexadecimal number, but got non-hex digit";
-const ERR_HEX_FIXED_INVALID: &str = "got invalid fixed length hexadecimal number";
-const ERR_HEX_UNEXPECTED_EOF: &str = "expected hexadecimal number, but saw end of pattern first";
-const ERR_ESCAPE_UNEXPECTED_EOF: &str =
-    "saw start of escape sequence, but saw end of pattern before it finished";
-const ERR_BACKREF_UNSUPPORTED: &str = "backreferences are not supported";
-const ERR_UNICODE_CLASS_UNSUPPORTED: &str = "Unicode character classes are not supported";
-const ERR_ESCAPE_UNRECOGNIZED: &str = "unrecognized escape sequence";
-const ERR_UNCOUNTED_REP_SUB_MISSING: &str =
-    "uncounted repetition operator must be applied to a sub-expression";
-const ERR_COUNTED_REP_SUB_MISSING: &str =
-    "counted repetition operator must be applied to a sub-expression";
-const ERR_COUNTED_REP_UNCLOSED: &str = "found unclosed counted repetition operator";
-const ERR_COUNTED_REP_MIN_UNCLOSED: &str = "found incomplete and unclosed counted repetition operator";
-const ERR_COUNTED_REP_COMMA_UNCLOSED: &str =
-    "found counted repetition operator with a comma that is unclosed";
-const ERR_COUNTED_REP_MIN_MAX_UNCLOSED: &str = "found counted repetition with min and max that is unclosed";
-const ERR_COUNTED_REP_INVALID: &str = "expected closing brace for counted repetition, but got something else";
-const ERR_COUNTED_REP_INVALID_RANGE: &str = "found counted repetition with a min bigger than its max";
-const ERR_REPEAT_TOO_LARGE: &str = "counted repetitions multiply to more than 1000 (RE2's limit)";
-const ERR_CLASS_UNCLOSED_AFTER_ITEM: &str = "non-empty character class has no closing bracket";
-const ERR_CLASS_INVALID_RANGE_ITEM: &str = "character class ranges must start and end with a single character";
-const ERR_CLASS_INVALID_ITEM: &str = "invalid escape sequence in character class";
-const ERR_CLASS_UNCLOSED_AFTER_DASH: &str = "non-empty character class has no closing bracket after dash";
-const ERR_CLASS_UNCLOSED_AFTER_NEGATION: &str = "negated character class has no closing bracket";
-const ERR_CLASS_UNCLOSED_AFTER_CLOSING: &str =
-    "character class begins with literal ']' but has no closing bracket";
-const ERR_CLASS_INVALID_RANGE: &str = "invalid range in character class";
-const ERR_CLASS_UNCLOSED: &str = "found unclosed character class";
-const ERR_CLASS_NEST_UNSUPPORTED: &str = "nested character classes are not supported";
-const ERR_CLASS_SET_OPERATION_UNSUPPORTED: &str =
-    "character class intersection, difference and symmetric difference are not supported";
-const ERR_SPECIAL_WORD_BOUNDARY_UNCLOSED: &str =
-    "special word boundary assertion is unclosed or has an invalid character";
-const ERR_SPECIAL_WORD_BOUNDARY_UNRECOGNIZED: &str = "special word boundary assertion is unrecognized";
-const ERR_SPECIAL_WORD_OR_REP_UNEXPECTED_EOF: &str =
-    "found start of special word boundary or repetition without an end";
 
 /// A zero-width assertion, tested between the previous and the next character.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,14 +81,16 @@ impl Prim {
     }
 }
 
-#[derive(Clone, Copy, Default)]
-struct Flags {
-    case_insensitive: bool,
-    multi_line: bool,
-    dot_all: bool,
-    crlf: bool,
-    ignore_whitespace: bool,
-}
+/// The inline flags in force, one bit each in the order of `FLAG_LETTERS`.
+type Flags = u8;
+/// `i m s U R x u`: `U` (swapped greed chooses among matches, which a full match does not) and
+/// `u` (accepted and ignored, as regex-lite does: there are no Unicode classes) change nothing.
+const FLAG_LETTERS: &[u8; 7] = b"imsURxu";
+const CASE_INSENSITIVE: Flags = 1;
+const MULTI_LINE: Flags = 1 << 1;
+const DOT_ALL: Flags = 1 << 2;
+const CRLF: Flags = 1 << 4;
+const IGNORE_WHITESPACE: Flags = 1 << 5;
 
 struct Parser<'a> {
     pattern: &'a str,
@@ -169,50 +109,71 @@ pub(super) fn parse(pattern: &str) -> Result<Node, Error> {
         pos: 0,
         // The filter's `^(?:` is the first level.
         depth: 1,
-        flags: Flags::default(),
+        flags: 0,
         names: Vec::new(),
         comment_to_end: false,
     };
     let node = p.parse_alternation(true)?;
     if p.comment_to_end {
-        return Err(Error(ERR_UNCLOSED_GROUP));
+        return Err(Error(Reason::UnclosedGroup));
     }
     check_nesting(&node, 1)?;
     if repeat_budget(&node, MAX_REPEAT) == 0 {
-        return Err(Error(ERR_REPEAT_TOO_LARGE));
+        return Err(Error(Reason::RepeatTooLarge));
     }
     Ok(node)
 }
 
 impl<'a> Parser<'a> {
-    fn rest(&self) -> &'a str {
-        self.pattern.get(self.pos..).unwrap_or_default()
+    /// The current byte: the syntax is ASCII, so a byte of a multi-byte character (>= 0x80)
+    /// never equals a syntax character.
+    fn cur(&self) -> Option<u8> {
+        self.pattern.as_bytes().get(self.pos).copied()
     }
 
-    fn cur(&self) -> Option<char> {
-        self.rest().chars().next()
+    fn at(&self, b: u8) -> bool {
+        self.cur() == Some(b)
+    }
+
+    /// The current character, where a literal or a name needs the whole of it.
+    #[inline(never)]
+    fn cur_char(&self) -> Option<char> {
+        self.pattern.get(self.pos..)?.chars().next()
+    }
+
+    fn at_space(&self) -> bool {
+        self.cur_char().is_some_and(char::is_whitespace)
     }
 
     fn is_done(&self) -> bool {
         self.pos >= self.pattern.len()
     }
 
+    /// Where the character after the current one starts.
+    fn next_pos(&self) -> usize {
+        let bytes = self.pattern.as_bytes();
+        let mut at = self.pos.saturating_add(1);
+        while bytes.get(at).is_some_and(|&b| b & 0xC0 == 0x80) {
+            at += 1;
+        }
+        at.min(bytes.len())
+    }
+
     /// Past the current character; false when that leaves nothing.
     fn bump(&mut self) -> bool {
-        if let Some(c) = self.cur() {
-            self.pos += c.len_utf8();
-        }
+        self.pos = self.next_pos();
         !self.is_done()
     }
 
     fn bump_if(&mut self, prefix: &str) -> bool {
-        let hit = self.rest().starts_with(prefix);
+        let hit = self.pattern.as_bytes().get(self.pos..).is_some_and(|r| r.starts_with(prefix.as_bytes()));
         if hit {
             self.pos += prefix.len();
         }
         hit
     }
 
+    #[inline(never)]
     fn bump_and_bump_space(&mut self) -> bool {
         if !self.bump() {
             return false;
@@ -222,22 +183,23 @@ impl<'a> Parser<'a> {
     }
 
     /// Under `(?x)`, past white space and `#` comments.
+    #[inline(never)]
     fn bump_space(&mut self) {
-        if !self.flags.ignore_whitespace {
+        if !self.flag(IGNORE_WHITESPACE) {
             return;
         }
-        while let Some(c) = self.cur() {
-            if c.is_whitespace() {
+        loop {
+            if self.at_space() {
                 self.bump();
-            } else if c == '#' {
+            } else if self.at(b'#') {
                 self.bump();
                 loop {
-                    let Some(c) = self.cur() else {
+                    let Some(b) = self.cur() else {
                         self.comment_to_end = true;
                         break;
                     };
                     self.bump();
-                    if c == '\n' {
+                    if b == b'\n' {
                         break;
                     }
                 }
@@ -247,22 +209,18 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// The character after the current one.
-    fn peek(&self) -> Option<char> {
-        let mut chars = self.rest().chars();
-        chars.next();
-        chars.next()
+    /// The byte after the current character.
+    fn peek(&self) -> Option<u8> {
+        self.pattern.as_bytes().get(self.next_pos()).copied()
     }
 
     /// The character after the current one, past white space under `(?x)` (regex-lite's scan,
-    /// which stops at the first other character even inside a comment).
-    fn peek_space(&self) -> Option<char> {
-        if !self.flags.ignore_whitespace {
+    /// which stops at the first other character even inside a comment), as `peek` does.
+    fn peek_space(&self) -> Option<u8> {
+        if !self.flag(IGNORE_WHITESPACE) {
             return self.peek();
         }
-        let mut chars = self.rest().chars();
-        chars.next();
-        let after = chars.as_str();
+        let after = self.pattern.get(self.next_pos()..).unwrap_or_default();
         let mut in_comment = false;
         for c in after.chars() {
             if c.is_whitespace() {
@@ -270,15 +228,21 @@ impl<'a> Parser<'a> {
             } else if !in_comment && c == '#' {
                 in_comment = true;
             } else {
-                return Some(c);
+                // Only compared with ASCII: any other character stands as a byte >= 0x80.
+                return Some(u8::try_from(c).unwrap_or(0x80));
             }
         }
-        after.chars().next()
+        // Nothing else: white space, `#` or the end, none of which the caller looks for.
+        None
+    }
+
+    fn flag(&self, flag: Flags) -> bool {
+        self.flags & flag != 0
     }
 
     fn parse_alternation(&mut self, top: bool) -> Result<Node, Error> {
         if self.depth > NEST_LIMIT {
-            return Err(Error(ERR_NESTING));
+            return Err(Error(Reason::Nesting));
         }
         self.depth += 1;
         let mut alternates = Vec::new();
@@ -287,26 +251,25 @@ impl<'a> Parser<'a> {
             self.bump_space();
             let Some(c) = self.cur() else { break };
             match c {
-                '(' => {
+                b'(' => {
                     let outer = self.flags;
                     if let Some(sub) = self.parse_group()? {
                         concat.push(sub);
                         self.flags = outer;
                     }
-                    if self.cur() != Some(')') {
-                        return Err(Error(ERR_UNCLOSED_GROUP));
+                    if !self.at(b')') {
+                        return Err(Error(Reason::UnclosedGroup));
                     }
                     self.bump();
                 }
-                ')' if top => return Err(Error(ERR_UNOPENED_GROUP)),
-                ')' => break,
-                '|' => {
+                b')' if top => return Err(Error(Reason::UnopenedGroup)),
+                b')' => break,
+                b'|' => {
                     alternates.push(concat_node(std::mem::take(&mut concat)));
                     self.bump();
                 }
-                '[' => concat.push(Node::Class(self.parse_class()?)),
-                '?' | '*' | '+' => self.parse_uncounted_repetition(&mut concat)?,
-                '{' => self.parse_counted_repetition(&mut concat)?,
+                b'[' => concat.push(Node::Class(self.parse_class()?)),
+                b'?' | b'*' | b'+' | b'{' => self.parse_repetition(&mut concat)?,
                 _ => concat.push(self.parse_primitive()?),
             }
         }
@@ -319,41 +282,42 @@ impl<'a> Parser<'a> {
         })
     }
 
+    #[inline(never)]
     fn parse_primitive(&mut self) -> Result<Node, Error> {
-        let Some(c) = self.cur() else {
-            return Err(Error(ERR_ESCAPE_UNEXPECTED_EOF));
+        let Some(c) = self.cur_char() else {
+            return Err(Error(Reason::EscapeUnexpectedEof));
         };
         self.bump();
-        Ok(match c {
-            '\\' => self.parse_escape()?.into_node(),
-            '.' => Node::Class(self.dot()),
-            '^' => Node::Look(match (self.flags.multi_line, self.flags.crlf) {
-                (false, _) => Look::Start,
-                (true, false) => Look::StartLf,
-                (true, true) => Look::StartCrlf,
-            }),
-            '$' => Node::Look(match (self.flags.multi_line, self.flags.crlf) {
-                (false, _) => Look::End,
-                (true, false) => Look::EndLf,
-                (true, true) => Look::EndCrlf,
-            }),
-            c => self.literal(c).into_node(),
-        })
+        let (plain, lf, crlf) = match c {
+            '\\' => return Ok(self.parse_escape()?.into_node()),
+            '.' => return Ok(Node::Class(self.dot())),
+            '^' => (Look::Start, Look::StartLf, Look::StartCrlf),
+            '$' => (Look::End, Look::EndLf, Look::EndCrlf),
+            c => return Ok(self.literal(c).into_node()),
+        };
+        Ok(Node::Look(if !self.flag(MULTI_LINE) {
+            plain
+        } else if self.flag(CRLF) {
+            crlf
+        } else {
+            lf
+        }))
     }
 
     fn dot(&self) -> Ranges {
-        if self.flags.dot_all {
-            vec![('\0', char::MAX)]
-        } else if self.flags.crlf {
-            vec![('\0', '\x09'), ('\x0B', '\x0C'), ('\x0E', char::MAX)]
+        let ranges: &[(char, char)] = if self.flag(DOT_ALL) {
+            &[('\0', char::MAX)]
+        } else if self.flag(CRLF) {
+            &[('\0', '\x09'), ('\x0B', '\x0C'), ('\x0E', char::MAX)]
         } else {
-            vec![('\0', '\x09'), ('\x0B', char::MAX)]
-        }
+            &[('\0', '\x09'), ('\x0B', char::MAX)]
+        };
+        ranges.to_vec()
     }
 
     /// A literal character, both cases of an ASCII letter under `(?i)`.
     fn literal(&self, c: char) -> Prim {
-        if self.flags.case_insensitive && c.is_ascii_alphabetic() {
+        if self.flag(CASE_INSENSITIVE) && c.is_ascii_alphabetic() {
             let (l, u) = (c.to_ascii_lowercase(), c.to_ascii_uppercase());
             return Prim::Class(vec![(u, u), (l, l)]);
         }
@@ -361,22 +325,23 @@ impl<'a> Parser<'a> {
     }
 
     /// After a `\`.
+    #[inline(never)]
     fn parse_escape(&mut self) -> Result<Prim, Error> {
         let Some(c) = self.cur() else {
-            return Err(Error(ERR_ESCAPE_UNEXPECTED_EOF));
+            return Err(Error(Reason::EscapeUnexpectedEof));
         };
         match c {
-            '0'..='9' => return Err(Error(ERR_BACKREF_UNSUPPORTED)),
-            'p' | 'P' => return Err(Error(ERR_UNICODE_CLASS_UNSUPPORTED)),
-            'x' | 'u' | 'U' => return self.parse_hex(c),
-            'd' | 's' | 'w' | 'D' | 'S' | 'W' => {
+            b'0'..=b'9' => return Err(Error(Reason::BackrefUnsupported)),
+            b'p' | b'P' => return Err(Error(Reason::UnicodeClassUnsupported)),
+            b'x' | b'u' | b'U' => return self.parse_hex(c),
+            b'd' | b's' | b'w' | b'D' | b'S' | b'W' => {
                 self.bump();
-                let name = match c.to_ascii_lowercase() {
-                    'd' => "digit",
-                    's' => "space",
+                let name = match c | 0x20 {
+                    b'd' => "digit",
+                    b's' => "space",
                     _ => "word",
                 };
-                let mut class = canonical(posix_class(name).unwrap_or_default());
+                let mut class = posix_class(name).unwrap_or_default();
                 if c.is_ascii_uppercase() {
                     class = negate(&class);
                 }
@@ -384,141 +349,166 @@ impl<'a> Parser<'a> {
             }
             _ => {}
         }
+        // A multi-byte character is past whole, and refused below.
         self.bump();
         if is_escapable(c) {
-            return Ok(self.literal(c));
+            return Ok(self.literal(char::from(c)));
         }
         Ok(match c {
-            'a' => self.literal('\x07'),
-            'f' => self.literal('\x0C'),
-            't' => self.literal('\t'),
-            'n' => self.literal('\n'),
-            'r' => self.literal('\r'),
-            'v' => self.literal('\x0B'),
-            'A' => Prim::Look(Look::Start),
-            'z' => Prim::Look(Look::End),
-            'b' if self.cur() == Some('{') => {
+            b'a' => self.literal('\x07'),
+            b'f' => self.literal('\x0C'),
+            b't' => self.literal('\t'),
+            b'n' => self.literal('\n'),
+            b'r' => self.literal('\r'),
+            b'v' => self.literal('\x0B'),
+            b'A' => Prim::Look(Look::Start),
+            b'z' => Prim::Look(Look::End),
+            b'b' if self.at(b'{') => {
                 Prim::Look(self.maybe_parse_special_word_boundary()?.unwrap_or(Look::Word))
             }
-            'b' => Prim::Look(Look::Word),
-            'B' => Prim::Look(Look::NotWord),
-            '<' => Prim::Look(Look::WordStart),
-            '>' => Prim::Look(Look::WordEnd),
-            _ => return Err(Error(ERR_ESCAPE_UNRECOGNIZED)),
+            b'b' => Prim::Look(Look::Word),
+            b'B' => Prim::Look(Look::NotWord),
+            b'<' => Prim::Look(Look::WordStart),
+            b'>' => Prim::Look(Look::WordEnd),
+            _ => return Err(Error(Reason::EscapeUnrecognized)),
         })
     }
 
     /// `\b{start}`, `\b{end}`, `\b{start-half}`, `\b{end-half}`; `None` (and back at `{`) when
     /// the brace is a counted repetition of `\b`.
+    #[inline(never)]
     fn maybe_parse_special_word_boundary(&mut self) -> Result<Option<Look>, Error> {
-        let is_valid = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphabetic() || c == '-');
+        let valid = |p: &Self| p.cur().filter(|&b| b.is_ascii_alphabetic() || b == b'-');
         let start = self.pos;
         if !self.bump_and_bump_space() {
-            return Err(Error(ERR_SPECIAL_WORD_OR_REP_UNEXPECTED_EOF));
+            return Err(Error(Reason::SpecialWordOrRepUnexpectedEof));
         }
-        if !is_valid(self.cur()) {
+        if valid(self).is_none() {
             self.pos = start;
             return Ok(None);
         }
-        let mut name = String::new();
-        while let Some(c) = self.cur().filter(|&c| is_valid(Some(c))) {
-            name.push(c);
+        // The name's letters (white space between them is skipped under `(?x)`), one byte each
+        // in `key` (none is 0, so different names of up to 16 letters have different keys).
+        let mut key = 0u128;
+        let mut len = 0;
+        while let Some(b) = valid(self) {
+            key = key << 8 | u128::from(b);
+            len += 1;
             self.bump_and_bump_space();
         }
-        if self.cur() != Some('}') {
-            return Err(Error(ERR_SPECIAL_WORD_BOUNDARY_UNCLOSED));
+        if !self.at(b'}') {
+            return Err(Error(Reason::SpecialWordBoundaryUnclosed));
         }
         self.bump();
-        match name.as_str() {
-            "start" => Ok(Some(Look::WordStart)),
-            "end" => Ok(Some(Look::WordEnd)),
-            "start-half" => Ok(Some(Look::WordStartHalf)),
-            "end-half" => Ok(Some(Look::WordEndHalf)),
-            _ => Err(Error(ERR_SPECIAL_WORD_BOUNDARY_UNRECOGNIZED)),
+        match (len <= 16).then_some(key) {
+            Some(WORD_START) => Ok(Some(Look::WordStart)),
+            Some(WORD_END) => Ok(Some(Look::WordEnd)),
+            Some(WORD_START_HALF) => Ok(Some(Look::WordStartHalf)),
+            Some(WORD_END_HALF) => Ok(Some(Look::WordEndHalf)),
+            _ => Err(Error(Reason::SpecialWordBoundaryUnrecognized)),
         }
     }
 
     /// `\xNN`, `\uNNNN`, `\UNNNNNNNN` or any of them with `{hex}`; at the `x`, `u` or `U`.
     #[inline(never)]
-    fn parse_hex(&mut self, kind: char) -> Result<Prim, Error> {
+    fn parse_hex(&mut self, kind: u8) -> Result<Prim, Error> {
         let digits = match kind {
-            'x' => 2,
-            'u' => 4,
+            b'x' => 2,
+            b'u' => 4,
             _ => 8,
         };
         if !self.bump_and_bump_space() {
-            return Err(Error(ERR_HEX_UNEXPECTED_EOF));
+            return Err(Error(Reason::HexUnexpectedEof));
         }
-        let hex = |p: &Self| p.cur().and_then(|c| c.to_digit(16));
-        let value = if self.cur() == Some('{') {
-            let mut value: Option<u32> = Some(0);
-            let mut count = 0;
-            while self.bump_and_bump_space() && self.cur() != Some('}') {
-                let Some(d) = hex(self) else {
-                    return Err(Error(ERR_HEX_BRACE_INVALID_DIGIT));
-                };
-                count += 1;
-                value = value.and_then(|v| v.checked_mul(16)?.checked_add(d));
-            }
-            if self.is_done() {
-                return Err(Error(ERR_HEX_BRACE_UNEXPECTED_EOF));
-            }
-            self.bump_and_bump_space();
-            if count == 0 {
-                return Err(Error(ERR_HEX_BRACE_EMPTY));
-            }
-            value.and_then(char::from_u32).ok_or(Error(ERR_HEX_BRACE_INVALID))?
-        } else {
-            let mut value = 0u32;
-            for i in 0..digits {
-                if i > 0 && !self.bump_and_bump_space() {
-                    return Err(Error(ERR_HEX_FIXED_UNEXPECTED_EOF));
+        let braced = self.at(b'{');
+        let mut value: Option<u32> = Some(0);
+        let mut count = 0;
+        loop {
+            // Braced: up to `}`. Fixed: exactly `digits` digits (8 at most, so no overflow).
+            if braced {
+                if !self.bump_and_bump_space() || self.at(b'}') {
+                    break;
                 }
-                let Some(d) = hex(self) else {
-                    return Err(Error(ERR_HEX_FIXED_INVALID_DIGIT));
-                };
-                value = value.wrapping_mul(16).wrapping_add(d);
+            } else if count == digits {
+                break;
+            } else if count > 0 && !self.bump_and_bump_space() {
+                return Err(Error(Reason::HexFixedUnexpectedEof));
             }
-            self.bump_and_bump_space();
-            char::from_u32(value).ok_or(Error(ERR_HEX_FIXED_INVALID))?
-        };
+            let Some(d) = self.cur().and_then(|b| char::from(b).to_digit(16)) else {
+                return Err(Error(if braced {
+                    Reason::HexBraceInvalidDigit
+                } else {
+                    Reason::HexFixedInvalidDigit
+                }));
+            };
+            count += 1;
+            value = value.and_then(|v| v.checked_mul(16)?.checked_add(d));
+        }
+        if braced && self.is_done() {
+            return Err(Error(Reason::HexBraceUnexpectedEof));
+        }
+        self.bump_and_bump_space();
+        if braced && count == 0 {
+            return Err(Error(Reason::HexBraceEmpty));
+        }
+        let value = value.and_then(char::from_u32).ok_or(Error(if braced {
+            Reason::HexBraceInvalid
+        } else {
+            Reason::HexFixedInvalid
+        }))?;
         Ok(self.literal(value))
     }
 
     /// Decimal digits, white space around them allowed.
     fn parse_decimal(&mut self) -> Result<u32, Error> {
-        while self.cur().is_some_and(char::is_whitespace) {
+        while self.at_space() {
             self.bump();
         }
         let mut value: Option<u32> = Some(0);
         let mut count = 0;
-        while let Some(d) = self.cur().filter(char::is_ascii_digit).and_then(|c| c.to_digit(10)) {
+        while let Some(b) = self.cur().filter(u8::is_ascii_digit) {
             count += 1;
-            value = value.and_then(|v| v.checked_mul(10)?.checked_add(d));
+            value = value.and_then(|v| v.checked_mul(10)?.checked_add(u32::from(b - b'0')));
             self.bump_and_bump_space();
         }
-        while self.cur().is_some_and(char::is_whitespace) {
+        while self.at_space() {
             self.bump_and_bump_space();
         }
         if count == 0 {
-            return Err(Error(ERR_DECIMAL_NO_DIGITS));
+            return Err(Error(Reason::DecimalNoDigits));
         }
-        value.ok_or(Error(ERR_DECIMAL_INVALID))
+        value.ok_or(Error(Reason::DecimalInvalid))
     }
 
-    /// `?`, `*`, `+` (and their lazy forms) on the last item of `concat`.
-    fn parse_uncounted_repetition(&mut self, concat: &mut Vec<Node>) -> Result<(), Error> {
+    /// `?`, `*`, `+`, `{n}`, `{n,}`, `{n,m}` (and their lazy forms) on the last item of `concat`.
+    #[inline(never)]
+    fn parse_repetition(&mut self, concat: &mut Vec<Node>) -> Result<(), Error> {
+        let counted = self.at(b'{');
         let Some(sub) = concat.pop() else {
-            return Err(Error(ERR_UNCOUNTED_REP_SUB_MISSING));
+            return Err(Error(if counted {
+                Reason::CountedRepSubMissing
+            } else {
+                Reason::UncountedRepSubMissing
+            }));
         };
-        let (min, max) = match self.cur() {
-            Some('?') => (0, Some(1)),
-            Some('*') => (0, None),
-            _ => (1, None),
+        let (min, max) = if counted {
+            self.parse_counts()?
+        } else {
+            let counts = match self.cur() {
+                Some(b'?') => (0, Some(1)),
+                Some(b'*') => (0, None),
+                _ => (1, None),
+            };
+            self.bump();
+            counts
         };
         // Greedy or lazy chooses among matches; a full match only asks whether there is one.
-        if self.bump() && self.cur() == Some('?') {
+        // (After `}` white space is skipped under `(?x)`, as regex-lite does; not after `*`.)
+        if !self.is_done() && self.at(b'?') {
             self.bump();
+        }
+        if max.is_some_and(|max| min > max) {
+            return Err(Error(Reason::CountedRepInvalidRange));
         }
         concat.push(Node::Repeat {
             min,
@@ -528,48 +518,34 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// `{n}`, `{n,}`, `{n,m}` (and their lazy forms) on the last item of `concat`.
-    #[inline(never)]
-    fn parse_counted_repetition(&mut self, concat: &mut Vec<Node>) -> Result<(), Error> {
-        let Some(sub) = concat.pop() else {
-            return Err(Error(ERR_COUNTED_REP_SUB_MISSING));
-        };
+    /// At `{`: the counts of `{n}`, `{n,}`, `{n,m}`, past the `}` and any white space after it.
+    fn parse_counts(&mut self) -> Result<(u32, Option<u32>), Error> {
         if !self.bump_and_bump_space() {
-            return Err(Error(ERR_COUNTED_REP_UNCLOSED));
+            return Err(Error(Reason::CountedRepUnclosed));
         }
         let min = self.parse_decimal()?;
         let mut max = Some(min);
         if self.is_done() {
-            return Err(Error(ERR_COUNTED_REP_MIN_UNCLOSED));
+            return Err(Error(Reason::CountedRepMinUnclosed));
         }
-        if self.cur() == Some(',') {
+        if self.at(b',') {
             if !self.bump_and_bump_space() {
-                return Err(Error(ERR_COUNTED_REP_COMMA_UNCLOSED));
+                return Err(Error(Reason::CountedRepCommaUnclosed));
             }
-            max = if self.cur() != Some('}') {
+            max = if !self.at(b'}') {
                 Some(self.parse_decimal()?)
             } else {
                 None
             };
             if self.is_done() {
-                return Err(Error(ERR_COUNTED_REP_MIN_MAX_UNCLOSED));
+                return Err(Error(Reason::CountedRepMinMaxUnclosed));
             }
         }
-        if self.cur() != Some('}') {
-            return Err(Error(ERR_COUNTED_REP_INVALID));
+        if !self.at(b'}') {
+            return Err(Error(Reason::CountedRepInvalid));
         }
-        if self.bump_and_bump_space() && self.cur() == Some('?') {
-            self.bump();
-        }
-        if max.is_some_and(|max| min > max) {
-            return Err(Error(ERR_COUNTED_REP_INVALID_RANGE));
-        }
-        concat.push(Node::Repeat {
-            min,
-            max,
-            sub: Box::new(sub),
-        });
-        Ok(())
+        self.bump_and_bump_space();
+        Ok((min, max))
     }
 
     /// At `(`: a group, or `None` for a flag directive such as `(?i)` (whose flags then stay
@@ -578,7 +554,7 @@ impl<'a> Parser<'a> {
     fn parse_group(&mut self) -> Result<Option<Node>, Error> {
         self.bump_and_bump_space();
         if self.bump_if("?=") || self.bump_if("?!") || self.bump_if("?<=") || self.bump_if("?<!") {
-            return Err(Error(ERR_LOOK_UNSUPPORTED));
+            return Err(Error(Reason::LookUnsupported));
         }
         if self.bump_if("?P<") || self.bump_if("?<") {
             self.parse_capture_name()?;
@@ -590,13 +566,13 @@ impl<'a> Parser<'a> {
             return Ok(Some(Node::Group(Box::new(sub))));
         }
         if self.is_done() {
-            return Err(Error(ERR_UNCLOSED_GROUP_QUESTION));
+            return Err(Error(Reason::UnclosedGroupQuestion));
         }
         let start = self.pos;
         self.flags = self.parse_flags()?;
-        if self.cur() == Some(')') {
+        if self.at(b')') {
             if self.pos == start {
-                return Err(Error(ERR_EMPTY_FLAGS));
+                return Err(Error(Reason::EmptyFlags));
             }
             return Ok(None);
         }
@@ -609,10 +585,10 @@ impl<'a> Parser<'a> {
     #[inline(never)]
     fn parse_capture_name(&mut self) -> Result<(), Error> {
         if self.is_done() {
-            return Err(Error(ERR_MISSING_GROUP_NAME));
+            return Err(Error(Reason::MissingGroupName));
         }
         let start = self.pos;
-        while let Some(c) = self.cur() {
+        while let Some(c) = self.cur_char() {
             if c == '>' {
                 break;
             }
@@ -622,21 +598,21 @@ impl<'a> Parser<'a> {
                 c == '_' || c == '.' || c == '[' || c == ']' || c.is_alphanumeric()
             };
             if !valid {
-                return Err(Error(ERR_INVALID_GROUP_NAME));
+                return Err(Error(Reason::InvalidGroupName));
             }
             self.bump();
         }
         let end = self.pos;
         if self.is_done() {
-            return Err(Error(ERR_UNCLOSED_GROUP_NAME));
+            return Err(Error(Reason::UnclosedGroupName));
         }
         self.bump();
         let name = self.pattern.get(start..end).unwrap_or_default();
         if name.is_empty() {
-            return Err(Error(ERR_EMPTY_GROUP_NAME));
+            return Err(Error(Reason::EmptyGroupName));
         }
         if self.names.contains(&name) {
-            return Err(Error(ERR_DUPLICATE_NAME));
+            return Err(Error(Reason::DuplicateName));
         }
         self.names.push(name);
         Ok(())
@@ -648,55 +624,35 @@ impl<'a> Parser<'a> {
         let mut flags = self.flags;
         let mut negate = false;
         let mut last_was_negation = false;
-        let mut seen = 0u8;
-        while let Some(c) = self.cur().filter(|&c| c != ':' && c != ')') {
-            if c == '-' {
+        let mut seen: Flags = 0;
+        while let Some(c) = self.cur().filter(|&c| c != b':' && c != b')') {
+            if c == b'-' {
                 last_was_negation = true;
                 if negate {
-                    return Err(Error(ERR_FLAG_REPEATED_NEGATION));
+                    return Err(Error(Reason::FlagRepeatedNegation));
                 }
                 negate = true;
             } else {
                 last_was_negation = false;
-                let on = !negate;
-                let bit = match c {
-                    'i' => {
-                        flags.case_insensitive = on;
-                        0
-                    }
-                    'm' => {
-                        flags.multi_line = on;
-                        1
-                    }
-                    's' => {
-                        flags.dot_all = on;
-                        2
-                    }
-                    // Swapped greed chooses among matches, which a full match does not.
-                    'U' => 3,
-                    'R' => {
-                        flags.crlf = on;
-                        4
-                    }
-                    'x' => {
-                        flags.ignore_whitespace = on;
-                        5
-                    }
-                    // Accepted and ignored, as regex-lite does (there are no Unicode classes).
-                    'u' => 6,
-                    _ => return Err(Error(ERR_FLAG_UNRECOGNIZED)),
+                let Some(bit) = FLAG_LETTERS.iter().position(|&f| f == c).map(|i| 1 << i) else {
+                    return Err(Error(Reason::FlagUnrecognized));
                 };
-                if seen & (1 << bit) != 0 {
-                    return Err(Error(ERR_FLAG_DUPLICATE));
+                if seen & bit != 0 {
+                    return Err(Error(Reason::FlagDuplicate));
                 }
-                seen |= 1 << bit;
+                seen |= bit;
+                if negate {
+                    flags &= !bit;
+                } else {
+                    flags |= bit;
+                }
             }
             if !self.bump() {
-                return Err(Error(ERR_FLAG_UNEXPECTED_EOF));
+                return Err(Error(Reason::FlagUnexpectedEof));
             }
         }
         if last_was_negation {
-            return Err(Error(ERR_FLAG_DANGLING_NEGATION));
+            return Err(Error(Reason::FlagDanglingNegation));
         }
         Ok(flags)
     }
@@ -707,43 +663,43 @@ impl<'a> Parser<'a> {
     fn parse_class(&mut self) -> Result<Ranges, Error> {
         let mut union: Ranges = Vec::new();
         if !self.bump_and_bump_space() {
-            return Err(Error(ERR_CLASS_UNCLOSED));
+            return Err(Error(Reason::ClassUnclosed));
         }
-        let negated = self.cur() == Some('^');
+        let negated = self.at(b'^');
         if negated && !self.bump_and_bump_space() {
-            return Err(Error(ERR_CLASS_UNCLOSED_AFTER_NEGATION));
+            return Err(Error(Reason::ClassUnclosedAfterNegation));
         }
         // Leading `-` are literal.
-        while self.cur() == Some('-') {
+        while self.at(b'-') {
             union.push(('-', '-'));
             if !self.bump_and_bump_space() {
-                return Err(Error(ERR_CLASS_UNCLOSED_AFTER_DASH));
+                return Err(Error(Reason::ClassUnclosedAfterDash));
             }
         }
         // A `]` first is literal: an empty class cannot be written.
-        if union.is_empty() && self.cur() == Some(']') {
+        if union.is_empty() && self.at(b']') {
             union.push((']', ']'));
             if !self.bump_and_bump_space() {
-                return Err(Error(ERR_CLASS_UNCLOSED_AFTER_CLOSING));
+                return Err(Error(Reason::ClassUnclosedAfterClosing));
             }
         }
         loop {
             self.bump_space();
             let Some(c) = self.cur() else {
-                return Err(Error(ERR_CLASS_UNCLOSED));
+                return Err(Error(Reason::ClassUnclosed));
             };
             match c {
-                '[' => {
+                b'[' => {
                     let Some(class) = self.maybe_parse_posix_class() else {
-                        return Err(Error(ERR_CLASS_NEST_UNSUPPORTED));
+                        return Err(Error(Reason::ClassNestUnsupported));
                     };
                     union.extend(class);
                 }
-                ']' => {
+                b']' => {
                     self.bump();
                     let mut class = canonical(union);
                     // Folded before negation: `(?i)[^x]` excludes `X` too.
-                    if self.flags.case_insensitive {
+                    if self.flag(CASE_INSENSITIVE) {
                         class = ascii_case_fold(class);
                     }
                     if negated {
@@ -751,8 +707,8 @@ impl<'a> Parser<'a> {
                     }
                     return Ok(class);
                 }
-                '&' | '-' | '~' if self.peek() == Some(c) => {
-                    return Err(Error(ERR_CLASS_SET_OPERATION_UNSUPPORTED))
+                b'&' | b'-' | b'~' if self.peek() == Some(c) => {
+                    return Err(Error(Reason::ClassSetOperationUnsupported))
                 }
                 _ => self.parse_class_range(&mut union)?,
             }
@@ -760,37 +716,39 @@ impl<'a> Parser<'a> {
     }
 
     /// One item of a class: a character, a range `a-z` or an escaped class such as `\d`.
+    #[inline(never)]
     fn parse_class_range(&mut self, union: &mut Ranges) -> Result<(), Error> {
         let first = self.parse_class_item()?;
         self.bump_space();
         if self.is_done() {
-            return Err(Error(ERR_CLASS_UNCLOSED_AFTER_ITEM));
+            return Err(Error(Reason::ClassUnclosedAfterItem));
         }
-        if self.cur() != Some('-') || matches!(self.peek_space(), Some(']' | '-')) {
+        if !self.at(b'-') || matches!(self.peek_space(), Some(b']' | b'-')) {
             match first {
                 Prim::Char(c) => union.push((c, c)),
                 Prim::Class(r) => union.extend(r),
-                Prim::Look(_) => return Err(Error(ERR_CLASS_INVALID_ITEM)),
+                Prim::Look(_) => return Err(Error(Reason::ClassInvalidItem)),
             }
             return Ok(());
         }
         if !self.bump_and_bump_space() {
-            return Err(Error(ERR_CLASS_UNCLOSED_AFTER_DASH));
+            return Err(Error(Reason::ClassUnclosedAfterDash));
         }
         let last = self.parse_class_item()?;
         let (Prim::Char(start), Prim::Char(end)) = (first, last) else {
-            return Err(Error(ERR_CLASS_INVALID_RANGE_ITEM));
+            return Err(Error(Reason::ClassInvalidRangeItem));
         };
         if start > end {
-            return Err(Error(ERR_CLASS_INVALID_RANGE));
+            return Err(Error(Reason::ClassInvalidRange));
         }
         union.push((start, end));
         Ok(())
     }
 
+    #[inline(never)]
     fn parse_class_item(&mut self) -> Result<Prim, Error> {
-        let Some(c) = self.cur() else {
-            return Err(Error(ERR_CLASS_UNCLOSED));
+        let Some(c) = self.cur_char() else {
+            return Err(Error(Reason::ClassUnclosed));
         };
         self.bump();
         if c == '\\' {
@@ -812,15 +770,15 @@ impl<'a> Parser<'a> {
     }
 
     fn posix_class_at_bracket(&mut self) -> Option<Ranges> {
-        if !self.bump() || self.cur() != Some(':') || !self.bump() {
+        if !self.bump() || !self.at(b':') || !self.bump() {
             return None;
         }
-        let negated = self.cur() == Some('^');
+        let negated = self.at(b'^');
         if negated && !self.bump() {
             return None;
         }
         let name_start = self.pos;
-        while self.cur() != Some(':') && self.bump() {}
+        while !self.at(b':') && self.bump() {}
         if self.is_done() {
             return None;
         }
@@ -828,36 +786,71 @@ impl<'a> Parser<'a> {
         if !self.bump_if(":]") {
             return None;
         }
-        let class = canonical(posix_class(name)?);
+        let class = posix_class(name)?;
         Some(if negated { negate(&class) } else { class })
     }
 }
 
+/// The names of `\b{start}`, `\b{end}`, `\b{start-half}` and `\b{end-half}` as
+/// `maybe_parse_special_word_boundary` keys them.
+const WORD_START: u128 = word_key(b"start");
+const WORD_END: u128 = word_key(b"end");
+const WORD_START_HALF: u128 = word_key(b"start-half");
+const WORD_END_HALF: u128 = word_key(b"end-half");
+
+const fn word_key(mut name: &[u8]) -> u128 {
+    let mut key = 0u128;
+    while let [b, rest @ ..] = name {
+        key = key << 8 | *b as u128;
+        name = rest;
+    }
+    key
+}
+
 /// Characters a `\` makes literal: ASCII punctuation, space and controls, except `<` and `>`
 /// (`\<`, `\>` are word boundaries).
-fn is_escapable(c: char) -> bool {
-    c.is_ascii() && !c.is_ascii_alphanumeric() && !matches!(c, '<' | '>')
+fn is_escapable(b: u8) -> bool {
+    b.is_ascii() && !b.is_ascii_alphanumeric() && b != b'<' && b != b'>'
+}
+
+/// The ASCII classes by name, each as canonical ranges.
+const POSIX_CLASSES: [(u64, &[(char, char)]); 14] = [
+    (name_key(b"alnum"), &[('0', '9'), ('A', 'Z'), ('a', 'z')]),
+    (name_key(b"alpha"), &[('A', 'Z'), ('a', 'z')]),
+    (name_key(b"ascii"), &[('\0', '\x7F')]),
+    (name_key(b"blank"), &[('\t', '\t'), (' ', ' ')]),
+    (name_key(b"cntrl"), &[('\0', '\x1F'), ('\x7F', '\x7F')]),
+    (name_key(b"digit"), &[('0', '9')]),
+    (name_key(b"graph"), &[('!', '~')]),
+    (name_key(b"lower"), &[('a', 'z')]),
+    (name_key(b"print"), &[(' ', '~')]),
+    (name_key(b"punct"), &[('!', '/'), (':', '@'), ('[', '`'), ('{', '~')]),
+    (name_key(b"space"), &[('\t', '\r'), (' ', ' ')]),
+    (name_key(b"upper"), &[('A', 'Z')]),
+    (name_key(b"word"), &[('0', '9'), ('A', 'Z'), ('_', '_'), ('a', 'z')]),
+    (name_key(b"xdigit"), &[('0', '9'), ('A', 'F'), ('a', 'f')]),
+];
+
+/// A name as a number in bijective base 257 (each byte a digit 1 to 256), so that different
+/// names have different keys; `u64::MAX` (no class's key) for names longer than any class's.
+const fn name_key(mut name: &[u8]) -> u64 {
+    let mut key = 0u64;
+    let mut len = 0;
+    while let [b, rest @ ..] = name {
+        if len == 6 {
+            return u64::MAX;
+        }
+        key = key * 257 + *b as u64 + 1;
+        len += 1;
+        name = rest;
+    }
+    key
 }
 
 fn posix_class(name: &str) -> Option<Ranges> {
-    let ranges: &[(u8, u8)] = match name {
-        "alnum" => &[(b'0', b'9'), (b'A', b'Z'), (b'a', b'z')],
-        "alpha" => &[(b'A', b'Z'), (b'a', b'z')],
-        "ascii" => &[(0, 0x7F)],
-        "blank" => &[(b'\t', b'\t'), (b' ', b' ')],
-        "cntrl" => &[(0, 0x1F), (0x7F, 0x7F)],
-        "digit" => &[(b'0', b'9')],
-        "graph" => &[(b'!', b'~')],
-        "lower" => &[(b'a', b'z')],
-        "print" => &[(b' ', b'~')],
-        "punct" => &[(b'!', b'/'), (b':', b'@'), (b'[', b'`'), (b'{', b'~')],
-        "space" => &[(b'\t', b'\r'), (b' ', b' ')],
-        "upper" => &[(b'A', b'Z')],
-        "word" => &[(b'0', b'9'), (b'A', b'Z'), (b'_', b'_'), (b'a', b'z')],
-        "xdigit" => &[(b'0', b'9'), (b'A', b'F'), (b'a', b'f')],
-        _ => return None,
-    };
-    Some(ranges.iter().map(|&(s, e)| (char::from(s), char::from(e))).collect())
+    let key = name_key(name.as_bytes());
+    let (_, ranges) = POSIX_CLASSES.iter().find(|(k, _)| *k == key)?;
+    Some(ranges.to_vec())
 }
 
 /// Sorted, with overlapping and adjacent ranges merged.
@@ -916,19 +909,19 @@ fn prev_char(c: char) -> Option<char> {
 
 /// regex-lite's ASCII case folding of a class: each range's part in `a-z` adds its upper case,
 /// or else its part in `A-Z` its lower case.
-fn ascii_case_fold(class: Ranges) -> Ranges {
-    let mut folded = class.clone();
-    for (s, e) in class {
-        let shifted = |lo: char, hi: char, up: bool| {
-            let (s, e) = (u32::from(s.max(lo)), u32::from(e.min(hi)));
-            let shift = |c: u32| char::from_u32(if up { c - 32 } else { c + 32 });
-            (s <= e).then(|| Some((shift(s)?, shift(e)?))).flatten()
-        };
-        if let Some(r) = shifted('a', 'z', true).or_else(|| shifted('A', 'Z', false)) {
-            folded.push(r);
+fn ascii_case_fold(mut class: Ranges) -> Ranges {
+    for i in 0..class.len() {
+        let Some(&(s, e)) = class.get(i) else { break };
+        for (lo, hi) in [('a', 'z'), ('A', 'Z')] {
+            let (s, e) = (s.max(lo), e.min(hi));
+            if s <= e {
+                // Both ends are ASCII letters, whose case is bit 5.
+                class.push((char::from(s as u8 ^ 0x20), char::from(e as u8 ^ 0x20)));
+                break;
+            }
         }
     }
-    canonical(folded)
+    canonical(class)
 }
 
 fn concat_node(mut items: Vec<Node>) -> Node {
@@ -942,7 +935,7 @@ fn concat_node(mut items: Vec<Node>) -> Node {
 /// regex-lite's check of the tree's depth, where `{0}` is empty and `{1}` its operand.
 fn check_nesting(node: &Node, depth: u32) -> Result<(), Error> {
     if depth > NEST_LIMIT {
-        return Err(Error(ERR_NESTING));
+        return Err(Error(Reason::Nesting));
     }
     match node {
         Node::Empty | Node::Char(_) | Node::Class(_) | Node::Look(_) => Ok(()),

@@ -29,6 +29,17 @@ fn literals_and_full_match() {
     assert!(full(r"\a\f\t\n\r\v", "\x07\x0C\t\n\r\x0B"));
     assert!(full(r"\x41\x{1F600}\u00e9\U0001F600", "A\u{1F600}é\u{1F600}"));
     assert!(full(r"\%\ \,", "% ,"));
+    assert!(full(r"\x{0041}\u{41}\U{41}\x{10FFFF}", "AAA\u{10FFFF}"));
+    assert!(full(r"(?x)\x 4 1 \x{ 4 2 }", "AB"), "white space between digits under (?x)");
+    assert_eq!(refused(r"\x4"), "expected fixed length hexadecimal number, but saw end of pattern first");
+    assert_eq!(refused(r"\x4G"), "expected fixed length hexadecimal number, but got non-hex digit");
+    assert_eq!(refused(r"\uD800"), "got invalid fixed length hexadecimal number");
+    assert_eq!(refused(r"\x"), "expected hexadecimal number, but saw end of pattern first");
+    assert_eq!(refused(r"\x{}"), "expected hexadecimal number in braces, but got no digits");
+    assert_eq!(refused(r"\x{4G}"), "expected hexadecimal number in braces, but got non-hex digit");
+    assert_eq!(refused(r"\x{41"), "expected hexadecimal number, but saw end of pattern before closing brace");
+    assert_eq!(refused(r"\x{110000}"), "got invalid hexadecimal number in braces");
+    assert_eq!(refused(r"\x{100000000}"), "got invalid hexadecimal number in braces");
 }
 
 #[test]
@@ -64,6 +75,10 @@ fn classes() {
     assert!(!full("[[:^alpha:]]", "a"));
     assert!(full("[[:xdigit:]]+", "09afAF"));
     assert!(full("[[:punct:]]+", "!/:@[`{~"));
+    for name in ["dig", "digits", "xdigitx", "\0digit", "Digit", "alnumalnum"] {
+        let p = format!("[[:{name}:]]");
+        assert_eq!(refused(&p), "nested character classes are not supported", "{p}");
+    }
     assert!(full("[\u{E000}-\u{10FFFF}]", "\u{E000}"));
     assert!(!full(r"[^\x00-\x{10FFFF}]", "a"), "an empty class matches nothing");
     assert_eq!(refused("["), "found unclosed character class");
@@ -150,6 +165,9 @@ fn flags() {
     assert!(full("(?i)abc", "AbC"));
     assert!(full("(?i)[a-c]+", "ABCabc"));
     assert!(full("(?i)[^a]", "b") && !full("(?i)[^a]", "A"));
+    // regex-lite's fold: a range's part in `a-z` adds its upper case, or else its part in `A-Z`.
+    assert!(full("(?i)[Y-b]+", "ABYZ[_ab") && !full("(?i)[Y-b]", "y") && !full("(?i)[Y-b]", "z"));
+    assert!(full("(?i)[W-Z]+", "wxyzWXYZ") && full(r"(?i)[\x00-\x{10FFFF}]", "\u{10FFFF}"));
     assert!(full(r"(?i)\x41", "a"));
     assert!(!full("(?i)k", "\u{212A}"), "case folding is ASCII only (no Kelvin sign)");
     assert!(!full("(?i)é", "É"), "case folding is ASCII only");
@@ -183,7 +201,11 @@ fn anchors_and_word_boundaries() {
     assert!(full(r"\b{start}a\b{end}", "a"));
     assert!(full(r"-\b{start-half}-", "--") && full(r"a\b{end-half}-", "a-"));
     assert!(full(r"\b{2}a", "a"), "a repeated boundary, not a special one");
-    assert_eq!(refused(r"\b{bogus}"), "special word boundary assertion is unrecognized");
+    assert!(full(r"(?x)\b{ st art - half }-", "-"));
+    for p in [r"\b{bogus}", r"\b{Start}", r"\b{starts}", r"\b{end-}", r"\b{aaaaaaaaaaaaaaaaaaaaaaaastart}"] {
+        assert_eq!(refused(p), "special word boundary assertion is unrecognized", "{p}");
+    }
+    assert_eq!(refused(r"\b{start"), "special word boundary assertion is unclosed or has an invalid character");
 }
 
 #[test]
