@@ -28,11 +28,11 @@ use std::cell::RefCell;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use jwt_authn_wasm::authn::model::Config;
-use jwt_authn_wasm::authn::token_cache::{TokenCache, DEFAULT_CAPACITY};
 use jwt_authn_wasm::authn::{self, Decision, Input};
-use jwt_authn_wasm::keys::jwks;
+use jwt_authn_wasm::authn::model::Config;
 use jwt_authn_wasm::request::matcher::Request;
+use jwt_authn_wasm::authn::token_cache::{TokenCache, DEFAULT_CAPACITY};
+use jwt_authn_wasm::keys::jwks;
 use jwt_authn_wasm::token::jws;
 use jwt_mint::{Alg, Key};
 use serde_json::json;

@@ -21,24 +21,23 @@
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
+use jwt_authn_wasm::crypto::alg::Alg;
+use jwt_authn_wasm::authn::{self, Decision, Input, KeyLookup, RemoteKeys};
+use jwt_authn_wasm::token::b64;
 use jwt_authn_wasm::authn::claims;
 use jwt_authn_wasm::authn::model::{Config, Requirement, Tenants, MAX_REQUIREMENT_DEPTH};
-use jwt_authn_wasm::authn::policy::{Authorization, ClaimRule, ClaimTest, ClientBinding};
-use jwt_authn_wasm::authn::token_cache::TokenCache;
-use jwt_authn_wasm::authn::{self, Decision, Input, KeyLookup, RemoteKeys};
-use jwt_authn_wasm::crypto::alg::Alg;
+use jwt_authn_wasm::keys::remote::{split_uri, RemoteJwks};
+use jwt_authn_wasm::token::jws::MAX_TOKEN_BYTES;
 use jwt_authn_wasm::crypto::{Curve, PublicKey};
 use jwt_authn_wasm::error::AuthError;
-use jwt_authn_wasm::json::{self as ours, Map as OurMap, Value as OurValue};
+use jwt_authn_wasm::request::extract;
 use jwt_authn_wasm::keys::jwks;
 use jwt_authn_wasm::keys::remote;
-use jwt_authn_wasm::keys::remote::{split_uri, RemoteJwks};
-use jwt_authn_wasm::keys::x509::{self, KeyMaterial};
-use jwt_authn_wasm::request::extract;
-use jwt_authn_wasm::request::matcher::Request;
-use jwt_authn_wasm::token::b64;
 use jwt_authn_wasm::token::jws;
-use jwt_authn_wasm::token::jws::MAX_TOKEN_BYTES;
+use jwt_authn_wasm::request::matcher::Request;
+use jwt_authn_wasm::authn::policy::{Authorization, ClaimRule, ClaimTest, ClientBinding};
+use jwt_authn_wasm::authn::token_cache::TokenCache;
+use jwt_authn_wasm::keys::x509::{self, KeyMaterial};
 use serde_json::{json, Map, Value};
 
 /// The fixed clock of the `token` target (2023-11-14T22:13:20Z).
@@ -303,9 +302,8 @@ fn check_parse(token: &str) {
         b64::encode(&parsed.signature),
         sections[2].trim_end_matches('=')
     );
-    let payload_bytes = b64::decode(sections[1]).unwrap();
-    let payload: Value = serde_json::from_slice(&payload_bytes).unwrap();
-    assert!(same(&OurValue::Object(parsed.claims.clone()), &payload));
+    let payload: Value = serde_json::from_slice(&b64::decode(sections[1]).unwrap()).unwrap();
+    assert_eq!(Value::Object(parsed.claims.clone()), payload);
     for (name, value) in [
         ("exp", parsed.exp),
         ("nbf", parsed.nbf),
@@ -516,9 +514,6 @@ fn independently_valid(provider: &str, token: &str) -> Option<Map<String, Value>
 /// The `/admin` rule: scope `admin`, a role `admin` or `root`, `x-client-id` equal to the
 /// token's `client_id`/`azp`/`cid`.
 fn admin_ok(claims: &Map<String, Value>, client: Option<&str>) -> bool {
-    let OurValue::Object(ours_claims) = to_ours(&Value::Object(claims.clone())) else {
-        return false;
-    };
     let mut scopes: Vec<&str> = Vec::new();
     for name in ["scope", "scp"] {
         match claims.get(name) {
@@ -527,16 +522,16 @@ fn admin_ok(claims: &Map<String, Value>, client: Option<&str>) -> bool {
             _ => {}
         }
     }
-    let roles = claims::lookup(&ours_claims, "realm_access.roles");
+    let roles = claims::lookup(claims, "realm_access.roles");
     let has_role = |r: &str| match roles {
-        Some(OurValue::Array(a)) => a.iter().any(|v| v == r),
-        Some(OurValue::String(s)) => s.split(' ').any(|w| w == r),
+        Some(Value::Array(a)) => a.iter().any(|v| v == r),
+        Some(Value::String(s)) => s.split(' ').any(|w| w == r),
         _ => false,
     };
     let token_client = ["client_id", "azp", "cid"]
         .iter()
-        .find_map(|c| claims::lookup(&ours_claims, c))
-        .and_then(OurValue::as_str);
+        .find_map(|c| claims::lookup(claims, c))
+        .and_then(Value::as_str);
     scopes.contains(&"admin")
         && (has_role("admin") || has_role("root"))
         && token_client.is_some()
@@ -1152,7 +1147,9 @@ fn snake(name: &str) -> String {
 /// matchers on them with the values found), which must agree with a model of its semantics.
 pub fn claim_headers(data: &[u8]) {
     let parts = parts(data);
-    let Some(Ok(OurValue::Object(claims_map))) = parts.first().map(|p| ours::from_str(p)) else {
+    let Some(Ok(Value::Object(claims_map))) =
+        parts.first().map(|p| serde_json::from_str::<Value>(p))
+    else {
         return;
     };
     let paths: Vec<&str> = parts.iter().skip(1).map(String::as_str).take(16).collect();
@@ -1166,13 +1163,13 @@ pub fn claim_headers(data: &[u8]) {
         if let Some(v) = &rendered {
             check_header_value(v);
             match found {
-                Some(OurValue::String(s)) => assert_eq!(v, s),
-                Some(OurValue::Bool(b)) => assert_eq!(v, &b.to_string()),
-                Some(OurValue::Null) => panic!("null rendered as {v:?}"),
+                Some(Value::String(s)) => assert_eq!(v, s),
+                Some(Value::Bool(b)) => assert_eq!(v, &b.to_string()),
+                Some(Value::Null) => panic!("null rendered as {v:?}"),
                 _ => {}
             }
         }
-        if let Some(OurValue::String(s)) = found {
+        if let Some(Value::String(s)) = found {
             if !s.is_empty()
                 && s.len() <= claims::MAX_CLAIM_HEADER_BYTES
                 && !s.chars().any(char::is_control)
@@ -1192,15 +1189,13 @@ pub fn claim_headers(data: &[u8]) {
         let value = claims::lookup(&claims_map, path).cloned();
         let test = match (i % 5, value) {
             (0, Some(v)) => ClaimTest::Equals(v),
-            (1, Some(v)) => ClaimTest::OneOf(vec![OurValue::Null, v]),
-            (2, Some(OurValue::Array(a))) if !a.is_empty() => ClaimTest::ContainsAll(a),
-            (3, Some(OurValue::String(s))) => ClaimTest::ContainsAny(
-                s.split(' ')
-                    .map(|w| OurValue::String(w.to_string()))
-                    .collect(),
-            ),
+            (1, Some(v)) => ClaimTest::OneOf(vec![Value::Null, v]),
+            (2, Some(Value::Array(a))) if !a.is_empty() => ClaimTest::ContainsAll(a),
+            (3, Some(Value::String(s))) => {
+                ClaimTest::ContainsAny(s.split(' ').map(|w| Value::String(w.to_string())).collect())
+            }
             (4, None) => ClaimTest::Absent,
-            (_, _) => ClaimTest::ContainsAny(vec![OurValue::String((*path).to_string())]),
+            (_, _) => ClaimTest::ContainsAny(vec![Value::String((*path).to_string())]),
         };
         rules.push(ClaimRule {
             claim: (*path).to_string(),
@@ -1237,17 +1232,17 @@ pub fn claim_headers(data: &[u8]) {
     }
 }
 
-fn model_lookup<'c>(claims: &'c OurMap<String, OurValue>, path: &str) -> Option<&'c OurValue> {
+fn model_lookup<'c>(claims: &'c Map<String, Value>, path: &str) -> Option<&'c Value> {
     if let Some(v) = claims.get(path) {
         return Some(v);
     }
-    let mut value: Option<&OurValue> = None;
+    let mut value: Option<&Value> = None;
     for (i, part) in path.split('.').enumerate() {
         value = if i == 0 {
             claims.get(part)
         } else {
             match value {
-                Some(OurValue::Object(m)) => m.get(part),
+                Some(Value::Object(m)) => m.get(part),
                 _ => None,
             }
         };
@@ -1257,7 +1252,7 @@ fn model_lookup<'c>(claims: &'c OurMap<String, OurValue>, path: &str) -> Option<
 }
 
 fn model_authorization(
-    claims: &OurMap<String, OurValue>,
+    claims: &Map<String, Value>,
     scopes: &[String],
     rules: &[ClaimRule],
     client: Option<&ClientBinding>,
@@ -1266,11 +1261,11 @@ fn model_authorization(
     let mut granted: Vec<String> = Vec::new();
     for name in ["scope", "scp"] {
         match claims.get(name) {
-            Some(OurValue::String(s)) => {
+            Some(Value::String(s)) => {
                 granted.extend(s.split(' ').filter(|w| !w.is_empty()).map(str::to_string));
             }
-            Some(OurValue::Array(a)) => {
-                granted.extend(a.iter().filter_map(OurValue::as_str).map(str::to_string));
+            Some(Value::Array(a)) => {
+                granted.extend(a.iter().filter_map(Value::as_str).map(str::to_string));
             }
             _ => {}
         }
@@ -1278,13 +1273,13 @@ fn model_authorization(
     if !scopes.iter().all(|s| granted.contains(s)) {
         return Some(AuthError::JwtInsufficientScope);
     }
-    let members = |v: &OurValue| -> Vec<OurValue> {
+    let members = |v: &Value| -> Vec<Value> {
         match v {
-            OurValue::Array(a) => a.clone(),
-            OurValue::String(s) => s
+            Value::Array(a) => a.clone(),
+            Value::String(s) => s
                 .split(' ')
                 .filter(|w| !w.is_empty())
-                .map(|w| OurValue::String(w.to_string()))
+                .map(|w| Value::String(w.to_string()))
                 .collect(),
             other => vec![other.clone()],
         }
@@ -1308,7 +1303,7 @@ fn model_authorization(
             .claims
             .iter()
             .find_map(|c| model_lookup(claims, c))
-            .and_then(OurValue::as_str);
+            .and_then(Value::as_str);
         if token_client != Some(header) {
             return Some(AuthError::JwtClientMismatch);
         }
@@ -1624,24 +1619,7 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
 pub type Target = fn(&[u8]);
 
 /// All targets, by name, for the regression replayer.
-/// Target `json`: any bytes through the module's JSON reader (src/json/) and serde_json, the
-/// parser it replaced: both accept or both refuse, with the same message and position; an
-/// accepted document reads to the same value (floats to the same bits) and is written back
-/// byte for byte as serde_json writes it.
-pub fn json(data: &[u8]) {
-    let ours = ours::from_slice(data);
-    let theirs = serde_json::from_slice::<Value>(data);
-    match (&ours, &theirs) {
-        (Ok(o), Ok(t)) => {
-            assert!(same(o, t), "read as {o:?}, serde_json {t:?}");
-            assert_eq!(o.to_string(), t.to_string());
-        }
-        (Err(o), Err(t)) => assert_eq!(o.to_string(), t.to_string()),
-        _ => panic!("ours {ours:?}, serde_json {theirs:?}"),
-    }
-}
-
-pub const TARGETS: [(&str, Target); 8] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("token", token),
     ("jwks", jwks),
     ("x509", x509),
@@ -1649,54 +1627,4 @@ pub const TARGETS: [(&str, Target); 8] = [
     ("config", config),
     ("claim_headers", claim_headers),
     ("matchers", matchers),
-    ("json", json),
 ];
-
-/// A serde_json value as one of the module's, member by member (numbers kept exactly).
-pub fn to_ours(value: &Value) -> OurValue {
-    match value {
-        Value::Null => OurValue::Null,
-        Value::Bool(b) => OurValue::Bool(*b),
-        Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
-            (Some(u), _, _) => OurValue::from(u),
-            (None, Some(i), _) => OurValue::from(i),
-            (None, None, f) => OurValue::Number(f.and_then(ours::Number::from_f64).unwrap()),
-        },
-        Value::String(s) => OurValue::String(s.clone()),
-        Value::Array(items) => OurValue::Array(items.iter().map(to_ours).collect()),
-        Value::Object(members) => OurValue::Object(
-            members
-                .iter()
-                .map(|(k, v)| (k.clone(), to_ours(v)))
-                .collect(),
-        ),
-    }
-}
-
-/// Whether the module's value and serde_json's are the same document: same kinds, same keys in
-/// the same order, integers equal, floats with equal bits.
-pub fn same(ours: &OurValue, theirs: &Value) -> bool {
-    match (ours, theirs) {
-        (OurValue::Null, Value::Null) => true,
-        (OurValue::Bool(a), Value::Bool(b)) => a == b,
-        (OurValue::Number(a), Value::Number(b)) => {
-            a.is_u64() == b.is_u64()
-                && a.is_i64() == b.is_i64()
-                && a.is_f64() == b.is_f64()
-                && a.as_u64() == b.as_u64()
-                && a.as_i64() == b.as_i64()
-                && a.as_f64().map(f64::to_bits) == b.as_f64().map(f64::to_bits)
-        }
-        (OurValue::String(a), Value::String(b)) => a == b,
-        (OurValue::Array(a), Value::Array(b)) => {
-            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y))
-        }
-        (OurValue::Object(a), Value::Object(b)) => {
-            a.len() == b.len()
-                && a.iter()
-                    .zip(b)
-                    .all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
-        }
-        _ => false,
-    }
-}

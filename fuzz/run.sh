@@ -22,14 +22,14 @@ else
     limit=(-max_total_time="$FUZZ_SECONDS")
     per="${FUZZ_SECONDS}s"
 fi
-ALL=(token jwks x509 discovery config claim_headers matchers json)
+ALL=(token jwks x509 discovery config claim_headers matchers)
 targets=("$@")
 ((${#targets[@]})) || targets=("${ALL[@]}")
 
 max_len() {
     case $1 in
         token | x509) echo 20000 ;;
-        jwks | config | json) echo 65536 ;;
+        jwks | config) echo 65536 ;;
         claim_headers) echo 16384 ;;
         *) echo 8192 ;;
     esac

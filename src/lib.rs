@@ -3,8 +3,6 @@
 //! The folders are the layers, lowest first; a module imports only from its own layer or lower
 //! ones (`tests/layers.rs` checks it):
 //!
-//! - [`json`]: the JSON document model, its strict reader and its compact writer (serde_json's
-//!   behaviour, without serde).
 //! - [`error`]: the refusal statuses, one per native `jwt_authn` status, and configuration errors.
 //! - [`crypto`]: signature verification for the JWS algorithms (no JOSE, no JSON).
 //! - [`token`]: the JOSE layer: base64url and the compact JWS (header, payload, signature).
@@ -19,8 +17,6 @@
 //!
 //! Everything but `filter/` is plain Rust with no proxy-wasm dependency, so it is tested
 //! natively; `filter/` only translates between the host and [`authn`].
-
-pub mod json;
 
 pub mod error;
 

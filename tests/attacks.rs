@@ -8,11 +8,11 @@
     clippy::indexing_slicing
 )] // test code
 
-use jwt_authn_wasm::authn::model::Config;
 use jwt_authn_wasm::authn::{authenticate, Decision, Input};
+use jwt_authn_wasm::authn::model::Config;
+use jwt_authn_wasm::token::jws::MAX_TOKEN_BYTES;
 use jwt_authn_wasm::error::AuthError;
 use jwt_authn_wasm::request::matcher::Request;
-use jwt_authn_wasm::token::jws::MAX_TOKEN_BYTES;
 use jwt_mint::{b64url, b64url_decode, jwks, Alg, Key};
 use serde_json::{json, Value};
 

@@ -27,11 +27,11 @@ use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, KeyInit, Mac};
-use jwt_authn_wasm::authn::model::Config;
-use jwt_authn_wasm::authn::token_cache::TokenCache;
 use jwt_authn_wasm::authn::{authenticate, Decision, Input};
+use jwt_authn_wasm::authn::model::Config;
 use jwt_authn_wasm::error::AuthError;
 use jwt_authn_wasm::request::matcher::Request;
+use jwt_authn_wasm::authn::token_cache::TokenCache;
 use jwt_mint::{b64url, Alg, Family, Key, Rng};
 use p256::ecdsa::signature::Verifier as _;
 use rsa::{Pkcs1v15Sign, Pss, RsaPublicKey};

@@ -92,11 +92,6 @@ fn matchers() {
     replay("matchers");
 }
 
-#[test]
-fn json() {
-    replay("json");
-}
-
 /// Every target directory under fuzz/regressions names a target, so no file is silently skipped.
 #[test]
 fn no_unknown_target_directories() {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 /// The layers, lowest first.
 const LAYERS: &[&str] = &[
-    "json", "error", "crypto", "token", "keys", "request", "authn", "config", "filter",
+    "error", "crypto", "token", "keys", "request", "authn", "config", "filter",
 ];
 
 fn rank(layer: &str) -> Option<usize> {
@@ -112,12 +112,7 @@ fn no_module_uses_a_layer_above_its_own() {
     let mut upward = Vec::new();
     for file in &files {
         let relative = file.strip_prefix(&src).unwrap();
-        let first = relative
-            .components()
-            .next()
-            .unwrap()
-            .as_os_str()
-            .to_string_lossy();
+        let first = relative.components().next().unwrap().as_os_str().to_string_lossy();
         let layer = first.trim_end_matches(".rs").to_string();
         if layer == "lib" {
             continue;
@@ -147,10 +142,7 @@ fn no_module_uses_a_layer_above_its_own() {
             }
         }
     }
-    assert!(
-        checked > 50,
-        "only {checked} crate paths found: is the scan broken?"
-    );
+    assert!(checked > 50, "only {checked} crate paths found: is the scan broken?");
     assert!(
         upward.is_empty(),
         "layers, lowest first: {LAYERS:?}\n{}",

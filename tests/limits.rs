@@ -28,12 +28,12 @@ use std::hint::black_box;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use jwt_authn_wasm::authn::model::Config;
 use jwt_authn_wasm::authn::{authenticate, Decision, Input};
-use jwt_authn_wasm::error::AuthError;
-use jwt_authn_wasm::request::matcher::Request;
+use jwt_authn_wasm::authn::model::Config;
 use jwt_authn_wasm::token::jws::MAX_TOKEN_BYTES;
+use jwt_authn_wasm::error::AuthError;
 use jwt_authn_wasm::token::jws::{MAX_CLAIMS, MAX_JSON_DEPTH, MAX_JSON_VALUES};
+use jwt_authn_wasm::request::matcher::Request;
 use jwt_mint::{jwks, Alg, Key};
 use serde_json::{json, Value};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};

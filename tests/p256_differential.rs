@@ -26,8 +26,8 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jwt_authn_wasm::crypto::alg::Alg;
-use jwt_authn_wasm::crypto::p256_verify;
 use jwt_authn_wasm::crypto::{Curve, PublicKey};
+use jwt_authn_wasm::crypto::p256_verify;
 use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 use p256::elliptic_curve::group::Group;
 use p256::elliptic_curve::ops::Reduce;

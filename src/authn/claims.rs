@@ -1,7 +1,7 @@
 //! Claim checks that need no key (issuer, time, audience, subject, lifetime), in native
 //! Envoy's order, and the rendering of claims into header values.
 
-use crate::json::Value;
+use serde_json::Value;
 
 use crate::authn::model::Provider;
 #[cfg(feature = "trace")]
@@ -84,10 +84,11 @@ pub fn check(
         }
     }
     if !provider.allowed_token_types.is_empty() {
-        let typ_ok = jwt
-            .typ
-            .as_deref()
-            .is_some_and(|t| provider.allowed_token_types.contains(&normalize_typ(t)));
+        let typ_ok = jwt.typ.as_deref().is_some_and(|t| {
+            provider
+                .allowed_token_types
+                .contains(&normalize_typ(t))
+        });
         note!(Event::Check {
             name: "typ",
             pass: typ_ok,
@@ -113,8 +114,7 @@ pub fn check(
     }
     if let Some(max) = provider.max_lifetime_seconds {
         // A lifetime needs both ends; a token without them cannot prove it is short-lived.
-        let lifetime_ok =
-            matches!((jwt.iat, jwt.exp), (Some(iat), Some(exp)) if exp.saturating_sub(iat) <= max);
+        let lifetime_ok = matches!((jwt.iat, jwt.exp), (Some(iat), Some(exp)) if exp.saturating_sub(iat) <= max);
         note!(Event::Check {
             name: "max_lifetime",
             pass: lifetime_ok,
@@ -213,7 +213,7 @@ fn normalize_audience(aud: &str) -> &str {
 
 /// A claim by name, or by a dotted path into nested objects (`realm_access.roles`). The whole
 /// name is tried first, so URL-shaped claim names (`https://example.com/roles`) still work.
-pub fn lookup<'c>(claims: &'c crate::json::Map<String, Value>, path: &str) -> Option<&'c Value> {
+pub fn lookup<'c>(claims: &'c serde_json::Map<String, Value>, path: &str) -> Option<&'c Value> {
     if let Some(v) = claims.get(path) {
         return Some(v);
     }
@@ -229,7 +229,7 @@ pub fn lookup<'c>(claims: &'c crate::json::Map<String, Value>, path: &str) -> Op
 /// (see [`render`]), arrays joined with `,`, objects as compact JSON; `None` for empty
 /// values and anything a header cannot carry safely (control characters, over
 /// [`MAX_CLAIM_HEADER_BYTES`]).
-pub fn header_value(claims: &crate::json::Map<String, Value>, claim: &str) -> Option<String> {
+pub fn header_value(claims: &serde_json::Map<String, Value>, claim: &str) -> Option<String> {
     let value = match lookup(claims, claim)? {
         Value::Array(items) => items.iter().map(render).collect::<Vec<_>>().join(","),
         other => render(other),

@@ -245,9 +245,10 @@ fn decide(input: Input, nbf_refused: &Cell<bool>) -> Decision {
         return unverified(edits);
     }
     let rule = config.rule(request);
-    note!(Event::Rule(rule.and_then(|r| {
-        config.rules.iter().position(|x| std::ptr::eq(x, r))
-    })));
+    note!(Event::Rule(rule.and_then(|r| config
+        .rules
+        .iter()
+        .position(|x| std::ptr::eq(x, r)))));
     let Some(rule) = rule else {
         return unverified(edits);
     };
@@ -624,13 +625,7 @@ impl Ctx<'_> {
         // After the signature, cached or not: only a verified token may take a `jti`'s slot,
         // and a cached verdict still goes through the replay check.
         if let Some(protection) = &provider.replay_protection {
-            match replay::ticket(
-                protection,
-                index,
-                jwt,
-                self.now,
-                provider.clock_skew_seconds,
-            ) {
+            match replay::ticket(protection, index, jwt, self.now, provider.clock_skew_seconds) {
                 Ok(ticket) => {
                     note!(Event::Replay(Ok(())));
                     passed.allowed.one_time.push(ticket)

@@ -197,11 +197,7 @@ pub enum HeaderFetch {
 }
 
 impl HeaderFetch {
-    pub(crate) fn of(
-        rules: &[Rule],
-        providers: &[Provider],
-        bypass_cors_preflight: bool,
-    ) -> HeaderFetch {
+    pub(crate) fn of(rules: &[Rule], providers: &[Provider], bypass_cors_preflight: bool) -> HeaderFetch {
         let Some(first) = rules.first() else {
             return HeaderFetch::All;
         };

@@ -2,7 +2,7 @@
 //! `jwt_authn` has none): required scopes, matchers on any claim, and binding the token's
 //! client to a request header. Runs only after the signature has been checked.
 
-use crate::json::{Map, Value};
+use serde_json::{Map, Value};
 
 use crate::authn::claims;
 use crate::error::AuthError;
@@ -137,7 +137,7 @@ fn members(value: &Value) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::json;
+    use serde_json::json;
 
     fn claims(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()

@@ -454,16 +454,16 @@ mod tests {
             ..ReplyShape::default()
         };
         let r = shaped(AuthError::JwtMissed, None, &req("/"), &typed);
-        let v: crate::json::Value = crate::json::from_str(&r.body).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
         assert_eq!(
             v,
-            crate::json::json!({"type": "https://errors.example/auth?a=\"b\"", "title": "Unauthorized",
+            serde_json::json!({"type": "https://errors.example/auth?a=\"b\"", "title": "Unauthorized",
                 "status": 401, "detail": "Jwt is missing"})
         );
         // Every native text goes into JSON unchanged.
         for error in [AuthError::JwtHeaderBadAlg, AuthError::JwksKidAlgMismatch] {
             let body = problem_json(None, 401, error.message());
-            let v: crate::json::Value = crate::json::from_str(&body).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
             assert_eq!(v["detail"], error.message());
         }
     }
@@ -473,7 +473,7 @@ mod tests {
         let mut out = String::new();
         json_string(&mut out, "a\"b\\c\nd\u{1}e\u{7f}é</");
         assert_eq!(out, r#""a\"b\\c\nd\u0001e\u007fé</""#);
-        let v: crate::json::Value = crate::json::from_str(&out).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v, "a\"b\\c\nd\u{1}e\u{7f}é</");
     }
 

@@ -1,7 +1,7 @@
 use super::*;
-use crate::json::{json, Value};
 use crate::token::b64;
 use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{json, Value};
 use sha2::Sha256;
 
 const SECRET: &[u8] = b"a-demo-secret-that-is-long-enough-for-hs256";
@@ -18,9 +18,7 @@ fn hs256(header: Value, claims: Value) -> String {
 }
 
 fn config(provider_extra: Value) -> Config {
-    let jwks =
-        json!({"keys": [{"kty": "oct", "kid": "k1", "alg": "HS256", "k": b64::encode(SECRET)}]})
-            .to_string();
+    let jwks = json!({"keys": [{"kty": "oct", "kid": "k1", "alg": "HS256", "k": b64::encode(SECRET)}]}).to_string();
     let mut p = json!({"issuer": "https://iss", "local_jwks": {"inline_string": jwks}, "claim_to_headers": [{"header_name": "x-sub", "claim_name": "sub"}]});
     for (k, v) in provider_extra.as_object().unwrap() {
         p[k] = v.clone();
@@ -560,7 +558,8 @@ fn a_refusal_for_nbf_is_noted_whatever_the_answer() {
         json!([{"match": {"prefix": "/"}, "requires": {"allow_missing_or_failed": {}}}]),
         json!({}),
     );
-    let (decision, noted) = run_noting(&lenient, &[(":path", "/"), ("authorization", &early_a)]);
+    let (decision, noted) =
+        run_noting(&lenient, &[(":path", "/"), ("authorization", &early_a)]);
     assert!(
         allowed(&decision) && noted,
         "let through without a's claims"

@@ -30,7 +30,7 @@ impl Verified {
         &self.jwt
     }
 
-    pub fn claims(&self) -> &crate::json::Map<String, crate::json::Value> {
+    pub fn claims(&self) -> &serde_json::Map<String, serde_json::Value> {
         &self.jwt.claims
     }
 

@@ -1,7 +1,7 @@
 //! Protobuf `Duration` values as proto3 JSON writes them: `"300s"`, `"1.5s"`, or
 //! `{"seconds": 300, "nanos": 0}`. Parsed into whole milliseconds.
 
-use crate::json::Value;
+use serde_json::Value;
 
 use crate::config::fields::{member, parse_u64};
 
@@ -9,8 +9,9 @@ use crate::config::fields::{member, parse_u64};
 #[inline(never)]
 pub fn parse_millis(value: &Value) -> Result<u64, String> {
     match value {
-        Value::String(s) => parse_text(s)
-            .ok_or_else(|| reason(&["`", s, "` is not a duration like \"300s\" or \"0.5s\""])),
+        Value::String(s) => parse_text(s).ok_or_else(|| {
+            reason(&["`", s, "` is not a duration like \"300s\" or \"0.5s\""])
+        }),
         Value::Object(map) => {
             for key in map.keys() {
                 if key != "seconds" && key != "nanos" {
@@ -85,7 +86,7 @@ fn parse_text(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::json;
+    use serde_json::json;
 
     #[test]
     fn accepts_both_proto3_spellings() {

@@ -6,7 +6,7 @@
 //! reader is one out-of-line function, and refusals are built by the cold [`Fields::err`] family
 //! from static parts, so a parser's body holds calls and string constants, not formatting code.
 
-use crate::json::{Map, Value};
+use serde_json::{Map, Value};
 
 use crate::config::duration;
 use crate::error::ConfigError;
@@ -343,3 +343,4 @@ pub(super) fn camel(name: &str) -> String {
     }
     out
 }
+

@@ -23,7 +23,7 @@ mod rules;
 
 pub mod duration;
 
-use crate::json::Value;
+use serde_json::Value;
 
 use crate::authn::model::{Config, HeaderFetch, LogLevel, Provider, Requirement, Rule};
 use crate::error::ConfigError;
@@ -73,69 +73,63 @@ impl Config {
 
 #[inline(never)]
 fn parse(text: &str) -> Result<Config, Refused> {
-    if text.len() > MAX_CONFIG_BYTES {
-        return Err(refusal(
-            "",
+        if text.len() > MAX_CONFIG_BYTES {
+            return Err(refusal(
+                "",
+                &["configuration is larger than ", &fields::decimal(MAX_CONFIG_BYTES as u64), " bytes"],
+            ));
+        }
+        // From bytes, as tokens are read: one instance of serde_json's parser in the module.
+        let root: Value = match serde_json::from_slice(text.as_bytes()) {
+            Ok(root) => root,
+            Err(e) => return Err(invalid_json(&e)),
+        };
+        let root = Fields::at(&root, fields::Path::Root)?;
+        root.refuse_unknown(
             &[
-                "configuration is larger than ",
-                &fields::decimal(MAX_CONFIG_BYTES as u64),
-                " bytes",
-            ],
-        ));
-    }
-    let root: Value = match crate::json::from_slice(text.as_bytes()) {
-        Ok(root) => root,
-        Err(e) => return Err(invalid_json(&e)),
-    };
-    let root = Fields::at(&root, fields::Path::Root)?;
-    root.refuse_unknown(
-        &[
-            "providers",
-            "rules",
-            "requirement_map",
-            "bypass_cors_preflight",
-            "token_cache_size",
-            "log_level",
-        ],
-        &[
-            ("filter_state_rules", "filter state rules"),
-            ("stat_prefix", "stat prefixes"),
-            ("strip_failure_response", "stripping failure responses"),
-        ],
-    )?;
-
-    let providers = parse_providers(&root)?;
-    let requirement_map = parse_requirement_map(&root, &providers)?;
-    let rules = parse_rules(&root, &providers, &requirement_map)?;
-    let uses_route_name = rules.iter().any(|r| r.matcher.route_name.is_some());
-
-    let generated_headers = generated_headers(&providers, &rules);
-    let shapes_refusals = rules
-        .iter()
-        .any(|r| r.shadow.is_some() || r.reply.is_some());
-    let token_cache_size = parse_token_cache_size(&root, &providers)?;
-    let bypass_cors_preflight = root.bool("bypass_cors_preflight")?;
-    let header_fetch = HeaderFetch::of(&rules, &providers, bypass_cors_preflight);
-    let log_level = match root.string("log_level")? {
-        None => LogLevel::Info,
-        Some(name) => LogLevel::parse(name).ok_or_else(|| {
-            root.err(
+                "providers",
+                "rules",
+                "requirement_map",
+                "bypass_cors_preflight",
+                "token_cache_size",
                 "log_level",
-                "must be one of trace, debug, info, warn, error, critical",
-            )
-        })?,
-    };
-    Ok(Config {
-        providers,
-        rules,
-        generated_headers,
-        bypass_cors_preflight,
-        uses_route_name,
-        header_fetch,
-        token_cache_size,
-        log_level,
-        shapes_refusals,
-    })
+            ],
+            &[
+                ("filter_state_rules", "filter state rules"),
+                ("stat_prefix", "stat prefixes"),
+                ("strip_failure_response", "stripping failure responses"),
+            ],
+        )?;
+
+        let providers = parse_providers(&root)?;
+        let requirement_map = parse_requirement_map(&root, &providers)?;
+        let rules = parse_rules(&root, &providers, &requirement_map)?;
+        let uses_route_name = rules.iter().any(|r| r.matcher.route_name.is_some());
+
+        let generated_headers = generated_headers(&providers, &rules);
+        let shapes_refusals = rules
+            .iter()
+            .any(|r| r.shadow.is_some() || r.reply.is_some());
+        let token_cache_size = parse_token_cache_size(&root, &providers)?;
+        let bypass_cors_preflight = root.bool("bypass_cors_preflight")?;
+        let header_fetch = HeaderFetch::of(&rules, &providers, bypass_cors_preflight);
+        let log_level = match root.string("log_level")? {
+            None => LogLevel::Info,
+            Some(name) => LogLevel::parse(name).ok_or_else(|| {
+                root.err("log_level", "must be one of trace, debug, info, warn, error, critical")
+            })?,
+        };
+        Ok(Config {
+            providers,
+            rules,
+            generated_headers,
+            bypass_cors_preflight,
+            uses_route_name,
+            header_fetch,
+            token_cache_size,
+            log_level,
+            shapes_refusals,
+        })
 }
 
 #[inline(never)]
@@ -143,10 +137,7 @@ fn parse_providers(root: &Fields) -> Result<Vec<Provider>, Refused> {
     let mut providers = Vec::new();
     if let Some(value) = root.get("providers") {
         let Some(map) = value.as_object() else {
-            return Err(refusal(
-                "providers",
-                &["must be an object of named providers"],
-            ));
+            return Err(refusal("providers", &["must be an object of named providers"]));
         };
         let at = fields::Path::Key(&root.path, "providers");
         for (name, provider) in map {
@@ -164,7 +155,8 @@ fn parse_requirement_map(
     let mut requirement_map = Vec::new();
     if let Some(map) = root.object("requirement_map")? {
         for (name, value) in map.map {
-            let requirement = parse_requirement(&map.child(name, value)?, providers, 0)?;
+            let requirement =
+                parse_requirement(&map.child(name, value)?, providers, 0)?;
             requirement_map.push((name.clone(), requirement));
         }
     }
@@ -231,17 +223,14 @@ fn parse_token_cache_size(root: &Fields, providers: &[Provider]) -> Result<usize
             .and_then(|n| usize::try_from(n).ok())
             .filter(|n| *n <= MAX_TOKEN_CACHE_SIZE)
             .ok_or_else(|| {
-                root.err(
-                    "token_cache_size",
-                    "must be an integer from 0 (off) to 1000000",
-                )
+                root.err("token_cache_size", "must be an integer from 0 (off) to 1000000")
             }),
     }
 }
 
 #[cold]
 #[inline(never)]
-fn invalid_json(e: &crate::json::Error) -> Refused {
+fn invalid_json(e: &serde_json::Error) -> Refused {
     refusal("", &["configuration is not valid JSON: ", &e.to_string()])
 }
 

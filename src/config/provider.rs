@@ -3,21 +3,25 @@
 
 use std::rc::Rc;
 
-use crate::json::Value;
+use serde_json::Value;
 
 use crate::authn::claims::normalize_typ;
 use crate::authn::model::{ClaimToHeader, JwksSource, Provider, Tenants};
-use crate::config::fields::Refused;
-use crate::config::fields::{index, owned, refusal, Fields, Path};
+use crate::config::fields::{owned, index, refusal, Fields, Path};
 use crate::config::replay::parse_replay_protection;
 use crate::config::rules::parse_optional_string_matcher;
 use crate::config::*;
 use crate::keys::jwks;
 use crate::keys::remote::{split_uri, RemoteJwks};
 use crate::request::extract::Location;
+use crate::config::fields::Refused;
 
 #[inline(never)]
-pub(super) fn parse_provider(at: &Path, name: &str, value: &Value) -> Result<Provider, Refused> {
+pub(super) fn parse_provider(
+    at: &Path,
+    name: &str,
+    value: &Value,
+) -> Result<Provider, Refused> {
     let f = Fields::at(value, Path::Key(at, name))?;
     f.refuse_unknown(
         &[
@@ -111,7 +115,8 @@ pub(super) fn parse_provider(at: &Path, name: &str, value: &Value) -> Result<Pro
 
 #[inline(never)]
 fn parse_token_types(f: &Fields) -> Result<Vec<String>, Refused> {
-    Ok(f.string_list("allowed_token_types")?
+    Ok(f
+        .string_list("allowed_token_types")?
         .iter()
         .map(|t| normalize_typ(t))
         .collect())
@@ -255,14 +260,7 @@ fn parse_tenants(f: &Fields, issuer: Option<&str>) -> Result<Option<Tenants>, Re
         return Err(f.err_parts("issuer", &["`", placeholder, "` may appear only once"]));
     }
     if !listed {
-        return Err(f.err_parts(
-            "allowed_tenants",
-            &[
-                "is required with `",
-                placeholder,
-                "` in `issuer`: list the tenant ids to trust, or [\"*\"] for any tenant",
-            ],
-        ));
+        return Err(f.err_parts("allowed_tenants", &["is required with `", placeholder, "` in `issuer`: list the tenant ids to trust, or [\"*\"] for any tenant"]));
     }
     let list = f.string_list("allowed_tenants")?;
     if list.is_empty() || list.iter().any(|t| t.is_empty() || t.contains('/')) {
@@ -365,10 +363,7 @@ fn parse_remote_jwks(f: &Fields) -> Result<RemoteJwks, Refused> {
         DEFAULT_MAX_CACHE_DURATION_MS.max(cache_duration_ms),
     )?;
     if max_cache_duration_ms < min_cache_duration_ms {
-        return Err(f.err(
-            "max_cache_duration",
-            "must not be below `min_cache_duration`",
-        ));
+        return Err(f.err("max_cache_duration", "must not be below `min_cache_duration`"));
     }
     let jwks_cluster = f.owned_string("jwks_cluster")?;
     let discovery = f.bool("oidc_discovery")?;
@@ -395,3 +390,4 @@ fn parse_remote_jwks(f: &Fields) -> Result<RemoteJwks, Refused> {
         jwks_cluster,
     })
 }
+

@@ -5,8 +5,8 @@ use crate::authn::replay::{
     ReplayProtection, DEFAULT_MAX_ENTRIES, DEFAULT_MAX_TOKEN_LIFETIME_S, MAX_ENTRIES,
     MAX_TOKEN_LIFETIME_S,
 };
-use crate::config::fields::Refused;
 use crate::config::fields::{decimal, Fields};
+use crate::config::fields::Refused;
 
 /// `{"max_entries": N, "max_token_lifetime": "300s"}`, both optional; `None` when absent.
 #[inline(never)]
@@ -52,13 +52,13 @@ pub(super) fn parse_replay_protection(
 
 #[cfg(test)]
 mod tests {
-    use crate::json::json;
+    use serde_json::json;
 
     use crate::authn::model::Config;
     use crate::authn::replay::ReplayProtection;
     use crate::error::ConfigError;
 
-    fn parse(replay: crate::json::Value) -> Result<Option<ReplayProtection>, ConfigError> {
+    fn parse(replay: serde_json::Value) -> Result<Option<ReplayProtection>, ConfigError> {
         let text = json!({"providers": {"p": {
             "local_jwks": {"inline_string": ""},
             "replay_protection": replay,

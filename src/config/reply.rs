@@ -3,9 +3,9 @@
 use crate::authn::model::{Provider, Requirement};
 use crate::authn::response::{Body, ReplyShape};
 use crate::authn::shadow::Shadow;
-use crate::config::fields::Refused;
-use crate::config::fields::{decimal, owned, Fields};
+use crate::config::fields::{owned, decimal, Fields};
 use crate::config::provider::header_name;
+use crate::config::fields::Refused;
 use crate::request::extract::Location;
 
 /// Longest fixed body or problem `type` accepted.
@@ -22,9 +22,7 @@ pub(super) fn parse_shadow(
 ) -> Result<Shadow, Refused> {
     f.refuse_unknown(&["header"], &[])?;
     if requires.is_none() {
-        return Err(f.err_here(
-            "needs `requires` or `requirement_name`: a rule without one refuses nothing",
-        ));
+        return Err(f.err_here("needs `requires` or `requirement_name`: a rule without one refuses nothing"));
     }
     let header = match f.get("header") {
         None => None,
@@ -44,24 +42,12 @@ pub(super) fn parse_shadow(
                 .chain(p.forward_payload_header.iter());
             for g in generated {
                 if g == name {
-                    return clash(&[
-                        "`",
-                        name,
-                        "` is a header provider `",
-                        &p.name,
-                        "` already sets",
-                    ]);
+                    return clash(&["`", name, "` is a header provider `", &p.name, "` already sets"]);
                 }
             }
             for l in &p.locations {
                 if matches!(l, Location::Header { name: n, .. } if n == name) {
-                    return clash(&[
-                        "`",
-                        name,
-                        "` is where provider `",
-                        &p.name,
-                        "` reads its tokens",
-                    ]);
+                    return clash(&["`", name, "` is where provider `", &p.name, "` reads its tokens"]);
                 }
             }
         }
@@ -108,11 +94,7 @@ pub(super) fn parse_reply(f: &Fields) -> Result<ReplyShape, Refused> {
                     {
                         return Err(f.err_parts(
                             "problem_type",
-                            &[
-                                "must be a URI of at most ",
-                                &decimal(MAX_TYPE_URI_BYTES as u64),
-                                " printable ASCII characters",
-                            ],
+                            &["must be a URI of at most ", &decimal(MAX_TYPE_URI_BYTES as u64), " printable ASCII characters"],
                         ));
                     }
                     Some(owned(uri))
@@ -131,24 +113,16 @@ pub(super) fn parse_reply(f: &Fields) -> Result<ReplyShape, Refused> {
             {
                 return Err(f.err_parts(
                     "content_type",
-                    &[
-                        "must be a media type of at most ",
-                        &decimal(MAX_CONTENT_TYPE_BYTES as u64),
-                        " printable ASCII characters",
-                    ],
+                    &["must be a media type of at most ", &decimal(MAX_CONTENT_TYPE_BYTES as u64), " printable ASCII characters"],
                 ));
             }
-            let text = f
-                .string("body")?
-                .ok_or_else(|| f.err("body", "is required with `format: \"fixed\"`"))?;
+            let text = f.string("body")?.ok_or_else(|| {
+                f.err("body", "is required with `format: \"fixed\"`")
+            })?;
             if text.len() > MAX_FIXED_BODY_BYTES {
                 return Err(f.err_parts(
                     "body",
-                    &[
-                        "longer than ",
-                        &decimal(MAX_FIXED_BODY_BYTES as u64),
-                        " bytes",
-                    ],
+                    &["longer than ", &decimal(MAX_FIXED_BODY_BYTES as u64), " bytes"],
                 ));
             }
             Body::Fixed {
@@ -159,11 +133,7 @@ pub(super) fn parse_reply(f: &Fields) -> Result<ReplyShape, Refused> {
         other => {
             return Err(f.err_parts(
                 "format",
-                &[
-                    "unknown format `",
-                    other,
-                    "`: use `native`, `problem_json` or `fixed`",
-                ],
+                &["unknown format `", other, "`: use `native`, `problem_json` or `fixed`"],
             ))
         }
     };

@@ -1,18 +1,16 @@
 //! `rules[]` and `requirement_map`: route matches, requirement trees and the per-rule
 //! authorization extension.
 
-use crate::json::Value;
+use serde_json::Value;
 
 use crate::authn::model::{Provider, Requirement, Rule, MAX_REQUIREMENT_DEPTH};
 use crate::authn::policy::{Authorization, ClaimRule, ClaimTest, ClientBinding};
-use crate::config::fields::Refused;
-use crate::config::fields::{self, decimal, owned, refusal, Fields, Path};
+use crate::config::fields::{owned, self, decimal, refusal, Fields, Path};
 use crate::config::provider::header_name;
 use crate::config::reply::{parse_reply, parse_shadow};
-use crate::request::matcher::{
-    HeaderMatch, PathMatch, QueryMatch, RouteMatch, StringMatcher, ValueMatch,
-};
 use crate::request::regex::{self, Regex};
+use crate::request::matcher::{HeaderMatch, PathMatch, QueryMatch, RouteMatch, StringMatcher, ValueMatch};
+use crate::config::fields::Refused;
 
 /// Longest regular expression accepted in a matcher.
 const MAX_REGEX_BYTES: usize = 1024;
@@ -57,10 +55,7 @@ pub(super) fn parse_string_matcher(f: &Fields) -> Result<StringMatcher, Refused>
     // document order wins, as it always has.
     let mut count = 0;
     let mut text = None;
-    for (kind, name) in ["exact", "prefix", "suffix", "contains"]
-        .into_iter()
-        .enumerate()
-    {
+    for (kind, name) in ["exact", "prefix", "suffix", "contains"].into_iter().enumerate() {
         if let Some(s) = f.string(name)? {
             text = Some((kind, s));
             count += 1;
@@ -81,9 +76,9 @@ pub(super) fn parse_string_matcher(f: &Fields) -> Result<StringMatcher, Refused>
             )
         }
         _ => {
-            return Err(
-                f.err_here("set only one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`")
-            )
+            return Err(f.err_here(
+                "set only one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex`",
+            ))
         }
     }
     if let Some(re) = regex {
@@ -153,11 +148,7 @@ pub(super) fn parse_rule(
                 .ok_or_else(|| {
                     f.err_parts(
                         "requirement_name",
-                        &[
-                            "names unknown requirement `",
-                            name,
-                            "` (not in `requirement_map`)",
-                        ],
+                        &["names unknown requirement `", name, "` (not in `requirement_map`)"],
                     )
                 })?,
         ),
@@ -168,10 +159,7 @@ pub(super) fn parse_rule(
         .map(|a| parse_authorization(&a))
         .transpose()?;
     if authorization.is_some() && requires.is_none() {
-        return Err(f.err(
-            "authorization",
-            "needs `requires` or `requirement_name`: there is no token to authorize",
-        ));
+        return Err(f.err("authorization", "needs `requires` or `requirement_name`: there is no token to authorize"));
     }
     let shadow = f
         .object("shadow")?
@@ -219,12 +207,16 @@ fn parse_route_match(m: &Fields) -> Result<RouteMatch, Refused> {
         (Some(prefix), None, None) => PathMatch::Prefix(owned(prefix)),
         (None, Some(path), None) => PathMatch::Exact(owned(path)),
         (None, None, Some(re)) => PathMatch::Regex(StringMatcher::Regex(parse_regex(&re)?)),
-        _ => return Err(m.err_here("set exactly one of `prefix`, `path` or `safe_regex`")),
+        _ => {
+            return Err(m.err_here("set exactly one of `prefix`, `path` or `safe_regex`"))
+        }
     };
     let case_sensitive = match m.get("case_sensitive") {
         None => true,
         Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(m.err("case_sensitive", "must be true or false")),
+        Some(_) => {
+            return Err(m.err("case_sensitive", "must be true or false"))
+        }
     };
     let mut headers = Vec::new();
     for (i, h) in m.array("headers")?.iter().enumerate() {
@@ -250,15 +242,17 @@ fn parse_route_match(m: &Fields) -> Result<RouteMatch, Refused> {
 
 #[inline(never)]
 fn parse_query_match(q: &Fields) -> Result<QueryMatch, Refused> {
-    q.refuse_unknown(&["name", "string_match", "present_match"], &[])?;
-    let name = owned(q.required_string("name")?);
-    let value = match (q.object("string_match")?, q.get("present_match")) {
-        (Some(sm), None) => ValueMatch::String(parse_string_matcher(&sm)?),
-        (None, Some(Value::Bool(b))) => ValueMatch::Present(*b),
-        (None, None) => ValueMatch::Present(true),
-        _ => return Err(q.err_here("set one of `string_match` or `present_match` (true or false)")),
-    };
-    Ok(QueryMatch { name, value })
+        q.refuse_unknown(&["name", "string_match", "present_match"], &[])?;
+        let name = owned(q.required_string("name")?);
+        let value = match (q.object("string_match")?, q.get("present_match")) {
+            (Some(sm), None) => ValueMatch::String(parse_string_matcher(&sm)?),
+            (None, Some(Value::Bool(b))) => ValueMatch::Present(*b),
+            (None, None) => ValueMatch::Present(true),
+            _ => {
+                return Err(q.err_here("set one of `string_match` or `present_match` (true or false)"))
+            }
+        };
+        Ok(QueryMatch { name, value })
 }
 
 /// Envoy's `HeaderMatcher` with the value matchers it still supports.
@@ -352,10 +346,7 @@ pub(super) fn parse_requirement(
     if depth > MAX_REQUIREMENT_DEPTH {
         return Err(refusal(
             &r.path.text(),
-            &[
-                "requirements nested deeper than ",
-                &decimal(MAX_REQUIREMENT_DEPTH as u64),
-            ],
+            &["requirements nested deeper than ", &decimal(MAX_REQUIREMENT_DEPTH as u64)],
         ));
     }
     r.refuse_unknown(
@@ -396,9 +387,9 @@ pub(super) fn parse_requirement(
     } else {
         ("requires_all", false)
     };
-    let list = r
-        .object(member)?
-        .ok_or_else(|| r.err(member, "must be an object with `requirements`"))?;
+    let list = r.object(member)?.ok_or_else(|| {
+        r.err(member, "must be an object with `requirements`")
+    })?;
     list.refuse_unknown(&["requirements"], &[])?;
     let items = list.array("requirements")?;
     if items.is_empty() {
@@ -485,6 +476,7 @@ fn parse_authorization(a: &Fields) -> Result<Authorization, Refused> {
     })
 }
 
+
 /// One entry of `authorization.claims`: a claim and exactly one test.
 #[inline(never)]
 fn parse_claim_rule(c: &Fields) -> Result<ClaimRule, Refused> {
@@ -520,12 +512,12 @@ fn parse_claim_rule(c: &Fields) -> Result<ClaimRule, Refused> {
     }
     let test = match tests.len() {
         1 => tests.pop().ok_or_else(|| c.err_here("needs one matcher"))?,
-        0 => {
-            return Err(c.err_here(
-                "needs one matcher: `equals`, `one_of`, `contains_all`, `contains_any` or `absent`",
-            ))
+        0 => return Err(c.err_here(
+            "needs one matcher: `equals`, `one_of`, `contains_all`, `contains_any` or `absent`",
+        )),
+        _ => {
+            return Err(c.err_here("set only one matcher per entry (add another entry for more)"))
         }
-        _ => return Err(c.err_here("set only one matcher per entry (add another entry for more)")),
     };
     Ok(ClaimRule { claim, test })
 }

@@ -1,10 +1,9 @@
-use super::*;
 use crate::authn::model::{JwksSource, LogLevel};
-use crate::json::json;
 use crate::request::extract::Location;
+use super::*;
+use serde_json::json;
 
-const JWKS: &str =
-    r#"{"keys":[{"kty":"oct","kid":"k1","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]}"#;
+const JWKS: &str = r#"{"keys":[{"kty":"oct","kid":"k1","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]}"#;
 
 fn with_provider(extra: Value) -> String {
     let mut provider = json!({"issuer": "https://iss", "local_jwks": {"inline_string": JWKS}});
@@ -23,7 +22,7 @@ fn error_field(text: &str) -> String {
 #[test]
 fn log_level_defaults_to_info_and_names_its_field_when_wrong() {
     let with_level = |level: Value| {
-        let mut config: Value = crate::json::from_str(&with_provider(json!({}))).unwrap();
+        let mut config: Value = serde_json::from_str(&with_provider(json!({}))).unwrap();
         config["log_level"] = level;
         config.to_string()
     };
@@ -54,23 +53,21 @@ fn native_jwt_cache_config_sizes_the_shared_cache() {
     let plain = parse(json!({})).unwrap();
     assert_eq!(plain.providers[0].jwt_cache_size, None);
     assert_eq!(plain.providers[0].max_cached_token_bytes, 4096);
-    assert_eq!(
-        plain.token_cache_size,
-        crate::authn::token_cache::DEFAULT_CAPACITY
-    );
+    assert_eq!(plain.token_cache_size, crate::authn::token_cache::DEFAULT_CAPACITY);
     // Native's defaults for 0 and unset; a uint32 may be a JSON string.
     let defaults = parse(json!({"jwt_cache_config": {"jwt_cache_size": 0}})).unwrap();
     assert_eq!(defaults.providers[0].jwt_cache_size, Some(100));
     assert_eq!(defaults.providers[0].max_cached_token_bytes, 4096);
-    let sized =
-        parse(json!({"jwt_cache_config": {"jwt_cache_size": "5000", "jwt_max_token_size": 8192}}))
-            .unwrap();
+    let sized = parse(
+        json!({"jwt_cache_config": {"jwt_cache_size": "5000", "jwt_max_token_size": 8192}}),
+    )
+    .unwrap();
     assert_eq!(sized.providers[0].max_cached_token_bytes, 8192);
     assert_eq!(
         sized.token_cache_size, 5000,
         "room for the provider's share"
     );
-    let mut explicit: Value = crate::json::from_str(&with_provider(
+    let mut explicit: Value = serde_json::from_str(&with_provider(
         json!({"jwt_cache_config": {"jwt_cache_size": 5000}}),
     ))
     .unwrap();
@@ -109,7 +106,8 @@ fn native_jwt_cache_config_sizes_the_shared_cache() {
 /// The refusal README.md shows as its example, word for word.
 #[test]
 fn unsupported_fields_are_named_with_what_they_would_do() {
-    let mut config: crate::json::Value = crate::json::from_str(&with_provider(json!({}))).unwrap();
+    let mut config: serde_json::Value =
+        serde_json::from_str(&with_provider(json!({}))).unwrap();
     config["filter_state_rules"] = json!({"name": "x", "requires": {}});
     let e = Config::parse(&config.to_string()).expect_err("must be refused");
     assert_eq!(
@@ -183,9 +181,7 @@ fn remote_jwks() {
 
 #[test]
 fn camel_case_members_are_accepted() {
-    let text =
-        json!({"providers": {"p": {"localJwks": {"inlineString": JWKS}, "clockSkewSeconds": 7}}})
-            .to_string();
+    let text = json!({"providers": {"p": {"localJwks": {"inlineString": JWKS}, "clockSkewSeconds": 7}}}).to_string();
     assert_eq!(
         Config::parse(&text).unwrap().providers[0].clock_skew_seconds,
         7

@@ -20,9 +20,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Sha256, Sha384, Sha512};
 
 use crate::crypto::alg::{Alg, Family};
-use crate::crypto::rsa_verify::{
-    bit_len, strip_leading_zeros, Engine, Exponent, Padding, RsaPublic,
-};
+use crate::crypto::rsa_verify::{bit_len, strip_leading_zeros, Engine, Exponent, Padding, RsaPublic};
 
 /// The line the filter logs once per VM: which RSA engine this build and host use, and why
 /// ([`Engine::describe`] of [`Engine::best`] in this build's [`Simd`](rsa_verify::Simd)).

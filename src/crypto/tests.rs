@@ -508,8 +508,8 @@ fn ecdsa_accepts_high_s_on_every_curve() {
 #[test]
 fn ecdsa_zero_or_out_of_range_scalars_are_refused() {
     // secp256r1 group order n.
-    let n =
-        hex::decode("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551").unwrap();
+    let n = hex::decode("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551")
+        .unwrap();
     let case = cases().into_iter().find(|c| c.alg == Alg::Es256).unwrap();
     let (r, s) = case.sig.split_at(32);
     let zero = [0u8; 32];
@@ -604,8 +604,8 @@ fn ec_constructor_checks_length_and_curve() {
     let short = &x[1..];
     let long = [&[0u8][..], x].concat();
     let zero = [0u8; 32];
-    let p =
-        hex::decode("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff").unwrap();
+    let p = hex::decode("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff")
+        .unwrap();
     /// name, curve, x, y, error
     type Row<'a> = (&'a str, Curve, &'a [u8], &'a [u8], Option<KeyError>);
     let table: [Row; 8] = [

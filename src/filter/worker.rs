@@ -10,16 +10,16 @@ use std::time::Duration;
 
 use proxy_wasm_abi::{Action, LogLevel};
 
-use crate::authn::model::{Config, HeaderFetch};
-use crate::authn::response;
 use crate::authn::shadow::{self, Shadow};
-use crate::authn::token_cache::TokenCache;
 use crate::authn::{self, Decision, HeaderEdits, Input, KeyLookup, Outcome, RemoteKeys};
+use crate::authn::model::{Config, HeaderFetch};
+use crate::keys::remote::RemoteJwks;
 use crate::error::AuthError;
 use crate::keys::jwks::{self, KeySet};
-use crate::keys::remote::RemoteJwks;
 use crate::keys::remote::{self, Meta};
 use crate::request::matcher::Request;
+use crate::authn::response;
+use crate::authn::token_cache::TokenCache;
 
 use super::host;
 use super::metrics::Metrics;

@@ -24,12 +24,12 @@
 
 use std::fmt;
 
-use crate::json::{Map, Value};
+use serde_json::{Map, Value};
 
 use crate::crypto::alg::{Alg, Family};
+use crate::token::b64;
 use crate::crypto::{Curve, PublicKey};
 use crate::keys::x509::{self, KeyMaterial};
-use crate::token::b64;
 
 /// Largest JWKS body accepted, in bytes.
 pub const MAX_JWKS_BYTES: usize = 1 << 20;
@@ -152,20 +152,16 @@ fn parse_document(text: &str, allow_pem: bool) -> Result<(KeySet, Vec<Skipped>),
         }
         return parse_pem(text);
     }
-    if crate::token::jws::check_depth_and_counts(
-        text.as_bytes(),
-        MAX_JWKS_DEPTH,
-        usize::MAX,
-        usize::MAX,
-    )
-    .is_err()
+    if crate::token::jws::check_depth_and_counts(text.as_bytes(), MAX_JWKS_DEPTH, usize::MAX, usize::MAX)
+        .is_err()
     {
         return Err(JwksError::new(
             "JwksParseError",
             format!("Jwks nests arrays or objects deeper than the limit of {MAX_JWKS_DEPTH}"),
         ));
     }
-    let doc: Value = crate::json::from_slice(strip_trailing_commas(text).as_bytes())
+    // From bytes, as tokens are read: one instance of serde_json's parser in the module.
+    let doc: Value = serde_json::from_slice(strip_trailing_commas(text).as_bytes())
         .map_err(|_| JwksError::new("JwksParseError", "Jwks is an invalid JSON"))?;
     let Value::Object(doc) = doc else {
         return Err(JwksError::new("JwksParseError", "Jwks is an invalid JSON"));
@@ -545,9 +541,9 @@ fn quote(value: &str) -> String {
 }
 
 /// Drops each comma that closes an array or object (`[1,2,]`, `{"a":1,}`), which Envoy's JSON
-/// parser accepts and ours (src/json/, serde_json's rules) does not. Commas inside strings, and
-/// commas right after `[`, `{` or another comma (`[,]`, `[1,,]`, which Envoy refuses), are kept,
-/// so the reader still refuses those documents.
+/// parser accepts and serde_json does not. Commas inside strings, and commas right after `[`,
+/// `{` or another comma (`[,]`, `[1,,]`, which Envoy refuses), are kept, so serde_json still
+/// refuses those documents.
 fn strip_trailing_commas(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());

@@ -14,6 +14,7 @@
 
 use std::fmt::Write as _;
 
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteJwks {
     pub uri: String,
@@ -38,6 +39,7 @@ pub struct RemoteJwks {
     /// Extension: cluster for the discovered `jwks_uri` (default: `cluster`).
     pub jwks_cluster: Option<String>,
 }
+
 
 /// `http://host:port/path?q` → (`host:port`, `/path?q`).
 pub fn split_uri(uri: &str) -> Option<(&str, &str)> {
@@ -392,11 +394,11 @@ const MAX_QUOTED: usize = 200;
 /// the provider's (§4.3), and its `jwks_uri` an absolute http(s) URI, returned as
 /// `(authority, path)` for the callout. Errors quote the document's values cut short.
 pub fn discovery_jwks_uri(body: &[u8], issuer: Option<&str>) -> Result<(String, String), String> {
-    let doc: crate::json::Value = crate::json::from_slice(body)
-        .map_err(|e| format!("discovery document is not JSON: {e}"))?;
+    let doc: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("discovery document is not JSON: {e}"))?;
     let field = |name: &str| {
         doc.get(name)
-            .and_then(crate::json::Value::as_str)
+            .and_then(serde_json::Value::as_str)
             .ok_or_else(|| format!("discovery document has no `{name}`"))
     };
     let doc_issuer = field("issuer")?;

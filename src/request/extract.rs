@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+
 /// Where a token is looked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {

@@ -2,11 +2,11 @@
 //! registered claims, with the statuses of Envoy's native parser. Nothing here is trusted
 //! until `authn` has checked the signature.
 
-use crate::json::{Map, Value};
+use serde_json::{Map, Value};
 
 use crate::crypto::alg::Alg;
-use crate::error::AuthError;
 use crate::token::b64;
+use crate::error::AuthError;
 
 /// Tokens longer than this are refused before any decoding. Native Envoy has no such limit;
 /// 16 KiB leaves room for large but real tokens (Azure AD with many groups, long custom
@@ -17,7 +17,7 @@ pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// biggest thing one may carry, and this filter never reads it).
 pub const MAX_HEADER_BYTES: usize = 8 * 1024;
 /// Deepest nesting of arrays and objects in the header or the payload, the top-level object
-/// counting as 1. Checked by a byte scan before the JSON reader (whose own limit is 128) parses:
+/// counting as 1. Checked by a byte scan before serde_json (whose own limit is 128) parses:
 /// real tokens nest 3 or 4 deep.
 pub const MAX_JSON_DEPTH: usize = 32;
 /// Most top-level members (claims) in the payload.
@@ -231,7 +231,7 @@ pub(crate) fn check_depth_and_counts(
 }
 
 fn json_object(bytes: &[u8]) -> Option<Map<String, Value>> {
-    match crate::json::from_slice(bytes) {
+    match serde_json::from_slice(bytes) {
         Ok(Value::Object(map)) => Some(map),
         _ => None,
     }

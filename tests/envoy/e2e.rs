@@ -127,6 +127,7 @@ fn local_builder(upstream: &Upstream) -> EnvoyBuilder {
         ))
 }
 
+
 #[test]
 fn local_jwks_scenarios() {
     let upstream = Upstream::start();

@@ -205,8 +205,7 @@ fn hostile(rng: &mut Rng, m: &Material) -> Hostile {
             // Binary-looking base64 segments (random bytes, url alphabet).
             let segs: Vec<String> = (0..3)
                 .map(|_| {
-                    let bytes: Vec<u8> =
-                        (0..rng.below(200)).map(|_| rng.next_u64() as u8).collect();
+                    let bytes: Vec<u8> = (0..rng.below(200)).map(|_| rng.next_u64() as u8).collect();
                     b64url(&bytes)
                 })
                 .collect();

@@ -18,8 +18,7 @@ use jwt_mint::{jwks, Alg, Key};
 use serde_json::{json, Value};
 
 use crate::support::{
-    assert_vm_healthy, flip_signature_bit, http_get, now, poll_until, EnvoyBuilder, Proxy,
-    Response, Upstream,
+    assert_vm_healthy, flip_signature_bit, http_get, now, poll_until, EnvoyBuilder, Proxy, Response, Upstream,
 };
 
 const ISS: &str = "https://issuer.replay.example";
@@ -92,12 +91,7 @@ fn jti(label: &str) -> String {
 }
 
 fn assert_refused(r: &Response, message: &str, proxy: &Proxy) {
-    assert_eq!(
-        r.status,
-        401,
-        "{r}\n{}",
-        crate::support::tail(&proxy.log(), 30)
-    );
+    assert_eq!(r.status, 401, "{r}\n{}", crate::support::tail(&proxy.log(), 30));
     assert_eq!(r.body, message, "{r}");
     let challenge = r.header("www-authenticate").unwrap_or_default();
     assert!(

@@ -1,8 +1,8 @@
 use super::*;
 use crate::authn::model::Config;
-use crate::json::json;
-use crate::request::matcher::StringMatcher;
 use crate::token::jws;
+use crate::request::matcher::StringMatcher;
+use serde_json::json;
 
 fn provider(extra: Value) -> Provider {
     let mut p = json!({"local_jwks": {"inline_string": ""}});
@@ -98,8 +98,9 @@ fn multi_tenant_issuer() {
     let listed = provider(
         json!({"issuer": "https://login.example/{tenantid}/v2.0", "allowed_tenants": ["t1", "t2"]}),
     );
-    let ok =
-        |p: &Provider, iss: &str, tid: Value| run(p, json!({"iss": iss, "tid": tid}), 1).is_ok();
+    let ok = |p: &Provider, iss: &str, tid: Value| {
+        run(p, json!({"iss": iss, "tid": tid}), 1).is_ok()
+    };
     assert!(ok(&any, "https://login.example/t9/v2.0", json!("t9")));
     assert!(ok(&listed, "https://login.example/t2/v2.0", json!("t2")));
     assert!(
@@ -177,7 +178,7 @@ fn numbers_print_as_native_prints_them() {
         ("9007199254740993", "9007199254740993"),
     ];
     for (raw, want) in cases {
-        let value: Value = crate::json::from_str(raw).unwrap();
+        let value: Value = serde_json::from_str(raw).unwrap();
         assert_eq!(render(&value), want, "{raw}");
     }
 }

@@ -1,8 +1,8 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use crate::json::{json, Value};
 use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{json, Value};
 use sha2::Sha256;
 
 use super::*;

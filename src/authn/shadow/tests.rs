@@ -1,4 +1,4 @@
-use crate::json::{json, Value};
+use serde_json::{json, Value};
 
 use super::*;
 use crate::authn::Decision;
@@ -74,8 +74,7 @@ fn the_decision_is_made_as_in_enforce_mode() {
     let expired = hs256(json!({"iss": "https://iss", "sub": "alice", "exp": 10}));
     let h = headers(Some(&expired));
     assert_eq!(
-        crate::authn::authenticate(crate::authn::Input::local(&c, &Request::new(&h), 1000))
-            .decision,
+        crate::authn::authenticate(crate::authn::Input::local(&c, &Request::new(&h), 1000)).decision,
         Decision::Deny(AuthError::JwtExpired)
     );
 }
@@ -109,8 +108,7 @@ fn a_verified_token_refused_by_authorization_still_forwards_its_claims() {
     let token = hs256(json!({"iss": "https://iss", "sub": "alice", "exp": 2000, "scope": "read"}));
     let h = headers(Some(&token));
     assert!(matches!(
-        crate::authn::authenticate(crate::authn::Input::local(&c, &Request::new(&h), 1000))
-            .decision,
+        crate::authn::authenticate(crate::authn::Input::local(&c, &Request::new(&h), 1000)).decision,
         Decision::Forbid(_)
     ));
     let e = shadow_edits(&c, &h, AuthError::JwtInsufficientScope);

@@ -1,4 +1,4 @@
-use crate::json::{json, Value};
+use serde_json::{json, Value};
 
 use crate::authn::model::Config;
 use crate::authn::response::{Body, ReplyShape};

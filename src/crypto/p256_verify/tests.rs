@@ -459,8 +459,9 @@ fn verifies_p256_signatures_and_refuses_bad_scalars() {
     let sk = p256::ecdsa::SigningKey::from_slice(&[0x42; 32]).unwrap();
     let point = sk.verifying_key().to_sec1_point(false);
     let b = point.as_bytes();
-    let key = VerifyingKey::from_affine(b[1..33].try_into().unwrap(), b[33..].try_into().unwrap())
-        .unwrap();
+    let key =
+        VerifyingKey::from_affine(b[1..33].try_into().unwrap(), b[33..].try_into().unwrap())
+            .unwrap();
     let digests = [
         [0u8; 32],
         [0xff; 32],

@@ -205,7 +205,8 @@ fn neg_inverse_is_minus_the_inverse() {
 #[test]
 fn limb_conversion_round_trips() {
     let mut rng = Rng(19);
-    let mut values: Vec<Vec<u8>> = vec![vec![], vec![0], vec![1], vec![0xff; 7], vec![0xff; 64]];
+    let mut values: Vec<Vec<u8>> =
+        vec![vec![], vec![0], vec![1], vec![0xff; 7], vec![0xff; 64]];
     for len in 1..=72 {
         values.push(rng.bytes(len));
         values.push(vec![0xff; len]);
@@ -401,8 +402,8 @@ fn public_op_matches_the_rsa_crate_at_every_size() {
         },
     ];
     for bits in [
-        2048, 2049, 2050, 2055, 2056, 2080, 2098, 2099, 2126, 2127, 3000, 3072, 4095, 4096, 4100,
-        4198, 4199, 6001, 8191, 8192,
+        2048, 2049, 2050, 2055, 2056, 2080, 2098, 2099, 2126, 2127, 3000, 3072, 4095, 4096,
+        4100, 4198, 4199, 6001, 8191, 8192,
     ] {
         moduli.push(random_modulus(&mut rng, bits));
     }
@@ -466,7 +467,8 @@ fn public_op_matches_u128_arithmetic_on_small_moduli() {
             for s in [0, 1, 2, n - 1].into_iter().chain(samples) {
                 let sig = s.to_be_bytes()[16 - n_be.len()..].to_vec();
                 let got = key.public_op(&sig).unwrap();
-                let want = mod_pow_u128(s, e.value(), n).to_be_bytes()[16 - n_be.len()..].to_vec();
+                let want =
+                    mod_pow_u128(s, e.value(), n).to_be_bytes()[16 - n_be.len()..].to_vec();
                 assert_eq!(
                     got,
                     want,

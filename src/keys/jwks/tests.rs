@@ -1,5 +1,5 @@
-use crate::json::json;
 use rsa::traits::PublicKeyParts;
+use serde_json::json;
 
 use super::*;
 use crate::crypto::tests::{ec_coordinates, rsa_private};
@@ -34,9 +34,7 @@ fn oct_jwk() -> Value {
 }
 
 /// `base` with `changes` merged in; a `null` in `changes` removes the member.
-/// `base` (ours or a jwt-mint JWK) with members of `changes` set, or removed where null.
-fn with(base: impl serde::Serialize, changes: Value) -> Value {
-    let base = crate::json::from_serde(&serde_json::to_value(base).unwrap());
+fn with(base: Value, changes: Value) -> Value {
     let (Value::Object(mut base), Value::Object(changes)) = (base, changes) else {
         unreachable!()
     };
@@ -921,7 +919,8 @@ mod key_documents {
         let entries = [
             (
                 "a-wrong",
-                "-----BEGIN CERTIFICATE-----\nwrong-pubkey\n-----END CERTIFICATE-----\n".to_owned(),
+                "-----BEGIN CERTIFICATE-----\nwrong-pubkey\n-----END CERTIFICATE-----\n"
+                    .to_owned(),
             ),
             ("b-two", format!("{cert}{cert}")),
             ("c-good", cert.clone()),
@@ -997,7 +996,8 @@ mod key_documents {
                 )
             })
             .collect();
-        let many: Vec<(&str, String)> = many.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        let many: Vec<(&str, String)> =
+            many.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         let err = parse_jwks(&x509_map(&many)).unwrap_err();
         assert_eq!(err.status, "JwksParseError", "{err}");
     }
@@ -1067,9 +1067,7 @@ mod key_documents {
             [Skipped {
                 index: 1,
                 kid: None,
-                reason:
-                    "PEM block \"PRIVATE KEY\" is not a PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE"
-                        .into()
+                reason: "PEM block \"PRIVATE KEY\" is not a PUBLIC KEY, RSA PUBLIC KEY or CERTIFICATE".into()
             }]
         );
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::json::json;
+use serde_json::json;
 
 fn token(header: Value, payload: Value) -> String {
     format!(
@@ -183,7 +183,7 @@ fn nesting_depth_limit() {
         err(&raw_token(h, &nested(MAX_JSON_DEPTH + 1))),
         AuthError::JwtPayloadParseErrorBadJson
     );
-    // Far past the JSON reader's own limit, refused by the scan before parsing.
+    // Far past serde_json's own limit, refused by the scan before parsing.
     assert_eq!(
         err(&raw_token(h, &"[".repeat(8000))),
         AuthError::JwtPayloadParseErrorBadJson

@@ -22,9 +22,7 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::{
-    bearer, body, flip_signature_bit, judge_continue, judge_reply, now, write, AUTHORITY,
-};
+use common::{bearer, body, flip_signature_bit, now, judge_continue, judge_reply, write, AUTHORITY};
 
 include!("../../../tests/envoy/e2e_table.rs");
 
@@ -33,7 +31,9 @@ fn judge(row: &Check, v: &Value, code: Option<i32>) -> Option<String> {
     let answer = &v["answer"];
     let continues = answer["action"] == "continue" && code == Some(0);
     match &row.expect {
-        Expect::Pass(upstream) => judge_continue(&row.headers, answer, code, upstream),
+        Expect::Pass(upstream) => {
+            judge_continue(&row.headers, answer, code, upstream)
+        }
         // Envoy answers these routes itself, after the filter let the request through.
         Expect::Direct(_) => {
             (!continues).then(|| format!("expected the request to continue, got {answer}"))

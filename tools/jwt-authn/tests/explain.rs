@@ -608,9 +608,7 @@ fn fetch_explained(config: &Path, key: &Key, extra: &[&str]) -> (Option<i32>, Va
     let token = key.token(&claims(json!({})));
     let bearer = format!("Authorization: Bearer {token}");
     let now = NOW.to_string();
-    let mut args = vec![
-        "--path", "/x", "--header", &bearer, "--now", &now, "--fetch",
-    ];
+    let mut args = vec!["--path", "/x", "--header", &bearer, "--now", &now, "--fetch"];
     args.extend_from_slice(extra);
     explain_json(config, &args)
 }

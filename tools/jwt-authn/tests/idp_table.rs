@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 
 mod common;
 
-use common::{body, judge_continue, judge_reply, now, write, AUTHORITY};
+use common::{body, now, judge_continue, judge_reply, write, AUTHORITY};
 
 include!("../../../tests/envoy/idp_table.rs");
 
@@ -87,7 +87,9 @@ fn challenge(config: &Value, check: &Check, body: &str) -> String {
 fn judge(config: &Value, check: &Check, v: &Value, code: Option<i32>) -> Option<String> {
     let answer = &v["answer"];
     match &check.expect {
-        Expect::Pass(upstream) => judge_continue(&check.headers, answer, code, upstream),
+        Expect::Pass(upstream) => {
+            judge_continue(&check.headers, answer, code, upstream)
+        }
         Expect::Fail(status, body) => {
             let want_www = challenge(config, check, body);
             judge_reply(answer, code, *status, body, &want_www)

@@ -19,9 +19,7 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::{
-    bearer, body, flip_signature_bit, judge_continue, judge_reply, now, write, AUTHORITY,
-};
+use common::{bearer, body, flip_signature_bit, now, judge_continue, judge_reply, write, AUTHORITY};
 
 include!("../../../tests/envoy/policy_table.rs");
 
@@ -31,7 +29,9 @@ include!("../../../tests/envoy/policy_table.rs");
 fn judge(row: &Check, v: &Value, code: Option<i32>) -> Option<String> {
     let answer = &v["answer"];
     match &row.expect {
-        Expect::Pass(upstream) => judge_continue(&row.headers, answer, code, upstream),
+        Expect::Pass(upstream) => {
+            judge_continue(&row.headers, answer, code, upstream)
+        }
         Expect::Fail(status, body, challenge) => {
             let want_www = www_authenticate(AUTHORITY, &row.path, *challenge);
             judge_reply(answer, code, *status, body, &want_www)
@@ -76,10 +76,7 @@ fn explain_answers_every_row_of_the_envoy_policy_table() {
             Err(e) => Some(e),
         };
         if let Some(problem) = problem {
-            failures.push(format!(
-                "{}: {} {}\n    {problem}",
-                row.what, row.method, row.path
-            ));
+            failures.push(format!("{}: {} {}\n    {problem}", row.what, row.method, row.path));
         }
     }
     println!("{} policy rows explained", rows.len());

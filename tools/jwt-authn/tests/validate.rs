@@ -69,10 +69,7 @@ fn a_refused_configuration_fails_with_the_filters_message() {
         let refusal = config::load(text).unwrap_err().refusal();
         assert_eq!(stderr, format!("{}: {refusal}\n", path.display()), "{name}");
         assert!(refusal.contains(names), "{name}: {refusal}");
-        assert!(
-            refusal.starts_with("invalid plugin configuration: "),
-            "{refusal}"
-        );
+        assert!(refusal.starts_with("invalid plugin configuration: "), "{refusal}");
     }
 }
 
