@@ -24,8 +24,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
 
-/// NAF digits of a 64-bit piece: one more than its bits (a final carry).
-const DIGITS: usize = 65;
+use crate::crypto::wnaf::{wnaf, DIGITS};
+
 /// The most 64-bit pieces a scalar has (P-521's 17 limbs).
 const MAX_PIECES: usize = 9;
 
@@ -680,40 +680,6 @@ impl<const L: usize> Table<L> {
         };
         Some((&point.x, y))
     }
-}
-
-/// The width-w NAF of a 64-bit `k`, least significant digit first: every digit is 0 or odd in
-/// `(−2^(w−1), 2^(w−1))`, and `k = Σ d_i·2^i`.
-fn wnaf(k: u64, w: u32) -> [i8; DIGITS] {
-    let mut out = [0i8; DIGITS];
-    let full = 1i64 << w;
-    let half = full >> 1;
-    let mask = (full - 1) as u64;
-    // The value being recoded is `hi·2⁶⁴ + k` (subtracting a negative digit can carry out).
-    let mut k = k;
-    let mut hi = 0u64;
-    for d in out.iter_mut() {
-        if k == 0 && hi == 0 {
-            break;
-        }
-        if k & 1 == 1 {
-            let mut digit = (k & mask) as i64;
-            if digit >= half {
-                digit -= full;
-            }
-            if digit > 0 {
-                k -= digit as u64;
-            } else {
-                let (s, overflow) = k.overflowing_add(digit.unsigned_abs());
-                k = s;
-                hi = u64::from(overflow);
-            }
-            *d = digit as i8;
-        }
-        k = (k >> 1) | (hi << 63);
-        hi = 0;
-    }
-    out
 }
 
 /// The NAF digits of each 64-bit piece of a scalar, least significant piece first (the pieces

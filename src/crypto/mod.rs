@@ -13,6 +13,7 @@ pub mod p384_verify;
 pub mod p521_verify;
 pub mod rsa_verify;
 pub mod sha;
+pub mod wnaf;
 
 use std::fmt;
 

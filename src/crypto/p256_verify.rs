@@ -23,6 +23,8 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+use crate::crypto::wnaf::{wnaf, DIGITS};
+
 /// A 256-bit number, least significant limb first.
 type Limbs = [u32; 8];
 
@@ -93,8 +95,6 @@ const N0_INV: u32 = neg_inverse(N[0]);
 const W_G: u32 = 8;
 /// NAF width for a key's table: 4 KB per key.
 const W_Q: u32 = 6;
-/// Digits of the width-w NAF of a 64-bit piece: one more than its bits (a final carry).
-const DIGITS: usize = 65;
 
 /// `−x⁻¹ mod 2³²` for odd `x`, by Newton's iteration (each step doubles the correct bits).
 const fn neg_inverse(x: u32) -> u32 {
@@ -634,40 +634,6 @@ fn g_table() -> Option<&'static Table> {
     TABLE
         .get_or_init(|| Table::new(&Affine { x: GX, y: GY }, W_G))
         .as_ref()
-}
-
-/// The width-w NAF of a 64-bit `k`, least significant digit first: every digit is 0 or odd in
-/// `(−2^(w−1), 2^(w−1))`, and `k = Σ d_i·2^i`.
-fn wnaf(k: u64, w: u32) -> [i8; DIGITS] {
-    let mut out = [0i8; DIGITS];
-    let full = 1i64 << w;
-    let half = full >> 1;
-    let mask = (full - 1) as u64;
-    // The value being recoded is `hi·2⁶⁴ + k` (subtracting a negative digit can carry out).
-    let mut k = k;
-    let mut hi = 0u64;
-    for d in out.iter_mut() {
-        if k == 0 && hi == 0 {
-            break;
-        }
-        if k & 1 == 1 {
-            let mut digit = (k & mask) as i64;
-            if digit >= half {
-                digit -= full;
-            }
-            if digit > 0 {
-                k -= digit as u64;
-            } else {
-                let (s, overflow) = k.overflowing_add(digit.unsigned_abs());
-                k = s;
-                hi = u64::from(overflow);
-            }
-            *d = digit as i8;
-        }
-        k = (k >> 1) | (hi << 63);
-        hi = 0;
-    }
-    out
 }
 
 /// The four 64-bit pieces of a scalar, least significant first.

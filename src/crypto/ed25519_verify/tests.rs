@@ -202,25 +202,6 @@ fn scalars_reduce_mod_l() {
 }
 
 #[test]
-fn wnaf_digits_sum_back() {
-    let mut rng = Rng(8);
-    for w in [5, 7] {
-        for k in [0, 1, u64::MAX, 1 << 63, (1 << 63) - 1]
-            .into_iter()
-            .chain((0..200).map(|_| rng.next()))
-        {
-            let digits = wnaf(k, w);
-            let mut sum = 0i128;
-            for (i, &d) in digits.iter().enumerate() {
-                assert!(d == 0 || (d % 2 != 0 && i32::from(d).abs() < 1 << (w - 1)));
-                sum += i128::from(d) << i;
-            }
-            assert_eq!(sum, i128::from(k));
-        }
-    }
-}
-
-#[test]
 fn differential_with_dalek() {
     let mut rng = Rng(9);
     for round in 0..12 {
