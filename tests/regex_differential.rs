@@ -11,26 +11,8 @@
 
 use jwt_authn_wasm::request::regex::Regex;
 
-/// SplitMix64: a small, seeded, reproducible generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
+/// The project's one seeded test generator (SplitMix64).
+use jwt_mint::Rng;
 
 const ATOMS: &[&str] = &[
     "a", "b", "A", "-", "é", "1", "_", " ", ".", r"\d", r"\w", r"\s", r"\D", r"\W", r"\S", r"\x41",
@@ -57,7 +39,7 @@ fn pattern(rng: &mut Rng, depth: u32, names: &mut u32) -> String {
     let items = 1 + rng.below(4);
     for _ in 0..items {
         let item = match rng.below(if depth == 0 { 3 } else { 8 }) {
-            0 | 1 => rng.pick(ATOMS).to_string(),
+            0 | 1 => rng.pick::<&str>(ATOMS).to_string(),
             2 => class(rng),
             3 => format!("({})", pattern(rng, depth - 1, names)),
             4 => format!("(?:{})", pattern(rng, depth - 1, names)),
@@ -66,12 +48,12 @@ fn pattern(rng: &mut Rng, depth: u32, names: &mut u32) -> String {
                 let open = if rng.below(2) == 0 { "?P<" } else { "?<" };
                 format!("({open}n{names}>{})", pattern(rng, depth - 1, names))
             }
-            6 => format!("(?{}:{})", rng.pick(FLAGS), pattern(rng, depth - 1, names)),
-            _ => format!("(?{})", rng.pick(FLAGS)),
+            6 => format!("(?{}:{})", *rng.pick::<&str>(FLAGS), pattern(rng, depth - 1, names)),
+            _ => format!("(?{})", *rng.pick::<&str>(FLAGS)),
         };
         out.push_str(&item);
         if rng.below(3) == 0 {
-            out.push_str(rng.pick(REPEATS));
+            out.push_str(rng.pick::<&str>(REPEATS));
         }
         if rng.below(6) == 0 {
             out.push('|');
@@ -86,7 +68,7 @@ fn class(rng: &mut Rng) -> String {
         out.push('^');
     }
     for _ in 0..1 + rng.below(3) {
-        out.push_str(rng.pick(CLASS_ITEMS));
+        out.push_str(rng.pick::<&str>(CLASS_ITEMS));
     }
     out.push(']');
     out
@@ -100,13 +82,13 @@ fn noise(rng: &mut Rng) -> String {
         "u", "U", "p", "z", "é",
     ];
     let len = 1 + rng.below(10);
-    (0..len).map(|_| rng.pick(CHARS)).collect()
+    (0..len).map(|_| *rng.pick::<&str>(CHARS)).collect()
 }
 
 fn value(rng: &mut Rng) -> String {
     const CHARS: &[&str] = &["a", "b", "A", "B", "-", "é", "1", "_", " ", "\n", "\r", "\t", "É"];
     let len = rng.below(7);
-    (0..len).map(|_| rng.pick(CHARS)).collect()
+    (0..len).map(|_| *rng.pick::<&str>(CHARS)).collect()
 }
 
 /// regex-lite as the filter used it; `Err` with its reason when refused.
