@@ -6,25 +6,12 @@ use super::*;
 
 use ed25519_dalek::{Signature, Signer, SigningKey};
 
-/// A small deterministic generator (splitmix64): the tests are reproducible.
-struct Rng(u64);
+/// The project's one seeded test generator (splitmix64): the tests are reproducible.
+use jwt_mint::Rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn bytes<const N: usize>(&mut self) -> [u8; N] {
-        let mut out = [0u8; N];
-        for b in out.iter_mut() {
-            *b = self.next() as u8;
-        }
-        out
-    }
+/// 32 bytes, the low byte of one draw each.
+fn bytes32(rng: &mut Rng) -> [u8; 32] {
+    rng.bytes(32).try_into().unwrap()
 }
 
 fn hex32(s: &str) -> [u8; 32] {
@@ -95,7 +82,7 @@ fn base_point_round_trips_and_has_order_l() {
     // [S]B through B's table agrees with the generic table, and with dalek's public key.
     let mut rng = Rng(5);
     for _ in 0..8 {
-        let seed: [u8; 32] = rng.bytes();
+        let seed: [u8; 32] = bytes32(&mut rng);
         let sk = SigningKey::from_bytes(&seed);
         // RFC 8032 §5.1.5: the low half of SHA-512(seed), clamped.
         let mut scalar = sk.to_scalar_bytes();
@@ -147,7 +134,7 @@ fn key_acceptance_matches_dalek_on_small_y_and_random_bytes() {
         }
     }
     for _ in 0..300 {
-        candidates.push(rng.bytes());
+        candidates.push(bytes32(&mut rng));
     }
     let mut accepted = 0;
     for c in &candidates {
@@ -194,7 +181,7 @@ fn scalars_reduce_mod_l() {
     let mut rng = Rng(7);
     for _ in 0..200 {
         let mut v = [0u8; 64];
-        let low: [u8; 32] = rng.bytes();
+        let low: [u8; 32] = bytes32(&mut rng);
         v[..32].copy_from_slice(&low);
         v[31] &= 0x0f;
         assert_eq!(reduce_wide(&v)[..], v[..32]);
@@ -205,9 +192,9 @@ fn scalars_reduce_mod_l() {
 fn differential_with_dalek() {
     let mut rng = Rng(9);
     for round in 0..12 {
-        let sk = SigningKey::from_bytes(&rng.bytes());
+        let sk = SigningKey::from_bytes(&bytes32(&mut rng));
         let key = sk.verifying_key().to_bytes();
-        let msg: Vec<u8> = (0..(round * 13)).map(|_| rng.next() as u8).collect();
+        let msg: Vec<u8> = (0..(round * 13)).map(|_| rng.next_u64() as u8).collect();
         let sig = sk.sign(&msg).to_bytes();
         assert_eq!(ours_verify(&key, &msg, &sig), Some(true));
         assert_eq!(dalek_verify(&key, &msg, &sig), Some(true));
@@ -244,7 +231,7 @@ fn mixed_order_points_and_edge_encodings_match_dalek() {
     let mut rng = Rng(10);
     let mut cases = 0;
     for _ in 0..6 {
-        let sk = SigningKey::from_bytes(&rng.bytes());
+        let sk = SigningKey::from_bytes(&bytes32(&mut rng));
         let key = sk.verifying_key().to_bytes();
         let a = Point::decompress(&key).unwrap();
         for t in TORSION {
@@ -296,7 +283,7 @@ fn mixed_order_points_and_edge_encodings_match_dalek() {
     }
     assert!(cases > 0);
     // Small-order R with any S, under a good key; small-order and non-canonical R encodings.
-    let sk = SigningKey::from_bytes(&rng.bytes());
+    let sk = SigningKey::from_bytes(&bytes32(&mut rng));
     let key = sk.verifying_key().to_bytes();
     for r in TORSION.iter().chain(&TORSION_NON_CANONICAL) {
         for s in [[0u8; 32], [1; 32].map(|b: u8| b & 0x0f)] {
