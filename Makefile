@@ -283,11 +283,15 @@ soak-footprint: setup build bench-tools bench-wrk
 # The no-op floor filter and the token minter: standalone crates (own [workspace]), not members
 # of the root workspace, each with its own target dir under bench/. The no-op filter comes twice:
 # as the SDK builds it (`noop`) and with only its callbacks exported, as dist/ is (`noop-lean`);
-# bench/noop-raw is the same on the raw ABI, without the SDK (`noop-raw`, opt-in).
+# bench/noop-raw is the same on the raw ABI, without the SDK (`noop-raw`, opt-in); bench/noop's
+# feature `verifiers` carries the filter's signature verifiers (`noop-verifiers`, opt-in).
 NOOP_DIR := bench/noop/target/$(WASM_TARGET)/release
 bench-tools: wasm-target
 	cd bench/noop && cargo build --release --target $(WASM_TARGET)
 	python3 tools/keep_exports.py bench/noop/exports.txt $(NOOP_DIR)/bench_noop.wasm $(NOOP_DIR)/bench_noop_lean.wasm
+	cd bench/noop && cargo build --release --target $(WASM_TARGET) --features verifiers --target-dir target/verifiers
+	python3 tools/keep_exports.py bench/noop/exports.txt bench/noop/target/verifiers/$(WASM_TARGET)/release/bench_noop.wasm \
+		bench/noop/target/verifiers/bench_noop_verifiers.wasm
 	cd bench/noop-raw && cargo build --release --target $(WASM_TARGET)
 	cd bench/mint && cargo build --release
 

@@ -148,14 +148,16 @@ def table(results):
 
 
 def main():
-    for path in (B.ENVOY, B.OURS_WASM, B.NOOP_WASM, B.NOOP_LEAN_WASM, B.MINT):
+    needed = [B.NOOP_VERIFIERS_WASM] if "noop-verifiers" in CONFIGS else []
+    for path in [B.ENVOY, B.OURS_WASM, B.NOOP_WASM, B.NOOP_LEAN_WASM, B.MINT] + needed:
         if not os.path.exists(path):
             B.die(f"{path} missing (run `make bench-footprint`)")
     if shutil.which("wrk") is None:
         B.die("wrk not found (`make bench-wrk` installs it)")
     started = datetime.datetime.now(datetime.timezone.utc)
     workdir = tempfile.mkdtemp(prefix="jwt-footprint-")
-    for name in ("OURS_WASM", "NOOP_WASM", "NOOP_LEAN_WASM"):  # private copies, as bench/run.py
+    extra = ["NOOP_VERIFIERS_WASM"] if "noop-verifiers" in CONFIGS else []
+    for name in ["OURS_WASM", "NOOP_WASM", "NOOP_LEAN_WASM"] + extra:  # private copies, as bench/run.py
         dst = os.path.join(workdir, os.path.basename(getattr(B, name)))
         shutil.copyfile(getattr(B, name), dst)
         setattr(B, name, dst)

@@ -197,7 +197,8 @@ def table(results):
 
 
 def main():
-    for path in (B.ENVOY, B.OURS_WASM, B.NOOP_WASM, B.NOOP_LEAN_WASM, B.MINT):
+    needed = [B.NOOP_VERIFIERS_WASM] if "noop-verifiers" in CONFIGS else []
+    for path in [B.ENVOY, B.OURS_WASM, B.NOOP_WASM, B.NOOP_LEAN_WASM, B.MINT] + needed:
         if not os.path.exists(path):
             B.die(f"{path} missing (run `make bench-startup`)")
     alt = ["ours-alt"] if B.OURS_ALT_WASM else []  # JWT_AUTHN_WASM_ALT: another build, as in pair.py
@@ -207,7 +208,8 @@ def main():
     binary = envoy_binary()
     started = datetime.datetime.now(datetime.timezone.utc)
     workdir = tempfile.mkdtemp(prefix="jwt-startup-")
-    for name in ("OURS_WASM", "NOOP_WASM", "NOOP_LEAN_WASM"):  # private copies, as bench/run.py
+    extra = ["NOOP_VERIFIERS_WASM"] if "noop-verifiers" in CONFIGS else []
+    for name in ["OURS_WASM", "NOOP_WASM", "NOOP_LEAN_WASM"] + extra:  # private copies, as bench/run.py
         dst = os.path.join(workdir, os.path.basename(getattr(B, name)))
         shutil.copyfile(getattr(B, name), dst)
         setattr(B, name, dst)

@@ -15,6 +15,13 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel, MapType, MetricType};
 use std::rc::Rc;
 
+#[cfg(feature = "verifiers")]
+#[path = "../../../src/crypto/mod.rs"]
+#[allow(dead_code)]
+mod crypto;
+#[cfg(feature = "verifiers")]
+mod verifiers;
+
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Warn);
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
@@ -63,6 +70,8 @@ impl RootContext for NoopRoot {
             steps.push(Step::Header);
         }
         self.steps = Rc::new(steps);
+        #[cfg(feature = "verifiers")]
+        verifiers::exercise();
         self.counter = hostcalls::define_metric(MetricType::Counter, "bench_noop.requests").unwrap_or(0);
         true
     }
