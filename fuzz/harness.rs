@@ -293,13 +293,14 @@ fn check_parse(token: &str) {
     let sections: Vec<&str> = token.split('.').collect();
     assert_eq!(sections.len(), 3, "a parsed JWS has three sections");
     assert_eq!(
-        parsed.signing_input,
+        parsed.signing_input(),
         format!("{}.{}", sections[0], sections[1])
     );
+    assert_eq!(parsed.compact(), token);
     assert_eq!(parsed.payload_b64(), sections[1]);
     // One accepted unpadded spelling per byte string.
     assert_eq!(
-        b64::encode(&parsed.signature),
+        b64::encode(&parsed.signature().unwrap()),
         sections[2].trim_end_matches('=')
     );
     let payload: Value = serde_json::from_slice(&b64::decode(sections[1]).unwrap()).unwrap();

@@ -598,7 +598,6 @@ impl Ctx<'_> {
         ) = (cache, &signature)
         {
             cache.borrow_mut().insert(
-                token,
                 index,
                 key_set.id,
                 Verdict {

@@ -6,7 +6,8 @@
 //! request. Failed signatures are kept briefly too, so replaying a forged token stays cheap.
 //!
 //! Each call hashes the token once and both generations are indexed by that hash; the token
-//! itself is stored and compared, so a collision is only ever a miss. The hash reads eight bytes
+//! itself is stored (once: the parsed token holds it, and its signing input and signature are
+//! read from it) and compared, so a collision is only ever a miss. The hash reads eight bytes
 //! at a time under this VM's random seed, and the comparison too: in wasm, SipHash and the
 //! byte-at-a-time `memcmp` were the two largest costs of a cache hit on an RS256 token. Keyed
 //! and mixed, it keeps tokens spread; a client who still managed to aim tokens at one bucket
@@ -37,13 +38,19 @@ struct Entry {
     provider: usize,
     key_set: u64,
     expires_at: u64,
-    verdict: Verdict,
+    signature: Result<(), AuthError>,
 }
 
-/// One token and its verdicts (one per provider and key set).
+/// One token, parsed, and its verdicts (one per provider and key set).
 struct Slot {
-    token: Box<str>,
+    jwt: Rc<UnverifiedJwt>,
     entries: Vec<Entry>,
+}
+
+impl Slot {
+    fn holds(&self, token: &str) -> bool {
+        same(self.jwt.compact(), token)
+    }
 }
 
 /// The map keys are already keyed SipHash values: hashing them again would be wasted work.
@@ -103,7 +110,7 @@ impl TokenCache {
         }
         let hash = token_hash(self.seed, token.as_bytes());
         if !self.young_holds(hash, token) {
-            let slot = self.old.remove(&hash).filter(|s| same(&s.token, token))?;
+            let slot = self.old.remove(&hash).filter(|s| s.holds(token))?;
             self.make_room();
             self.young.insert(hash, slot);
         }
@@ -112,18 +119,15 @@ impl TokenCache {
         slot.entries
             .iter()
             .find(|e| e.provider == provider && e.key_set == key_set)
-            .map(|e| e.verdict.clone())
+            .map(|e| Verdict {
+                jwt: Rc::clone(&slot.jwt),
+                signature: e.signature,
+            })
     }
 
-    /// Remembers a verdict; `exp` is the token's, when it has one.
-    pub fn insert(
-        &mut self,
-        token: &str,
-        provider: usize,
-        key_set: u64,
-        verdict: Verdict,
-        now: u64,
-    ) {
+    /// Remembers a verdict on the token `verdict.jwt` was parsed from; `exp` is the token's,
+    /// when it has one.
+    pub fn insert(&mut self, provider: usize, key_set: u64, verdict: Verdict, now: u64) {
         if self.capacity == 0 {
             return;
         }
@@ -137,14 +141,15 @@ impl TokenCache {
         if expires_at <= now {
             return;
         }
+        let token = verdict.jwt.compact();
         let hash = token_hash(self.seed, token.as_bytes());
         if !self.young_holds(hash, token) {
             let slot = self
                 .old
                 .remove(&hash)
-                .filter(|s| same(&s.token, token))
+                .filter(|s| s.holds(token))
                 .unwrap_or_else(|| Slot {
-                    token: token.into(),
+                    jwt: Rc::clone(&verdict.jwt),
                     entries: Vec::new(),
                 });
             self.make_room();
@@ -160,12 +165,12 @@ impl TokenCache {
             provider,
             key_set,
             expires_at,
-            verdict,
+            signature: verdict.signature,
         });
     }
 
     fn young_holds(&self, hash: u64, token: &str) -> bool {
-        self.young.get(&hash).is_some_and(|s| same(&s.token, token))
+        self.young.get(&hash).is_some_and(|s| s.holds(token))
     }
 
     fn make_room(&mut self) {
@@ -216,14 +221,19 @@ mod tests {
     use super::*;
     use crate::token::jws;
 
-    fn verdict(exp: u64, ok: bool) -> Verdict {
-        let payload = crate::token::b64::encode(format!("{{\"exp\":{exp}}}").as_bytes());
-        let token = format!(
+    /// A token named `name` (its `jti`) with this `exp`: the cache's key.
+    fn token(name: &str, exp: u64) -> String {
+        let payload =
+            crate::token::b64::encode(format!(r#"{{"jti":"{name}","exp":{exp}}}"#).as_bytes());
+        format!(
             "{}.{payload}.c2ln",
             crate::token::b64::encode(br#"{"alg":"HS256"}"#)
-        );
+        )
+    }
+
+    fn verdict(token: &str, ok: bool) -> Verdict {
         Verdict {
-            jwt: Rc::new(jws::parse(&token).unwrap()),
+            jwt: Rc::new(jws::parse(token).unwrap()),
             signature: if ok {
                 Ok(())
             } else {
@@ -235,25 +245,47 @@ mod tests {
     #[test]
     fn hit_only_for_the_same_provider_and_key_set() {
         let mut c = TokenCache::new(8);
-        c.insert("t", 0, 7, verdict(1000, true), 100);
-        assert!(c.get("t", 0, 7, 100).is_some());
-        assert!(c.get("t", 1, 7, 100).is_none(), "another provider");
-        assert!(c.get("t", 0, 8, 100).is_none(), "keys changed");
-        assert!(c.get("t2", 0, 7, 100).is_none());
+        let t = token("t", 1000);
+        c.insert(0, 7, verdict(&t, true), 100);
+        let hit = c.get(&t, 0, 7, 100).unwrap();
+        assert_eq!(hit.jwt.compact(), t, "the token it was parsed from");
+        assert!(hit.signature.is_ok());
+        assert!(c.get(&t, 1, 7, 100).is_none(), "another provider");
+        assert!(c.get(&t, 0, 8, 100).is_none(), "keys changed");
+        assert!(c.get(&token("t2", 1000), 0, 7, 100).is_none());
+    }
+
+    #[test]
+    fn one_token_holds_a_verdict_per_provider() {
+        let mut c = TokenCache::new(8);
+        let t = token("t", 1000);
+        c.insert(0, 7, verdict(&t, true), 100);
+        c.insert(1, 9, verdict(&t, false), 100);
+        assert!(c.get(&t, 0, 7, 100).unwrap().signature.is_ok());
+        assert!(c.get(&t, 1, 9, 100).unwrap().signature.is_err());
+        assert_eq!(c.len(), 1, "one slot for the token");
+        c.insert(0, 8, verdict(&t, true), 100);
+        assert!(
+            c.get(&t, 0, 7, 100).is_none(),
+            "a provider's new key set replaces its old verdict"
+        );
+        assert!(c.get(&t, 0, 8, 100).is_some());
     }
 
     #[test]
     fn entries_expire_with_the_token_and_refusals_soon() {
         let mut c = TokenCache::new(8);
-        c.insert("good", 0, 1, verdict(200, true), 100);
-        c.insert("bad", 0, 1, verdict(10_000, false), 100);
-        assert!(c.get("good", 0, 1, 199).is_some());
-        assert!(c.get("good", 0, 1, 200).is_none());
-        assert!(c.get("bad", 0, 1, 100 + REFUSED_TTL_SECONDS - 1).is_some());
-        assert!(c.get("bad", 0, 1, 100 + REFUSED_TTL_SECONDS).is_none());
-        c.insert("expired", 0, 1, verdict(50, true), 100);
+        let (good, bad) = (token("good", 200), token("bad", 10_000));
+        c.insert(0, 1, verdict(&good, true), 100);
+        c.insert(0, 1, verdict(&bad, false), 100);
+        assert!(c.get(&good, 0, 1, 199).is_some());
+        assert!(c.get(&good, 0, 1, 200).is_none());
+        assert!(c.get(&bad, 0, 1, 100 + REFUSED_TTL_SECONDS - 1).is_some());
+        assert!(c.get(&bad, 0, 1, 100 + REFUSED_TTL_SECONDS).is_none());
+        let expired = token("expired", 50);
+        c.insert(0, 1, verdict(&expired, true), 100);
         assert!(
-            c.get("expired", 0, 1, 100).is_none(),
+            c.get(&expired, 0, 1, 100).is_none(),
             "an expired token is not cached"
         );
     }
@@ -261,44 +293,51 @@ mod tests {
     #[test]
     fn bounded_and_recently_used_survive() {
         let mut c = TokenCache::new(4);
-        c.insert("keep", 0, 1, verdict(1000, true), 1);
+        let keep = token("keep", 1000);
+        c.insert(0, 1, verdict(&keep, true), 1);
         for i in 0..100 {
-            c.insert(&format!("t{i}"), 0, 1, verdict(1000, true), 1);
+            c.insert(0, 1, verdict(&token(&format!("t{i}"), 1000), true), 1);
             assert!(
-                c.get("keep", 0, 1, 1).is_some(),
+                c.get(&keep, 0, 1, 1).is_some(),
                 "a token in use is promoted, not evicted"
             );
             assert!(c.len() <= 4);
         }
-        assert!(c.get("t0", 0, 1, 1).is_none(), "old tokens are evicted");
+        assert!(
+            c.get(&token("t0", 1000), 0, 1, 1).is_none(),
+            "old tokens are evicted"
+        );
     }
 
     #[test]
     fn a_disabled_cache_stores_nothing() {
         let mut off = TokenCache::new(0);
-        off.insert("t", 0, 1, verdict(1000, true), 1);
-        assert!(off.get("t", 0, 1, 1).is_none());
+        let t = token("t", 1000);
+        off.insert(0, 1, verdict(&t, true), 1);
+        assert!(off.get(&t, 0, 1, 1).is_none());
     }
 
     #[test]
     fn a_hash_collision_is_a_miss_never_another_tokens_verdict() {
-        // Force two tokens into one slot by planting a slot under the hash of "a" that holds "b".
+        // Force two tokens into one slot by planting a slot under the hash of a that holds b.
         let mut c = TokenCache::new(8);
-        c.insert("b", 0, 1, verdict(1000, true), 1);
-        let hash_a = token_hash(c.seed, b"a");
-        let hash_b = token_hash(c.seed, b"b");
+        let (a, b) = (token("a", 1000), token("b", 1000));
+        c.insert(0, 1, verdict(&b, true), 1);
+        let hash_a = token_hash(c.seed, a.as_bytes());
+        let hash_b = token_hash(c.seed, b.as_bytes());
         let slot = c.young.remove(&hash_b).unwrap();
         c.young.insert(hash_a, slot);
         assert!(
-            c.get("a", 0, 1, 1).is_none(),
+            c.get(&a, 0, 1, 1).is_none(),
             "the stored token is compared in full"
         );
-        c.insert("a", 0, 1, verdict(1000, false), 1);
-        let got = c.get("a", 0, 1, 1).unwrap();
+        c.insert(0, 1, verdict(&a, false), 1);
+        let got = c.get(&a, 0, 1, 1).unwrap();
         assert!(
             got.signature.is_err(),
             "a's own verdict replaced the colliding slot"
         );
+        assert_eq!(got.jwt.compact(), a);
     }
 
     #[test]

@@ -87,6 +87,11 @@ pub fn verify_signature(jwt: &UnverifiedJwt, keys: &KeySet) -> Result<(), AuthEr
 }
 
 fn select_and_verify(jwt: &UnverifiedJwt, keys: &KeySet) -> Result<(), AuthError> {
+    // Decoded at parse already; a token that did not decode never gets here.
+    let signature = jwt
+        .signature()
+        .ok_or(AuthError::JwtSignatureParseErrorBadBase64)?;
+    let signing_input = jwt.signing_input().as_bytes();
     let mut matched = false;
     let mut tried = 0;
     for jwk in &keys.keys {
@@ -110,10 +115,7 @@ fn select_and_verify(jwt: &UnverifiedJwt, keys: &KeySet) -> Result<(), AuthError
             break;
         }
         tried += 1;
-        match jwk
-            .key
-            .verify(jwt.alg, jwt.signing_input.as_bytes(), &jwt.signature)
-        {
+        match jwk.key.verify(jwt.alg, signing_input, &signature) {
             Ok(()) => {
                 note!(key_event(jwk, KeyOutcome::Verified));
                 return Ok(());

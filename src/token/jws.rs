@@ -34,10 +34,12 @@ pub struct UnverifiedJwt {
     pub kid: Option<String>,
     /// Header `typ`, when it is a string.
     pub typ: Option<String>,
-    /// `header.payload`, the bytes the signature covers. Owned, so a verified token can be
-    /// kept in the per-worker cache.
-    pub signing_input: String,
-    pub signature: Vec<u8>,
+    /// The token as it arrived, owned so a verified token can be kept in the per-worker cache,
+    /// where it is also the key. The signing input and the signature are read from it rather
+    /// than kept beside it: a cache entry holds the token's bytes once.
+    compact: Box<str>,
+    /// Bytes of `header.payload` at the start of `compact`.
+    signing_input_len: usize,
     pub claims: Map<String, Value>,
     pub iss: Option<String>,
     pub sub: Option<String>,
@@ -136,13 +138,14 @@ pub fn parse(token: &str) -> Result<UnverifiedJwt, AuthError> {
         Some(_) => return Err(AuthError::JwtPayloadParseErrorAudNotString),
     };
 
-    let signature = b64::decode(signature_b64).ok_or(AuthError::JwtSignatureParseErrorBadBase64)?;
+    // Checked here, in native order; decoded again for the signature check (`signature`).
+    b64::decode(signature_b64).ok_or(AuthError::JwtSignatureParseErrorBadBase64)?;
     Ok(UnverifiedJwt {
         alg,
         kid,
         typ,
-        signing_input: signing_input.to_string(),
-        signature,
+        compact: token.into(),
+        signing_input_len: signing_input.len(),
         claims,
         iss,
         sub,
@@ -154,9 +157,26 @@ pub fn parse(token: &str) -> Result<UnverifiedJwt, AuthError> {
 }
 
 impl UnverifiedJwt {
+    /// The compact token this was parsed from.
+    pub fn compact(&self) -> &str {
+        &self.compact
+    }
+
+    /// `header.payload`, the bytes the signature covers.
+    pub fn signing_input(&self) -> &str {
+        self.compact.get(..self.signing_input_len).unwrap_or("")
+    }
+
+    /// The decoded signature (it decoded at [`parse`], so this is `None` only for a value not
+    /// made by it).
+    pub fn signature(&self) -> Option<Vec<u8>> {
+        let encoded = self.compact.get(self.signing_input_len + 1..)?;
+        b64::decode(encoded)
+    }
+
     /// The payload exactly as it arrived, for `forward_payload_header`.
     pub fn payload_b64(&self) -> &str {
-        self.signing_input
+        self.signing_input()
             .split_once('.')
             .map_or("", |(_, payload)| payload)
     }
