@@ -163,13 +163,19 @@ pub fn buffer(kind: BufferType, start: usize, max_size: usize) -> Result<Option<
 /// Every pair of a header map, names as text and values as bytes (HTTP lets a value carry
 /// bytes that are not UTF-8). A map the host serialized wrongly is `SERIALIZATION_FAILURE`.
 pub fn map_pairs(kind: MapType) -> Result<Vec<(String, Vec<u8>)>, Status> {
+    map_pairs_kept(kind, &|_| true)
+}
+
+/// [`map_pairs`], keeping only the pairs whose name `keep` accepts (see
+/// [`map::deserialize_kept`]).
+pub fn map_pairs_kept(kind: MapType, keep: &dyn Fn(&[u8]) -> bool) -> Result<Vec<(String, Vec<u8>)>, Status> {
     let (mut data, mut size) = (null_mut(), 0usize);
     // SAFETY: `data` and `size` are valid for the host to write.
     ok(unsafe { proxy_get_header_map_pairs(kind as u32, &mut data, &mut size) })?;
     // SAFETY: the host answered OK (see `take`).
     match unsafe { take(data, size) } {
         None => Ok(Vec::new()),
-        Some(bytes) => map::deserialize(&bytes).ok_or(Status::SERIALIZATION_FAILURE),
+        Some(bytes) => map::deserialize_kept(&bytes, keep).ok_or(Status::SERIALIZATION_FAILURE),
     }
 }
 

@@ -34,6 +34,12 @@ fn len32(len: usize) -> u32 {
 /// Reads a serialized map: names as text, values as bytes; `None` when it is malformed. An
 /// empty buffer is an empty map (hosts answer so for a map without entries).
 pub fn deserialize(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
+    deserialize_kept(bytes, &|_| true)
+}
+
+/// [`deserialize`], keeping only the pairs whose name (as bytes) `keep` accepts: the others are
+/// checked for shape but never copied.
+pub fn deserialize_kept(bytes: &[u8], keep: &dyn Fn(&[u8]) -> bool) -> Option<Vec<(String, Vec<u8>)>> {
     if bytes.is_empty() {
         return Some(Vec::new());
     }
@@ -43,7 +49,7 @@ pub fn deserialize(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
     if count > bytes.len() / 10 {
         return None;
     }
-    let mut pairs = Vec::with_capacity(count);
+    let mut pairs = Vec::new();
     let mut data = 4usize.checked_add(count.checked_mul(8)?)?;
     for n in 0..count {
         let sizes = 4 + n * 8;
@@ -51,6 +57,12 @@ pub fn deserialize(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
         let value_len = usize::try_from(u32_at(bytes, sizes + 4)?).ok()?;
         let name = field(bytes, &mut data, name_len)?;
         let value = field(bytes, &mut data, value_len)?;
+        if !keep(name) {
+            continue;
+        }
+        if pairs.capacity() == 0 {
+            pairs.reserve_exact(count - n);
+        }
         let name = match std::str::from_utf8(name) {
             Ok(text) => text.to_owned(),
             Err(_) => String::from_utf8_lossy(name).into_owned(),
@@ -108,6 +120,23 @@ mod tests {
             .map(|(n, v)| (n.to_string(), v.to_vec()))
             .collect();
         assert_eq!(read, expected);
+    }
+
+    #[test]
+    fn kept_pairs_are_those_named_in_order_and_a_bad_map_is_still_refused() {
+        let pairs: &[(&str, &[u8])] = &[("a", b"1"), ("b", b"2"), ("a", b"3"), ("c", b"")];
+        let bytes = serialize(pairs);
+        let keep_a = |name: &[u8]| name == b"a";
+        assert_eq!(
+            deserialize_kept(&bytes, &keep_a).unwrap(),
+            vec![("a".to_string(), b"1".to_vec()), ("a".to_string(), b"3".to_vec())]
+        );
+        assert_eq!(deserialize_kept(&bytes, &|_| false), Some(Vec::new()));
+        // A pair after the kept ones that runs past the end: the map is malformed, whatever
+        // is kept.
+        for len in 1..bytes.len() {
+            assert_eq!(deserialize_kept(&bytes[..len], &keep_a), None, "truncated to {len}");
+        }
     }
 
     #[test]

@@ -213,12 +213,54 @@ struct Ctx<'a> {
 /// Decides one request: the rule that matches it, its requirement tree, each token against
 /// its provider, then the rule's authorization.
 pub fn authenticate(input: Input) -> Outcome {
+    let outcome = outcome_of(input);
+    #[cfg(debug_assertions)]
+    check_header_fetch(input, &outcome);
+    outcome
+}
+
+fn outcome_of(input: Input) -> Outcome {
     let nbf_refused = Cell::new(false);
     let decision = decide(input, &nbf_refused);
     Outcome {
         decision,
         nbf_refused: nbf_refused.get(),
     }
+}
+
+/// Debug builds (every native test): the request decided again on the headers the adapter
+/// reads for this configuration ([`HeaderFetch`](model::HeaderFetch)) comes to the same
+/// outcome, so a header the decision reads cannot be missing from that list unnoticed. The
+/// same cache is used: a verdict cached by the first decision serves the second. A trace
+/// records the first decision only.
+#[cfg(debug_assertions)]
+fn check_header_fetch(input: Input, outcome: &Outcome) {
+    let fetch = &input.config.header_fetch;
+    if input.request.headers.iter().all(|(name, _)| fetch.keeps(name)) {
+        return; // nothing left out: the same request (and no allocation for tests that count)
+    }
+    let kept: Vec<(String, String)> = input
+        .request
+        .headers
+        .iter()
+        .filter(|(name, _)| fetch.keeps(name))
+        .cloned()
+        .collect();
+    let request = Request {
+        headers: &kept,
+        route_name: input.request.route_name,
+    };
+    let again = || {
+        outcome_of(Input {
+            request: &request,
+            ..input
+        })
+    };
+    #[cfg(feature = "trace")]
+    let again = trace::paused(again);
+    #[cfg(not(feature = "trace"))]
+    let again = again();
+    debug_assert_eq!(&again, outcome, "{fetch:?} misses a header the decision reads");
 }
 
 fn decide(input: Input, nbf_refused: &Cell<bool>) -> Decision {

@@ -180,14 +180,20 @@ pub enum Requirement {
 /// Nesting depth of `requires_any`/`requires_all` accepted.
 pub const MAX_REQUIREMENT_DEPTH: usize = 8;
 
-/// The request headers a decision can read, so the adapter can ask the host for one header
-/// instead of the whole map (one host call either way, but reading one header costs Envoy
-/// less). Only refusals need more (the realm of `WWW-Authenticate` is built from `:authority`,
+/// The request headers a decision can read, so the adapter makes text of those alone: one
+/// header asked of the host instead of the whole map, or the map with only the named pairs
+/// kept. Only refusals need more (the realm of `WWW-Authenticate` is built from `:authority`,
 /// the path, `x-envoy-original-path` and the scheme); the adapter reads the whole map for those.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeaderFetch {
-    /// Every request header.
-    All,
+    /// Only these headers (lowercase names, each once), all their values: `:path`, and the
+    /// names the rules' `headers` matchers and client bindings, the providers' token locations
+    /// (`cookie` for cookies) and the CORS preflight check read. A request usually carries
+    /// many more, each of which would cost a `String` the decision never looks at. In debug
+    /// builds [`authenticate`](crate::authn::authenticate) decides every request a second time
+    /// on these headers alone and asserts the same outcome, so every native test checks the
+    /// list.
+    Named(Vec<String>),
     /// Only this header (lowercase name): the first rule matches every request (`prefix: "/"`
     /// and nothing else, so `:path` is not needed) and every provider reads its token from this
     /// one header. Only `authorization`, whose repeated values Envoy joins into one (with `,`)
@@ -198,9 +204,26 @@ pub enum HeaderFetch {
 
 impl HeaderFetch {
     pub(crate) fn of(rules: &[Rule], providers: &[Provider], bypass_cors_preflight: bool) -> HeaderFetch {
-        let Some(first) = rules.first() else {
-            return HeaderFetch::All;
-        };
+        match Self::only_authorization(rules, providers, bypass_cors_preflight) {
+            Some(name) => HeaderFetch::One(name.to_string()),
+            None => HeaderFetch::Named(Self::read_by(rules, providers, bypass_cors_preflight)),
+        }
+    }
+
+    /// Whether a request's headers are among those kept.
+    pub fn keeps(&self, name: &str) -> bool {
+        match self {
+            HeaderFetch::Named(names) => names.iter().any(|n| n.eq_ignore_ascii_case(name)),
+            HeaderFetch::One(only) => only.eq_ignore_ascii_case(name),
+        }
+    }
+
+    fn only_authorization<'p>(
+        rules: &[Rule],
+        providers: &'p [Provider],
+        bypass_cors_preflight: bool,
+    ) -> Option<&'p str> {
+        let first = rules.first()?;
         let m = &first.matcher;
         let matches_all = matches!(&m.path, PathMatch::Prefix(p) if p == "/")
             && m.headers.is_empty()
@@ -211,7 +234,7 @@ impl HeaderFetch {
             .as_ref()
             .is_some_and(|a| a.client.is_some());
         if bypass_cors_preflight || !matches_all || binds_client {
-            return HeaderFetch::All;
+            return None;
         }
         let mut only: Option<&str> = None;
         for location in providers.iter().flat_map(|p| &p.locations) {
@@ -219,13 +242,44 @@ impl HeaderFetch {
                 Location::Header { name, .. } if only.is_none_or(|o| o == name) => {
                     only = Some(name)
                 }
-                _ => return HeaderFetch::All,
+                _ => return None,
             }
         }
-        match only {
-            Some(name @ "authorization") => HeaderFetch::One(name.to_string()),
-            _ => HeaderFetch::All,
+        only.filter(|name| *name == "authorization")
+    }
+
+    /// Every request header any rule, provider or check may read (see [`HeaderFetch::Named`]).
+    fn read_by(rules: &[Rule], providers: &[Provider], bypass_cors_preflight: bool) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        let mut add = |name: &str| {
+            let name = name.to_ascii_lowercase();
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        };
+        // Every rule's path match, query parameter matches and `from_params` read `:path`.
+        add(":path");
+        for rule in rules {
+            for header in &rule.matcher.headers {
+                add(&header.name);
+            }
+            if let Some(binding) = rule.authorization.as_ref().and_then(|a| a.client.as_ref()) {
+                add(&binding.header);
+            }
         }
+        for location in providers.iter().flat_map(|p| &p.locations) {
+            match location {
+                Location::Header { name, .. } => add(name),
+                Location::Cookie(_) => add("cookie"),
+                Location::Param(_) => {}
+            }
+        }
+        if bypass_cors_preflight {
+            for name in [":method", "origin", "access-control-request-method"] {
+                add(name);
+            }
+        }
+        names
     }
 }
 

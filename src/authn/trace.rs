@@ -143,6 +143,15 @@ pub fn record<T>(f: impl FnOnce() -> T) -> (T, Vec<Event>) {
     (out, events)
 }
 
+/// Runs `f` with the recording, if any, paused: what `f` decides is not part of the trace.
+#[cfg(debug_assertions)]
+pub fn paused<T>(f: impl FnOnce() -> T) -> T {
+    let before = RECORDING.with(|r| r.replace(None));
+    let out = f();
+    RECORDING.with(|r| r.replace(before));
+    out
+}
+
 /// Whether a recording is on (so an event is worth building).
 pub fn on() -> bool {
     RECORDING.with(|r| r.borrow().is_some())

@@ -256,7 +256,7 @@ fn empty_local_jwks_is_accepted_like_native() {
 }
 
 #[test]
-fn one_header_is_read_when_the_configuration_reads_no_other() {
+fn only_the_headers_the_configuration_reads_are_made_text() {
     let fetch = |provider: Value, rules: Value, extra: Value| {
         let mut root = json!({
             "providers": {"p": provider},
@@ -267,6 +267,7 @@ fn one_header_is_read_when_the_configuration_reads_no_other() {
         }
         Config::parse(&root.to_string()).unwrap().header_fetch
     };
+    let named = |names: &[&str]| HeaderFetch::Named(names.iter().map(|n| n.to_string()).collect());
     let header_only = json!({"issuer": "https://iss", "local_jwks": {"inline_string": JWKS},
         "from_headers": [{"name": "Authorization", "value_prefix": "Bearer "}]});
     let all = json!([{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]);
@@ -274,32 +275,36 @@ fn one_header_is_read_when_the_configuration_reads_no_other() {
         fetch(header_only.clone(), all.clone(), json!({})),
         HeaderFetch::One("authorization".into())
     );
-    // Envoy keeps repeated values of other headers apart: the whole map, to see them all.
+    // Envoy keeps repeated values of other headers apart: the map, to see them all.
     let mut custom = header_only.clone();
-    custom["from_headers"] = json!([{"name": "x-token"}]);
-    assert_eq!(fetch(custom, all.clone(), json!({})), HeaderFetch::All);
+    custom["from_headers"] = json!([{"name": "X-Token"}]);
+    assert_eq!(fetch(custom, all.clone(), json!({})), named(&[":path", "x-token"]));
     // Native's default locations include the `access_token` query parameter (`:path`).
     let mut default = header_only.clone();
     default.as_object_mut().unwrap().remove("from_headers");
-    assert_eq!(fetch(default, all.clone(), json!({})), HeaderFetch::All);
+    assert_eq!(fetch(default, all.clone(), json!({})), named(&[":path", "authorization"]));
     let mut two = header_only.clone();
     two["from_headers"] = json!([{"name": "authorization"}, {"name": "x-token"}]);
-    assert_eq!(fetch(two, all.clone(), json!({})), HeaderFetch::All);
+    assert_eq!(
+        fetch(two, all.clone(), json!({})),
+        named(&[":path", "authorization", "x-token"])
+    );
     let mut cookie = header_only.clone();
     cookie["from_cookies"] = json!(["session"]);
-    assert_eq!(fetch(cookie, all.clone(), json!({})), HeaderFetch::All);
-    for rules in [
-        json!([{"match": {"prefix": "/api"}, "requires": {"provider_name": "p"}}]),
-        json!([{"match": {"path": "/"}, "requires": {"provider_name": "p"}}]),
-        json!([{"match": {"prefix": "/", "headers": [{"name": "x-a", "present_match": true}]}, "requires": {"provider_name": "p"}}]),
-        json!([{"match": {"prefix": "/", "query_parameters": [{"name": "a", "present_match": true}]}, "requires": {"provider_name": "p"}}]),
-        json!([]),
+    assert_eq!(
+        fetch(cookie, all.clone(), json!({})),
+        named(&[":path", "authorization", "cookie"])
+    );
+    for (rules, names) in [
+        (json!([{"match": {"prefix": "/api"}, "requires": {"provider_name": "p"}}]), vec![":path", "authorization"]),
+        (json!([{"match": {"path": "/"}, "requires": {"provider_name": "p"}}]), vec![":path", "authorization"]),
+        (json!([{"match": {"prefix": "/", "headers": [{"name": "X-A", "present_match": true}]}, "requires": {"provider_name": "p"}}]), vec![":path", "x-a", "authorization"]),
+        (json!([{"match": {"prefix": "/", "query_parameters": [{"name": "a", "present_match": true}]}, "requires": {"provider_name": "p"}}]), vec![":path", "authorization"]),
+        (json!([]), vec![":path", "authorization"]),
+        (json!([{"match": {"prefix": "/a"}}, {"match": {"prefix": "/"}, "requires": {"provider_name": "p"},
+            "authorization": {"client_id_header": {"header": "x-client-id"}}}]), vec![":path", "x-client-id", "authorization"]),
     ] {
-        assert_eq!(
-            fetch(header_only.clone(), rules.clone(), json!({})),
-            HeaderFetch::All,
-            "{rules}"
-        );
+        assert_eq!(fetch(header_only.clone(), rules.clone(), json!({})), named(&names), "{rules}");
     }
     assert_eq!(
         fetch(
@@ -307,7 +312,7 @@ fn one_header_is_read_when_the_configuration_reads_no_other() {
             all.clone(),
             json!({"bypass_cors_preflight": true})
         ),
-        HeaderFetch::All
+        named(&[":path", "authorization", ":method", "origin", "access-control-request-method"])
     );
     // Later rules are never reached behind a catch-all.
     let shadowed = json!([{"match": {"prefix": "/"}}, {"match": {"prefix": "/x", "headers": [{"name": "x-a", "present_match": true}]}}]);

@@ -311,13 +311,11 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
         let worker = shared.borrow();
         (worker.tick_clock_ms, worker.config.clone())
     };
-    // One header by name when the configuration reads no other (see `HeaderFetch`).
-    let one_header = match config.as_deref().map(|c| &c.header_fetch) {
-        Some(HeaderFetch::One(name)) => Some(name.as_str()),
-        _ => None,
-    };
-    let headers = match one_header {
-        Some(name) => host::request_header(name),
+    // Only the headers the configuration reads (see `HeaderFetch`): one by name, or the map
+    // with the others left as bytes.
+    let headers = match config.as_deref().map(|c| &c.header_fetch) {
+        Some(HeaderFetch::One(name)) => host::request_header(name),
+        Some(fetch @ HeaderFetch::Named(_)) => host::request_headers_kept(|name| fetch.keeps(name)),
         None => host::request_headers(),
     };
     let (Some(headers), Some(mut now_ms)) = (headers, tick_clock_ms.or_else(host::now_ms)) else {
@@ -352,7 +350,7 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
     }
     let read = Read {
         headers: &headers,
-        all: one_header.is_none(),
+        all: config.is_none(),
         route_name,
         config: config.as_deref(),
         resumed: resumed.is_some(),
