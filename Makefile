@@ -193,7 +193,7 @@ distclean: clean
 # `make bench-quick`: the same in ~1 min. BENCH_* variables tune it (see bench/run.py).
 # `make bench-pair`: two configurations at once on one CPU, their CPU per request as a ratio per
 # round (bench/pair.py); the precise way to compare near-equal costs on a noisy machine.
-.PHONY: bench bench-quick bench-pair bench-micro bench-compile bench-rsa-ab bench-tools bench-wrk
+.PHONY: bench bench-quick bench-pair bench-micro bench-compile bench-hit bench-rsa-ab bench-tools bench-wrk
 
 bench: setup build bench-tools bench-wrk
 	ENVOY=$(ENVOY) JWT_AUTHN_WASM=$(abspath $(WASM)) python3 bench/run.py
@@ -222,6 +222,17 @@ bench-compile: wasm-target
 		$(COMPILE_DIR)/$(WASM_TARGET)/release/jwt_authn_wasm.wasm $(COMPILE_DIR)/jwt_authn.names.wasm
 	python3 bench/compile-profile/profile.py --runs $(COMPILE_RUNS) \
 		--vs $(NOOP_DIR)/bench_noop_lean.wasm $(COMPILE_DIR)/jwt_authn.names.wasm
+
+# `make bench-hit`: a cache hit inside V8 without Envoy (bench/hit/: a minimal proxy-wasm host in
+# Node), CPU µs per request and a profile of where it goes; the module with its name section, as
+# bench-compile builds it. HIT_VS=<other .wasm> runs another build beside it.
+bench-hit: wasm-target
+	cd bench/mint && cargo build --release
+	CARGO_PROFILE_RELEASE_STRIP=false CARGO_TARGET_DIR=$(COMPILE_DIR) \
+		cargo build --release --target $(WASM_TARGET) --lib
+	python3 tools/keep_exports.py src/filter/exports.txt \
+		$(COMPILE_DIR)/$(WASM_TARGET)/release/jwt_authn_wasm.wasm $(COMPILE_DIR)/jwt_authn.names.wasm
+	python3 bench/hit/run.py $(COMPILE_DIR)/jwt_authn.names.wasm $(HIT_VS)
 
 # `make bench-rsa-ab BASE=<git rev>`: src/crypto/rsa_verify/ against its version at BASE, in one V8.
 bench-rsa-ab: wasm-target
@@ -257,6 +268,7 @@ bench-algs: setup build bench-tools bench-wrk
 CHECK_ENV := ENVOY=$(ENVOY) JWT_AUTHN_WASM=$(abspath $(WASM))
 bench-check: setup build bench-tools bench-wrk
 	python3 bench/size.py
+	python3 bench/hit/run.py --runs 1 --requests 2000 --top 5 $(WASM)
 	$(CHECK_ENV) BENCH_DURATION=1 BENCH_ROUNDS=1 BENCH_WARMUP=0 BENCH_POOL=2000 BENCH_RETRIES=0 \
 		BENCH_ALGS=RS256,ES384,ES256K python3 bench/run.py
 	$(CHECK_ENV) BENCH_PAIRS=noop:ours BENCH_ALGS=ES256 BENCH_ROUNDS=1 BENCH_DURATION=1 BENCH_WARMUP=0 python3 bench/pair.py

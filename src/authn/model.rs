@@ -210,11 +210,13 @@ impl HeaderFetch {
         }
     }
 
-    /// Whether a request's headers are among those kept.
-    pub fn keeps(&self, name: &str) -> bool {
+    /// Whether a request header of this name (as the host's bytes) is among those kept.
+    pub fn keeps(&self, name: &[u8]) -> bool {
         match self {
-            HeaderFetch::Named(names) => names.iter().any(|n| n.eq_ignore_ascii_case(name)),
-            HeaderFetch::One(only) => only.eq_ignore_ascii_case(name),
+            HeaderFetch::Named(names) => names
+                .iter()
+                .any(|n| n.as_bytes().eq_ignore_ascii_case(name)),
+            HeaderFetch::One(only) => only.as_bytes().eq_ignore_ascii_case(name),
         }
     }
 

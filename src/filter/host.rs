@@ -59,11 +59,10 @@ pub fn request_headers() -> Option<Vec<(String, String)>> {
         .map(text_pairs)
 }
 
-/// The request headers whose names `keep` accepts, as [`request_headers`]; the others are never
-/// made text. A name that is not UTF-8 is not kept (no configured name can equal it).
-pub fn request_headers_kept(keep: impl Fn(&str) -> bool) -> Option<Vec<(String, String)>> {
-    let keep = |name: &[u8]| std::str::from_utf8(name).is_ok_and(&keep);
-    host::map_pairs_kept(MapType::HttpRequestHeaders, &keep)
+/// The request headers whose names (the host's bytes) `keep` accepts, as [`request_headers`];
+/// the others are never made text.
+pub fn request_headers_kept(keep: &dyn Fn(&[u8]) -> bool) -> Option<Vec<(String, String)>> {
+    host::map_pairs_kept(MapType::HttpRequestHeaders, keep)
         .ok()
         .map(text_pairs)
 }

@@ -315,7 +315,7 @@ pub fn process(shared: &Shared, context_id: u32, resumed: Option<Waiter>) -> Act
     // with the others left as bytes.
     let headers = match config.as_deref().map(|c| &c.header_fetch) {
         Some(HeaderFetch::One(name)) => host::request_header(name),
-        Some(fetch @ HeaderFetch::Named(_)) => host::request_headers_kept(|name| fetch.keeps(name)),
+        Some(fetch @ HeaderFetch::Named(_)) => host::request_headers_kept(&|name| fetch.keeps(name)),
         None => host::request_headers(),
     };
     let (Some(headers), Some(mut now_ms)) = (headers, tick_clock_ms.or_else(host::now_ms)) else {
