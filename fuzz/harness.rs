@@ -1009,6 +1009,14 @@ pub fn config(data: &[u8]) {
             "authorization".to_string(),
             "Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln".to_string(),
         ),
+        // Headers a configuration may or may not read (matchers, token locations, client
+        // bindings, CORS): in debug builds `authenticate` checks that leaving out those its
+        // `header_fetch` does not name changes nothing.
+        ("x-token".to_string(), "eyJhbGciOiJIUzI1NiJ9.e30.c2ln".to_string()),
+        ("cookie".to_string(), "session=eyJhbGciOiJIUzI1NiJ9.e30.c2ln".to_string()),
+        ("x-client-id".to_string(), "c".to_string()),
+        ("origin".to_string(), "https://o.example".to_string()),
+        ("access-control-request-method".to_string(), "GET".to_string()),
     ];
     struct Pending;
     impl KeyLookup for Pending {
