@@ -39,7 +39,7 @@ GROUPS = [
     ("token cache", r"token_cache"),
     ("context registry", r"hashbrown|proxy_wasm_abi8dispatch"),
 ]
-WASM = re.compile(r"^(_ZN|_RN|dl|malloc$|free$|mem(cmp|cpy|move|set)$|proxy_on|wasm-to-js|__)")
+WASM = re.compile(r"^(_ZN|_RN|dl|malloc$|free$|mem(cmp|cpy|move|set)$|proxy_on|wasm-to-js|wasm-function|__)")
 
 
 def run_host(module, config, token, requests, profile_to=None):
