@@ -148,19 +148,15 @@ def table(results):
 
 
 def main():
-    needed = [B.NOOP_VERIFIERS_WASM] if "noop-verifiers" in CONFIGS else []
-    for path in [B.ENVOY, B.OURS_WASM, B.NOOP_WASM, B.NOOP_LEAN_WASM, B.MINT] + needed:
+    modules = ["OURS_WASM", "NOOP_WASM", "NOOP_LEAN_WASM"] + B.opt_in_modules(CONFIGS)
+    for path in [B.ENVOY, B.MINT] + [getattr(B, name) for name in modules]:
         if not os.path.exists(path):
             B.die(f"{path} missing (run `make bench-footprint`)")
     if shutil.which("wrk") is None:
         B.die("wrk not found (`make bench-wrk` installs it)")
     started = datetime.datetime.now(datetime.timezone.utc)
     workdir = tempfile.mkdtemp(prefix="jwt-footprint-")
-    extra = ["NOOP_VERIFIERS_WASM"] if "noop-verifiers" in CONFIGS else []
-    for name in ["OURS_WASM", "NOOP_WASM", "NOOP_LEAN_WASM"] + extra:  # private copies, as bench/run.py
-        dst = os.path.join(workdir, os.path.basename(getattr(B, name)))
-        shutil.copyfile(getattr(B, name), dst)
-        setattr(B, name, dst)
+    B.use_private_copies(workdir, modules)
     pool = mixed_pool(workdir, REQUESTS)
     load0 = open("/proc/loadavg").read().split()[:3]
     log(f"footprint: rounds={ROUNDS} workers={WORKERS} configs={CONFIGS} requests={REQUESTS}; loadavg {load0}")

@@ -104,13 +104,8 @@ def main():
             pools[("invalid", alg)] = B.pool_file(alg, "bad", POOL)
 
     workdir = tempfile.mkdtemp(prefix="jwt-pair-")
-    for name in ("OURS_WASM", "NOOP_WASM", "NOOP_LEAN_WASM", "NOOP_RAW_WASM", "OURS_ALT_WASM", "NOOP_ALT_WASM"):
-        if not getattr(B, name):  # an _ALT build not given
-            continue
-        # Private copies: a rebuild cannot change the run.
-        dst = os.path.join(workdir, name.lower() + ".wasm")
-        shutil.copyfile(getattr(B, name), dst)
-        setattr(B, name, dst)
+    B.use_private_copies(workdir, ["OURS_WASM", "NOOP_WASM", "NOOP_LEAN_WASM", "NOOP_RAW_WASM", "OURS_ALT_WASM",
+                                   "NOOP_ALT_WASM"] + B.opt_in_modules(configs))
     started = datetime.datetime.now(datetime.timezone.utc)
     proxies, rows, raw = {}, [], []
     try:

@@ -658,11 +658,30 @@ def noise_line(runs):
 # ------------------------------------------------------------------------------------------
 
 
+def opt_in_modules(configs):
+    """The module path globals of the opt-in builds `configs` run, beside the fixed ones."""
+    return ["NOOP_VERIFIERS_WASM"] if "noop-verifiers" in configs else []
+
+
+def use_private_copies(workdir, names):
+    """Points each module path global named at a copy in `workdir` (one unset, an `_ALT` build
+    not given, is skipped): a rebuild during the run cannot change what is measured, and the
+    hashes recorded are those of the modules measured. (pair.py, startup.py and footprint.py
+    call it on this module too.)"""
+    for name in names:
+        src = globals()[name]
+        if not src:
+            continue
+        dst = os.path.join(workdir, name.lower() + ".wasm")
+        shutil.copyfile(src, dst)
+        globals()[name] = dst
+
+
 def main():
-    global OURS_WASM, NOOP_WASM, NOOP_LEAN_WASM, NOOP_RAW_WASM  # replaced by private copies once the work dir exists
-    for path, hint in ((ENVOY, "make setup"), (OURS_WASM, "make build"), (NOOP_WASM, "make bench-tools"),
+    opt_in = [(globals()[name], "make bench-tools") for name in opt_in_modules(CONFIGS)]
+    for path, hint in [(ENVOY, "make setup"), (OURS_WASM, "make build"), (NOOP_WASM, "make bench-tools"),
                        (NOOP_LEAN_WASM, "make bench-tools"), (NOOP_RAW_WASM, "make bench-tools"),
-                       (MINT, "make bench-tools")):
+                       (MINT, "make bench-tools")] + opt_in:
         if not os.path.exists(path):
             die(f"{path} missing (run `{hint}`, or simply `make bench`)")
     if shutil.which("wrk") is None:
@@ -698,14 +717,9 @@ def main():
             pools[("invalid", alg)] = pool_file(alg, "bad", POOL)
 
     workdir = tempfile.mkdtemp(prefix="jwt-bench-")
-    # Envoy loads private copies: a rebuild of dist/ during the run cannot change what is measured,
-    # and the hashes recorded are those of the modules measured.
     ours_src = OURS_WASM
-    for name in ("OURS_WASM", "NOOP_WASM", "NOOP_LEAN_WASM", "NOOP_RAW_WASM"):
-        src = globals()[name]
-        dst = os.path.join(workdir, os.path.basename(src))
-        shutil.copyfile(src, dst)
-        globals()[name] = dst
+    use_private_copies(workdir, ["OURS_WASM", "NOOP_WASM", "NOOP_LEAN_WASM", "NOOP_RAW_WASM"]
+                       + opt_in_modules(CONFIGS))
     ours_sha, noop_sha, ours_bytes = sha256(OURS_WASM), sha256(NOOP_WASM), os.path.getsize(OURS_WASM)
     proxies, skipped = {}, {}
     try:

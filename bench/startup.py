@@ -197,8 +197,8 @@ def table(results):
 
 
 def main():
-    needed = [B.NOOP_VERIFIERS_WASM] if "noop-verifiers" in CONFIGS else []
-    for path in [B.ENVOY, B.OURS_WASM, B.NOOP_WASM, B.NOOP_LEAN_WASM, B.MINT] + needed:
+    modules = ["OURS_WASM", "NOOP_WASM", "NOOP_LEAN_WASM"] + B.opt_in_modules(CONFIGS)
+    for path in [B.ENVOY, B.MINT] + [getattr(B, name) for name in modules]:
         if not os.path.exists(path):
             B.die(f"{path} missing (run `make bench-startup`)")
     alt = ["ours-alt"] if B.OURS_ALT_WASM else []  # JWT_AUTHN_WASM_ALT: another build, as in pair.py
@@ -208,11 +208,7 @@ def main():
     binary = envoy_binary()
     started = datetime.datetime.now(datetime.timezone.utc)
     workdir = tempfile.mkdtemp(prefix="jwt-startup-")
-    extra = ["NOOP_VERIFIERS_WASM"] if "noop-verifiers" in CONFIGS else []
-    for name in ["OURS_WASM", "NOOP_WASM", "NOOP_LEAN_WASM"] + extra:  # private copies, as bench/run.py
-        dst = os.path.join(workdir, os.path.basename(getattr(B, name)))
-        shutil.copyfile(getattr(B, name), dst)
-        setattr(B, name, dst)
+    B.use_private_copies(workdir, modules)
     token = B.first_line(B.pool_file(ALG, "good", 1))
     load0 = open("/proc/loadavg").read().split()[:3]
     log(f"startup: {binary}; rounds={ROUNDS} workers={WORKERS} configs={CONFIGS}; loadavg {load0}")
