@@ -137,19 +137,22 @@ thread_local! {
 
 /// Runs `f` with a recording on, and returns its result with the events recorded.
 pub fn record<T>(f: impl FnOnce() -> T) -> (T, Vec<Event>) {
-    let before = RECORDING.with(|r| r.replace(Some(Vec::new())));
-    let out = f();
-    let events = RECORDING.with(|r| r.replace(before)).unwrap_or_default();
-    (out, events)
+    let (out, events) = recording_as(Some(Vec::new()), f);
+    (out, events.unwrap_or_default())
 }
 
 /// Runs `f` with the recording, if any, paused: what `f` decides is not part of the trace.
 #[cfg(debug_assertions)]
 pub fn paused<T>(f: impl FnOnce() -> T) -> T {
-    let before = RECORDING.with(|r| r.replace(None));
+    recording_as(None, f).0
+}
+
+/// Runs `f` with `recording` in place of the current one, which comes back after; returns what
+/// `f` left in `recording`.
+fn recording_as<T>(recording: Option<Vec<Event>>, f: impl FnOnce() -> T) -> (T, Option<Vec<Event>>) {
+    let before = RECORDING.with(|r| r.replace(recording));
     let out = f();
-    RECORDING.with(|r| r.replace(before));
-    out
+    (out, RECORDING.with(|r| r.replace(before)))
 }
 
 /// Whether a recording is on (so an event is worth building).
