@@ -35,7 +35,7 @@ import profile as names  # noqa: E402  (bench/compile-profile/profile.py: demang
 NODE = ["node", "--no-liftoff", "--no-wasm-lazy-compilation", "--experimental-wasm-relaxed-simd"]
 GROUPS = [
     ("allocator", r"dlmalloc|dlfree|dlrealloc|^malloc$|^free$|__rust_alloc|__rust_dealloc|__rdl_|__rust_no_alloc|finish_grow|__rust_realloc"),
-    ("header map", r"map11deserialize|map_pairs|host4text|from_utf8"),
+    ("header map", r"proxy_wasm_abi3map|map_pairs|request_headers|host4text|from_utf8"),
     ("token cache", r"token_cache"),
     ("context registry", r"hashbrown|proxy_wasm_abi8dispatch"),
 ]
