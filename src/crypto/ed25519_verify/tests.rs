@@ -8,6 +8,8 @@ use ed25519_dalek::{Signature, Signer, SigningKey};
 
 /// The project's one seeded test generator (splitmix64): the tests are reproducible.
 use jwt_mint::Rng;
+/// Ed25519's small-order points in every encoding, shared with tests/ed25519_differential.rs.
+use jwt_mint::torsion::{TORSION, TORSION_NON_CANONICAL};
 
 /// 32 bytes, the low byte of one draw each.
 fn bytes32(rng: &mut Rng) -> [u8; 32] {
@@ -17,29 +19,6 @@ fn bytes32(rng: &mut Rng) -> [u8; 32] {
 fn hex32(s: &str) -> [u8; 32] {
     hex::decode(s).unwrap().try_into().unwrap()
 }
-
-/// The 8 points of small order, canonical encodings ([k]T for an order-8 T, k = 0..7).
-const TORSION: [&str; 8] = [
-    "0100000000000000000000000000000000000000000000000000000000000000",
-    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
-    "0000000000000000000000000000000000000000000000000000000000000000",
-    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
-    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
-    "0000000000000000000000000000000000000000000000000000000000000080",
-    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
-];
-
-/// Non-canonical encodings of small-order points: y + p for y = 0 and 1, and the sign bit set
-/// where x = 0 (y = 1 and y = −1).
-const TORSION_NON_CANONICAL: [&str; 6] = [
-    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
-    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
-    "0100000000000000000000000000000000000000000000000000000000000080",
-    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
-];
 
 fn dalek_key_ok(bytes: &[u8; 32]) -> bool {
     ed25519_dalek::VerifyingKey::from_bytes(bytes).is_ok_and(|k| !k.is_weak())

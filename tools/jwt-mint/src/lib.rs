@@ -20,6 +20,7 @@ mod alg;
 mod jwk;
 mod key;
 mod rng;
+pub mod torsion;
 #[cfg(feature = "x509")]
 pub mod x509;
 
